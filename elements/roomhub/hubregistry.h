@@ -1,0 +1,32 @@
+/* gst-rooms: the process-wide list of hub elements, looked up by name.
+ *
+ * A hub (mcucompositor, dispatcher) adds itself when it is created and removes
+ * itself when it is disposed, so a hubport in any pipeline of the process can
+ * find it by its current element name.  The registry holds weak references
+ * only.
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* Called by a hub from its instance init and its dispose. */
+void gst_room_hub_registry_add (GstElement *hub);
+void gst_room_hub_registry_remove (GstElement *hub);
+
+/* The live hub whose element name is @name, with a new reference, or NULL. */
+GstElement *gst_room_hub_registry_lookup (const gchar *name);
+
+/* Called (without the registry lock held) whenever a hub is added or renamed,
+ * so a waiting port can retry its lookup.  Returns an id for
+ * gst_room_hub_registry_unwatch(). */
+typedef void (*GstRoomHubRegistryWatch) (gpointer user_data);
+guint gst_room_hub_registry_watch (
+    GstRoomHubRegistryWatch func, gpointer user_data);
+void gst_room_hub_registry_unwatch (guint id);
+
+/* Hubs call this when their name may have changed (notify::name). */
+void gst_room_hub_registry_changed (void);
+
+G_END_DECLS

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian package gst-rooms needs to build, run its demo and run its
+# tests, then configures and builds the project in ./build.  Safe to run again: it
+# installs only what is missing and rebuilds incrementally.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+packages=(
+  # build
+  meson ninja-build pkg-config g++ clang-format
+  # GStreamer 1.22 and the stock elements rooms are made of
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-nice gstreamer1.0-opencv
+  # vision plugin and its test data
+  libopencv-dev opencv-data opencv-doc qrencode
+  # the room tool
+  libsoup-3.0-dev libjson-glib-dev libnice-dev
+  # test helpers
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=debugoptimized
+fi
+ninja -C build

@@ -1,0 +1,17 @@
+/* gst-rooms: shared helpers of the gst-check tests. */
+#pragma once
+
+#include <gst/check/gstcheck.h>
+
+/* Like GST_CHECK_MAIN, but deinitialises GStreamer after the suite so the
+ * leaks tracer (GST_TRACERS=leaks, set by meson) reports, and fails the test
+ * on, any object still alive. */
+#define ROOM_CHECK_MAIN(name)                                                  \
+  int main (int argc, char **argv)                                             \
+  {                                                                            \
+    gst_check_init (&argc, &argv);                                             \
+    Suite *s = name##_suite ();                                                \
+    int failed = gst_check_run_suite (s, #name, __FILE__);                     \
+    gst_deinit ();                                                             \
+    return failed == 0 ? 0 : 1;                                                \
+  }
