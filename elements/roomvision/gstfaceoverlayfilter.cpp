@@ -41,10 +41,14 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 -m filesrc location=/usr/share/doc/opencv-doc/examples/data/Megamind.avi ! decodebin ! videoconvert ! faceoverlayfilter mode=blur ! videoconvert ! autovideosink
+ * gst-launch-1.0 -m filesrc
+ * location=/usr/share/doc/opencv-doc/examples/data/Megamind.avi ! decodebin !
+ * videoconvert ! faceoverlayfilter mode=blur ! videoconvert ! autovideosink
  * ]| Blurs the faces in a clip and prints the face messages.
  * |[
- * gst-launch-1.0 v4l2src ! videoconvert ! faceoverlayfilter image=hat.png offset-x=-0.35 offset-y=-1.2 width=1.6 height=1.6 ! videoconvert ! autovideosink
+ * gst-launch-1.0 v4l2src ! videoconvert ! faceoverlayfilter image=hat.png
+ * offset-x=-0.35 offset-y=-1.2 width=1.6 height=1.6 ! videoconvert !
+ * autovideosink
  * ]| Puts a hat on every face seen by a camera.
  */
 
@@ -86,8 +90,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_face_overlay_filter_debug);
 #define DEFAULT_MIN_NEIGHBORS 3
 #define DEFAULT_SCALE_FACTOR 1.1
 
-enum
-{
+enum {
   PROP_0,
   PROP_CASCADE,
   PROP_IMAGE,
@@ -198,32 +201,32 @@ struct _GstFaceOverlayFilterClass {
 };
 
 #define gst_face_overlay_filter_parent_class parent_class
-G_DEFINE_TYPE (GstFaceOverlayFilter, gst_face_overlay_filter,
-    GST_TYPE_VIDEO_FILTER);
+G_DEFINE_TYPE (
+    GstFaceOverlayFilter, gst_face_overlay_filter, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (faceoverlayfilter, "faceoverlayfilter",
     GST_RANK_NONE, GST_TYPE_FACE_OVERLAY_FILTER);
 
 /* 8-bit formats whose components the generic code below handles. */
 #define VIDEO_FORMATS                                                          \
-  "{ I420, YV12, Y42B, Y444, NV12, NV21, A420, RGBA, BGRA, ARGB, ABGR, "      \
+  "{ I420, YV12, Y42B, Y444, NV12, NV21, A420, RGBA, BGRA, ARGB, ABGR, "       \
   "RGBx, BGRx, xRGB, xBGR, RGB, BGR, GRAY8 }"
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
 
 GType
 gst_face_overlay_filter_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_FACE_OVERLAY_FILTER_MODE_OVERLAY, "Draw the image over each face",
-        "overlay"},
-    {GST_FACE_OVERLAY_FILTER_MODE_BLUR, "Blur each face (privacy)", "blur"},
-    {0, NULL, NULL},
+      {GST_FACE_OVERLAY_FILTER_MODE_OVERLAY, "Draw the image over each face",
+          "overlay"},
+      {GST_FACE_OVERLAY_FILTER_MODE_BLUR, "Blur each face (privacy)", "blur"},
+      {0, NULL, NULL},
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstFaceOverlayFilterMode", values);
@@ -287,8 +290,8 @@ load_overlay_image (const std::string &path, std::string &error)
 /* Sets the image to @path (empty: none).  Returns FALSE with @error set when
  * the file cannot be used; the element then has no image. */
 static gboolean
-gst_face_overlay_filter_update_image (GstFaceOverlayFilter *self,
-    const std::string &path, std::string &error)
+gst_face_overlay_filter_update_image (
+    GstFaceOverlayFilter *self, const std::string &path, std::string &error)
 {
   std::shared_ptr<const cv::Mat> image;
   if (!path.empty ()) {
@@ -331,8 +334,7 @@ convert_component (const cv::Mat &bgra, const GstVideoInfo *info, int comp,
     kb = 0.114;
   }
   gint offset[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
-  gst_video_color_range_offsets (info->colorimetry.range, finfo, offset,
-      scale);
+  gst_video_color_range_offsets (info->colorimetry.range, finfo, offset, scale);
   for (int y = 0; y < bgra.rows; y++) {
     const guint8 *src = bgra.ptr<guint8> (y);
     guint8 *dst = values.ptr<guint8> (y);
@@ -362,11 +364,11 @@ prepare_overlay (const cv::Mat &bgra, const GstVideoInfo *info, cv::Size size)
     int w = GST_VIDEO_SUB_SCALE (finfo->w_sub[comp], size.width);
     int h = GST_VIDEO_SUB_SCALE (finfo->h_sub[comp], size.height);
     cv::Mat scaled;
-    int interpolation = (w < bgra.cols || h < bgra.rows) ? cv::INTER_AREA
-                                                          : cv::INTER_LINEAR;
+    int interpolation =
+        (w < bgra.cols || h < bgra.rows) ? cv::INTER_AREA : cv::INTER_LINEAR;
     cv::resize (bgra, scaled, cv::Size (w, h), 0, 0, interpolation);
-    convert_component (scaled, info, comp, prepared.values[comp],
-        prepared.alpha[comp]);
+    convert_component (
+        scaled, info, comp, prepared.values[comp], prepared.alpha[comp]);
   }
   return prepared;
 }
@@ -378,8 +380,8 @@ get_prepared_overlay (FaceOverlayFilterPrivate *priv, const cv::Mat &bgra,
 {
   for (size_t i = 0; i < priv->overlays.size (); i++) {
     if (priv->overlays[i].size == size) {
-      std::rotate (priv->overlays.begin () + i,
-          priv->overlays.begin () + i + 1, priv->overlays.end ());
+      std::rotate (priv->overlays.begin () + i, priv->overlays.begin () + i + 1,
+          priv->overlays.end ());
       return priv->overlays.back ();
     }
   }
@@ -407,7 +409,7 @@ blend_component (GstVideoFrame *frame, int comp,
   if (x0 >= x1 || y0 >= y1)
     return;
 
-  guint8 *data = (guint8 *) GST_VIDEO_FRAME_COMP_DATA (frame, comp);
+  guint8 *data = (guint8 *)GST_VIDEO_FRAME_COMP_DATA (frame, comp);
   int stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, comp);
   int pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp);
   bool is_alpha = comp == GST_VIDEO_COMP_A;
@@ -420,9 +422,9 @@ blend_component (GstVideoFrame *frame, int comp,
       if (av == 0)
         continue;
       if (is_alpha) /* "over": the result is at least as opaque as both */
-        *dst = (guint8) (av + (*dst * (255 - av) + 127) / 255);
+        *dst = (guint8)(av + (*dst * (255 - av) + 127) / 255);
       else
-        *dst = (guint8) ((v[ox] * av + *dst * (255 - av) + 127) / 255);
+        *dst = (guint8)((v[ox] * av + *dst * (255 - av) + 127) / 255);
     }
   }
 }
@@ -432,10 +434,10 @@ blend_component (GstVideoFrame *frame, int comp,
 static cv::Rect
 overlay_rect (const cv::Rect &face, const Settings &s, bool even)
 {
-  int x = (int) std::floor (face.x + s.offset_x * face.width);
-  int y = (int) std::floor (face.y + s.offset_y * face.height);
-  int w = (int) std::lround (s.width * face.width);
-  int h = (int) std::lround (s.height * face.height);
+  int x = (int)std::floor (face.x + s.offset_x * face.width);
+  int y = (int)std::floor (face.y + s.offset_y * face.height);
+  int w = (int)std::lround (s.width * face.width);
+  int h = (int)std::lround (s.height * face.height);
   if (even) { /* keep subsampled chroma aligned with luma */
     x &= ~1;
     y &= ~1;
@@ -458,8 +460,8 @@ draw_overlays (FaceOverlayFilterPrivate *priv, GstVideoFrame *frame,
     if (r.width < 1 || r.height < 1)
       continue;
     /* Entirely outside: nothing to scale. */
-    if (r.x >= frame->info.width || r.y >= frame->info.height ||
-        r.x + r.width <= 0 || r.y + r.height <= 0)
+    if (r.x >= frame->info.width || r.y >= frame->info.height
+        || r.x + r.width <= 0 || r.y + r.height <= 0)
       continue;
     const PreparedOverlay &prepared =
         get_prepared_overlay (priv, bgra, &frame->info, r.size ());
@@ -477,7 +479,7 @@ blur_faces (GstVideoFrame *frame, const std::vector<cv::Rect> &faces)
     int comp = -1;
     for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (frame); c++) {
       if (finfo->plane[c] == plane) {
-        comp = (int) c;
+        comp = (int)c;
         break;
       }
     }
@@ -486,11 +488,13 @@ blur_faces (GstVideoFrame *frame, const std::vector<cv::Rect> &faces)
     int pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp);
     int w = GST_VIDEO_FRAME_COMP_WIDTH (frame, comp);
     int h = GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp);
-    cv::Mat mat (h, w, CV_8UC (pstride), GST_VIDEO_FRAME_PLANE_DATA (frame, plane),
+    cv::Mat mat (h, w, CV_8UC (pstride),
+        GST_VIDEO_FRAME_PLANE_DATA (frame, plane),
         GST_VIDEO_FRAME_PLANE_STRIDE (frame, plane));
     int ws = finfo->w_sub[comp], hs = finfo->h_sub[comp];
     for (const cv::Rect &face : faces) {
-      cv::Rect r (face.x >> ws, face.y >> hs, GST_VIDEO_SUB_SCALE (ws, face.width),
+      cv::Rect r (face.x >> ws, face.y >> hs,
+          GST_VIDEO_SUB_SCALE (ws, face.width),
           GST_VIDEO_SUB_SCALE (hs, face.height));
       r &= cv::Rect (0, 0, w, h);
       if (r.width < 2 || r.height < 2)
@@ -532,17 +536,17 @@ grey_copy (GstVideoFrame *frame)
   cv::Mat packed (h, w, CV_8UC (pstride), GST_VIDEO_FRAME_PLANE_DATA (frame, 0),
       GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0));
   if (pstride == 3)
-    cv::cvtColor (packed, grey, r_off == 0 ? cv::COLOR_RGB2GRAY
-                                           : cv::COLOR_BGR2GRAY);
+    cv::cvtColor (
+        packed, grey, r_off == 0 ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
   else if (r_off == 0 || b_off == 0) /* RGBA, RGBx, BGRA, BGRx */
-    cv::cvtColor (packed, grey, r_off == 0 ? cv::COLOR_RGBA2GRAY
-                                           : cv::COLOR_BGRA2GRAY);
+    cv::cvtColor (
+        packed, grey, r_off == 0 ? cv::COLOR_RGBA2GRAY : cv::COLOR_BGRA2GRAY);
   else { /* ARGB, xRGB, ABGR, xBGR: drop the leading byte first */
     cv::Mat colour (h, w, CV_8UC3);
     static const int from_to[] = {1, 0, 2, 1, 3, 2};
     cv::mixChannels (&packed, 1, &colour, 1, from_to, 3);
-    cv::cvtColor (colour, grey, r_off == 1 ? cv::COLOR_RGB2GRAY
-                                           : cv::COLOR_BGR2GRAY);
+    cv::cvtColor (
+        colour, grey, r_off == 1 ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
   }
   return grey;
 }
@@ -560,14 +564,14 @@ iou (const cv::Rect2d &a, const cv::Rect2d &b)
 static cv::Rect
 round_rect (const cv::Rect2d &r)
 {
-  return cv::Rect ((int) std::lround (r.x), (int) std::lround (r.y),
-      (int) std::lround (r.width), (int) std::lround (r.height));
+  return cv::Rect ((int)std::lround (r.x), (int)std::lround (r.y),
+      (int)std::lround (r.width), (int)std::lround (r.height));
 }
 
 /* Folds one detection's faces into the tracked ones. */
 static void
-update_tracks (FaceOverlayFilterPrivate *priv,
-    const std::vector<cv::Rect2d> &detections)
+update_tracks (
+    FaceOverlayFilterPrivate *priv, const std::vector<cv::Rect2d> &detections)
 {
   std::vector<bool> used (detections.size (), false);
   std::vector<bool> matched (priv->faces.size (), false);
@@ -585,7 +589,7 @@ update_tracks (FaceOverlayFilterPrivate *priv,
         pairs.push_back ({o, t, d});
     }
   std::sort (pairs.begin (), pairs.end (),
-      [](const Pair &a, const Pair &b) { return a.overlap > b.overlap; });
+      [] (const Pair &a, const Pair &b) { return a.overlap > b.overlap; });
   for (const Pair &p : pairs) {
     if (matched[p.track] || used[p.detection])
       continue;
@@ -622,29 +626,29 @@ update_tracks (FaceOverlayFilterPrivate *priv,
 
 /* Whether the faces differ enough from the last posted ones to tell. */
 static bool
-faces_changed (const std::vector<TrackedFace> &now,
-    const std::vector<TrackedFace> &posted)
+faces_changed (
+    const std::vector<TrackedFace> &now, const std::vector<TrackedFace> &posted)
 {
   if (now.size () != posted.size ())
     return true;
   for (const TrackedFace &f : now) {
     auto it = std::find_if (posted.begin (), posted.end (),
-        [&f](const TrackedFace &p) { return p.id == f.id; });
+        [&f] (const TrackedFace &p) { return p.id == f.id; });
     if (it == posted.end ())
       return true;
     double limit = MOVE_FRACTION * std::max (it->rect.width, 1);
-    if (std::abs (f.rect.x - it->rect.x) > limit ||
-        std::abs (f.rect.y - it->rect.y) > limit ||
-        std::abs (f.rect.width - it->rect.width) > limit ||
-        std::abs (f.rect.height - it->rect.height) > limit)
+    if (std::abs (f.rect.x - it->rect.x) > limit
+        || std::abs (f.rect.y - it->rect.y) > limit
+        || std::abs (f.rect.width - it->rect.width) > limit
+        || std::abs (f.rect.height - it->rect.height) > limit)
       return true;
   }
   return false;
 }
 
 static GstMessage *
-faces_message (GstFaceOverlayFilter *self, const std::vector<TrackedFace> &faces,
-    const DetectJob &job)
+faces_message (GstFaceOverlayFilter *self,
+    const std::vector<TrackedFace> &faces, const DetectJob &job)
 {
   GValue array = G_VALUE_INIT;
   gst_value_array_init (&array, faces.size ());
@@ -671,20 +675,20 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job)
   cv::Mat small;
   double scale = 1.0;
   if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
-    scale = (double) job.grey.cols / job.detect_width;
-    int h = std::max (1, (int) std::lround (job.grey.rows / scale));
-    cv::resize (job.grey, small, cv::Size (job.detect_width, h), 0, 0,
-        cv::INTER_AREA);
+    scale = (double)job.grey.cols / job.detect_width;
+    int h = std::max (1, (int)std::lround (job.grey.rows / scale));
+    cv::resize (
+        job.grey, small, cv::Size (job.detect_width, h), 0, 0, cv::INTER_AREA);
   } else {
     small = job.grey;
   }
   cv::equalizeHist (small, small);
   std::vector<cv::Rect> found;
-  priv->classifier.detectMultiScale (small, found, job.scale_factor,
-      job.min_neighbors);
+  priv->classifier.detectMultiScale (
+      small, found, job.scale_factor, job.min_neighbors);
   std::vector<cv::Rect2d> faces;
-  double sx = (double) job.grey.cols / small.cols;
-  double sy = (double) job.grey.rows / small.rows;
+  double sx = (double)job.grey.cols / small.cols;
+  double sy = (double)job.grey.rows / small.rows;
   for (const cv::Rect &r : found)
     faces.emplace_back (r.x * sx, r.y * sy, r.width * sx, r.height * sy);
   return faces;
@@ -754,8 +758,8 @@ gst_face_overlay_filter_start (GstBaseTransform *trans)
     image_error = priv->image_error;
   }
   if (!image_error.empty ()) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", image_error.c_str ()),
-        (NULL));
+    GST_ELEMENT_ERROR (
+        self, RESOURCE, OPEN_READ, ("%s", image_error.c_str ()), (NULL));
     return FALSE;
   }
 
@@ -838,8 +842,8 @@ gst_face_overlay_filter_set_info (GstVideoFilter *filter, GstCaps *incaps,
 /* Decides before each buffer whether it will be drawn on: if not, it passes
  * through without being made writable. */
 static void
-gst_face_overlay_filter_before_transform (GstBaseTransform *trans,
-    GstBuffer *buffer)
+gst_face_overlay_filter_before_transform (
+    GstBaseTransform *trans, GstBuffer *buffer)
 {
   GstFaceOverlayFilter *self = GST_FACE_OVERLAY_FILTER (trans);
   FaceOverlayFilterPrivate *priv = PRIV (self);
@@ -849,15 +853,15 @@ gst_face_overlay_filter_before_transform (GstBaseTransform *trans,
   bool draws;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    draws = !priv->faces.empty () &&
-            (mode == GST_FACE_OVERLAY_FILTER_MODE_BLUR || priv->image);
+    draws = !priv->faces.empty ()
+            && (mode == GST_FACE_OVERLAY_FILTER_MODE_BLUR || priv->image);
   }
   gst_base_transform_set_passthrough (trans, !draws);
 }
 
 static GstFlowReturn
-gst_face_overlay_filter_transform_frame_ip (GstVideoFilter *filter,
-    GstVideoFrame *frame)
+gst_face_overlay_filter_transform_frame_ip (
+    GstVideoFilter *filter, GstVideoFrame *frame)
 {
   GstFaceOverlayFilter *self = GST_FACE_OVERLAY_FILTER (filter);
   FaceOverlayFilterPrivate *priv = PRIV (self);
@@ -875,11 +879,11 @@ gst_face_overlay_filter_transform_frame_ip (GstVideoFilter *filter,
 
   try {
     /* Hand the frame to the worker if it is idle and the interval is up. */
-    bool due = !GST_CLOCK_TIME_IS_VALID (running_time) ||
-               !GST_CLOCK_TIME_IS_VALID (priv->last_submit) ||
-               running_time < priv->last_submit ||
-               running_time - priv->last_submit >=
-                   settings.interval_ms * GST_MSECOND;
+    bool due = !GST_CLOCK_TIME_IS_VALID (running_time)
+               || !GST_CLOCK_TIME_IS_VALID (priv->last_submit)
+               || running_time < priv->last_submit
+               || running_time - priv->last_submit
+                      >= settings.interval_ms * GST_MSECOND;
     bool submit = false;
     guint caps_generation = 0;
     if (due) {
@@ -945,8 +949,8 @@ gst_face_overlay_filter_transform_frame_ip (GstVideoFilter *filter,
 /* ---- GObject ---- */
 
 static void
-gst_face_overlay_filter_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+gst_face_overlay_filter_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstFaceOverlayFilter *self = GST_FACE_OVERLAY_FILTER (object);
   FaceOverlayFilterPrivate *priv = PRIV (self);
@@ -966,8 +970,8 @@ gst_face_overlay_filter_set_property (GObject *object, guint prop_id,
       }
       /* Before start the error is reported by start(), which then fails. */
       if (started)
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", error.c_str ()),
-            (NULL));
+        GST_ELEMENT_ERROR (
+            self, RESOURCE, OPEN_READ, ("%s", error.c_str ()), (NULL));
       else
         GST_WARNING_OBJECT (self, "%s", error.c_str ());
     }
@@ -995,7 +999,7 @@ gst_face_overlay_filter_set_property (GObject *object, guint prop_id,
       s.height = g_value_get_double (value);
       break;
     case PROP_MODE:
-      s.mode = (GstFaceOverlayFilterMode) g_value_get_enum (value);
+      s.mode = (GstFaceOverlayFilterMode)g_value_get_enum (value);
       break;
     case PROP_INTERVAL:
       s.interval_ms = g_value_get_uint (value);
@@ -1017,8 +1021,8 @@ gst_face_overlay_filter_set_property (GObject *object, guint prop_id,
 }
 
 static void
-gst_face_overlay_filter_get_property (GObject *object, guint prop_id,
-    GValue *value, GParamSpec *pspec)
+gst_face_overlay_filter_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstFaceOverlayFilter *self = GST_FACE_OVERLAY_FILTER (object);
   GST_OBJECT_LOCK (self);
@@ -1090,9 +1094,9 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
   const GParamFlags rw =
-      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  const GParamFlags live = (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
-  const GParamFlags ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags live = (GParamFlags)(rw | GST_PARAM_MUTABLE_PLAYING);
+  const GParamFlags ready = (GParamFlags)(rw | GST_PARAM_MUTABLE_READY);
 
   gobject_class->set_property = gst_face_overlay_filter_set_property;
   gobject_class->get_property = gst_face_overlay_filter_get_property;
@@ -1100,8 +1104,8 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_CASCADE,
       g_param_spec_string ("cascade", "Cascade",
-          "Haar or LBP cascade file (OpenCV XML) used to find faces", DEFAULT_CASCADE,
-          ready));
+          "Haar or LBP cascade file (OpenCV XML) used to find faces",
+          DEFAULT_CASCADE, ready));
   g_object_class_install_property (gobject_class, PROP_IMAGE,
       g_param_spec_string ("image", "Image",
           "PNG or JPEG file drawn over each face, alpha respected (none: only "
@@ -1135,8 +1139,8 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
           0, G_MAXUINT, DEFAULT_INTERVAL, live));
   g_object_class_install_property (gobject_class, PROP_DETECT_WIDTH,
       g_param_spec_int ("detect-width", "Detect width",
-          "Width the frame is scaled down to for detection (0: full width)",
-          0, G_MAXINT, DEFAULT_DETECT_WIDTH, live));
+          "Width the frame is scaled down to for detection (0: full width)", 0,
+          G_MAXINT, DEFAULT_DETECT_WIDTH, live));
   g_object_class_install_property (gobject_class, PROP_MIN_NEIGHBORS,
       g_param_spec_int ("min-neighbors", "Min neighbours",
           "Overlapping candidate hits needed to accept a face (higher: fewer "
@@ -1147,14 +1151,13 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
           "Size step between detector scales (smaller: finds more, costs more)",
           1.01, 10.0, DEFAULT_SCALE_FACTOR, live));
 
-  gst_element_class_set_static_metadata (element_class,
-      "Face overlay filter", "Filter/Effect/Video",
-      "Draws an image over every face, or blurs faces (OpenCV)",
-      "gst-rooms");
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &sink_template, GST_TYPE_PAD);
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &src_template, GST_TYPE_PAD);
+  gst_element_class_set_static_metadata (element_class, "Face overlay filter",
+      "Filter/Effect/Video",
+      "Draws an image over every face, or blurs faces (OpenCV)", "gst-rooms");
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &sink_template, GST_TYPE_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &src_template, GST_TYPE_PAD);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_face_overlay_filter_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_face_overlay_filter_stop);
@@ -1164,8 +1167,8 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
   filter_class->transform_frame_ip =
       GST_DEBUG_FUNCPTR (gst_face_overlay_filter_transform_frame_ip);
 
-  gst_type_mark_as_plugin_api (GST_TYPE_FACE_OVERLAY_FILTER_MODE,
-      (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (
+      GST_TYPE_FACE_OVERLAY_FILTER_MODE, (GstPluginAPIFlags)0);
   GST_DEBUG_CATEGORY_INIT (gst_face_overlay_filter_debug, "faceoverlayfilter",
       0, "faceoverlayfilter: an image on every face");
 }

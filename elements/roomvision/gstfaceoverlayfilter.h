@@ -20,16 +20,14 @@ GType gst_face_overlay_filter_mode_get_type (void);
  * @GST_FACE_OVERLAY_FILTER_MODE_OVERLAY: draw `image` over each face
  * @GST_FACE_OVERLAY_FILTER_MODE_BLUR: blur each face rectangle
  */
-typedef enum
-{
+typedef enum {
   GST_FACE_OVERLAY_FILTER_MODE_OVERLAY,
   GST_FACE_OVERLAY_FILTER_MODE_BLUR,
 } GstFaceOverlayFilterMode;
 
 struct FaceOverlayFilterPrivate;
 
-struct _GstFaceOverlayFilter
-{
+struct _GstFaceOverlayFilter {
   GstVideoFilter parent;
 
   /* C++ state, created in _init and deleted in finalize. */
