@@ -88,7 +88,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_face_overlay_filter_debug);
 #define DEFAULT_INTERVAL 100
 #define DEFAULT_DETECT_WIDTH 320
 #define DEFAULT_MIN_NEIGHBORS 3
-#define DEFAULT_SCALE_FACTOR 1.1
+#define DEFAULT_SCALE_FACTOR 1.15
 
 enum {
   PROP_0,
@@ -682,7 +682,8 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job)
   } else {
     small = job.grey;
   }
-  cv::equalizeHist (small, small);
+  /* No histogram equalisation: on real video it loses more faces (those
+   * in dim, flat scenes) than it gains. */
   std::vector<cv::Rect> found;
   priv->classifier.detectMultiScale (
       small, found, job.scale_factor, job.min_neighbors);
@@ -710,8 +711,11 @@ worker_loop (GstFaceOverlayFilter *self)
 
     std::vector<cv::Rect2d> detections;
     std::string error;
+    gint64 began = g_get_monotonic_time ();
     try {
       detections = detect_faces (priv, job);
+      GST_DEBUG_OBJECT (self, "detection found %zu faces in %.1f ms",
+          detections.size (), (g_get_monotonic_time () - began) / 1000.0);
     } catch (const cv::Exception &e) {
       error = e.what ();
     } catch (...) {

@@ -162,10 +162,9 @@ reference_faces (const cv::Mat &bgr, int detect_width)
   fail_if (classifier.empty ());
   cv::Mat grey;
   cv::cvtColor (bgr, grey, cv::COLOR_BGR2GRAY);
-  cv::equalizeHist (grey, grey);
   std::vector<cv::Rect> faces;
   int min = (int)std::ceil (24.0 * bgr.cols / detect_width);
-  classifier.detectMultiScale (grey, faces, 1.1, 3, 0, cv::Size (min, min));
+  classifier.detectMultiScale (grey, faces, 1.15, 3, 0, cv::Size (min, min));
   return faces;
 }
 
@@ -522,11 +521,12 @@ GST_START_TEST (test_blur_only_faces)
           face.x >> sub, face.y >> sub, face.width >> sub, face.height >> sub);
       if (p == 0) {
         /* Blurred: far less detail (gradient energy) than before. */
+        cv::Rect inner (r.x + 4, r.y + 4, r.width - 8, r.height - 8);
         cv::Mat gb, ga;
-        cv::Laplacian (before (r), gb, CV_32F);
-        cv::Laplacian (after (r), ga, CV_32F);
+        cv::Laplacian (before (inner).clone (), gb, CV_32F);
+        cv::Laplacian (after (inner).clone (), ga, CV_32F);
         double eb = cv::norm (gb), ea = cv::norm (ga);
-        fail_unless (ea < 0.3 * eb, "face not blurred: %f vs %f", ea, eb);
+        fail_unless (ea < 0.1 * eb, "face not blurred: %f vs %f", ea, eb);
       }
       r.x -= 1; /* chroma rounding */
       r.y -= 1;
