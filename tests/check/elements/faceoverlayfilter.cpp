@@ -114,6 +114,26 @@ make_buffer (const cv::Mat &bgr, GstVideoFormat format)
   return buf;
 }
 
+/* @in converted from @from to @to with GStreamer's own converter. */
+static GstBuffer *
+convert_buffer (
+    GstBuffer *in, GstVideoFormat from, GstVideoFormat to, int w, int h)
+{
+  GstVideoInfo in_info, out_info;
+  gst_video_info_set_format (&in_info, from, w, h);
+  gst_video_info_set_format (&out_info, to, w, h);
+  GstVideoConverter *conv = gst_video_converter_new (&in_info, &out_info, NULL);
+  GstBuffer *out = gst_buffer_new_allocate (NULL, out_info.size, NULL);
+  GstVideoFrame in_frame, out_frame;
+  fail_unless (gst_video_frame_map (&in_frame, &in_info, in, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&out_frame, &out_info, out, GST_MAP_WRITE));
+  gst_video_converter_frame (conv, &in_frame, &out_frame);
+  gst_video_frame_unmap (&out_frame);
+  gst_video_frame_unmap (&in_frame);
+  gst_video_converter_free (conv);
+  return out;
+}
+
 /* A copy of plane @p of @buf. */
 static cv::Mat
 plane_of (GstBuffer *buf, GstVideoFormat format, int w, int h, int p)
@@ -608,6 +628,66 @@ GST_START_TEST (test_messages_on_change)
 }
 GST_END_TEST;
 
+/* Every supported format: the image lands on each face (checked after
+ * converting back to RGBA) and blur changes only the faces. */
+GST_START_TEST (test_all_formats)
+{
+  cv::Mat bgr = two_faces_frame ();
+  int w = bgr.cols, h = bgr.rows;
+  GstBuffer *rgba = make_buffer (bgr, GST_VIDEO_FORMAT_RGBA);
+  std::string blue = write_solid_png (cv::Scalar (255, 0, 0));
+  for (const char *name : {"I420", "YV12", "Y42B", "Y444", "NV12", "NV21",
+           "A420", "RGBA", "BGRA", "ARGB", "ABGR", "RGBx", "BGRx", "xRGB",
+           "xBGR", "RGB", "BGR", "GRAY8"}) {
+    GstVideoFormat format = gst_video_format_from_string (name);
+    bool grey = format == GST_VIDEO_FORMAT_GRAY8;
+    GstBuffer *input =
+        convert_buffer (rgba, GST_VIDEO_FORMAT_RGBA, format, w, h);
+    GstBuffer *back_in =
+        convert_buffer (input, format, GST_VIDEO_FORMAT_RGBA, w, h);
+    cv::Mat before = plane_of (back_in, GST_VIDEO_FORMAT_RGBA, w, h, 0);
+    gst_buffer_unref (back_in);
+
+    for (const char *mode : {"overlay", "blur"}) {
+      g_autofree gchar *props = g_strdup_printf ("mode=%s", mode);
+      Fixture f = fixture_new (format, w, h, props);
+      g_object_set (element_of (f), "image", blue.c_str (), NULL);
+      std::vector<cv::Rect> faces = detect (f, input);
+      fail_unless (faces.size () >= 1, "%s: no face", name);
+      GstBuffer *out = push_frame (f, input);
+      GstBuffer *back_out =
+          convert_buffer (out, format, GST_VIDEO_FORMAT_RGBA, w, h);
+      cv::Mat after = plane_of (back_out, GST_VIDEO_FORMAT_RGBA, w, h, 0);
+      cv::Mat changed = changed_pixels (before, after);
+      for (const cv::Rect &face : faces) {
+        cv::Point centre (face.x + face.width / 2, face.y + face.height / 2);
+        cv::Vec4b px = after.at<cv::Vec4b> (centre);
+        if (g_str_equal (mode, "blur")) {
+          fail_unless (cv::countNonZero (changed (face)) > face.area () / 2,
+              "%s: face not blurred", name);
+        } else if (grey) { /* blue's luma */
+          fail_unless (px[0] < 45 && px[0] == px[1] && px[1] == px[2],
+              "%s: centre %d,%d,%d", name, px[0], px[1], px[2]);
+        } else {
+          fail_unless (px[0] < 40 && px[1] < 40 && px[2] > 215,
+              "%s: centre %d,%d,%d is not blue", name, px[0], px[1], px[2]);
+        }
+        /* Chroma subsampling spreads the change by a pixel or two. */
+        cv::Rect around (
+            face.x - 4, face.y - 4, face.width + 8, face.height + 8);
+        changed (around & cv::Rect (0, 0, w, h)) = 0;
+      }
+      fail_unless_equals_int (cv::countNonZero (changed), 0);
+      gst_buffer_unref (back_out);
+      gst_buffer_unref (out);
+      fixture_free (f);
+    }
+    gst_buffer_unref (input);
+  }
+  gst_buffer_unref (rgba);
+}
+GST_END_TEST;
+
 /* A detection that takes seconds (a huge frame at full resolution) does not
  * hold frames back: they all come out while it runs. */
 GST_START_TEST (test_slow_detection_does_not_delay)
@@ -743,6 +823,7 @@ faceoverlayfilter_suite (void)
   tcase_add_test (tc, test_overlay_pixels_i420);
   tcase_add_test (tc, test_hat_above_face);
   tcase_add_test (tc, test_blur_only_faces);
+  tcase_add_test (tc, test_all_formats);
   tcase_add_test (tc, test_messages_on_change);
   tcase_add_test (tc, test_slow_detection_does_not_delay);
   tcase_add_test (tc, test_bad_files_are_clear_errors);
