@@ -191,6 +191,7 @@ struct Input {
   GstClockTime last_rt = GST_CLOCK_TIME_NONE;
   GstClockTime switch_fku_rt = GST_CLOCK_TIME_NONE;
   GstClockTime viewer_fku_rt = GST_CLOCK_TIME_NONE;
+  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* next gap tick */
   guint fku_count = 0;
 
   Input () { gst_segment_init (&segment, GST_FORMAT_TIME); }
@@ -220,8 +221,8 @@ struct DispatcherPrivate {
   std::vector<std::shared_ptr<Output>> outputs;
   std::vector<Input *> inputs;
   OutputListPtr all_outputs = std::make_shared<OutputList> ();
-  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE;
   guint64 next_serial = 1;
+  Input *gap_driver = nullptr; /* the input whose buffers pace GAP events */
 };
 
 struct _GstDispatcherPad {
@@ -906,6 +907,8 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
     std::lock_guard<std::mutex> lk (priv->lock);
     if (pad->input) {
       Input *in = pad->input;
+      if (priv->gap_driver == in)
+        priv->gap_driver = nullptr;
       priv->inputs.erase (
           std::remove (priv->inputs.begin (), priv->inputs.end (), in),
           priv->inputs.end ());
@@ -955,8 +958,10 @@ static void
 prepare_output (GstDispatcher *self, Output *out, Input *in)
 {
   if (!out->sent_stream_start) {
-    gchar *id = gst_pad_create_stream_id (
-        out->pad, GST_ELEMENT (self), GST_PAD_NAME (out->pad));
+    /* Our own stream: gst_pad_create_stream_id () would ask the one
+     * upstream, and we have many. */
+    gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
+        g_random_int (), GST_PAD_NAME (out->pad));
     gst_pad_push_event (out->pad, gst_event_new_stream_start (id));
     g_free (id);
     out->sent_stream_start = true;
@@ -1059,27 +1064,23 @@ push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
     GST_LOG_OBJECT (out->pad, "push: %s", gst_flow_get_name (ret));
 }
 
-/* Keeps outputs without a live input going with GAP events up to @in_rt (in
- * the running time of the input that drives the tick). */
+/* Keeps outputs without a live input going with GAP events: each output's
+ * position advances by @elapsed, the running time that passed on the input
+ * that paces the gaps. */
 static void
-push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime in_rt)
+push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
 {
   for (auto &sp : outputs) {
     Output *out = sp.get ();
     if (out->current.load () && !out->idle.load ())
       continue;
     std::lock_guard<std::mutex> lk (out->stream);
-    if (!out->caps)
-      continue; /* never carried media: format unknown */
-    GstClockTime end = apply_offset (in_rt, out->offset);
-    GstClockTime start = out->position;
-    if (!GST_CLOCK_TIME_IS_VALID (start))
-      start = end > GAP_INTERVAL ? end - GAP_INTERVAL : 0;
-    if (end <= start)
+    /* Never carried media: its format and timeline are unknown. */
+    if (!out->caps || !GST_CLOCK_TIME_IS_VALID (out->position))
       continue;
     prepare_output (self, out, nullptr);
-    gst_pad_push_event (out->pad, gst_event_new_gap (start, end - start));
-    out->position = end;
+    gst_pad_push_event (out->pad, gst_event_new_gap (out->position, elapsed));
+    out->position += elapsed;
   }
 }
 
@@ -1180,6 +1181,7 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
   OutputListPtr fed, gaps;
+  GstClockTime gap_elapsed = 0;
   {
     std::lock_guard<std::mutex> lk (priv->lock);
     if (GST_CLOCK_TIME_IS_VALID (in_rt))
@@ -1187,18 +1189,24 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
       handle_waiting (self, in, buf, in_rt, msgs, events);
     fed = in->fed;
-    if (GST_CLOCK_TIME_IS_VALID (in_rt)
-        && (!GST_CLOCK_TIME_IS_VALID (priv->next_gap_rt)
-            || in_rt >= priv->next_gap_rt
-            || in_rt + 10 * GAP_INTERVAL < priv->next_gap_rt)) {
-      gaps = priv->all_outputs;
-      priv->next_gap_rt = in_rt + GAP_INTERVAL;
+    /* One input at a time paces the gaps of outputs without media. */
+    if (!priv->gap_driver && !in->eos.load ())
+      priv->gap_driver = in;
+    if (priv->gap_driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
+      if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
+          || in_rt < in->next_gap_rt - GAP_INTERVAL) {
+        in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
+      } else if (in_rt >= in->next_gap_rt) {
+        gaps = priv->all_outputs;
+        gap_elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
+        in->next_gap_rt = in_rt + GAP_INTERVAL;
+      }
     }
   }
   send_upstream (events);
   post_switch_messages (self, msgs);
   if (gaps)
-    push_gaps (self, *gaps, in_rt);
+    push_gaps (self, *gaps, gap_elapsed);
 
   RetimedCache cache;
   for (auto &out : *fed)
@@ -1274,6 +1282,8 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       in->eos.store (true);
       {
         std::lock_guard<std::mutex> lk (priv->lock);
+        if (priv->gap_driver == in)
+          priv->gap_driver = nullptr;
         for (auto &o : *in->fed)
           if (o->current.load () == in)
             o->idle.store (true);
@@ -1494,13 +1504,14 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
     {
       std::lock_guard<std::mutex> lk (priv->lock);
       outputs = priv->all_outputs;
-      priv->next_gap_rt = GST_CLOCK_TIME_NONE;
+      priv->gap_driver = nullptr;
       for (Input *in : priv->inputs) {
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         in->eos.store (false);
         in->last_rt = GST_CLOCK_TIME_NONE;
         in->switch_fku_rt = GST_CLOCK_TIME_NONE;
         in->viewer_fku_rt = GST_CLOCK_TIME_NONE;
+        in->next_gap_rt = GST_CLOCK_TIME_NONE;
         in->serial = priv->next_serial++;
       }
     }
