@@ -44,8 +44,9 @@
  * `streamheader` field) are sent before the first buffer of a different format.
  *
  * An output with no input (or whose input reached EOS) stays live: it sends
- * GAP events, every 100 ms of running time of any input, from its position
- * onwards. An output that has never carried media sends nothing (its format is
+ * GAP events continuing its timeline, paced (every 100 ms) by the running
+ * time of one other input.
+ * An output that has never carried media sends nothing (its format is
  * unknown). EOS is sent on every output when every input has reached EOS.
  *
  * Keyframe requests from downstream (force-key-unit events, e.g. a viewer's
@@ -75,11 +76,21 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 -m dispatcher name=d source=1 ! videoconvert ! autovideosink \
- *   videotestsrc is-live=true ! d.sink_0 \
- *   videotestsrc is-live=true pattern=ball ! d.sink_1
- * ]| Shows port 1 (the ball). Set `source` or `routes` from an application
- * while playing to switch.
+ * gst-launch-1.0 -m dispatcher name=d source=1 ! vp8dec ! fakesink \
+ *   videotestsrc num-buffers=90 ! video/x-raw,width=320,height=240 \
+ *     ! vp8enc deadline=1 ! d.sink_0 \
+ *   videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=320,height=240
+ * \ ! vp8enc deadline=1 ! d.sink_1
+ * ]| Forwards port 1 (the ball) without decoding it; an application switches
+ * by setting `source` or `routes` while playing. Like `tee`, several outputs
+ * need a `queue` each (or `async=false` sinks) to preroll:
+ * |[
+ * gst-launch-1.0 dispatcher name=d source=0 routes="1>2" \
+ *   d.src_0 ! queue ! fakesink d.src_1 ! queue ! fakesink \
+ *   d.src_2 ! queue ! fakesink \
+ *   videotestsrc num-buffers=30 ! d.sink_0 \
+ *   videotestsrc num-buffers=30 pattern=ball ! d.sink_1
+ * ]| Outputs 0 and 1 carry port 0, output 2 carries port 1.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -188,11 +199,20 @@ struct Input {
   /* Under the state lock. */
   OutputListPtr fed = std::make_shared<OutputList> ();
   std::vector<Output *> waiting; /* outputs switching to this input */
-  GstClockTime last_rt = GST_CLOCK_TIME_NONE;
+  /* Set (under the state lock) whenever fed or waiting change; the
+   * streaming thread then takes the lock and refreshes local_fed.  In the
+   * steady state a buffer takes no element lock at all. */
+  std::atomic<bool> attention{true};
   GstClockTime switch_fku_rt = GST_CLOCK_TIME_NONE;
   GstClockTime viewer_fku_rt = GST_CLOCK_TIME_NONE;
-  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* next gap tick */
+  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* streaming thread */
   guint fku_count = 0;
+
+  /* Written by the streaming thread, read anywhere. */
+  std::atomic<GstClockTime> last_rt{GST_CLOCK_TIME_NONE};
+
+  /* Streaming thread only. */
+  OutputListPtr local_fed = std::make_shared<OutputList> ();
 
   Input () { gst_segment_init (&segment, GST_FORMAT_TIME); }
   ~Input () { gst_clear_caps (&caps); }
@@ -222,7 +242,8 @@ struct DispatcherPrivate {
   std::vector<Input *> inputs;
   OutputListPtr all_outputs = std::make_shared<OutputList> ();
   guint64 next_serial = 1;
-  Input *gap_driver = nullptr; /* the input whose buffers pace GAP events */
+  /* The input whose buffers pace GAP events (atomic: read per buffer). */
+  std::atomic<Input *> gap_driver{nullptr};
 };
 
 struct _GstDispatcherPad {
@@ -422,6 +443,7 @@ rebuild_fed (DispatcherPrivate *priv, Input *in)
     if (out->current.load () == in)
       list->push_back (out);
   in->fed = std::move (list);
+  in->attention.store (true);
 }
 
 static void
@@ -543,6 +565,7 @@ apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
     out->pending = want;
     out->request_rt = now;
     want->waiting.push_back (out);
+    want->attention.store (true);
     if (want->encoded.load () && !want->audio) {
       bool already = false;
       for (auto &e : events)
@@ -550,7 +573,7 @@ apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
       if (!already) {
         events.push_back (
             {GST_PAD (gst_object_ref (want->pad)), new_switch_fku (want)});
-        want->switch_fku_rt = want->last_rt;
+        want->switch_fku_rt = want->last_rt.load ();
       }
     }
   }
@@ -907,8 +930,8 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
     std::lock_guard<std::mutex> lk (priv->lock);
     if (pad->input) {
       Input *in = pad->input;
-      if (priv->gap_driver == in)
-        priv->gap_driver = nullptr;
+      if (priv->gap_driver.load () == in)
+        priv->gap_driver.store (nullptr);
       priv->inputs.erase (
           std::remove (priv->inputs.begin (), priv->inputs.end (), in),
           priv->inputs.end ());
@@ -1004,6 +1027,10 @@ static void
 push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
     GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
 {
+  /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
+   * events go out with the first buffer after it gets linked. */
+  if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
+    return;
   std::lock_guard<std::mutex> lk (out->stream);
   if (out->current.load () != in)
     return; /* switched away since the list was taken */
@@ -1180,36 +1207,48 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
-  OutputListPtr fed, gaps;
-  GstClockTime gap_elapsed = 0;
-  {
-    std::lock_guard<std::mutex> lk (priv->lock);
-    if (GST_CLOCK_TIME_IS_VALID (in_rt))
-      in->last_rt = in_rt;
-    if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
-      handle_waiting (self, in, buf, in_rt, msgs, events);
-    fed = in->fed;
-    /* One input at a time paces the gaps of outputs without media. */
-    if (!priv->gap_driver && !in->eos.load ())
-      priv->gap_driver = in;
-    if (priv->gap_driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
-      if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
-          || in_rt < in->next_gap_rt - GAP_INTERVAL) {
-        in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
-      } else if (in_rt >= in->next_gap_rt) {
-        gaps = priv->all_outputs;
-        gap_elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
-        in->next_gap_rt = in_rt + GAP_INTERVAL;
+  if (GST_CLOCK_TIME_IS_VALID (in_rt))
+    in->last_rt.store (in_rt);
+
+  if (in->attention.load ()) {
+    std::vector<SwitchMessage> msgs;
+    std::vector<PendingEvent> events;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
+        handle_waiting (self, in, buf, in_rt, msgs, events);
+      in->local_fed = in->fed;
+      in->attention.store (
+          !in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt));
+    }
+    send_upstream (events);
+    post_switch_messages (self, msgs);
+  }
+
+  /* One input at a time paces the gaps of outputs without media. */
+  Input *driver = priv->gap_driver.load ();
+  if (!driver && !in->eos.load ()) {
+    priv->gap_driver.compare_exchange_strong (driver, in);
+    driver = priv->gap_driver.load ();
+  }
+  if (driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
+    if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
+        || in_rt + GAP_INTERVAL < in->next_gap_rt) {
+      in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
+    } else if (in_rt >= in->next_gap_rt) {
+      GstClockTime elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
+      in->next_gap_rt = in_rt + GAP_INTERVAL;
+      OutputListPtr all;
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        all = priv->all_outputs;
       }
+      push_gaps (self, *all, elapsed);
     }
   }
-  send_upstream (events);
-  post_switch_messages (self, msgs);
-  if (gaps)
-    push_gaps (self, *gaps, gap_elapsed);
 
   RetimedCache cache;
-  for (auto &out : *fed)
+  for (auto &out : *in->local_fed)
     push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
   gst_buffer_unref (buf);
   return GST_FLOW_OK;
@@ -1282,8 +1321,8 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       in->eos.store (true);
       {
         std::lock_guard<std::mutex> lk (priv->lock);
-        if (priv->gap_driver == in)
-          priv->gap_driver = nullptr;
+        if (priv->gap_driver.load () == in)
+          priv->gap_driver.store (nullptr);
         for (auto &o : *in->fed)
           if (o->current.load () == in)
             o->idle.store (true);
@@ -1409,7 +1448,7 @@ gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
       bool forward = true;
       if (is_fku) {
         if (!GST_CLOCK_TIME_IS_VALID (now))
-          now = in->last_rt;
+          now = in->last_rt.load ();
         GstClockTime min = priv->keyframe_min_interval * GST_MSECOND;
         if (GST_CLOCK_TIME_IS_VALID (in->viewer_fku_rt)
             && GST_CLOCK_TIME_IS_VALID (now) && now < in->viewer_fku_rt + min)
@@ -1504,11 +1543,12 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
     {
       std::lock_guard<std::mutex> lk (priv->lock);
       outputs = priv->all_outputs;
-      priv->gap_driver = nullptr;
+      priv->gap_driver.store (nullptr);
       for (Input *in : priv->inputs) {
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         in->eos.store (false);
-        in->last_rt = GST_CLOCK_TIME_NONE;
+        in->last_rt.store (GST_CLOCK_TIME_NONE);
+        in->attention.store (true);
         in->switch_fku_rt = GST_CLOCK_TIME_NONE;
         in->viewer_fku_rt = GST_CLOCK_TIME_NONE;
         in->next_gap_rt = GST_CLOCK_TIME_NONE;

@@ -104,7 +104,7 @@ def main():
             if time.monotonic() > deadline:
                 print("time limit reached, stopping")
                 break
-            reps = 3 if n < 1000 else 1
+            reps = 5 if n < 1000 else 2
             d = min(fanout(path, "dispatcher", n) for _ in range(reps))
             t = min(fanout(path, "tee", n) for _ in range(reps))
             per_d = max(d - base, 0) / (FRAMES * n) * 1e9
