@@ -783,6 +783,12 @@ register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
 }
 
 static void
+gst_dispatcher_name_changed (GObject *object, GParamSpec *pspec, gpointer data)
+{
+  gst_room_hub_registry_changed ();
+}
+
+static void
 gst_dispatcher_init (GstDispatcher *self)
 {
   self->priv = new DispatcherPrivate ();
@@ -800,6 +806,9 @@ gst_dispatcher_init (GstDispatcher *self)
   register_output (self, out);
 
   gst_room_hub_registry_add (GST_ELEMENT (self));
+  /* hubports look hubs up by name: tell waiting ones when it changes. */
+  g_signal_connect (
+      self, "notify::name", G_CALLBACK (gst_dispatcher_name_changed), NULL);
 }
 
 static void
