@@ -1500,13 +1500,11 @@ gst_dispatcher_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   Output *out = GST_DISPATCHER_PAD (pad)->output;
 
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *filter, *caps = NULL;
+    GstCaps *filter;
     gst_query_parse_caps (query, &filter);
-    {
-      std::lock_guard<std::mutex> lk (out->stream);
-      if (out->caps)
-        caps = gst_caps_ref (out->caps);
-    }
+    /* The caps we sent (not out->caps: downstream may query from inside our
+     * push, with the output's stream lock held). */
+    GstCaps *caps = gst_pad_get_current_caps (pad);
     if (!caps)
       caps = gst_caps_new_any ();
     if (filter) {
