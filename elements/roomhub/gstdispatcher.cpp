@@ -1416,11 +1416,36 @@ gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS: {
-      GstCaps *filter;
+      /* What the outputs this input feeds (or is about to feed) accept, so
+       * an encoder upstream picks a format its viewers can use; anything when
+       * it feeds nobody. */
+      GstCaps *filter, *result = NULL;
       gst_query_parse_caps (query, &filter);
-      GstCaps *caps = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
+      std::vector<GstPad *> outs;
+      if (parent) {
+        GstDispatcher *self = GST_DISPATCHER (parent);
+        Input *in = GST_DISPATCHER_PAD (pad)->input;
+        std::lock_guard<std::mutex> lk (self->priv->lock);
+        for (auto &o : self->priv->outputs)
+          if (o->current.load () == in || o->pending == in)
+            outs.push_back (GST_PAD (gst_object_ref (o->pad)));
+      }
+      for (GstPad *out : outs) {
+        GstCaps *peer = gst_pad_peer_query_caps (out, filter);
+        if (!result) {
+          result = peer;
+        } else {
+          GstCaps *both = gst_caps_intersect (result, peer);
+          gst_caps_unref (result);
+          gst_caps_unref (peer);
+          result = both;
+        }
+        gst_object_unref (out);
+      }
+      if (!result)
+        result = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
+      gst_query_set_caps_result (query, result);
+      gst_caps_unref (result);
       return TRUE;
     }
     case GST_QUERY_ACCEPT_CAPS:
