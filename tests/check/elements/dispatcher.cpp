@@ -573,9 +573,13 @@ input0_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       request = true;
   }
   if (request) {
+    /* Flag first: the keyframe answering the request may pass input 1's
+     * probe before g_object_set () returns. */
+    {
+      std::lock_guard<std::mutex> lk (run->lock);
+      run->requested = true;
+    }
     g_object_set (run->dispatcher, "source", 1, NULL);
-    std::lock_guard<std::mutex> lk (run->lock);
-    run->requested = true;
   }
   return GST_PAD_PROBE_OK;
 }
