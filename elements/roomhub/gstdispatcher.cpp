@@ -1110,7 +1110,8 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
 {
   for (auto &sp : outputs) {
     Output *out = sp.get ();
-    if (out->current.load () && !out->idle.load ())
+    if ((out->current.load () && !out->idle.load ())
+        || !GST_PAD_PEER (out->pad))
       continue;
     std::lock_guard<std::mutex> lk (out->stream);
     /* Never carried media: its format and timeline are unknown. */
