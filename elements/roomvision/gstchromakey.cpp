@@ -12,12 +12,14 @@
  * format without alpha, the keyed area becomes #GstChromaKey:background-color.
  *
  * How a pixel is keyed: its hue, saturation and value are compared with the
- * key's.  Pixels whose hue is more than #GstChromaKey:hue-tolerance degrees
- * away from the key's hue (the hue wraps around, so red and magenta keys
- * work), or whose saturation is below #GstChromaKey:saturation-min, or whose
- * value is below #GstChromaKey:value-min, are kept.  For the others the
- * "key strength" is their chroma along the key hue, relative to the key
- * colour's own chroma (1.0 = as strong as the key).  Pixels at 92% strength
+ * key's.  Pixels whose hue is more than #GstChromaKey:hue-tolerance + 30
+ * degrees away from the key's hue (the hue wraps around, so red and magenta
+ * keys work), or whose saturation is below #GstChromaKey:saturation-min, or
+ * whose value is below #GstChromaKey:value-min, are kept.  For the others the
+ * "key strength" is their chroma (max - min of R, G, B) relative to the key
+ * colour's own chroma (1.0 = as strong as the key), weighted by hue: full
+ * within #GstChromaKey:hue-tolerance degrees of the key hue, fading to zero
+ * over the next 30 degrees.  Pixels at 92% strength
  * or more are fully keyed (this absorbs sensor noise); below, the alpha rises
  * linearly over #GstChromaKey:feather strength units to fully opaque, which
  * gives soft, anti-aliased edges.  #GstChromaKey:matte-blur additionally
@@ -112,7 +114,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_chroma_key_debug);
 #define GST_CAT_DEFAULT gst_chroma_key_debug
 
 #define DEFAULT_KEY_COLOR 0xff00ff00u
-#define DEFAULT_HUE_TOLERANCE 60.0
+#define DEFAULT_HUE_TOLERANCE 25.0
 #define DEFAULT_SATURATION_MIN 0.2
 #define DEFAULT_VALUE_MIN 0.15
 #define DEFAULT_FEATHER 0.8
@@ -129,6 +131,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_chroma_key_debug);
 
 /* Key strength at and above which a pixel is fully keyed. */
 #define FULL_KEY_STRENGTH 0.92
+/* Degrees beyond hue-tolerance over which the key strength fades out. */
+#define HUE_FALLOFF 30.0
 
 enum {
   PROP_0,
@@ -339,8 +343,9 @@ build_tables (KeyTables &t, const Settings &s)
         ((t.key[c] - min) * 256 + t.key_chroma / 2) / t.key_chroma;
 
   double tolerance_units = s.hue_tolerance * HUE_UNITS / 360.0;
+  double falloff_units = HUE_FALLOFF * HUE_UNITS / 360.0;
   for (int d = 0; d <= HUE_HALF_TURN; d++) {
-    double w = 1.0 - d / tolerance_units;
+    double w = 1.0 - (d - tolerance_units) / falloff_units;
     t.hue_weight[d] = (uint16_t)std::lround (std::clamp (w, 0.0, 1.0) * 256);
   }
 
@@ -428,13 +433,25 @@ clamp8 (int v)
   return v < 0 ? 0 : (v > 255 ? 255 : v);
 }
 
-/* Removes the key colour's cast: subtracts strength × the key's hue mix. */
+/* Removes the key colour's cast: subtracts, along the key's RGB mix, what
+ * the key's dominant channels have over the others (for green: G down to
+ * max(R, B); for magenta: R and B down to G), scaled by spill. */
 static inline void
 suppress_spill (const KeyTables &t, int e, int rgb[3])
 {
   if (t.spill_q8 == 0 || e == 0)
     return;
-  int amount = t.spill_q8 * e;
+  int dominant = 255, other = 0;
+  for (int c = 0; c < 3; c++) {
+    if (t.key_direction[c] >= 128)
+      dominant = std::min (dominant, rgb[c]);
+    else
+      other = std::max (other, rgb[c]);
+  }
+  int excess = dominant - other;
+  if (excess <= 0)
+    return;
+  int amount = t.spill_q8 * excess;
   for (int c = 0; c < 3; c++)
     rgb[c] = clamp8 (rgb[c] - ((amount * t.key_direction[c] + 32768) >> 16));
 }
@@ -787,6 +804,8 @@ background_video (GstChromaKey *self, int width, int height)
     if (!priv->bg_converter) {
       GstVideoInfo out;
       gst_video_info_set_format (&out, GST_VIDEO_FORMAT_RGBA, width, height);
+      GST_VIDEO_INFO_FPS_N (&out) = GST_VIDEO_INFO_FPS_N (&info);
+      GST_VIDEO_INFO_FPS_D (&out) = GST_VIDEO_INFO_FPS_D (&info);
       priv->bg_converter = gst_video_converter_new (&info, &out, nullptr);
       priv->bg_converter_in = info;
     }
@@ -1009,6 +1028,9 @@ gst_chroma_key_set_info (GstVideoFilter *filter, GstCaps *incaps,
   priv->out_layout = layout_of (out_info);
   GstVideoInfo rgba;
   gst_video_info_set_format (&rgba, GST_VIDEO_FORMAT_RGBA, width, height);
+  /* The converters insist on equal frame rates. */
+  GST_VIDEO_INFO_FPS_N (&rgba) = GST_VIDEO_INFO_FPS_N (in_info);
+  GST_VIDEO_INFO_FPS_D (&rgba) = GST_VIDEO_INFO_FPS_D (in_info);
   if (!priv->in_layout.direct) {
     priv->in_converter = gst_video_converter_new (in_info, &rgba, nullptr);
     priv->in_scratch.create (height, width, CV_8UC4);
@@ -1476,9 +1498,9 @@ gst_chroma_key_class_init (GstChromaKeyClass *klass)
       gobject_class, PROP_KEY_COLOR, key_color_pspec);
   g_object_class_install_property (gobject_class, PROP_HUE_TOLERANCE,
       g_param_spec_double ("hue-tolerance", "Hue tolerance",
-          "Degrees of hue around the key's hue that are keyed; the key "
-          "strength falls linearly to zero at this distance",
-          1.0, 180.0, DEFAULT_HUE_TOLERANCE, MUTABLE_PARAM));
+          "Degrees of hue either side of the key's hue that count as the key; "
+          "beyond, the key strength fades out over 30 more degrees",
+          0.0, 180.0, DEFAULT_HUE_TOLERANCE, MUTABLE_PARAM));
   g_object_class_install_property (gobject_class, PROP_SATURATION_MIN,
       g_param_spec_double ("saturation-min", "Minimum saturation",
           "Pixels less saturated than this (0..1) are never keyed", 0.0, 1.0,
