@@ -47,6 +47,10 @@
  * image, transparency or colour is used as if the pad were not linked.
  * Background frames of any size are scaled to the frame.
  *
+ * Set #GstChromaKey:key-color to the screen's real colour (or let
+ * calibration learn it): a screen much duller than the key colour is only
+ * partly keyed.
+ *
  * Input and output formats: RGBA, BGRA, ARGB, ABGR, RGBx, BGRx, xRGB, xBGR,
  * AYUV, I420 (YUV formats are converted internally).  Input alpha is ignored.
  * The output format is negotiated: by default the input format, or its alpha
@@ -69,10 +73,10 @@
  * |[
  * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00
  * num-buffers=100 ! \ video/x-raw,width=640,height=360 ! chromakey !
- * videoconvert ! autovideosink
- * ]| The ball over transparency (shown over black by the sink).
+ * videoconvert ! fakesink
+ * ]| The ball over transparency (use autovideosink to watch).
  * |[
- * gst-launch-1.0 compositor name=mix ! videoconvert ! autovideosink \
+ * gst-launch-1.0 compositor name=mix ! videoconvert ! fakesink \
  *   videotestsrc pattern=smpte num-buffers=100 !
  * video/x-raw,width=640,height=360 ! mix. \
  *   videotestsrc pattern=ball background-color=0xff00ff00 num-buffers=100 ! \
@@ -82,7 +86,7 @@
  * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00
  * num-buffers=100 ! \
  *   video/x-raw,width=640,height=360 ! chromakey name=key ! videoconvert !
- * autovideosink \ videotestsrc pattern=smpte ! key.background_sink
+ * fakesink \ videotestsrc pattern=smpte ! key.background_sink
  * ]| A virtual set: the keyed area shows another video.
  *
  * Locking: the object lock guards the settings; `bg_lock` guards the newest
@@ -1492,8 +1496,10 @@ gst_chroma_key_class_init (GstChromaKeyClass *klass)
   gobject_class->finalize = gst_chroma_key_finalize;
 
   key_color_pspec = g_param_spec_uint ("key-color", "Key colour",
-      "Colour to key out, as 0xAARRGGBB (alpha ignored)", 0, G_MAXUINT32,
-      DEFAULT_KEY_COLOR, MUTABLE_PARAM);
+      "Colour to key out, as 0xAARRGGBB (alpha ignored); set it to the "
+      "screen's real colour (or use calibrate): key strength is measured "
+      "against its chroma",
+      0, G_MAXUINT32, DEFAULT_KEY_COLOR, MUTABLE_PARAM);
   g_object_class_install_property (
       gobject_class, PROP_KEY_COLOR, key_color_pspec);
   g_object_class_install_property (gobject_class, PROP_HUE_TOLERANCE,
