@@ -38,8 +38,10 @@
  * with the previous key colour.
  *
  * The element is a #GstVideoFilter (in-place when input and output formats
- * are the same packed RGB format) with one extra always pad,
- * `background_sink`.  Its chain function only stores the newest background
+ * are the same packed RGB format) with one extra request pad,
+ * `background_sink` (a request pad, so a parsed bin does not ghost it by
+ * mistake; launch syntax requests it with `name.background_sink`).  At most
+ * one exists at a time.  Its chain function only stores the newest background
  * frame, so the main stream is never blocked by it; it throttles the
  * background stream to the main stream's running time (a background frame
  * waits until the main stream has reached its running time) and ends it with
@@ -169,7 +171,7 @@ static GstStaticPadTemplate src_template =
         GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CHROMA_KEY_FORMATS)));
 
 static GstStaticPadTemplate background_template =
-    GST_STATIC_PAD_TEMPLATE ("background_sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_PAD_TEMPLATE ("background_sink", GST_PAD_SINK, GST_PAD_REQUEST,
         GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CHROMA_KEY_FORMATS)));
 
 namespace {
@@ -245,8 +247,10 @@ struct Private {
   GstClockTime main_running_time = GST_CLOCK_TIME_NONE;
   bool main_eos = false;
 
-  /* Streaming thread of the main sink pad. */
+  /* Guarded by the object lock: the requested background_sink pad. */
   GstPad *bg_pad = nullptr;
+
+  /* Streaming thread of the main sink pad. */
   KeyTables tables;
   guint64 tables_generation = 0;
   PackedLayout in_layout, out_layout;
@@ -984,8 +988,14 @@ gst_chroma_key_fixate_caps (GstBaseTransform *trans, GstPadDirection direction,
   if (direction == GST_PAD_SINK && in_format) {
     GST_OBJECT_LOCK (self);
     bool has_background = !self->priv->settings.background.empty ();
+    GstPad *bg_pad = self->priv->bg_pad
+                         ? GST_PAD (gst_object_ref (self->priv->bg_pad))
+                         : nullptr;
     GST_OBJECT_UNLOCK (self);
-    has_background = has_background || gst_pad_is_linked (self->priv->bg_pad);
+    if (bg_pad) {
+      has_background = has_background || gst_pad_is_linked (bg_pad);
+      gst_object_unref (bg_pad);
+    }
     GstVideoFormat format = gst_video_format_from_string (in_format);
     if (!has_background)
       format = alpha_counterpart (format);
@@ -1472,11 +1482,61 @@ gst_chroma_key_init (GstChromaKey *self)
   gst_video_info_init (&priv->bg_pending_info);
   gst_video_info_init (&priv->bg_converter_in);
   gst_segment_init (&priv->bg_segment, GST_FORMAT_TIME);
-  priv->bg_pad = gst_pad_new_from_static_template (
-      &background_template, "background_sink");
-  gst_pad_set_chain_function (priv->bg_pad, gst_chroma_key_background_chain);
-  gst_pad_set_event_function (priv->bg_pad, gst_chroma_key_background_event);
-  gst_element_add_pad (GST_ELEMENT (self), priv->bg_pad);
+}
+
+static GstPad *
+gst_chroma_key_request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *name, const GstCaps *caps)
+{
+  GstChromaKey *self = GST_CHROMA_KEY (element);
+  Private *priv = self->priv;
+  GST_OBJECT_LOCK (self);
+  if (priv->bg_pad) {
+    GST_OBJECT_UNLOCK (self);
+    GST_WARNING_OBJECT (self, "background_sink already requested");
+    return nullptr;
+  }
+  GstPad *pad = gst_pad_new_from_template (templ, "background_sink");
+  priv->bg_pad = pad;
+  bool streaming = GST_STATE (element) >= GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK (self);
+
+  gst_pad_set_chain_function (pad, gst_chroma_key_background_chain);
+  gst_pad_set_event_function (pad, gst_chroma_key_background_event);
+  {
+    std::lock_guard<std::mutex> lock (priv->bg_lock);
+    priv->bg_have_info = false;
+    if (streaming)
+      priv->bg_flushing = false;
+    gst_segment_init (&priv->bg_segment, GST_FORMAT_TIME);
+  }
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+gst_chroma_key_release_pad (GstElement *element, GstPad *pad)
+{
+  GstChromaKey *self = GST_CHROMA_KEY (element);
+  Private *priv = self->priv;
+  GST_OBJECT_LOCK (self);
+  if (pad != priv->bg_pad) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+  priv->bg_pad = nullptr;
+  GST_OBJECT_UNLOCK (self);
+  {
+    /* Unblock the chain function before the pad is deactivated; the last
+     * background frame goes with the pad. */
+    std::lock_guard<std::mutex> lock (priv->bg_lock);
+    priv->bg_flushing = true;
+    priv->bg_cond.notify_all ();
+  }
+  gst_element_remove_pad (element, pad);
+  std::lock_guard<std::mutex> lock (priv->bg_lock);
+  gst_buffer_replace (&priv->bg_buffer, nullptr);
+  priv->bg_have_info = false;
 }
 
 #define MUTABLE_PARAM                                                          \
@@ -1579,6 +1639,8 @@ gst_chroma_key_class_init (GstChromaKeyClass *klass)
       "gst-rooms");
 
   element_class->change_state = gst_chroma_key_change_state;
+  element_class->request_new_pad = gst_chroma_key_request_new_pad;
+  element_class->release_pad = gst_chroma_key_release_pad;
   trans_class->transform_caps = gst_chroma_key_transform_caps;
   trans_class->fixate_caps = gst_chroma_key_fixate_caps;
   trans_class->start = gst_chroma_key_start;

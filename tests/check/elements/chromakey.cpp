@@ -77,7 +77,7 @@ key_one_frame (GstHarness *h, const cv::Mat &input)
   fail_unless_equals_int (
       gst_harness_push (h, buffer_from_rgba (input)), GST_FLOW_OK);
   GstBuffer *out = gst_harness_pull (h);
-  fail_unless (out != NULL);
+  fail_unless (out != NULL, "no output frame");
   cv::Mat result = rgba_from_buffer (out, input.cols, input.rows);
   gst_buffer_unref (out);
   return result;
@@ -307,6 +307,26 @@ GST_START_TEST (test_yuv_negotiates_alpha)
 }
 GST_END_TEST;
 
+/* The YUV path: I420 in, AYUV out, through the internal conversions. */
+GST_START_TEST (test_yuv_keys_to_transparency)
+{
+  GstHarness *h = gst_harness_new_parse (
+      "videoconvert ! video/x-raw,format=I420 ! chromakey ! "
+      "video/x-raw,format=AYUV ! videoconvert");
+  gst_harness_set_src_caps_str (h, caps_string ("RGBA").c_str ());
+  gst_harness_set_sink_caps_str (h, caps_string ("RGBA").c_str ());
+  cv::Mat input = solid (cv::Scalar (0, 255, 0, 255));
+  input (cv::Rect (160, 0, 160, HEIGHT)) = cv::Scalar (128, 128, 128, 255);
+  cv::Mat out = key_one_frame (h, input);
+  gst_harness_teardown (h);
+
+  fail_unless_equals_int (out.at<cv::Vec4b> (100, 40)[3], 0);
+  cv::Vec4b grey = out.at<cv::Vec4b> (100, 240);
+  fail_unless_equals_int (grey[3], 255);
+  fail_unless (std::abs (grey[1] - 128) <= 8, "grey %d", grey[1]);
+}
+GST_END_TEST;
+
 /* A video on background_sink (smaller, so also scaled) fills the keyed
  * area. */
 GST_START_TEST (test_background_video)
@@ -331,7 +351,16 @@ GST_START_TEST (test_background_video)
   fail_unless_equals_int (kept[0], 128);
   fail_unless_equals_int (kept[2], 128);
 
+  /* Only one background pad. */
+  fail_unless (
+      gst_element_request_pad_simple (h->element, "background_sink") == NULL);
+
+  /* Releasing the pad mid-stream falls back to transparency/colour. */
   gst_harness_teardown (bg);
+  out = key_one_frame (h, input);
+  keyed = out.at<cv::Vec4b> (100, 40);
+  fail_unless (keyed[0] == 0 && keyed[1] == 0 && keyed[2] == 0,
+      "after release %d,%d,%d", keyed[0], keyed[1], keyed[2]);
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -499,6 +528,7 @@ chromakey_suite (void)
   tcase_add_test (tc, test_magenta_key);
   tcase_add_test (tc, test_alpha_output);
   tcase_add_test (tc, test_yuv_negotiates_alpha);
+  tcase_add_test (tc, test_yuv_keys_to_transparency);
   tcase_add_test (tc, test_background_video);
   tcase_add_test (tc, test_calibrate_learns_blue);
   tcase_add_test (tc, test_spill_suppression);
