@@ -19,7 +19,7 @@
  * "key strength" is their chroma (max - min of R, G, B) relative to the key
  * colour's own chroma (1.0 = as strong as the key), weighted by hue: full
  * within #GstChromaKey:hue-tolerance degrees of the key hue, fading to zero
- * over the next 30 degrees.  Pixels at 92% strength
+ * over the next 30 degrees.  Pixels at 75% strength
  * or more are fully keyed (this absorbs sensor noise); below, the alpha rises
  * linearly over #GstChromaKey:feather strength units to fully opaque, which
  * gives soft, anti-aliased edges.  #GstChromaKey:matte-blur additionally
@@ -50,8 +50,8 @@
  * Background frames of any size are scaled to the frame.
  *
  * Set #GstChromaKey:key-color to the screen's real colour (or let
- * calibration learn it): a screen much duller than the key colour is only
- * partly keyed.
+ * calibration learn it): a screen with less than 75% of the key colour's
+ * chroma is only partly keyed.
  *
  * Input and output formats: RGBA, BGRA, ARGB, ABGR, RGBx, BGRx, xRGB, xBGR,
  * AYUV, I420 (YUV formats are converted internally).  Input alpha is ignored.
@@ -123,7 +123,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_chroma_key_debug);
 #define DEFAULT_HUE_TOLERANCE 25.0
 #define DEFAULT_SATURATION_MIN 0.2
 #define DEFAULT_VALUE_MIN 0.15
-#define DEFAULT_FEATHER 0.8
+#define DEFAULT_FEATHER 0.5
 #define DEFAULT_MATTE_BLUR 0
 #define DEFAULT_SPILL 0.5
 #define DEFAULT_BACKGROUND NULL
@@ -136,7 +136,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_chroma_key_debug);
 #define DEFAULT_CALIBRATE_FRAMES 10
 
 /* Key strength at and above which a pixel is fully keyed. */
-#define FULL_KEY_STRENGTH 0.92
+#define FULL_KEY_STRENGTH 0.75
 /* Degrees beyond hue-tolerance over which the key strength fades out. */
 #define HUE_FALLOFF 30.0
 
