@@ -361,6 +361,37 @@ GST_START_TEST (test_background_video)
 }
 GST_END_TEST;
 
+/* A free-running background source is held to the main stream, ends when
+ * the main stream ends, and a stop in the middle does not hang. */
+GST_START_TEST (test_background_pipeline_ends_and_stops)
+{
+  const char *description =
+      "videotestsrc num-buffers=20 pattern=ball background-color=0xff00ff00 "
+      "! video/x-raw,width=160,height=120 ! chromakey name=key ! fakesink "
+      "videotestsrc pattern=smpte ! video/x-raw,width=80,height=60 "
+      "! key.background_sink";
+  for (int stop_early = 0; stop_early < 2; stop_early++) {
+    GstElement *pipeline = gst_parse_launch (description, NULL);
+    fail_unless (pipeline != NULL);
+    GstBus *bus = gst_element_get_bus (pipeline);
+    fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+                 != GST_STATE_CHANGE_FAILURE);
+    GstMessageType wanted =
+        (GstMessageType)(GST_MESSAGE_ERROR
+                         | (stop_early ? GST_MESSAGE_ASYNC_DONE
+                                       : GST_MESSAGE_EOS));
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND, wanted);
+    fail_unless (msg != NULL, "pipeline stalled");
+    fail_unless (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ERROR);
+    gst_message_unref (msg);
+    fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    gst_object_unref (bus);
+    gst_object_unref (pipeline);
+  }
+}
+GST_END_TEST;
+
 /* Learns a blue key from the top-left corner, posts it, then keys blue. */
 GST_START_TEST (test_calibrate_learns_blue)
 {
@@ -526,6 +557,7 @@ chromakey_suite (void)
   tcase_add_test (tc, test_yuv_negotiates_alpha);
   tcase_add_test (tc, test_yuv_keys_to_transparency);
   tcase_add_test (tc, test_background_video);
+  tcase_add_test (tc, test_background_pipeline_ends_and_stops);
   tcase_add_test (tc, test_calibrate_learns_blue);
   tcase_add_test (tc, test_spill_suppression);
   tcase_add_test (tc, test_bad_background_image);
