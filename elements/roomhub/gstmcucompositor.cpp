@@ -103,44 +103,7 @@
 #define MCU_HAVE_TILESCALER 0
 #endif
 
-#if __has_include("mcuaudiomix.h")
 #include "mcuaudiomix.h"
-#else
-/* Until the real mixer lands: the same interface, rendering silence. */
-class McuAudioMix {
-public:
-  explicit McuAudioMix (const GstAudioInfo &out_info) : info_ (out_info) {}
-  void add_port (guint) {}
-  void remove_port (guint) {}
-  bool set_port_caps (guint, GstCaps *caps)
-  {
-    GstAudioInfo info;
-    return gst_audio_info_from_caps (&info, caps);
-  }
-  void push (guint, GstBuffer *, GstClockTime) {}
-  void render (GstClockTime, guint n_samples, GstBuffer **full,
-      std::map<guint, GstBuffer *> &minus)
-  {
-    *full = silence (n_samples);
-    for (auto &m : minus)
-      m.second = silence (n_samples);
-  }
-  double level (guint) const { return 0.0; }
-
-private:
-  GstBuffer *silence (guint n_samples) const
-  {
-    gsize size = (gsize)n_samples * GST_AUDIO_INFO_BPF (&info_);
-    GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
-    GstMapInfo map;
-    gst_buffer_map (buf, &map, GST_MAP_WRITE);
-    gst_audio_format_info_fill_silence (info_.finfo, map.data, map.size);
-    gst_buffer_unmap (buf, &map);
-    return buf;
-  }
-  GstAudioInfo info_;
-};
-#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define GST_CAT_DEFAULT gst_mcu_compositor_debug
@@ -220,13 +183,12 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
 
 static GstStaticPadTemplate audio_sink_template =
     GST_STATIC_PAD_TEMPLATE ("audio_sink_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-        GST_STATIC_CAPS ("audio/x-raw, format = (string) { S16LE, F32LE }, "
-                         "rate = (int) [ 1, MAX ], channels = (int) [ 1, 8 ], "
-                         "layout = (string) interleaved"));
+        GST_STATIC_CAPS ("audio/x-raw, layout = (string) interleaved"));
 
 #define AUDIO_SRC_CAPS                                                         \
-  "audio/x-raw, format = (string) S16LE, rate = (int) [ 1, MAX ], "            \
-  "channels = (int) [ 1, 2 ], layout = (string) interleaved"
+  "audio/x-raw, format = (string) { S16LE, F32LE }, "                          \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 8 ], "                       \
+  "layout = (string) interleaved"
 
 static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
     "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_SRC_CAPS));
@@ -1282,6 +1244,30 @@ gst_mcu_compositor_release_pad (GstElement *element, GstPad *pad)
 /* ------------------------------------------------------------------------ */
 /* Negotiation */
 
+/* Pins the colorimetry of a structure whose format is fixed, so each input
+ * is converted once, the same way, whatever joins. */
+static void
+pin_colorimetry (GstStructure *s)
+{
+  const gchar *format = gst_structure_get_string (s, "format");
+  if (!format)
+    return;
+  const GstVideoFormatInfo *finfo =
+      gst_video_format_get_info (gst_video_format_from_string (format));
+  const gboolean yuv = finfo && GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
+  const gchar *wanted = yuv ? "bt709" : "sRGB";
+  if (!gst_structure_has_field (s, "colorimetry"))
+    gst_structure_set (s, "colorimetry", G_TYPE_STRING, wanted, NULL);
+  else if (!gst_structure_has_field_typed (s, "colorimetry", G_TYPE_STRING))
+    gst_structure_fixate_field_string (s, "colorimetry", wanted);
+  if (yuv && !gst_structure_has_field (s, "chroma-site"))
+    gst_structure_set (s, "chroma-site", G_TYPE_STRING, "mpeg2", NULL);
+  if (!gst_structure_has_field (s, "interlace-mode"))
+    gst_structure_set (s, "interlace-mode", G_TYPE_STRING, "progressive", NULL);
+  if (!gst_structure_has_field (s, "pixel-aspect-ratio"))
+    gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+}
+
 static GstFlowReturn
 gst_mcu_compositor_update_src_caps (
     GstAggregator *agg, GstCaps *caps, GstCaps **ret)
@@ -1311,6 +1297,10 @@ gst_mcu_compositor_update_src_caps (
     gst_caps_replace (ret, NULL);
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  /* Fixed caps skip fixate_src_caps: pin what is already fixed here. */
+  *ret = gst_caps_make_writable (*ret);
+  for (guint i = 0; i < gst_caps_get_size (*ret); i++)
+    pin_colorimetry (gst_caps_get_structure (*ret, i));
   return GST_FLOW_OK;
 }
 
@@ -1331,20 +1321,7 @@ gst_mcu_compositor_fixate_src_caps (GstAggregator *agg, GstCaps *caps)
   else
     gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 
-  /* Pin the colorimetry so each input is converted once, the same way. */
-  const gchar *format = gst_structure_get_string (s, "format");
-  const GstVideoFormatInfo *finfo =
-      gst_video_format_get_info (gst_video_format_from_string (format));
-  const gboolean yuv = finfo && GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
-  if (!gst_structure_has_field (s, "colorimetry")
-      || !gst_structure_fixate_field_string (
-          s, "colorimetry", yuv ? "bt709" : "sRGB"))
-    gst_structure_set (
-        s, "colorimetry", G_TYPE_STRING, yuv ? "bt709" : "sRGB", NULL);
-  if (yuv && !gst_structure_has_field (s, "chroma-site"))
-    gst_structure_set (s, "chroma-site", G_TYPE_STRING, "mpeg2", NULL);
-  if (!gst_structure_has_field (s, "interlace-mode"))
-    gst_structure_set (s, "interlace-mode", G_TYPE_STRING, "progressive", NULL);
+  pin_colorimetry (s);
 
   return gst_caps_fixate (caps);
 }
@@ -1378,9 +1355,11 @@ gst_mcu_compositor_negotiated_src_caps (GstAggregator *agg, GstCaps *caps)
   priv->bg_format = GST_VIDEO_FORMAT_UNKNOWN;
   priv->layout_posted = false;
 
+  /* One frame of latency: the audio of a frame's period has to have
+   * arrived by the time the frame leaves, up to the period's end. */
   const GstClockTime frame =
       gst_util_uint64_scale_int (GST_SECOND, info.fps_d, info.fps_n);
-  gst_aggregator_set_latency (agg, 0, frame);
+  gst_aggregator_set_latency (agg, frame, frame);
   return TRUE;
 }
 
@@ -1487,6 +1466,7 @@ audio_fixate (GstCaps *caps)
   GstStructure *s = gst_caps_get_structure (caps, 0);
   gst_structure_fixate_field_nearest_int (s, "rate", FALLBACK_RATE);
   gst_structure_fixate_field_nearest_int (s, "channels", FALLBACK_CHANNELS);
+  gst_structure_fixate_field_string (s, "format", "S16LE");
   caps = gst_caps_fixate (caps);
   return caps;
 }
@@ -1671,7 +1651,10 @@ take_video (GstMcuCompositorPad *pad, GstClockTime rt_start,
   }
 
   *eos = gst_aggregator_pad_is_eos (apad);
-  if (*eos)
+  /* At EOS the port leaves the layout, once its last frame has been shown. */
+  if (*eos && st->current
+      && !(GST_CLOCK_TIME_IS_VALID (st->current_rt)
+           && st->current_rt >= rt_start))
     gst_clear_buffer (&st->current);
   return !*eos;
 }
@@ -1893,7 +1876,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     if (is_video_pad (pad)) {
       GstMcuCompositorPad *vpad = GST_MCU_COMPOSITOR_PAD (pad);
       gboolean waits = take_video (vpad, rt_start, rt_end, &eos);
-      all_eos = all_eos && eos;
+      all_eos = all_eos && eos && !vpad->state->current;
       McuPadState *st = vpad->state;
       if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
         need_data = TRUE;
