@@ -63,7 +63,7 @@ gst-launch-1.0 -e -m \
 echo "layout changes (running time: shown ports):"
 grep 'mcucompositor-layout' "$log" | while read -r line; do
   rt=$(printf '%s\n' "$line" | sed -n 's/.*running-time=(guint64)\([0-9]*\).*/\1/p')
-  n=$(printf '%s\n' "$line" | grep -o 'uint' | wc -l)
+  n=$(printf '%s\n' "$line" | grep -o 'uint\\)' | wc -l)
   echo "  $((rt / 1000000)) ms: $n ports"
 done
 echo "$out"
