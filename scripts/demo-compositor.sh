@@ -4,10 +4,12 @@
 # centred last row and run on to 10 s.  The composite is encoded to VP8 in a
 # WebM file under ${OUT_DIR:-/tmp}, whose path is printed last.
 #
-# Run from the repository root:
-#   meson devenv -C build "$PWD/scripts/demo-compositor.sh"
-# (or just scripts/demo-compositor.sh: it re-runs itself inside
-# `meson devenv -C build` when mcucompositor is not found).
+# Run from the repository root, after building into build/:
+#   meson devenv -C build ../scripts/demo-compositor.sh
+# (`meson devenv` runs commands from inside build/), or simply
+#   scripts/demo-compositor.sh
+# which re-runs itself inside `meson devenv -C build` when mcucompositor is
+# not found.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
