@@ -69,14 +69,25 @@
  *   drawing order, with `port` (guint), `x`, `y`, `width`, `height` (gint):
  *   the rectangle of the output frame the port's picture covers.
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
- * gst-launch-1.0 mcucompositor name=m width=640 height=360 ! videoconvert ! \
- *   autovideosink \
- *   videotestsrc is-live=true pattern=ball ! m.sink_0 \
- *   videotestsrc is-live=true pattern=smpte ! m.sink_1 \
- *   videotestsrc is-live=true pattern=snow ! m.sink_2
- * ]| Three live sources in a 2x2 grid, the third centred on the second row.
+ * gst-launch-1.0 -m mcucompositor name=m width=640 height=360 ! \
+ *   videoconvert ! jpegenc ! multifilesink location=/tmp/grid-%03d.jpg \
+ *   videotestsrc is-live=true pattern=ball num-buffers=60 ! m.sink_0 \
+ *   videotestsrc is-live=true pattern=smpte num-buffers=60 ! m.sink_1 \
+ *   videotestsrc is-live=true pattern=pinwheel num-buffers=60 ! m.sink_2
+ * ]| Three live sources for two seconds in a 2x2 grid, the third centred on
+ * the second row.
+ * |[
+ * gst-launch-1.0 -m mcucompositor name=m width=640 height=360 layout=custom \
+ *     sink_0::width=400 sink_0::height=300 \
+ *     sink_1::xpos=240 sink_1::ypos=120 sink_1::width=400 \
+ *     sink_1::height=240 sink_1::zorder=1 sink_1::alpha=0.6 ! \
+ *   videoconvert ! jpegenc ! multifilesink location=/tmp/custom-%03d.jpg \
+ *   videotestsrc is-live=true pattern=smpte num-buffers=60 ! m.sink_0 \
+ *   videotestsrc is-live=true pattern=ball num-buffers=60 ! m.sink_1
+ * ]| Pad properties set from the launch line (custom layout, port 1
+ * translucent over port 0).
  */
 #include "gstmcucompositor.h"
 
@@ -1991,6 +2002,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     }
   }
 
+  gst_aggregator_selected_samples (
+      agg, start, GST_CLOCK_TIME_NONE, end - start, NULL);
+
   /* Render: background where no opaque tile is, then the tiles in drawing
    * order, non-overlapping runs of them in parallel. */
   GstBuffer *outbuf = NULL;
@@ -2371,7 +2385,8 @@ gst_mcu_compositor_class_init (GstMcuCompositorClass *klass)
   g_object_class_install_property (gobject_class, PROP_FORCE_LIVE,
       g_param_spec_boolean ("force-live", "Force live",
           "Output at the frame rate whatever the inputs do; set FALSE only "
-          "for offline processing where every input flows (e.g. benchmarks)",
+          "for offline processing where every input flows (e.g. "
+          "benchmarks); changeable only in NULL state",
           DEFAULT_FORCE_LIVE,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT
                         | G_PARAM_STATIC_STRINGS)));
