@@ -441,11 +441,13 @@ scale_rows (const PlaneJob &job, int row0, int row1, guint alpha)
                 + (size_t)fx.src_lo * BPP;
 
     if (fx.kind == Kind::COPY && fy.kind == Kind::COPY) {
+      const guint8 *r = job.src + (size_t)(i + fy.origin) * job.src_stride
+                        + (size_t)fx.origin * BPP;
       if (alpha < 256) {
-        blend_row (rows[0], dst, out_bytes, alpha);
+        blend_row (r, dst, out_bytes, alpha);
         continue;
       }
-      memcpy (out, rows[0], out_bytes);
+      memcpy (out, r, out_bytes);
     } else if (fx.kind == Kind::DOWN2 && fy.kind == Kind::DOWN2) {
       const guint8 *r0 = job.src + (size_t)(2 * i + fy.origin) * job.src_stride
                          + (size_t)fx.origin * BPP;
