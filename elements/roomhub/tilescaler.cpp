@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -256,10 +257,62 @@ build_axis (AxisFilter &f, double s0, double s1, int count, int lo, int hi)
   }
 }
 
+/* The filters of the last few geometries: a room's tiles keep theirs from
+ * frame to frame, so tables are built when the layout changes, not per
+ * frame. */
+struct AxisKey {
+  double s0, s1;
+  int count, lo, hi;
+  bool operator== (const AxisKey &o) const
+  {
+    return s0 == o.s0 && s1 == o.s1 && count == o.count && lo == o.lo
+           && hi == o.hi;
+  }
+};
+
+std::shared_ptr<const AxisFilter>
+cached_axis (double s0, double s1, int count, int lo, int hi)
+{
+  struct Entry {
+    AxisKey key;
+    std::shared_ptr<const AxisFilter> filter;
+    guint64 used;
+  };
+  static std::mutex lock;
+  static std::vector<Entry> entries; /* lock */
+  static guint64 clock;              /* lock */
+  const size_t max_entries = 128;
+  const AxisKey key{s0, s1, count, lo, hi};
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    for (Entry &e : entries)
+      if (e.key == key) {
+        e.used = ++clock;
+        return e.filter;
+      }
+  }
+  auto filter = std::make_shared<AxisFilter> ();
+  build_axis (*filter, s0, s1, count, lo, hi);
+  std::lock_guard<std::mutex> guard (lock);
+  if (entries.size () < max_entries) {
+    entries.push_back (Entry{key, filter, ++clock});
+  } else {
+    auto oldest = std::min_element (entries.begin (), entries.end (),
+        [] (const Entry &a, const Entry &b) { return a.used < b.used; });
+    *oldest = Entry{key, filter, ++clock};
+  }
+  return filter;
+}
+
 /* Per-thread scratch rows, grown once and reused. */
+typedef guint16 v8u16 __attribute__ ((vector_size (16)));
+typedef guint8 v8u8 __attribute__ ((vector_size (8)));
+
 struct Scratch {
   std::vector<guint16> tmp;
   std::vector<guint8> out;
+  std::vector<v8u16> cols; /* a block of 8 rows, column-major */
+  std::vector<v8u16> hout; /* its horizontal result, column-major */
 };
 thread_local Scratch scratch;
 
@@ -317,6 +370,7 @@ horizontal_general (
     const guint16 *w = weight + (size_t)i * taps;
     for (int k = 0; k < BPP; k++) {
       guint32 acc = 32768;
+#pragma GCC unroll 4
       for (int t = 0; t < taps; t++)
         acc += (guint32)w[t] * p[t * BPP + k];
       out[i * BPP + k] = (guint8)(acc >> 16);
@@ -389,6 +443,114 @@ down3x3 (const guint8 *r0, const guint8 *r1, const guint8 *r2, guint8 *out,
     }
 }
 
+/* Transposes an 8x8 block of 16-bit samples: m[r][c] becomes m[c][r].
+ * Written out so the eight rows stay in registers. */
+#define ROOM_SHUF(a, b, ...) __builtin_shuffle (a, b, (v8u16){__VA_ARGS__})
+#define ROOM_LO16(a, b) ROOM_SHUF (a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ROOM_HI16(a, b) ROOM_SHUF (a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define ROOM_LO32(a, b) ROOM_SHUF (a, b, 0, 1, 8, 9, 2, 3, 10, 11)
+#define ROOM_HI32(a, b) ROOM_SHUF (a, b, 4, 5, 12, 13, 6, 7, 14, 15)
+#define ROOM_LO64(a, b) ROOM_SHUF (a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define ROOM_HI64(a, b) ROOM_SHUF (a, b, 4, 5, 6, 7, 12, 13, 14, 15)
+inline void
+transpose8 (v8u16 &m0, v8u16 &m1, v8u16 &m2, v8u16 &m3, v8u16 &m4, v8u16 &m5,
+    v8u16 &m6, v8u16 &m7)
+{
+  v8u16 b0 = ROOM_LO16 (m0, m1), b1 = ROOM_HI16 (m0, m1);
+  v8u16 b2 = ROOM_LO16 (m2, m3), b3 = ROOM_HI16 (m2, m3);
+  v8u16 b4 = ROOM_LO16 (m4, m5), b5 = ROOM_HI16 (m4, m5);
+  v8u16 b6 = ROOM_LO16 (m6, m7), b7 = ROOM_HI16 (m6, m7);
+  v8u16 c0 = ROOM_LO32 (b0, b2), c1 = ROOM_HI32 (b0, b2);
+  v8u16 c2 = ROOM_LO32 (b1, b3), c3 = ROOM_HI32 (b1, b3);
+  v8u16 c4 = ROOM_LO32 (b4, b6), c5 = ROOM_HI32 (b4, b6);
+  v8u16 c6 = ROOM_LO32 (b5, b7), c7 = ROOM_HI32 (b5, b7);
+  m0 = ROOM_LO64 (c0, c4);
+  m1 = ROOM_HI64 (c0, c4);
+  m2 = ROOM_LO64 (c1, c5);
+  m3 = ROOM_HI64 (c1, c5);
+  m4 = ROOM_LO64 (c2, c6);
+  m5 = ROOM_HI64 (c2, c6);
+  m6 = ROOM_LO64 (c3, c7);
+  m7 = ROOM_HI64 (c3, c7);
+}
+
+inline v8u16
+load8 (const guint16 *p)
+{
+  v8u16 v;
+  memcpy (&v, p, sizeof (v));
+  return v;
+}
+
+/* cols[x][r] = round (rows[r][x] / 256): eight 16-bit rows of @stride
+ * samples into column-major 8-bit values. */
+void
+rows_to_cols (const guint16 *rows, int stride, int n, v8u16 *cols)
+{
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const guint16 *p = rows + x;
+    v8u16 m0 = (load8 (p) + 128) >> 8;
+    v8u16 m1 = (load8 (p + stride) + 128) >> 8;
+    v8u16 m2 = (load8 (p + 2 * stride) + 128) >> 8;
+    v8u16 m3 = (load8 (p + 3 * stride) + 128) >> 8;
+    v8u16 m4 = (load8 (p + 4 * stride) + 128) >> 8;
+    v8u16 m5 = (load8 (p + 5 * stride) + 128) >> 8;
+    v8u16 m6 = (load8 (p + 6 * stride) + 128) >> 8;
+    v8u16 m7 = (load8 (p + 7 * stride) + 128) >> 8;
+    transpose8 (m0, m1, m2, m3, m4, m5, m6, m7);
+    v8u16 *c = cols + x;
+    c[0] = m0, c[1] = m1, c[2] = m2, c[3] = m3;
+    c[4] = m4, c[5] = m5, c[6] = m6, c[7] = m7;
+  }
+  for (; x < n; x++)
+    for (int r = 0; r < 8; r++)
+      cols[x][r] = (guint16)((rows[r * stride + x] + 128) >> 8);
+}
+
+/* out[r][x] = cols[x][r] for the first @n_rows rows. */
+void
+cols_to_rows (const v8u16 *cols, int n, guint8 *const *out, int n_rows)
+{
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    v8u16 m[8];
+    for (int j = 0; j < 8; j++)
+      m[j] = cols[x + j];
+    transpose8 (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
+    for (int r = 0; r < n_rows; r++) {
+      v8u8 b = __builtin_convertvector(m[r], v8u8);
+      memcpy (out[r] + x, &b, sizeof (b));
+    }
+  }
+  for (; x < n; x++)
+    for (int r = 0; r < n_rows; r++)
+      out[r][x] = (guint8)cols[x][r];
+}
+
+/* The general horizontal filter on a column-major block of 8 rows of 8-bit
+ * values: one 8-lane multiply-add per tap and output sample, no gathers
+ * across lanes. */
+template <int BPP, int TAPS>
+void
+horizontal_block (const v8u16 *cols, const AxisFilter &f, int n_out, v8u16 *out)
+{
+  const int taps = TAPS ? TAPS : f.taps;
+  const gint32 *first = f.first.data ();
+  const guint16 *weight = f.weight.data ();
+  for (int i = 0; i < n_out; i++) {
+    const v8u16 *p = cols + (first[i] - f.src_lo) * BPP;
+    const guint16 *w = weight + (size_t)i * taps;
+    for (int k = 0; k < BPP; k++) {
+      v8u16 acc = {128, 128, 128, 128, 128, 128, 128, 128};
+#pragma GCC unroll 4
+      for (int t = 0; t < taps; t++)
+        acc += w[t] * p[t * BPP + k];
+      out[i * BPP + k] = acc >> 8;
+    }
+  }
+}
+
 /* dst = (src * a + dst * (256 - a) + 128) / 256 */
 void
 blend_row (const guint8 *src, guint8 *dst, int n, guint a)
@@ -412,14 +574,67 @@ struct PlaneJob {
   int vsub;   /* log2 vertical subsampling */
   int dst_y0; /* first destination row of the rectangle, in plane rows */
   int n_out;  /* destination samples per row */
-  AxisFilter fx, fy;
+  std::shared_ptr<const AxisFilter> fx, fy; /* shared, from filter_cache */
 };
+
+/* Rows whose horizontal filter is general, eight at a time: the vertical
+ * pass makes eight rows, which are transposed so that the horizontal filter
+ * runs on all eight in the lanes of one vector, then transposed back. */
+template <int BPP>
+void
+scale_rows_blocked (const PlaneJob &job, int row0, int row1, guint alpha)
+{
+  const AxisFilter &fx = *job.fx, &fy = *job.fy;
+  const int n_out = job.n_out, out_bytes = n_out * BPP;
+  const int tmp_len = (fx.src_hi - fx.src_lo) * BPP;
+  Scratch &s = scratch;
+  if (s.tmp.size () < (size_t)tmp_len * 8)
+    s.tmp.resize ((size_t)tmp_len * 8);
+  if (s.cols.size () < (size_t)tmp_len)
+    s.cols.resize (tmp_len);
+  if (s.hout.size () < (size_t)out_bytes)
+    s.hout.resize (out_bytes);
+  if (alpha < 256 && s.out.size () < (size_t)out_bytes * 8)
+    s.out.resize ((size_t)out_bytes * 8);
+
+  const int taps = fy.taps;
+  for (int i0 = row0; i0 < row1; i0 += 8) {
+    const int n_rows = std::min (8, row1 - i0);
+    for (int r = 0; r < 8; r++) {
+      /* Past the last row, repeat it: the lanes are computed, not stored. */
+      const int i = i0 + std::min (r, n_rows - 1);
+      const guint8 *rows[64];
+      for (int t = 0; t < taps; t++)
+        rows[t] = job.src + (size_t)(fy.first[i] + t) * job.src_stride
+                  + (size_t)fx.src_lo * BPP;
+      vertical_pass (rows, &fy.weight[(size_t)i * taps], taps,
+          s.tmp.data () + (size_t)r * tmp_len, tmp_len);
+    }
+    rows_to_cols (s.tmp.data (), tmp_len, tmp_len, s.cols.data ());
+    if (fx.taps == 2)
+      horizontal_block<BPP, 2> (s.cols.data (), fx, n_out, s.hout.data ());
+    else if (fx.taps == 3)
+      horizontal_block<BPP, 3> (s.cols.data (), fx, n_out, s.hout.data ());
+    else
+      horizontal_block<BPP, 0> (s.cols.data (), fx, n_out, s.hout.data ());
+
+    guint8 *out[8];
+    for (int r = 0; r < n_rows; r++)
+      out[r] = alpha < 256 ? s.out.data () + (size_t)r * out_bytes
+                           : job.dst + (size_t)(i0 + r) * job.dst_stride;
+    cols_to_rows (s.hout.data (), out_bytes, out, n_rows);
+    if (alpha < 256)
+      for (int r = 0; r < n_rows; r++)
+        blend_row (out[r], job.dst + (size_t)(i0 + r) * job.dst_stride,
+            out_bytes, alpha);
+  }
+}
 
 template <int BPP>
 void
 scale_rows (const PlaneJob &job, int row0, int row1, guint alpha)
 {
-  const AxisFilter &fx = job.fx, &fy = job.fy;
+  const AxisFilter &fx = *job.fx, &fy = *job.fy;
   const int n_out = job.n_out, out_bytes = n_out * BPP;
   Scratch &s = scratch;
   if (alpha < 256 && s.out.size () < (size_t)out_bytes)
@@ -429,6 +644,11 @@ scale_rows (const PlaneJob &job, int row0, int row1, guint alpha)
       || fx.kind != fy.kind) {
     if (s.tmp.size () < (size_t)tmp_len)
       s.tmp.resize (tmp_len);
+  }
+
+  if (fx.kind == Kind::GENERAL) {
+    scale_rows_blocked<BPP> (job, row0, row1, alpha);
+    return;
   }
 
   for (int i = row0; i < row1; i++) {
@@ -595,7 +815,6 @@ gst_room_tile_scale (const GstVideoFrame *src, gint sx, gint sy, gint sw,
               + (size_t)py0 * job.dst_stride + (size_t)px0 * job.bpp;
     if (job.n_out <= 0 || py1 <= py0) {
       job.n_out = 0;
-      job.fy.first.clear ();
       continue;
     }
     /* The samples' luma extents map linearly into the source crop. */
@@ -610,8 +829,8 @@ gst_room_tile_scale (const GstVideoFrame *src, gint sx, gint sy, gint sw,
               hi_x = std::min (ceil_shift (sx1, hsub), plane_w);
     const int lo_y = sy >> vsub,
               hi_y = std::min (ceil_shift (sy1, vsub), plane_h);
-    build_axis (job.fx, s_x0, s_x1, job.n_out, lo_x, hi_x);
-    build_axis (job.fy, s_y0, s_y1, py1 - py0, lo_y, hi_y);
+    job.fx = cached_axis (s_x0, s_x1, job.n_out, lo_x, hi_x);
+    job.fy = cached_axis (s_y0, s_y1, py1 - py0, lo_y, hi_y);
   }
 
   /* Bands of destination luma rows; each plane takes the rows sited in the
@@ -634,7 +853,7 @@ gst_room_tile_scale (const GstVideoFrame *src, gint sx, gint sy, gint sw,
       const int r0 = ceil_shift (y0, job.vsub) - job.dst_y0;
       const int r1 = ceil_shift (y1, job.vsub) - job.dst_y0;
       scale_plane_rows (job, std::max (r0, 0),
-          std::min (r1, (int)job.fy.first.size ()), a256);
+          std::min (r1, (int)job.fy->first.size ()), a256);
     }
   };
   if (n_bands == 1)
