@@ -32,7 +32,7 @@ from gi.repository import Gst, GstVideo  # noqa: E402
 
 FRAMES = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 WARMUP = 20
-ROUNDS = 2
+ROUNDS = 3
 OUT_W, OUT_H = 1280, 720
 PATTERNS = ["smpte", "pinwheel", "ball", "spokes", "circular", "smpte75",
             "gamut", "smpte100", "colors"]

@@ -410,6 +410,32 @@ GST_START_TEST (test_tiles_in_parallel)
 }
 GST_END_TEST;
 
+/* A large tile split into bands across the pool (odd rectangle, 4:2:0 and
+ * packed) gives exactly what one thread computes alone. */
+GST_START_TEST (test_bands_match_single_thread)
+{
+  for (GstVideoFormat format :
+      {GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_BGRx}) {
+    TestFrame src (format, 500, 301, 0);
+    fill_random (src, 5);
+    TestFrame banded (format, 700, 500, CANARY);
+    TestFrame single (format, 700, 500, CANARY);
+    const int dx = 33, dy = 17, dw = 601, dh = 451;
+    fail_unless (gst_room_tile_scale (
+        &src.frame, 3, 1, 497, 299, &banded.frame, dx, dy, dw, dh, 1.0));
+    /* Inside a pool task the scaler runs inline, on one thread. */
+    gst_room_parallel_for (1, [&] (guint) {
+      fail_unless (gst_room_tile_scale (
+          &src.frame, 3, 1, 497, 299, &single.frame, dx, dy, dw, dh, 1.0));
+    });
+    fail_unless (gst_buffer_memcmp (banded.buffer, 0, single.frame.map[0].data,
+                     single.info.size)
+                 == 0);
+    check_canary_outside (banded, dx, dy, dw, dh);
+  }
+}
+GST_END_TEST;
+
 static Suite *
 tilescaler_suite (void)
 {
@@ -426,6 +452,7 @@ tilescaler_suite (void)
   tcase_add_test (tc, test_unsupported);
   tcase_add_test (tc, test_parallel_for);
   tcase_add_test (tc, test_tiles_in_parallel);
+  tcase_add_test (tc, test_bands_match_single_thread);
   return s;
 }
 
