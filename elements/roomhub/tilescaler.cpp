@@ -171,6 +171,9 @@ private:
 
 /* ---- filters ----------------------------------------------------------- */
 
+typedef guint16 v8u16 __attribute__ ((vector_size (16)));
+typedef guint8 v8u8 __attribute__ ((vector_size (8)));
+
 enum class Kind { COPY, DOWN2, DOWN3, GENERAL };
 
 /* How one axis of a plane maps destination samples to source samples. */
@@ -182,6 +185,7 @@ struct AxisFilter {
   int src_hi = 0;
   std::vector<gint32> first;   /* per output: first source sample */
   std::vector<guint16> weight; /* per output: taps weights summing to 256 */
+  std::vector<v8u16> weight8;  /* the same, each in all eight lanes */
 };
 
 /* Builds the filter for @count outputs reading the source window [s0, s1)
@@ -257,6 +261,9 @@ build_axis (AxisFilter &f, double s0, double s1, int count, int lo, int hi)
     f.src_lo = std::min (f.src_lo, first);
     f.src_hi = std::max (f.src_hi, first + taps);
   }
+  f.weight8.resize (f.weight.size ());
+  for (size_t k = 0; k < f.weight.size (); k++)
+    f.weight8[k] = v8u16{} + f.weight[k];
   if (f.kind != Kind::GENERAL) {
     /* The dedicated kernels read exactly the aligned window. */
     f.origin = (int)s0;
@@ -313,8 +320,6 @@ cached_axis (double s0, double s1, int count, int lo, int hi)
 }
 
 /* Per-thread scratch rows, grown once and reused. */
-typedef guint16 v8u16 __attribute__ ((vector_size (16)));
-typedef guint8 v8u8 __attribute__ ((vector_size (8)));
 
 struct Scratch {
   std::vector<guint16> tmp;
@@ -516,20 +521,42 @@ rows_to_cols (const guint16 *rows, int stride, int n, v8u16 *cols)
       cols[x][r] = (guint16)((rows[r * stride + x] + 128) >> 8);
 }
 
+inline void
+store8 (guint8 *p, v8u16 v)
+{
+  v8u8 b = __builtin_convertvector(v, v8u8);
+  memcpy (p, &b, sizeof (b));
+}
+
 /* out[r][x] = cols[x][r] for the first @n_rows rows. */
 void
 cols_to_rows (const v8u16 *cols, int n, guint8 *const *out, int n_rows)
 {
   int x = 0;
+  if (n_rows == 8) {
+    /* The usual case, kept in registers. */
+    for (; x + 8 <= n; x += 8) {
+      const v8u16 *c = cols + x;
+      v8u16 m0 = c[0], m1 = c[1], m2 = c[2], m3 = c[3];
+      v8u16 m4 = c[4], m5 = c[5], m6 = c[6], m7 = c[7];
+      transpose8 (m0, m1, m2, m3, m4, m5, m6, m7);
+      store8 (out[0] + x, m0);
+      store8 (out[1] + x, m1);
+      store8 (out[2] + x, m2);
+      store8 (out[3] + x, m3);
+      store8 (out[4] + x, m4);
+      store8 (out[5] + x, m5);
+      store8 (out[6] + x, m6);
+      store8 (out[7] + x, m7);
+    }
+  }
   for (; x + 8 <= n; x += 8) {
     v8u16 m[8];
     for (int j = 0; j < 8; j++)
       m[j] = cols[x + j];
     transpose8 (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
-    for (int r = 0; r < n_rows; r++) {
-      v8u8 b = __builtin_convertvector(m[r], v8u8);
-      memcpy (out[r] + x, &b, sizeof (b));
-    }
+    for (int r = 0; r < n_rows; r++)
+      store8 (out[r] + x, m[r]);
   }
   for (; x < n; x++)
     for (int r = 0; r < n_rows; r++)
@@ -545,10 +572,10 @@ horizontal_block (const v8u16 *cols, const AxisFilter &f, int n_out, v8u16 *out)
 {
   const int taps = TAPS ? TAPS : f.taps;
   const gint32 *first = f.first.data ();
-  const guint16 *weight = f.weight.data ();
+  const v8u16 *weight = f.weight8.data ();
   for (int i = 0; i < n_out; i++) {
     const v8u16 *p = cols + (first[i] - f.src_lo) * BPP;
-    const guint16 *w = weight + (size_t)i * taps;
+    const v8u16 *w = weight + (size_t)i * taps;
     for (int k = 0; k < BPP; k++) {
       v8u16 acc = {128, 128, 128, 128, 128, 128, 128, 128};
 #pragma GCC unroll 4
