@@ -79,6 +79,10 @@ def run(description):
     sample = sink.get_property("last-sample")
     frame = to_numpy(sample)
     pipeline.set_state(Gst.State.NULL)
+    # imagefreeze may push a few frames more than num-buffers; fewer would
+    # mean the compositor dropped some.
+    if len(stamps) < FRAMES:
+        sys.exit(f"{len(stamps)} frames out instead of {FRAMES}: {description}")
     n = len(stamps) - WARMUP
     fps = (n - 1) / (stamps[-1] - stamps[WARMUP]) if n > 1 else 0.0
     return fps, frame, messages
