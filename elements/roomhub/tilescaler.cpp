@@ -51,8 +51,13 @@ public:
   {
     if (n == 0)
       return;
+    if (n == 1 && !in_pool_task) {
+      /* Not a task: a single tile may still spread its bands on the pool. */
+      fn (0);
+      return;
+    }
     std::unique_lock<std::mutex> submit (submit_, std::defer_lock);
-    if (n == 1 || in_pool_task || workers_.empty () || !submit.try_lock ()) {
+    if (in_pool_task || workers_.empty () || !submit.try_lock ()) {
       run_inline (n, fn);
       return;
     }

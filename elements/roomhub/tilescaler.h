@@ -19,8 +19,10 @@
  * Threads: a call on a tile of at least 128x128 destination pixels splits
  * the tile into horizontal bands and runs them on gst_room_parallel_for().
  * When called from inside a gst_room_parallel_for() task (e.g. the caller
- * runs one task per tile), the call runs inline on that thread, so both ways
- * of calling use every core without nesting the pool.
+ * runs one task per tile, as mcucompositor does), the call runs inline on
+ * that thread, so both ways of calling use every core without nesting the
+ * pool.  Filter tables are cached by geometry, so steady-state calls do not
+ * allocate.
  */
 #pragma once
 
@@ -46,6 +48,8 @@ gboolean gst_room_tile_scale (const GstVideoFrame *src, gint sx, gint sy,
  * per core, the caller's thread takes part) and returns when all are done.
  *
  * Called from inside a task of the pool, or while another thread's job
- * occupies the pool, it runs every index inline on the calling thread.  An
+ * occupies the pool, it runs every index inline on the calling thread.  With
+ * n == 1 it just calls fn(0) on the calling thread, not as a task, so a
+ * single tile scaled there still spreads its bands over the pool.  An
  * exception thrown by @fn is rethrown to the caller once all indices ran. */
 void gst_room_parallel_for (guint n, const std::function<void (guint)> &fn);

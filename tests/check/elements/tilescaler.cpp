@@ -424,10 +424,13 @@ GST_START_TEST (test_bands_match_single_thread)
     fail_unless (gst_room_tile_scale (
         &src.frame, 3, 1, 497, 299, &banded.frame, dx, dy, dw, dh, 1.0));
     /* Inside a pool task the scaler runs inline, on one thread. */
-    gst_room_parallel_for (1, [&] (guint) {
-      fail_unless (gst_room_tile_scale (
-          &src.frame, 3, 1, 497, 299, &single.frame, dx, dy, dw, dh, 1.0));
+    gboolean ok = FALSE;
+    gst_room_parallel_for (2, [&] (guint i) {
+      if (i == 0)
+        ok = gst_room_tile_scale (
+            &src.frame, 3, 1, 497, 299, &single.frame, dx, dy, dw, dh, 1.0);
     });
+    fail_unless (ok);
     fail_unless (gst_buffer_memcmp (banded.buffer, 0, single.frame.map[0].data,
                      single.info.size)
                  == 0);
