@@ -501,7 +501,8 @@ struct McuCompositorPrivate {
   GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
   guint8 bg_pixel[GST_VIDEO_MAX_PLANES][8] = {};
 
-  /* Guarded by audio_lock. */
+  /* Guarded by audio_lock (audio_info is only written by the aggregator
+   * thread, which may read it without the lock). */
   std::mutex audio_lock;
   std::unique_ptr<McuAudioMix> mix;
   GstAudioInfo audio_info;
@@ -1571,9 +1572,10 @@ audio_outs_snapshot (McuCompositorPrivate *priv)
   return priv->audio_outs;
 }
 
+/* Sends the sticky events @out still owes downstream. */
 static void
-push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
-    const GstSegment *segment)
+push_audio_sticky (
+    GstMcuCompositor *self, AudioOut &out, const GstSegment *segment)
 {
   McuCompositorPrivate *priv = self->priv;
   if (out.need_stream_start) {
@@ -1595,6 +1597,13 @@ push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
     gst_pad_push_event (out.pad, gst_event_new_segment (segment));
     out.need_segment = false;
   }
+}
+
+static void
+push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
+    const GstSegment *segment)
+{
+  push_audio_sticky (self, out, segment);
   GstFlowReturn ret = gst_pad_push (out.pad, buf);
   if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED
       && ret != GST_FLOW_FLUSHING)
@@ -1693,6 +1702,7 @@ take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
     GstCaps *caps = pad->caps ? gst_caps_ref (pad->caps) : NULL;
     const guint serial = pad->caps_serial;
     GST_OBJECT_UNLOCK (pad);
+    bool refused = false;
     {
       std::lock_guard<std::mutex> guard (priv->audio_lock);
       if (priv->mix && !priv->mix_ports.count (pad->port)) {
@@ -1703,14 +1713,15 @@ take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
       if (priv->mix && caps && serial != pad->applied_serial) {
         pad->caps_ok = priv->mix->set_port_caps (pad->port, caps);
         pad->applied_serial = serial;
-        if (!pad->caps_ok)
-          GST_ELEMENT_WARNING (self, STREAM, FORMAT, (NULL),
-              ("audio format of %s not supported: %" GST_PTR_FORMAT,
-                  GST_OBJECT_NAME (pad), caps));
+        refused = !pad->caps_ok;
       }
       if (priv->mix && pad->caps_ok && GST_CLOCK_TIME_IS_VALID (rt))
         priv->mix->push (pad->port, buf, rt);
     }
+    if (refused)
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, (NULL),
+          ("audio format of %s not supported: %" GST_PTR_FORMAT,
+              GST_OBJECT_NAME (pad), caps));
     gst_clear_caps (&caps);
     gst_buffer_unref (buf);
   }
@@ -1938,8 +1949,10 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   if (all_eos) {
     GST_INFO_OBJECT (self, "all inputs are at EOS");
     release_snaps ();
-    for (auto &o : audio_outs_snapshot (priv))
+    for (auto &o : audio_outs_snapshot (priv)) {
+      push_audio_sticky (self, *o, &segment);
       gst_pad_push_event (o->pad, gst_event_new_eos ());
+    }
     return GST_FLOW_EOS;
   }
   if (need_data && !timeout) {

@@ -824,6 +824,43 @@ GST_START_TEST (test_audio_mix_minus)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_auto_speaker)
+{
+  Room r = room_new ("layout=speaker auto-speaker=true");
+  std::vector<GstHarness *> audio;
+  for (guint p = 0; p < 3; p++) {
+    room_add_input (r, p);
+    gchar *name = g_strdup_printf ("audio_sink_%u", p);
+    GstHarness *h = gst_harness_new_with_element (r.mcu, name, NULL);
+    g_free (name);
+    gst_harness_set_src_caps_str (h,
+        "audio/x-raw, format=S16LE, rate=48000, channels=1, "
+        "layout=interleaved");
+    audio.push_back (h);
+  }
+  use_output_clock (r);
+
+  /* Port 2 talks, the others are quiet. */
+  for (guint f = 0; f < 3; f++) {
+    for (guint p = 0; p < 3; p++)
+      fail_unless_equals_int (
+          gst_harness_push (
+              audio[p], tone_buffer (p == 2 ? 700.0 : 0.0,
+                            (guint64)f * SAMPLES_PER_FRAME, frame_time (f))),
+          GST_FLOW_OK);
+    gst_buffer_unref (room_step (r, {0, 1, 2}));
+  }
+  std::vector<PortRect> rects = last_layout (r);
+  fail_unless_equals_int (rects.size (), 3);
+  fail_unless_equals_int (rects[0].port, 2);
+  fail_unless (rects[0].y == 0 && rects[0].h == OUT_H * 3 / 4);
+
+  for (GstHarness *h : audio)
+    gst_harness_teardown (h);
+  room_free (r);
+}
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 
 GST_START_TEST (test_not_live)
@@ -887,6 +924,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_incompatible_caps);
   tcase_add_test (tc, test_audio_silence_without_inputs);
   tcase_add_test (tc, test_audio_mix_minus);
+  tcase_add_test (tc, test_auto_speaker);
   tcase_add_test (tc, test_not_live);
   return s;
 }
