@@ -34,8 +34,8 @@
  * * `grid` (default): shown ports sorted by (`order`, port number),
  *   `cols = ceil(sqrt(n))`, `rows = ceil(n / cols)`, last row centred.
  * * `speaker`: the port whose pad has `speaker=true` (or, with
- *   #GstMcuCompositor:auto-speaker, the loudest port) in the top 3/4, the
- *   others in a strip below.
+ *   #GstMcuCompositor:auto-speaker, the port that has been the loudest for
+ *   300 ms) in the top 3/4, the others in a strip below.
  * * `pip`: the first port full frame, the others as insets along the bottom
  *   right corner.
  * * `custom`: each pad's `xpos`, `ypos`, `width`, `height` (0 = input size),
@@ -141,6 +141,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define FALLBACK_FPS_D 1
 #define FALLBACK_RATE 48000
 #define FALLBACK_CHANNELS 2
+
+/* auto-speaker: a port becomes the speaker after being the loudest for this
+ * long, and only when its level (RMS, full scale 1) is above the minimum. */
+#define AUTO_SPEAKER_HOLD (300 * GST_MSECOND)
+#define AUTO_SPEAKER_MIN_LEVEL 0.005
 
 enum {
   PROP_0,
@@ -499,6 +504,10 @@ struct McuCompositorPrivate {
    * plane. */
   guint bg_argb = 0;
   GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
+  /* auto-speaker: the port shown large, and the one about to be. */
+  guint auto_speaker = G_MAXUINT;
+  guint speaker_candidate = G_MAXUINT;
+  GstClockTime speaker_candidate_since = GST_CLOCK_TIME_NONE;
   guint8 bg_pixel[GST_VIDEO_MAX_PLANES][8] = {};
 
   /* Guarded by audio_lock (audio_info is only written by the aggregator
@@ -1832,6 +1841,45 @@ post_layout_message (GstMcuCompositor *self, GstClockTime running_time,
       GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The index in @views of the auto speaker, or -1.  The loudest shown port
+ * takes the large tile once it has been the loudest for AUTO_SPEAKER_HOLD
+ * (at once when the current speaker is not shown), so pauses between words
+ * do not make the layout flicker. */
+static gint
+pick_auto_speaker (McuCompositorPrivate *priv,
+    const std::vector<PortView *> &views, GstClockTime now)
+{
+  gint loudest = -1, current = -1;
+  double loudest_level = AUTO_SPEAKER_MIN_LEVEL;
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    for (gsize i = 0; i < views.size (); i++) {
+      auto it = priv->levels.find (views[i]->port);
+      if (it != priv->levels.end () && it->second > loudest_level) {
+        loudest_level = it->second;
+        loudest = (gint)i;
+      }
+      if (views[i]->port == priv->auto_speaker)
+        current = (gint)i;
+    }
+  }
+  if (loudest >= 0 && loudest != current) {
+    const guint port = views[loudest]->port;
+    if (priv->speaker_candidate != port) {
+      priv->speaker_candidate = port;
+      priv->speaker_candidate_since = now;
+    }
+    if (current < 0 || !GST_CLOCK_TIME_IS_VALID (now)
+        || now - priv->speaker_candidate_since >= AUTO_SPEAKER_HOLD) {
+      priv->auto_speaker = port;
+      current = loudest;
+    }
+  } else {
+    priv->speaker_candidate = G_MAXUINT;
+  }
+  return current;
+}
+
 static GstFlowReturn
 gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
 {
@@ -1993,15 +2041,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
           if (views[i]->speaker)
             speaker = (gint)i;
         if (auto_speaker) {
-          std::lock_guard<std::mutex> guard (priv->audio_lock);
-          double loudest = 0.0;
-          for (gsize i = 0; i < views.size (); i++) {
-            auto it = priv->levels.find (views[i]->port);
-            if (it != priv->levels.end () && it->second > loudest) {
-              loudest = it->second;
-              speaker = (gint)i;
-            }
-          }
+          const gint loud = pick_auto_speaker (priv, views, rt_start);
+          if (loud >= 0)
+            speaker = loud;
         }
         layout_speaker (views, MAX (speaker, 0), W, H, tile_fit, align, tiles);
         break;
@@ -2118,6 +2160,7 @@ gst_mcu_compositor_start (GstAggregator *agg)
   priv->ts_offset = GST_CLOCK_TIME_NONE;
   priv->nframes = 0;
   priv->layout_posted = false;
+  priv->auto_speaker = priv->speaker_candidate = G_MAXUINT;
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   for (auto &o : priv->audio_outs)
     o->need_stream_start = o->need_caps = o->need_segment = true;

@@ -382,6 +382,25 @@ GST_START_TEST (test_layout_message)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_tile_fit_fill)
+{
+  Room r = room_new ("tile-fit=fill");
+  room_add_input (r, 0);
+  room_add_input (r, 1);
+  GstBuffer *buf = room_step (r, {0, 1});
+  std::vector<PortRect> rects = last_layout (r);
+  /* Each 4:3 input cropped to fill its whole 160x240 cell: no bars. */
+  fail_unless_equals_int (rects.size (), 2);
+  fail_unless (rects[0].x == 0 && rects[0].y == 0 && rects[0].w == 160
+               && rects[0].h == OUT_H);
+  fail_unless (rects[1].x == 160 && rects[1].y == 0 && rects[1].w == 160
+               && rects[1].h == OUT_H);
+  check_pixels (buf, rects);
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_speaker)
 {
   Room r = room_new ("layout=speaker");
@@ -855,6 +874,26 @@ GST_START_TEST (test_auto_speaker)
   fail_unless_equals_int (rects[0].port, 2);
   fail_unless (rects[0].y == 0 && rects[0].h == OUT_H * 3 / 4);
 
+  /* Port 0 takes over, port 2 pauses: the switch waits ~300 ms. */
+  guint switched_at = 0;
+  for (guint f = 3; f < 30 && !switched_at; f++) {
+    for (guint p = 0; p < 3; p++)
+      fail_unless_equals_int (
+          gst_harness_push (
+              audio[p], tone_buffer (p == 0 ? 500.0 : 0.0,
+                            (guint64)f * SAMPLES_PER_FRAME, frame_time (f))),
+          GST_FLOW_OK);
+    gst_buffer_unref (room_step (r, {0, 1, 2}));
+    gboolean changed;
+    rects = last_layout (r, &changed);
+    if (changed) {
+      fail_unless_equals_int (rects[0].port, 0);
+      switched_at = f;
+    }
+  }
+  fail_unless (switched_at >= 3 + 8 && switched_at <= 3 + 12,
+      "switched at frame %u", switched_at);
+
   for (GstHarness *h : audio)
     gst_harness_teardown (h);
   room_free (r);
@@ -914,6 +953,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_zero_ports);
   tcase_add_test (tc, test_grid_1_to_9);
   tcase_add_test (tc, test_layout_message);
+  tcase_add_test (tc, test_tile_fit_fill);
   tcase_add_test (tc, test_speaker);
   tcase_add_test (tc, test_pip);
   tcase_add_test (tc, test_custom_zorder_alpha);
