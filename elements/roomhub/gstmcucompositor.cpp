@@ -41,6 +41,11 @@
  * * `custom`: each pad's `xpos`, `ypos`, `width`, `height` (0 = input size),
  *   drawn in `zorder` with `alpha`, as in stock `compositor`.
  *
+ * When every input pad has reached EOS the element sends EOS on all its
+ * outputs; with no input pads it never ends.  Like a demuxer it pushes all
+ * its outputs from one thread: give each output branch that ends in its own
+ * sink a queue.
+ *
  * In the first three layouts #GstMcuCompositor:tile-fit chooses between
  * letterboxing (`fit`) and cropping (`fill`), both keeping the input's aspect
  * ratio.
@@ -1133,22 +1138,19 @@ gst_mcu_compositor_create_new_pad (GstAggregator *agg, GstPadTemplate *templ,
   GST_OBJECT_LOCK (agg);
   if (parse_port (req_name, prefix, &port)) {
     for (GList *l = element->sinkpads; l; l = l->next) {
-      const gboolean same_kind = audio
-                                     ? GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
-                                     : GST_IS_MCU_COMPOSITOR_PAD (l->data);
-      guint other = audio ? (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
-                                 ? GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port
-                                 : G_MAXUINT)
-                          : (GST_IS_MCU_COMPOSITOR_PAD (l->data)
-                                  ? GST_MCU_COMPOSITOR_PAD (l->data)->port
-                                  : G_MAXUINT);
-      if (same_kind && other == port) {
+      const gboolean taken =
+          audio ? (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
+                   && GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port == port)
+                : (GST_IS_MCU_COMPOSITOR_PAD (l->data)
+                    && GST_MCU_COMPOSITOR_PAD (l->data)->port == port);
+      if (taken) {
         GST_OBJECT_UNLOCK (agg);
         GST_WARNING_OBJECT (agg, "pad %s already exists", req_name);
         return NULL;
       }
     }
   } else {
+    /* The lowest port number with neither a video nor an audio pad. */
     while (port_in_use (element, port))
       port++;
   }
