@@ -57,6 +57,7 @@
  * * `speaker` (boolean): the large tile of `layout=speaker`.
  * * `xpos`, `ypos`, `width`, `height` (int), `zorder` (uint), `alpha`
  *   (double): the tile of `layout=custom`.
+ * * `label` (string): a name drawn in the tile's bottom left corner.
  *
  * Every pad property may change while PLAYING, and every pad is reachable as a
  * child (`m.sink_0::xpos=10` in launch syntax).
@@ -109,6 +110,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -149,6 +151,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 
 /* auto-speaker: a port becomes the speaker after being the loudest for this
  * long, and only when its level (RMS, full scale 1) is above the minimum. */
+/* Labels: light text on a dark box in a tile's bottom left corner. */
+#define LABEL_BOX_ARGB 0xff202020u
+#define LABEL_TEXT_ARGB 0xfff0f0f0u
+
 #define AUTO_SPEAKER_HOLD (300 * GST_MSECOND)
 #define AUTO_SPEAKER_MIN_LEVEL 0.005
 
@@ -175,6 +181,7 @@ enum {
 #define DEFAULT_PAD_HEIGHT 0
 #define DEFAULT_PAD_ZORDER 0
 #define DEFAULT_PAD_ALPHA 1.0
+#define DEFAULT_PAD_LABEL NULL
 
 enum {
   PROP_PAD_0,
@@ -187,6 +194,7 @@ enum {
   PROP_PAD_HEIGHT,
   PROP_PAD_ZORDER,
   PROP_PAD_ALPHA,
+  PROP_PAD_LABEL,
 };
 
 /* 8 bits per component only: background fill and alpha blending work on
@@ -268,6 +276,7 @@ struct _GstMcuCompositorPad {
   gint xpos, ypos, width, height;
   guint zorder;
   gdouble alpha;
+  gchar *label;
 
   McuPadState *state;
 };
@@ -327,6 +336,10 @@ gst_mcu_compositor_pad_set_property (
     case PROP_PAD_ALPHA:
       pad->alpha = g_value_get_double (value);
       break;
+    case PROP_PAD_LABEL:
+      g_free (pad->label);
+      pad->label = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -369,6 +382,9 @@ gst_mcu_compositor_pad_get_property (
     case PROP_PAD_ALPHA:
       g_value_set_double (value, pad->alpha);
       break;
+    case PROP_PAD_LABEL:
+      g_value_set_string (value, pad->label);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -383,6 +399,7 @@ gst_mcu_compositor_pad_finalize (GObject *object)
 
   delete pad->state;
   pad->state = nullptr;
+  g_free (pad->label);
   G_OBJECT_CLASS (gst_mcu_compositor_pad_parent_class)->finalize (object);
 }
 
@@ -433,6 +450,13 @@ gst_mcu_compositor_pad_class_init (GstMcuCompositorPadClass *klass)
       g_param_spec_double ("alpha", "Alpha",
           "Opacity of the tile in layout=custom", 0.0, 1.0, DEFAULT_PAD_ALPHA,
           flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_LABEL,
+      g_param_spec_string ("label", "Label",
+          "Name drawn in the tile's bottom left corner (NULL or empty = none; "
+          "letters, digits and common punctuation)",
+          DEFAULT_PAD_LABEL,
+          (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING
+                        | G_PARAM_STATIC_STRINGS)));
 }
 
 static void
@@ -485,6 +509,11 @@ struct AudioOut {
   ~AudioOut () { gst_object_unref (pad); }
 };
 
+/* One pixel of a solid colour in each plane of a format. */
+struct PlanePixel {
+  guint8 bytes[GST_VIDEO_MAX_PLANES][8] = {};
+};
+
 struct LayoutEntry {
   guint port;
   gint x, y, width, height;
@@ -505,15 +534,14 @@ struct McuCompositorPrivate {
   std::vector<LayoutEntry> last_layout;
   GstMcuCompositorLayout last_layout_kind = GST_MCU_COMPOSITOR_LAYOUT_GRID;
   bool layout_posted = false;
-  /* Background colour converted to the output format: one pixel per
-   * plane. */
+  /* Background and label colours converted to the output format. */
   guint bg_argb = 0;
   GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
+  PlanePixel bg_pixel, label_box_pixel, label_text_pixel;
   /* auto-speaker: the port shown large, and the one about to be. */
   guint auto_speaker = G_MAXUINT;
   guint speaker_candidate = G_MAXUINT;
   GstClockTime speaker_candidate_since = GST_CLOCK_TIME_NONE;
-  guint8 bg_pixel[GST_VIDEO_MAX_PLANES][8] = {};
 
   /* Guarded by audio_lock (audio_info is only written by the aggregator
    * thread, which may read it without the lock). */
@@ -626,6 +654,7 @@ struct PortView {
   gint xpos, ypos, width, height;
   guint zorder;
   gdouble alpha;
+  std::string label;
 };
 
 struct Tile {
@@ -850,19 +879,16 @@ plane_span (
   return s;
 }
 
-/* Converts the ARGB background colour into one pixel of each plane of the
- * output format. */
-static void
-update_background_pixel (McuCompositorPrivate *priv, guint argb)
+/* Converts an ARGB colour into one pixel of each plane of @out_info's format
+ * and colorimetry. */
+static PlanePixel
+colour_pixel (const GstVideoInfo *target, guint argb)
 {
-  const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&priv->out_info);
-  if (priv->bg_format == format && priv->bg_argb == argb)
-    return;
-
+  PlanePixel px;
   GstVideoInfo in_info, out_info;
-  gst_video_info_set_format (&out_info, format, 2, 2);
-  out_info.colorimetry = priv->out_info.colorimetry;
-  out_info.chroma_site = priv->out_info.chroma_site;
+  gst_video_info_set_format (&out_info, GST_VIDEO_INFO_FORMAT (target), 2, 2);
+  out_info.colorimetry = target->colorimetry;
+  out_info.chroma_site = target->chroma_site;
   gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_ARGB, 2, 2);
   in_info.colorimetry.matrix = GST_VIDEO_COLOR_MATRIX_RGB;
   in_info.colorimetry.range = GST_VIDEO_COLOR_RANGE_0_255;
@@ -892,19 +918,33 @@ update_background_pixel (McuCompositorPrivate *priv, guint argb)
   }
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&out_frame); p++) {
     PlaneSpan s = plane_span (&out_info, p, 0, 0, 1, 1);
-    memcpy (priv->bg_pixel[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
+    memcpy (px.bytes[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
         MIN (s.pstride, 8));
   }
   gst_video_frame_unmap (&out_frame);
   gst_video_frame_unmap (&in_frame);
   gst_buffer_unref (in_buf);
   gst_buffer_unref (out_buf);
+  return px;
+}
+
+/* Refreshes the background, label box and label text pixels when the
+ * background colour or the output format changed. */
+static void
+update_colour_pixels (McuCompositorPrivate *priv, guint argb)
+{
+  const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&priv->out_info);
+  if (priv->bg_format == format && priv->bg_argb == argb)
+    return;
+  priv->bg_pixel = colour_pixel (&priv->out_info, argb);
+  priv->label_box_pixel = colour_pixel (&priv->out_info, LABEL_BOX_ARGB);
+  priv->label_text_pixel = colour_pixel (&priv->out_info, LABEL_TEXT_ARGB);
   priv->bg_format = format;
   priv->bg_argb = argb;
 }
 
 static void
-fill_rect (GstVideoFrame *frame, const guint8 pixel[][8], const Rect &r)
+fill_rect (GstVideoFrame *frame, const PlanePixel &px, const Rect &r)
 {
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (frame); p++) {
     PlaneSpan s = plane_span (&frame->info, p, r.x, r.y, r.w, r.h);
@@ -916,10 +956,10 @@ fill_rect (GstVideoFrame *frame, const guint8 pixel[][8], const Rect &r)
     guint8 *first = base + (gsize)s.row0 * stride + s.byte_x0;
     const gint len = s.byte_x1 - s.byte_x0;
     if (s.pstride == 1) {
-      memset (first, pixel[p][0], len);
+      memset (first, px.bytes[p][0], len);
     } else {
       for (gint b = 0; b < len; b += s.pstride)
-        memcpy (first + b, pixel[p], MIN (s.pstride, len - b));
+        memcpy (first + b, px.bytes[p], MIN (s.pstride, len - b));
     }
     for (gint row = s.row0 + 1; row < s.row1; row++)
       memcpy (base + (gsize)row * stride + s.byte_x0, first, len);
@@ -1029,6 +1069,121 @@ tile_converter (TileConverter &tc, const GstVideoInfo *in_info,
   tc.sx = sx, tc.sy = sy, tc.sw = sw, tc.sh = sh;
   tc.dx = dx, tc.dy = dy, tc.dw = dw, tc.dh = dh;
   return tc.conv;
+}
+
+/* A 5x7 bitmap font of our own for labels: each glyph is 7 rows, bit 4 the
+ * leftmost pixel.  Lower case is drawn as upper case; anything else as '?'. */
+struct Glyph {
+  char c;
+  guint8 rows[7];
+};
+
+static const Glyph label_font[] = {
+    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
+    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}},
+    {'D', {0x1E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1E}},
+    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}},
+    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
+    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}},
+    {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
+    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}},
+    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
+    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
+    {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
+    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
+    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
+    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}},
+    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
+    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
+    {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
+    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
+    {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
+    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}},
+    {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
+    {'Y', {0x11, 0x11, 0x0A, 0x04, 0x04, 0x04, 0x04}},
+    {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
+    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
+    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
+    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
+    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
+    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {' ', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}},
+    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
+    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
+    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
+    {',', {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08}},
+    {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}},
+    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04}},
+    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
+    {'\'', {0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00}},
+    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
+    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
+    {'/', {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00}},
+    {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}},
+    {'&', {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D}},
+    {'@', {0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E}},
+    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
+};
+
+static const Glyph *
+label_glyph (gunichar c)
+{
+  if (c < 128)
+    c = g_ascii_toupper ((gchar)c);
+  const Glyph *unknown = NULL;
+  for (const Glyph &g : label_font) {
+    if ((gunichar)(guchar)g.c == c)
+      return &g;
+    if (g.c == '?')
+      unknown = &g;
+  }
+  return unknown;
+}
+
+/* Draws @label in the bottom left corner of @tile: light text on a dark box,
+ * scaled with the tile and cut to its width. */
+static void
+draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
+    const PlanePixel &box_px, const PlanePixel &text_px)
+{
+  if (label.empty () || !g_utf8_validate (label.c_str (), -1, NULL))
+    return;
+  const gint scale = CLAMP (tile.h / 120, 1, 4);
+  const gint cell_w = 6 * scale, cell_h = 8 * scale, pad = 2 * scale;
+  const gint margin = MIN (4, tile.h / 16) & ~1;
+  const glong n_chars = g_utf8_strlen (label.c_str (), -1);
+  const gint fit = (tile.w - 2 * margin - 2 * pad + scale) / cell_w;
+  const gint n = (gint)MIN ((glong)MAX (fit, 0), n_chars);
+  if (n <= 0 || cell_h + 2 * pad + 2 * margin > tile.h)
+    return;
+
+  Rect box;
+  box.x = tile.x + margin;
+  box.w = n * cell_w - scale + 2 * pad;
+  box.h = cell_h - scale + 2 * pad;
+  box.y = tile.y + tile.h - margin - box.h;
+  fill_rect (out, box_px, box);
+
+  const gchar *p = label.c_str ();
+  for (gint i = 0; i < n; i++, p = g_utf8_next_char (p)) {
+    const Glyph *g = label_glyph (g_utf8_get_char (p));
+    const gint gx = box.x + pad + i * cell_w, gy = box.y + pad;
+    for (gint row = 0; row < 7; row++) {
+      for (gint col = 0; col < 5; col++) {
+        if (g->rows[row] & (0x10 >> col))
+          fill_rect (out, text_px,
+              Rect{gx + col * scale, gy + row * scale, scale, scale});
+      }
+    }
+  }
 }
 
 /* Renders one tile into @out; runs on a worker thread, touching only the
@@ -1966,6 +2121,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
       s.view.height = vpad->height;
       s.view.zorder = vpad->zorder;
       s.view.alpha = vpad->alpha;
+      s.view.label = vpad->label ? vpad->label : "";
       GST_OBJECT_UNLOCK (pad);
       s.view.port = vpad->port;
       s.view.pad = vpad;
@@ -2089,7 +2245,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         self, RESOURCE, WRITE, (NULL), ("could not map the output frame"));
     return GST_FLOW_ERROR;
   }
-  update_background_pixel (priv, background);
+  update_colour_pixels (priv, background);
   std::vector<Rect> uncovered{Rect{0, 0, W, H}};
   for (const Tile &t : tiles) {
     if (t.alpha < 1.0)
@@ -2112,8 +2268,12 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         break;
       endi++;
     }
-    mcu_parallel_for ((guint)(endi - begin),
-        [&] (guint i) { render_tile (tiles[begin + i], &out); });
+    mcu_parallel_for ((guint)(endi - begin), [&] (guint i) {
+      const Tile &t = tiles[begin + i];
+      render_tile (t, &out);
+      draw_label (&out, t.dst, t.view->label, priv->label_box_pixel,
+          priv->label_text_pixel);
+    });
     begin = endi;
   }
   gst_video_frame_unmap (&out);

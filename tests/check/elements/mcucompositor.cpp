@@ -401,6 +401,49 @@ GST_START_TEST (test_tile_fit_fill)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_label)
+{
+  Room r = room_new ();
+  room_add_input (r, 0);
+  gst_child_proxy_set (GST_CHILD_PROXY (r.mcu), "sink_0::label", "Ann 1", NULL);
+  GstBuffer *buf = room_step (r, {0});
+  std::vector<PortRect> rects = last_layout (r);
+  fail_unless_equals_int (rects.size (), 1);
+  /* The box sits in the bottom left corner: dark, with light text in it. */
+  gint box_x0 = OUT_W, box_x1 = 0, box_y0 = OUT_H, max_luma = 0;
+  for (gint y = OUT_H / 2; y < OUT_H; y++) {
+    for (gint x = 0; x < OUT_W; x++) {
+      const gint v = luma_at (buf, x, y);
+      if (ABS (v - port_luma (0)) <= 4)
+        continue;
+      box_x0 = MIN (box_x0, x);
+      box_x1 = MAX (box_x1, x);
+      box_y0 = MIN (box_y0, y);
+      max_luma = MAX (max_luma, v);
+    }
+  }
+  fail_unless (
+      box_x0 < 10 && box_y0 > OUT_H - 40, "box at %d,%d", box_x0, box_y0);
+  /* Five characters, a few pixels each. */
+  fail_unless (box_x1 > box_x0 + 5 * 6 && box_x1 < OUT_W / 2);
+  fail_unless (max_luma > 200);
+  fail_unless (luma_at (buf, box_x0 + 1, box_y0 + 1) < 60);
+  /* The rest of the tile is untouched. */
+  assert_luma (buf, OUT_W / 2, OUT_H / 2, port_luma (0));
+  assert_luma (buf, OUT_W - 10, OUT_H - 10, port_luma (0));
+  gst_buffer_unref (buf);
+
+  /* No label, no box. */
+  GstPad *pad = gst_element_get_static_pad (r.mcu, "sink_0");
+  g_object_set (pad, "label", NULL, NULL);
+  gst_object_unref (pad);
+  buf = room_step (r, {0});
+  check_pixels (buf, rects);
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_speaker)
 {
   Room r = room_new ("layout=speaker");
@@ -954,6 +997,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_grid_1_to_9);
   tcase_add_test (tc, test_layout_message);
   tcase_add_test (tc, test_tile_fit_fill);
+  tcase_add_test (tc, test_label);
   tcase_add_test (tc, test_speaker);
   tcase_add_test (tc, test_pip);
   tcase_add_test (tc, test_custom_zorder_alpha);
