@@ -681,6 +681,7 @@ GST_START_TEST (test_caps_stable_across_joins)
   use_output_clock (r);
   r.in[1] = h;
   GstBuffer *rgba = gst_harness_create_buffer (h, 64 * 48 * 4);
+  gst_buffer_memset (rgba, 0, 0x80, 64 * 48 * 4);
   GST_BUFFER_PTS (rgba) = frame_time (r.frame);
   fail_unless_equals_int (gst_harness_push (h, rgba), GST_FLOW_OK);
   gst_buffer_unref (room_step (r, {0}));
