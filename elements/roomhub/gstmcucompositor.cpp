@@ -1624,7 +1624,9 @@ gst_mcu_compositor_sink_event (
       }
     }
     if (!ok)
-      GST_WARNING_OBJECT (bpad, "refusing caps %" GST_PTR_FORMAT, caps);
+      GST_ELEMENT_WARNING (agg, STREAM, FORMAT, (NULL),
+          ("%s: refusing unusable caps %" GST_PTR_FORMAT,
+              GST_OBJECT_NAME (bpad), caps));
     gst_event_unref (event);
     return ok;
   }
