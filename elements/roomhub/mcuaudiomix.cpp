@@ -476,6 +476,39 @@ McuAudioMix::render (GstClockTime start, guint n_samples, GstBuffer **full,
     mix_window<S16Mix> (windows, n_samples * channels, full, own_by_key, minus);
 }
 
+void
+McuAudioMix::flush_port (guint port)
+{
+  std::shared_ptr<Port> p = find_port (port);
+  if (!p)
+    return;
+  std::lock_guard<std::mutex> convert_guard (p->convert_lock);
+  p->placed = false;
+  if (p->converter)
+    gst_audio_converter_reset (p->converter);
+  std::lock_guard<std::mutex> guard (lock_);
+  p->queue.clear ();
+  p->queue_head = 0;
+  p->level = 0.0;
+  GST_DEBUG ("flushed port %u", port);
+}
+
+void
+McuAudioMix::reset ()
+{
+  std::vector<guint> ids;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    for (auto &entry : ports_)
+      ids.push_back (entry.first);
+  }
+  /* Not under lock_: flush_port takes the ports' convert_lock first. */
+  for (guint id : ids)
+    flush_port (id);
+  std::lock_guard<std::mutex> guard (lock_);
+  last_render_end_ = -1;
+}
+
 double
 McuAudioMix::level (guint port) const
 {
@@ -493,4 +526,21 @@ McuAudioMix::queued_frames (guint port) const
     return 0;
   const Port &p = *it->second;
   return (p.queue.size () - p.queue_head) / GST_AUDIO_INFO_BPF (&out_info_);
+}
+
+GstClockTime
+McuAudioMix::queued_until (guint port) const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  auto it = ports_.find (port);
+  if (it == ports_.end ())
+    return GST_CLOCK_TIME_NONE;
+  const Port &p = *it->second;
+  gint64 queued = (gint64)((p.queue.size () - p.queue_head)
+                           / GST_AUDIO_INFO_BPF (&out_info_));
+  gint64 end = p.queue_start + queued;
+  if (queued == 0 || end < 0)
+    return GST_CLOCK_TIME_NONE;
+  return gst_util_uint64_scale_int (
+      (guint64)end, GST_SECOND, GST_AUDIO_INFO_RATE (&out_info_));
 }

@@ -657,6 +657,48 @@ GST_START_TEST (test_concurrent_push_and_render)
 
 GST_END_TEST;
 
+/* A flush forgets a port's audio and placement; reset() also the render
+ * position, so rendering can restart at running time 0. */
+GST_START_TEST (test_flush_and_reset)
+{
+  GstAudioInfo out = audio_info (GST_AUDIO_FORMAT_S16, kRate, 1);
+  McuAudioMix mix (out);
+  auto dc = [] (double v) { return [v] (guint64) { return v; }; };
+  for (guint p = 0; p < 2; p++) {
+    mix.add_port (p);
+    set_caps (mix, p, GST_AUDIO_FORMAT_S16, kRate, 1);
+    push_at (
+        mix, p, make_buffer (GST_AUDIO_FORMAT_S16, 1, 0, 960, dc (0.25)), 480);
+  }
+  fail_unless_equals_uint64 (mix.queued_until (0), 30 * GST_MSECOND);
+  fail_unless_equals_uint64 (mix.queued_until (5), GST_CLOCK_TIME_NONE);
+
+  mix.flush_port (1);
+  fail_unless_equals_uint64 (mix.queued_until (1), GST_CLOCK_TIME_NONE);
+  /* After the flush, 5 ms off is placed exactly, not taken as jitter. */
+  push_at (
+      mix, 1, make_buffer (GST_AUDIO_FORMAT_S16, 1, 0, 480, dc (0.5)), 240);
+  {
+    Window w (mix, 0, 1440, {});
+    auto samples = s16_samples (w.full);
+    for (guint i = 0; i < 1440; i++) {
+      gint expected = (i >= 480 ? s16_value (0.25) : 0)
+                      + (i >= 240 && i < 720 ? s16_value (0.5) : 0);
+      fail_unless_equals_int (samples[i], expected);
+    }
+  }
+
+  /* Restart: the same running times play again. */
+  mix.reset ();
+  fail_unless_equals_int (mix.queued_frames (0), 0);
+  push_at (mix, 0, make_buffer (GST_AUDIO_FORMAT_S16, 1, 0, 480, dc (0.25)), 0);
+  Window w (mix, 0, 480, {});
+  for (gint16 v : s16_samples (w.full))
+    fail_unless_equals_int (v, s16_value (0.25));
+}
+
+GST_END_TEST;
+
 static Suite *
 mcuaudiomix_suite (void)
 {
@@ -675,6 +717,7 @@ mcuaudiomix_suite (void)
   tcase_add_test (tc, test_fractional_windows_back_to_back);
   tcase_add_test (tc, test_resampled_audio_lands_on_time);
   tcase_add_test (tc, test_concurrent_push_and_render);
+  tcase_add_test (tc, test_flush_and_reset);
   return s;
 }
 
