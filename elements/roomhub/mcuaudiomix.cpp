@@ -40,6 +40,11 @@ struct McuAudioMix::Port {
    * expected at base_position + in_frames converted to the mix rate. */
   bool placed = false;
   gint64 base_position = 0;
+  /* A resampler gives out the last few frames it was given only once more
+   * come in.  Its output is placed this many mix frames late, so that what
+   * it gave out reaches as far as the input it was given: audio pushed up to
+   * the end of a window fills the window. */
+  gint64 delay_frames = 0;
   guint64 in_frames = 0;
   guint64 out_frames = 0;
   bool warned_no_caps = false;
@@ -261,6 +266,17 @@ McuAudioMix::set_port_caps (guint port, GstCaps *caps)
   }
   p->converter = converter;
   p->in_info = in_info;
+  p->delay_frames = 0;
+  gint in_rate = GST_AUDIO_INFO_RATE (&in_info);
+  gint out_rate = GST_AUDIO_INFO_RATE (&out_info_);
+  if (in_rate != out_rate) {
+    /* Held back: at most the latency plus a fraction of an input frame, in
+     * mix frames, rounded up; one more for the rounding of the frame
+     * counts. */
+    guint64 held_in = gst_audio_converter_get_max_latency (converter) + 1;
+    p->delay_frames =
+        (gint64)gst_util_uint64_scale_int_ceil (held_in, out_rate, in_rate) + 1;
+  }
   /* New caps start a new stretch: the next buffer is placed by its running
    * time. */
   p->placed = false;
@@ -349,10 +365,13 @@ McuAudioMix::push (guint port, GstBuffer *buf, GstClockTime running_time)
     return;
   }
 
-  gint64 out_position = p->base_position + (gint64)p->out_frames;
+  gint64 out_position =
+      p->base_position + p->delay_frames + (gint64)p->out_frames;
   p->in_frames += in_frames;
   p->out_frames += out_frames;
 
+  GST_LOG ("port %u: %" G_GSIZE_FORMAT " frames at %" G_GINT64_FORMAT, port,
+      out_frames, out_position);
   std::lock_guard<std::mutex> guard (lock_);
   if (!p->removed)
     append_locked (*p, out_position, p->converted.data (), out_frames);
@@ -424,6 +443,9 @@ McuAudioMix::render (GstClockTime start, guint n_samples, GstBuffer **full,
     window_start = 0;
   gint64 window_end = window_start + n_samples;
   last_render_end_ = window_end;
+  GST_LOG ("rendering frames %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+           " for %" G_GSIZE_FORMAT " mix-minus",
+      window_start, window_end, (gsize)minus.size ());
 
   std::vector<const std::vector<guint8> *> windows;
   for (auto &entry : ports_) {
@@ -507,6 +529,17 @@ McuAudioMix::reset ()
     flush_port (id);
   std::lock_guard<std::mutex> guard (lock_);
   last_render_end_ = -1;
+}
+
+GstClockTime
+McuAudioMix::latency (guint port) const
+{
+  std::shared_ptr<Port> p = find_port (port);
+  if (!p)
+    return 0;
+  std::lock_guard<std::mutex> convert_guard (p->convert_lock);
+  return gst_util_uint64_scale_int (
+      (guint64)p->delay_frames, GST_SECOND, GST_AUDIO_INFO_RATE (&out_info_));
 }
 
 double

@@ -81,6 +81,11 @@ public:
    * output or a restart); ports and caps stay. */
   void reset ();
 
+  /* How much later than its running time @port's audio plays: 0 unless it
+   * is resampled, then under 1 ms for rates from 44.1 kHz up, 3 ms from
+   * 8 kHz (the resampler's look-ahead). */
+  GstClockTime latency (guint port) const;
+
   /* How many frames of audio @port has queued (for tests and debugging). */
   gsize queued_frames (guint port) const;
   /* Running time just after @port's last queued frame, or
