@@ -82,7 +82,13 @@ struct F32Mix {
   using Sample = gfloat;
   using Acc = gfloat;
   static constexpr double kFullScale = 1.0;
-  static Sample saturate (Acc v) { return CLAMP (v, -1.0f, 1.0f); }
+  /* NaN (from a broken source) becomes silence rather than spreading. */
+  static Sample saturate (Acc v)
+  {
+    if (v >= -1.0f)
+      return v <= 1.0f ? v : 1.0f;
+    return v < -1.0f ? -1.0f : 0.0f;
+  }
 };
 
 template <typename Mix>
@@ -155,6 +161,42 @@ mix_window (const std::vector<const std::vector<guint8> *> &windows,
     *full = new_mix (nullptr);
   for (auto &entry : minus)
     entry.second = new_mix (own_by_key[entry.first]);
+}
+
+/* A converter configuration mixing @in's channels into @out's by number:
+ * input channel i goes to output channel i modulo the output's count (its
+ * share divided by how many inputs that output gets), and with fewer inputs
+ * than outputs, output o repeats input o modulo the input's count. */
+GstStructure *
+unpositioned_mix_config (const GstAudioInfo &in, const GstAudioInfo &out)
+{
+  gint in_channels = GST_AUDIO_INFO_CHANNELS (&in);
+  gint out_channels = GST_AUDIO_INFO_CHANNELS (&out);
+  GValue matrix = G_VALUE_INIT;
+  g_value_init (&matrix, GST_TYPE_ARRAY);
+  for (gint o = 0; o < out_channels; o++) {
+    GValue row = G_VALUE_INIT;
+    g_value_init (&row, GST_TYPE_ARRAY);
+    gint sharing = 0;
+    for (gint i = o; i < in_channels; i += out_channels)
+      sharing++;
+    for (gint i = 0; i < in_channels; i++) {
+      gfloat gain = 0.0f;
+      if (in_channels >= out_channels)
+        gain = i % out_channels == o ? 1.0f / sharing : 0.0f;
+      else
+        gain = o % in_channels == i ? 1.0f : 0.0f;
+      GValue v = G_VALUE_INIT;
+      g_value_init (&v, G_TYPE_FLOAT);
+      g_value_set_float (&v, gain);
+      gst_value_array_append_and_take_value (&row, &v);
+    }
+    gst_value_array_append_and_take_value (&matrix, &row);
+  }
+  GstStructure *config = gst_structure_new_empty ("GstAudioConverter.config");
+  gst_structure_take_value (
+      config, GST_AUDIO_CONVERTER_OPT_MIX_MATRIX, &matrix);
+  return config;
 }
 
 } // namespace
@@ -259,6 +301,12 @@ McuAudioMix::set_port_caps (guint port, GstCaps *caps)
   }
   GstAudioConverter *converter = gst_audio_converter_new (
       GST_AUDIO_CONVERTER_FLAG_NONE, &in_info, &out_info_, NULL);
+  if (!converter && GST_AUDIO_INFO_IS_UNPOSITIONED (&in_info)) {
+    /* Channels without positions cannot be down- or upmixed by position:
+     * spread them over the mix's channels in turn instead. */
+    converter = gst_audio_converter_new (GST_AUDIO_CONVERTER_FLAG_NONE,
+        &in_info, &out_info_, unpositioned_mix_config (in_info, out_info_));
+  }
   if (!converter) {
     GST_WARNING (
         "port %u: cannot convert %" GST_PTR_FORMAT " to the mix", port, caps);

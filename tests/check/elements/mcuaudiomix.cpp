@@ -725,6 +725,124 @@ GST_START_TEST (test_flush_and_reset)
 
 GST_END_TEST;
 
+/* Renders @n_windows windows of 1/30 s and returns each channel of the full
+ * mix, all windows after the first two (the resampler's start). */
+static std::vector<std::vector<double>>
+render_channels (McuAudioMix &mix, guint n_windows)
+{
+  gint channels = GST_AUDIO_INFO_CHANNELS (&mix.out_info ());
+  std::vector<std::vector<double>> out (channels);
+  for (guint k = 0; k < n_windows; k++) {
+    Window w (mix, gst_util_uint64_scale (k, GST_SECOND, 30), 1600, {});
+    for (gint c = 0; k >= 2 && c < channels; c++) {
+      auto samples = channel_of (w.full, mix.out_info (), c);
+      out[c].insert (out[c].end (), samples.begin (), samples.end ());
+    }
+  }
+  return out;
+}
+
+/* Any raw interleaved audio is accepted, not only the mix's formats. */
+GST_START_TEST (test_any_interleaved_format)
+{
+  const char *formats[] = {
+      "format=U8,rate=22050,channels=1",
+      "format=S24LE,rate=48000,channels=6,channel-mask=(bitmask)0x3f",
+      "format=F64LE,rate=32000,channels=2,channel-mask=(bitmask)0x3",
+      "format=S16BE,rate=48000,channels=2,channel-mask=(bitmask)0x3",
+  };
+  for (const char *format : formats) {
+    GstAudioInfo out = audio_info (GST_AUDIO_FORMAT_S16, kRate, 2);
+    McuAudioMix mix (out);
+    mix.add_port (0);
+    gchar *desc = g_strdup_printf ("audio/x-raw,layout=interleaved,%s", format);
+    GstCaps *caps = gst_caps_from_string (desc);
+    g_free (desc);
+    GstAudioInfo in;
+    fail_unless (gst_audio_info_from_caps (&in, caps));
+    fail_unless (mix.set_port_caps (0, caps), "refused %s", format);
+    gst_caps_unref (caps);
+
+    /* The input is made by converting F32 with the library's converter. */
+    gint rate = GST_AUDIO_INFO_RATE (&in);
+    GstAudioInfo f32 = in;
+    gst_audio_info_set_format (&f32, GST_AUDIO_FORMAT_F32, rate,
+        GST_AUDIO_INFO_CHANNELS (&in), in.position);
+    GstAudioConverter *to_input = gst_audio_converter_new (
+        GST_AUDIO_CONVERTER_FLAG_NONE, &f32, &in, NULL);
+    fail_unless (to_input != NULL);
+    const guint chunk = rate / 100;
+    for (guint64 f = 0; f < 40 * (guint64)chunk; f += chunk) {
+      GstBuffer *src = make_buffer (GST_AUDIO_FORMAT_F32,
+          GST_AUDIO_INFO_CHANNELS (&in), f, chunk, [rate] (guint64 i) {
+            return 0.5 * sin (2.0 * G_PI * 1000.0 * i / rate);
+          });
+      GstBuffer *dest = gst_buffer_new_allocate (
+          NULL, chunk * GST_AUDIO_INFO_BPF (&in), NULL);
+      GstMapInfo src_map, dest_map;
+      fail_unless (gst_buffer_map (src, &src_map, GST_MAP_READ));
+      fail_unless (gst_buffer_map (dest, &dest_map, GST_MAP_WRITE));
+      gpointer in_planes[1] = {src_map.data};
+      gpointer out_planes[1] = {dest_map.data};
+      fail_unless (gst_audio_converter_samples (to_input,
+          GST_AUDIO_CONVERTER_FLAG_NONE, in_planes, chunk, out_planes, chunk));
+      gst_buffer_unmap (src, &src_map);
+      gst_buffer_unmap (dest, &dest_map);
+      gst_buffer_unref (src);
+      push_at (mix, 0, dest, f, rate);
+    }
+    gst_audio_converter_free (to_input);
+
+    auto channels = render_channels (mix, 12);
+    for (gint c = 0; c < 2; c++) {
+      double amplitude = tone_amplitude (channels[c], 1000.0, kRate);
+      fail_unless (amplitude > 0.1, "%s: 1 kHz at %f in channel %d", format,
+          amplitude, c);
+    }
+  }
+}
+
+GST_END_TEST;
+
+/* Channels without positions are spread over the mix's channels in turn:
+ * of four, 0 and 2 go left, 1 and 3 right, each at half. */
+GST_START_TEST (test_unpositioned_channels_spread)
+{
+  GstAudioInfo out = audio_info (GST_AUDIO_FORMAT_S16, kRate, 2);
+  McuAudioMix mix (out);
+  mix.add_port (0);
+  GstCaps *caps = gst_caps_from_string ("audio/x-raw,format=S16LE,"
+                                        "layout=interleaved,rate=48000,"
+                                        "channels=4,channel-mask=(bitmask)0");
+  fail_unless (mix.set_port_caps (0, caps));
+  gst_caps_unref (caps);
+
+  const double freqs[4] = {440.0, 660.0, 990.0, 1320.0};
+  for (guint64 f = 0; f < 40 * 480; f += 480) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 480 * 4 * 2, NULL);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+    for (guint i = 0; i < 480; i++)
+      for (guint c = 0; c < 4; c++)
+        ((gint16 *)map.data)[i * 4 + c] =
+            s16_value (0.4 * sin (2.0 * G_PI * freqs[c] * (f + i) / kRate));
+    gst_buffer_unmap (buf, &map);
+    push_at (mix, 0, buf, f);
+  }
+  std::vector<double> left = render_channels (mix, 12)[0];
+  mix.reset ();
+  fail_unless_equals_int (mix.queued_frames (0), 0);
+  for (gint c = 0; c < 4; c++) {
+    double a = tone_amplitude (left, freqs[c], kRate);
+    if (c % 2 == 0)
+      fail_unless (fabs (a - 0.2) < 0.01, "channel %d in left at %f", c, a);
+    else
+      fail_unless (db (a, 0.2) < -60.0, "channel %d in left at %f", c, a);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 mcuaudiomix_suite (void)
 {
@@ -744,6 +862,8 @@ mcuaudiomix_suite (void)
   tcase_add_test (tc, test_resampled_audio_lands_on_time);
   tcase_add_test (tc, test_concurrent_push_and_render);
   tcase_add_test (tc, test_flush_and_reset);
+  tcase_add_test (tc, test_any_interleaved_format);
+  tcase_add_test (tc, test_unpositioned_channels_spread);
   return s;
 }
 
