@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (mcuaudiomix_debug);
@@ -40,13 +39,13 @@ struct McuAudioMix::Port {
    * expected at base_position + in_frames converted to the mix rate. */
   bool placed = false;
   gint64 base_position = 0;
+  guint64 in_frames = 0;
+  guint64 out_frames = 0;
   /* A resampler gives out the last few frames it was given only once more
    * come in.  Its output is placed this many mix frames late, so that what
    * it gave out reaches as far as the input it was given: audio pushed up to
    * the end of a window fills the window. */
   gint64 delay_frames = 0;
-  guint64 in_frames = 0;
-  guint64 out_frames = 0;
   bool warned_no_caps = false;
   std::vector<guint8> converted;
 
