@@ -483,10 +483,14 @@ gst_mcu_compositor_audio_pad_finalize (GObject *object)
   G_OBJECT_CLASS (gst_mcu_compositor_audio_pad_parent_class)->finalize (object);
 }
 
+static GstFlowReturn gst_mcu_compositor_audio_pad_flush (
+    GstAggregatorPad *aggpad, GstAggregator *agg);
+
 static void
 gst_mcu_compositor_audio_pad_class_init (GstMcuCompositorAudioPadClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = gst_mcu_compositor_audio_pad_finalize;
+  GST_AGGREGATOR_PAD_CLASS (klass)->flush = gst_mcu_compositor_audio_pad_flush;
 }
 
 static void
@@ -1635,6 +1639,19 @@ gst_mcu_compositor_sink_event (
       ->sink_event (agg, bpad, event);
 }
 
+/* A flushed audio input starts over: its queued audio goes, and its next
+ * buffer is placed by its own running time. */
+static GstFlowReturn
+gst_mcu_compositor_audio_pad_flush (
+    GstAggregatorPad *aggpad, GstAggregator *agg)
+{
+  McuCompositorPrivate *priv = GST_MCU_COMPOSITOR (agg)->priv;
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  if (priv->mix)
+    priv->mix->flush_port (GST_MCU_COMPOSITOR_AUDIO_PAD (aggpad)->port);
+  return GST_FLOW_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Audio outputs */
 
@@ -2365,6 +2382,8 @@ gst_mcu_compositor_flush (GstAggregator *agg)
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   for (auto &o : priv->audio_outs)
     o->need_segment = true;
+  if (priv->mix)
+    priv->mix->reset ();
   return GST_FLOW_OK;
 }
 
