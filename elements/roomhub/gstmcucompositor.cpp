@@ -1668,14 +1668,24 @@ audio_fixate (GstCaps *caps)
   return caps;
 }
 
-/* Chooses the output audio format from what audio_src's peer accepts.
- * With audio_lock held. */
+/* Chooses the output audio format from what downstream of the audio
+ * outputs accepts.  With audio_lock held. */
 static void
 setup_audio (GstMcuCompositor *self)
 {
   McuCompositorPrivate *priv = self->priv;
   GstCaps *templ = gst_static_pad_template_get_caps (&audio_src_template);
-  GstCaps *peer = gst_pad_peer_query_caps (self->audio_srcpad, templ);
+  /* Ask audio_src's peer, or the first linked mix-minus output's. */
+  GstPad *ask = self->audio_srcpad;
+  if (!gst_pad_is_linked (ask)) {
+    for (auto &o : priv->audio_outs) {
+      if (gst_pad_is_linked (o->pad)) {
+        ask = o->pad;
+        break;
+      }
+    }
+  }
+  GstCaps *peer = gst_pad_peer_query_caps (ask, templ);
   GstCaps *caps;
   if (peer && !gst_caps_is_empty (peer)) {
     caps = gst_caps_intersect (peer, templ);
