@@ -2339,7 +2339,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   GST_LOG_OBJECT (self,
       "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT " with %zu tiles",
       nframes, GST_TIME_ARGS (start), tiles.size ());
-  return gst_aggregator_finish_buffer (agg, outbuf);
+  ret = gst_aggregator_finish_buffer (agg, outbuf);
+  /* Nobody watching the composite (yet) is no reason to stop the room. */
+  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
 }
 
 static gboolean

@@ -964,6 +964,25 @@ GST_END_TEST;
 
 /* ------------------------------------------------------------------------ */
 
+GST_START_TEST (test_video_unlinked)
+{
+  /* Audio only: an unlinked composite output stops nothing. */
+  GstElement *mcu = gst_element_factory_make ("mcucompositor", NULL);
+  g_object_set (mcu, "width", OUT_W, "height", OUT_H, NULL);
+  GstHarness *audio = gst_harness_new_with_element (mcu, NULL, "audio_src");
+  gst_harness_play (audio);
+  for (guint i = 0; i < 3; i++) {
+    gst_harness_crank_single_clock_wait (audio);
+    GstBuffer *buf = gst_harness_pull (audio);
+    fail_unless (buf != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), frame_time (i));
+    gst_buffer_unref (buf);
+  }
+  gst_harness_teardown (audio);
+  gst_object_unref (mcu);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_not_live)
 {
   GstElement *mcu = gst_element_factory_make ("mcucompositor", NULL);
@@ -1028,6 +1047,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_audio_silence_without_inputs);
   tcase_add_test (tc, test_audio_mix_minus);
   tcase_add_test (tc, test_auto_speaker);
+  tcase_add_test (tc, test_video_unlinked);
   tcase_add_test (tc, test_not_live);
   return s;
 }
