@@ -155,6 +155,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define LABEL_BOX_ARGB 0xff202020u
 #define LABEL_TEXT_ARGB 0xfff0f0f0u
 
+/* Live output this far behind the clock skips to the present. */
+#define MAX_LATENESS GST_SECOND
+
 #define AUTO_SPEAKER_HOLD (300 * GST_MSECOND)
 #define AUTO_SPEAKER_MIN_LEVEL 0.005
 
@@ -535,6 +538,7 @@ struct McuCompositorPrivate {
   bool have_out_info = false;
   GstClockTime ts_offset = GST_CLOCK_TIME_NONE;
   guint64 nframes = 0;
+  bool discont = false; /* frames were skipped: flag the next one */
   std::vector<LayoutEntry> last_layout;
   GstMcuCompositorLayout last_layout_kind = GST_MCU_COMPOSITOR_LAYOUT_GRID;
   bool layout_posted = false;
@@ -2066,6 +2070,49 @@ pick_auto_speaker (McuCompositorPrivate *priv,
   return current;
 }
 
+/* Live output that fell more than MAX_LATENESS behind the clock (a stalled
+ * downstream, a late start) jumps to the present instead of rushing out
+ * every missed frame. */
+static void
+skip_late_frames (
+    GstMcuCompositor *self, const GstSegment *segment, gint fps_n, gint fps_d)
+{
+  McuCompositorPrivate *priv = self->priv;
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (!clock)
+    return;
+  const GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  const GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+  const GstClockTime latency =
+      gst_aggregator_get_latency (GST_AGGREGATOR (self));
+  if (now < base || !GST_CLOCK_TIME_IS_VALID (latency))
+    return;
+  const GstClockTime now_rt = now - base;
+  const GstClockTime start =
+      priv->ts_offset
+      + gst_util_uint64_scale (priv->nframes, GST_SECOND * fps_d, fps_n);
+  const GstClockTime rt =
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, start);
+  if (!GST_CLOCK_TIME_IS_VALID (rt) || rt + latency + MAX_LATENESS >= now_rt)
+    return;
+  /* The frame whose deadline is now, in the segment's time. */
+  const gint64 target =
+      (gint64)(now_rt - latency) + ((gint64)start - (gint64)rt);
+  if (target <= (gint64)priv->ts_offset)
+    return;
+  const guint64 frames = gst_util_uint64_scale (
+      target - priv->ts_offset, fps_n, GST_SECOND * (guint64)fps_d);
+  GST_WARNING_OBJECT (self,
+      "output %" GST_TIME_FORMAT " behind, skipping %" G_GUINT64_FORMAT
+      " frames",
+      GST_TIME_ARGS (now_rt - rt - latency), frames - priv->nframes);
+  if (frames > priv->nframes) {
+    priv->nframes = frames;
+    priv->discont = true;
+  }
+}
+
 static GstFlowReturn
 gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
 {
@@ -2103,6 +2150,8 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     priv->nframes = 0;
   }
   GST_OBJECT_UNLOCK (srcpad);
+  if (timeout)
+    skip_late_frames (self, &segment, fps_n, fps_d);
   const GstClockTime ts_offset = priv->ts_offset;
   const guint64 nframes = priv->nframes;
   const GstClockTime start =
@@ -2318,6 +2367,10 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   GST_BUFFER_DURATION (outbuf) = end - start;
   GST_BUFFER_OFFSET (outbuf) = nframes;
   GST_BUFFER_OFFSET_END (outbuf) = nframes + 1;
+  if (priv->discont) {
+    GST_BUFFER_FLAG_SET (outbuf, GST_BUFFER_FLAG_DISCONT);
+    priv->discont = false;
+  }
 
   if (!priv->layout_posted || priv->last_layout_kind != layout
       || priv->last_layout != entries) {

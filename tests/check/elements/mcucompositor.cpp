@@ -983,6 +983,29 @@ GST_START_TEST (test_video_unlinked)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_late_output_skips_ahead)
+{
+  Room r = room_new ();
+  room_add_input (r, 0);
+  for (guint i = 0; i < 2; i++)
+    gst_buffer_unref (room_step (r, {0}));
+  /* Downstream stalled for 5 s: the next frame is the present one, not the
+   * 148 missed ones. */
+  GstTestClock *clock = gst_harness_get_testclock (r.out);
+  gst_test_clock_set_time (clock, 5 * GST_SECOND);
+  gst_object_unref (clock);
+  gst_harness_crank_single_clock_wait (r.out);
+  GstBuffer *buf = gst_harness_pull (r.out);
+  const GstClockTime frame = frame_time (1);
+  fail_unless (GST_BUFFER_PTS (buf) >= 5 * GST_SECOND - 3 * frame
+                   && GST_BUFFER_PTS (buf) <= 5 * GST_SECOND,
+      "pts %" GST_TIME_FORMAT, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_not_live)
 {
   GstElement *mcu = gst_element_factory_make ("mcucompositor", NULL);
@@ -1048,6 +1071,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_audio_mix_minus);
   tcase_add_test (tc, test_auto_speaker);
   tcase_add_test (tc, test_video_unlinked);
+  tcase_add_test (tc, test_late_output_skips_ahead);
   tcase_add_test (tc, test_not_live);
   return s;
 }
