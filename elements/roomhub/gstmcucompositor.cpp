@@ -12,7 +12,10 @@
  * The composite leaves on the always pad `src`; the full audio mix on the
  * always pad `audio_src`; and, on request, `audio_src_%u` carries the mix of
  * every port but port %u (mix-minus, so a participant never hears their own
- * voice).  Unlinked audio pads are simply not fed.
+ * voice).  Unlinked outputs, audio or video, are simply not fed.  Audio
+ * leaves as S16LE 48 kHz stereo unless downstream asks otherwise, one buffer
+ * per output frame; the element adds one frame of latency so a frame's audio
+ * has arrived when the frame leaves.
  *
  * The output is live: with #GstAggregator:force-live (default) a frame leaves
  * at every output frame period whether or not inputs deliver, painted with
@@ -60,7 +63,7 @@
  * * `label` (string): a name drawn in the tile's bottom left corner.
  *
  * Every pad property may change while PLAYING, and every pad is reachable as a
- * child (`m.sink_0::xpos=10` in launch syntax).
+ * child (`mcucompositor name=m sink_0::xpos=10` in launch syntax).
  *
  * ## Messages
  *
