@@ -437,10 +437,19 @@ qr_decode_quad (cv::wechat_qrcode::WeChatQRCode &decoder, const cv::Mat &luma,
   return std::string ();
 }
 
-/* Runs on the worker thread: finds the codes in one frame. The downscaled
- * frame is only used to locate codes (OpenCV's QRCodeDetector); each is then
- * decoded from the full-size luma with OpenCV's WeChat decoder, as Debian's
- * OpenCV is built without the quirc decoder QRCodeDetector needs. */
+/* Runs on the worker thread: finds the codes in one frame.
+ *
+ * Debian's OpenCV 4.6 is built without the quirc decoder that
+ * QRCodeDetector's own decoding needs, so codes are decoded with OpenCV's
+ * WeChat decoder (contrib module wechat_qrcode) and located with
+ * QRCodeDetector:
+ * 1. WeChat on the downscaled luma says whether there is any code at all (it
+ *    is quick both ways, and most frames have none);
+ * 2. only then QRCodeDetector locates the codes (detectMulti, or detect when
+ *    detectMulti finds none, as it misses lone codes) in the downscaled luma;
+ * 3. each code is decoded again from its straightened quadrangle of the
+ *    full-size luma, which ties every symbol to its own corners.
+ * A symbol of step 1 that no quadrangle gave is reported without corners. */
 static std::vector<QrCode>
 qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
     cv::wechat_qrcode::WeChatQRCode &decoder, const QrScanJob &job,
@@ -458,10 +467,19 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
   float back_x = (float)luma.cols / scanned.cols;
   float back_y = (float)luma.rows / scanned.rows;
 
-  std::vector<cv::Point2f> corners;
   std::vector<QrCode> codes;
-  if (!detector.detectMulti (scanned, corners))
+  std::vector<std::string> present = decoder.detectAndDecode (scanned);
+  present.erase (
+      std::remove (present.begin (), present.end (), ""), present.end ());
+  if (present.empty ())
     return codes;
+
+  std::vector<cv::Point2f> corners;
+  if (!detector.detectMulti (scanned, corners) || corners.empty ()) {
+    corners.clear ();
+    if (!detector.detect (scanned, corners))
+      corners.clear ();
+  }
 
   for (size_t i = 0; 4 * i + 3 < corners.size (); i++) {
     std::vector<cv::Point2f> quad;
@@ -472,11 +490,18 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
     QrCode code;
     code.symbol = qr_decode_quad (decoder, luma, quad);
     if (code.symbol.empty ())
-      continue; /* found but not decoded */
+      continue; /* located but not decoded */
     for (const cv::Point2f &p : quad)
       code.corners.emplace_back (
           (int)std::lround (p.x), (int)std::lround (p.y));
     codes.push_back (std::move (code));
+  }
+
+  for (const std::string &symbol : present) {
+    bool located = std::any_of (codes.begin (), codes.end (),
+        [&symbol] (const QrCode &code) { return code.symbol == symbol; });
+    if (!located)
+      codes.push_back (QrCode{symbol, {}});
   }
   GST_LOG_OBJECT (self, "scanned %dx%d: %zu codes", scanned.cols, scanned.rows,
       codes.size ());
@@ -586,8 +611,10 @@ qr_detect_worker (GstQrDetect *self)
 
     lk.lock ();
     priv->outlines.clear ();
-    for (const QrCode &code : codes)
-      priv->outlines.push_back (code.corners);
+    for (const QrCode &code : codes) {
+      if (!code.corners.empty ())
+        priv->outlines.push_back (code.corners);
+    }
     priv->busy = false;
     priv->worker_cond.notify_all (); /* wakes an EOS waiting for the scan */
   }
