@@ -99,6 +99,9 @@ enum {
  * scan that misses a code (blur, a hand passing) does not repeat it. */
 #define MISSED_SCANS_TO_FORGET 2
 
+/* Bounds the detect-and-erase rounds of one scan. */
+#define MAX_CODES_PER_FRAME 8
+
 #define QR_FORMATS                                                             \
   "{ GRAY8, I420, YV12, NV12, NV21, Y41B, Y42B, Y444, NV16, NV61, NV24, "      \
   "A420, YUV9, YVU9, YUY2, YVYU, UYVY, VYUY, AYUV, RGB, BGR, RGBx, BGRx, "     \
@@ -437,19 +440,26 @@ qr_decode_quad (cv::wechat_qrcode::WeChatQRCode &decoder, const cv::Mat &luma,
   return std::string ();
 }
 
+static bool
+qr_has_symbol (const std::vector<QrCode> &codes, const std::string &symbol)
+{
+  return std::any_of (codes.begin (), codes.end (),
+      [&symbol] (const QrCode &code) { return code.symbol == symbol; });
+}
+
 /* Runs on the worker thread: finds the codes in one frame.
  *
  * Debian's OpenCV 4.6 is built without the quirc decoder that
- * QRCodeDetector's own decoding needs, so codes are decoded with OpenCV's
- * WeChat decoder (contrib module wechat_qrcode) and located with
- * QRCodeDetector:
- * 1. WeChat on the downscaled luma says whether there is any code at all (it
- *    is quick both ways, and most frames have none);
- * 2. only then QRCodeDetector locates the codes (detectMulti, or detect when
- *    detectMulti finds none, as it misses lone codes) in the downscaled luma;
- * 3. each code is decoded again from its straightened quadrangle of the
- *    full-size luma, which ties every symbol to its own corners.
- * A symbol of step 1 that no quadrangle gave is reported without corners. */
+ * QRCodeDetector's own decoding needs, so QRCodeDetector only locates codes,
+ * in the downscaled luma, and OpenCV's WeChat decoder (contrib module
+ * wechat_qrcode) decodes each from its straightened quadrangle of the
+ * full-size luma. detect() finds one code at a time: each code found is
+ * erased from the downscaled luma and detect() runs again until it finds
+ * none. detect() fails when it sees several codes, so when it finds nothing
+ * at first detectMulti tries (it is slower, misses lone codes and often
+ * finds only some of several, which the next rounds pick up). WeChat on a
+ * whole frame would be simpler but takes ~50 ms on a textured frame without
+ * codes and gives no corners. */
 static std::vector<QrCode>
 qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
     cv::wechat_qrcode::WeChatQRCode &decoder, const QrScanJob &job,
@@ -468,41 +478,43 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
   float back_y = (float)luma.rows / scanned.rows;
 
   std::vector<QrCode> codes;
-  std::vector<std::string> present = decoder.detectAndDecode (scanned);
-  present.erase (
-      std::remove (present.begin (), present.end (), ""), present.end ());
-  if (present.empty ())
-    return codes;
+  cv::Mat remaining = scanned; /* copied before the first code is erased */
+  for (int round = 0; round < MAX_CODES_PER_FRAME; round++) {
+    std::vector<cv::Point2f> corners;
+    bool found = detector.detect (remaining, corners) && corners.size () >= 4;
+    /* detect() fails when it sees several codes; detectMulti only then, as
+     * it is slower and misses lone codes. Once a code is found and erased,
+     * fewer remain, so detect() suffices. */
+    if (!found && codes.empty ())
+      found = detector.detectMulti (remaining, corners) && !corners.empty ();
+    if (!found)
+      break;
 
-  std::vector<cv::Point2f> corners;
-  if (!detector.detectMulti (scanned, corners) || corners.empty ()) {
-    corners.clear ();
-    if (!detector.detect (scanned, corners))
-      corners.clear ();
-  }
+    for (size_t i = 0; 4 * i + 3 < corners.size (); i++) {
+      const cv::Point2f *at = &corners[4 * i];
+      std::vector<cv::Point2f> quad;
+      for (size_t c = 0; c < 4; c++)
+        quad.emplace_back (at[c].x * back_x, at[c].y * back_y);
+      QrCode code;
+      code.symbol = qr_decode_quad (decoder, luma, quad);
+      if (!code.symbol.empty () && !qr_has_symbol (codes, code.symbol)) {
+        for (const cv::Point2f &p : quad)
+          code.corners.emplace_back (
+              (int)std::lround (p.x), (int)std::lround (p.y));
+        codes.push_back (std::move (code));
+      }
 
-  for (size_t i = 0; 4 * i + 3 < corners.size (); i++) {
-    std::vector<cv::Point2f> quad;
-    for (size_t c = 0; c < 4; c++) {
-      const cv::Point2f &p = corners[4 * i + c];
-      quad.emplace_back (p.x * back_x, p.y * back_y);
+      /* Erased even when it does not decode, or it would hide the rest. */
+      if (remaining.data == scanned.data)
+        remaining = scanned.clone ();
+      cv::Point2f centre = (at[0] + at[2]) * 0.5f;
+      std::vector<cv::Point> cover;
+      for (size_t c = 0; c < 4; c++)
+        cover.push_back (centre + (at[c] - centre) * 1.15f);
+      cv::fillConvexPoly (remaining, cover, cv::Scalar (255));
     }
-    QrCode code;
-    code.symbol = qr_decode_quad (decoder, luma, quad);
-    if (code.symbol.empty ())
-      continue; /* located but not decoded */
-    for (const cv::Point2f &p : quad)
-      code.corners.emplace_back (
-          (int)std::lround (p.x), (int)std::lround (p.y));
-    codes.push_back (std::move (code));
   }
 
-  for (const std::string &symbol : present) {
-    bool located = std::any_of (codes.begin (), codes.end (),
-        [&symbol] (const QrCode &code) { return code.symbol == symbol; });
-    if (!located)
-      codes.push_back (QrCode{symbol, {}});
-  }
   GST_LOG_OBJECT (self, "scanned %dx%d: %zu codes", scanned.cols, scanned.rows,
       codes.size ());
   return codes;
