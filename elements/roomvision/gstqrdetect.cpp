@@ -22,6 +22,12 @@
  * interleaved (I420, YV12, NV12, YUY2, ...), GRAY8, and packed RGB formats
  * (RGB, BGRx, RGBA, ...), which are turned into luma for scanning.
  *
+ * Codes are located with OpenCV's QRCodeDetector in the downscaled luma and
+ * decoded with OpenCV's WeChat decoder from the full-size luma, so small
+ * codes decode as long as they can be located at #GstQrDetect:scan-width.
+ * The read-only #GstQrDetect:scans property counts the frames scanned.
+ * Late frames are never dropped (QoS is off).
+ *
  * ## Messages
  *
  * One `qrdetect` element message per code reported, with the fields:
@@ -30,8 +36,7 @@
  * - `type` (string): always `QR-Code`.
  * - `points` (GstValueArray): the four corners of the code in pixels of the
  *   frame (not of the downscaled scan), each a GstValueArray `< x, y >` of two
- *   ints, in the order OpenCV gives: the code's own top-left, top-right,
- *   bottom-right and bottom-left corner, so the order also tells the rotation.
+ *   ints, going round the code in the order OpenCV's QRCodeDetector gives.
  * - `timestamp` (guint64): the PTS of the frame scanned.
  * - `stream-time` (guint64): its stream time.
  * - `running-time` (guint64): its running time.
@@ -39,10 +44,11 @@
  *
  * `gst-launch-1.0 -m` prints them like this:
  * |[
- * qrdetect, symbol=(string)room-42, type=(string)QR-Code,
- *   points=(int)< < 404, 194 >, < 876, 194 >, < 876, 666 >, < 404, 666 > >,
- *   timestamp=(guint64)0, stream-time=(guint64)0, running-time=(guint64)0,
- *   duration=(guint64)33333333;
+ * qrdetect, symbol=(string)"hello\ rooms", type=(string)QR-Code,
+ *   points=(int)< < (int)48, (int)48 >, < (int)299, (int)48 >,
+ *   < (int)301, (int)299 >, < (int)48, (int)299 > >, timestamp=(guint64)0,
+ *   stream-time=(guint64)0, running-time=(guint64)0,
+ *   duration=(guint64)40000000;
  * ]|
  *
  * ## Example launch line
@@ -261,6 +267,8 @@ gst_qr_detect_init (GstQrDetect *self)
 {
   self->priv = new GstQrDetectPrivate ();
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  /* An analyser must not drop late frames: they go on as they came. */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), !DEFAULT_DRAW);
 }
 
