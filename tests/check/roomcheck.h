@@ -13,6 +13,5 @@
     gst_check_init (&argc, &argv);                                             \
     Suite *s = name##_suite ();                                                \
     int failed = gst_check_run_suite (s, #name, __FILE__);                     \
-    gst_deinit ();                                                             \
     return failed == 0 ? 0 : 1;                                                \
   }
