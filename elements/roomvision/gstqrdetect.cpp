@@ -803,9 +803,12 @@ gst_qr_detect_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   bool draw = priv->draw;
   GST_OBJECT_UNLOCK (self);
 
+  /* Without a time segment or PTS, interval cannot apply: scan when idle. */
+  bool timed = trans->segment.format == GST_FORMAT_TIME;
   GstClockTime timestamp = GST_BUFFER_PTS (buf);
-  GstClockTime running_time =
-      gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, timestamp);
+  GstClockTime running_time = timed ? gst_segment_to_running_time (
+                                  &trans->segment, GST_FORMAT_TIME, timestamp)
+                                    : GST_CLOCK_TIME_NONE;
 
   /* Hand the frame over only when the previous scan is done and the interval
    * has passed; otherwise it just flows on. */
@@ -825,8 +828,9 @@ gst_qr_detect_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
       job.timestamp = timestamp;
       job.duration = GST_BUFFER_DURATION (buf);
       job.running_time = running_time;
-      job.stream_time = gst_segment_to_stream_time (
-          &trans->segment, GST_FORMAT_TIME, timestamp);
+      job.stream_time = timed ? gst_segment_to_stream_time (
+                            &trans->segment, GST_FORMAT_TIME, timestamp)
+                              : GST_CLOCK_TIME_NONE;
       priv->busy = true;
       priv->has_job = true;
       priv->last_handoff = running_time;

@@ -479,6 +479,44 @@ GST_START_TEST (test_passthrough_and_draw)
 
 GST_END_TEST;
 
+GST_START_TEST (test_draw_rgb)
+{
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_BGRx, 640, 480);
+  g_object_set (f.h->element, "draw", TRUE, NULL);
+  cv::Mat luma = background (640, 480);
+  std::vector<cv::Point2f> corners =
+      draw_code (luma, "green box", 220, {330, 230}, 15);
+  /* Frames without PTS are scanned too (whenever the worker is idle). */
+  push_scanned (f, luma, GST_VIDEO_FORMAT_BGRx, GST_CLOCK_TIME_NONE);
+  GstMessage *msg = pop_code (f);
+  fail_unless (msg != NULL);
+  fail_unless_equals_string (message_symbol (msg), "green box");
+  gst_message_unref (msg);
+
+  fail_unless_equals_int (
+      gst_harness_push (
+          f.h, make_buffer (luma, GST_VIDEO_FORMAT_BGRx, GST_CLOCK_TIME_NONE)),
+      GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (f.h);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, 640, 480);
+  GstVideoFrame frame;
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  cv::Mat bgrx (480, 640, CV_8UC4, GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
+      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0));
+  for (int c = 0; c < 4; c++) {
+    cv::Point2f mid = (corners[c] + corners[(c + 1) % 4]) * 0.5f;
+    cv::Vec4b px = bgrx.at<cv::Vec4b> ((int)mid.y, (int)mid.x);
+    fail_unless (px[0] == 0 && px[1] == 255 && px[2] == 0,
+        "edge %d not green: %d,%d,%d", c, px[2], px[1], px[0]);
+  }
+  gst_video_frame_unmap (&frame);
+  gst_buffer_unref (out);
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
 /* Detection made slow (4K scanned at full size): every frame still comes out
  * at once, none waits for the worker. */
 GST_START_TEST (test_never_delays_frames)
@@ -538,6 +576,7 @@ qrdetect_suite (void)
   tcase_add_test (tc, test_two_codes);
   tcase_add_test (tc, test_repeat_leave_return);
   tcase_add_test (tc, test_passthrough_and_draw);
+  tcase_add_test (tc, test_draw_rgb);
   tcase_add_test (tc, test_never_delays_frames);
   tcase_add_test (tc, test_bad_caps);
   return s;
