@@ -448,6 +448,102 @@ qr_decode_quad (cv::wechat_qrcode::WeChatQRCode &decoder, const cv::Mat &luma,
   return std::string ();
 }
 
+/* Whether runs dark-light-dark-light-dark have the 1:1:3:1:1 ratio of a
+ * finder pattern (half a module of slack each), and their module size. */
+static bool
+qr_finder_ratio (const int runs[5], float *module)
+{
+  int total = runs[0] + runs[1] + runs[2] + runs[3] + runs[4];
+  if (total < 10)
+    return false;
+  float m = total / 7.0f;
+  float slack = m * 0.5f + 0.5f;
+  *module = m;
+  return std::abs (runs[0] - m) <= slack && std::abs (runs[1] - m) <= slack
+         && std::abs (runs[2] - 3 * m) <= 3 * slack
+         && std::abs (runs[3] - m) <= slack && std::abs (runs[4] - m) <= slack;
+}
+
+/* Whether the column through (x, y), the middle of a dark run, also crosses
+ * a finder pattern of about the same module size. */
+static bool
+qr_finder_vertical (const cv::Mat &binary, int x, int y, float module)
+{
+  auto dark = [&binary, x] (
+                  int row) { return binary.at<guint8> (row, x) == 0; };
+  int reach = (int)(module * 7) + 2;
+  int runs[5] = {0, 0, 0, 0, 0};
+  /* Up from the centre: centre (dark), light, dark. */
+  int row = y;
+  for (int want = 0, run = 2; run >= 0; run--, want++) {
+    bool is_dark = run != 1;
+    while (row >= 0 && dark (row) == is_dark && y - row <= reach) {
+      runs[run]++;
+      row--;
+    }
+    if (row < 0 || y - row > reach)
+      return false;
+  }
+  /* Down: centre, light, dark. */
+  row = y + 1;
+  for (int run = 2; run <= 4; run++) {
+    bool is_dark = run != 3;
+    int count = 0;
+    while (row < binary.rows && dark (row) == is_dark && row - y <= reach) {
+      count++;
+      row++;
+    }
+    runs[run] += count;
+    if (row >= binary.rows || row - y > reach)
+      return false;
+  }
+  float vertical;
+  return qr_finder_ratio (runs, &vertical) && vertical < module * 1.6f
+         && vertical > module / 1.6f;
+}
+
+/* A cheap first look, as QRCodeDetector takes several milliseconds even on
+ * frames without any code (most frames): is there something shaped like a
+ * finder pattern, runs dark-light-dark-light-dark in the ratio 1:1:3:1:1
+ * across a row and down the column through its middle? A finder pattern spans
+ * 7 modules, so rows every other line cross each one several times. */
+static bool
+qr_may_have_code (const cv::Mat &gray)
+{
+  cv::Mat binary; /* 0 = dark */
+  int block = std::max (3, (gray.cols / 8) | 1);
+  cv::adaptiveThreshold (gray, binary, 255, cv::ADAPTIVE_THRESH_MEAN_C,
+      cv::THRESH_BINARY, block, 14);
+
+  int hits = 0;
+  std::vector<int> runs;
+  for (int y = 0; y < binary.rows; y += 2) {
+    const guint8 *row = binary.ptr<guint8> (y);
+    runs.clear ();
+    int start = 0;
+    for (int x = 1; x <= binary.cols; x++) {
+      if (x < binary.cols && row[x] == row[start])
+        continue;
+      runs.push_back (x - start);
+      start = x;
+    }
+    /* Runs alternate; the first one is dark when row[0] is. */
+    size_t first_dark = row[0] == 0 ? 0 : 1;
+    int x0 = 0;
+    for (size_t i = 0; i < first_dark && i < runs.size (); i++)
+      x0 += runs[i];
+    for (size_t i = first_dark; i + 4 < runs.size (); i += 2) {
+      float module;
+      int centre = x0 + runs[i] + runs[i + 1] + runs[i + 2] / 2;
+      if (qr_finder_ratio (&runs[i], &module)
+          && qr_finder_vertical (binary, centre, y, module) && ++hits >= 6)
+        return true;
+      x0 += runs[i] + runs[i + 1];
+    }
+  }
+  return false;
+}
+
 static bool
 qr_has_symbol (const std::vector<QrCode> &codes, const std::string &symbol)
 {
@@ -486,6 +582,9 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
   float back_y = (float)luma.rows / scanned.rows;
 
   std::vector<QrCode> codes;
+  if (!qr_may_have_code (scanned))
+    return codes;
+
   cv::Mat remaining = scanned; /* copied before the first code is erased */
   for (int round = 0; round < MAX_CODES_PER_FRAME; round++) {
     std::vector<cv::Point2f> corners;

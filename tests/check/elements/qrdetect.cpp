@@ -261,6 +261,7 @@ GST_START_TEST (test_sizes_rotations_blur_noise)
       {"blurred", 300, 10, 2.0, 0},
       {"noisy", 300, -15, 0, 12},
       {"blur and noise", 360, 45, 1.5, 8},
+      {"low contrast", 300, 5, 1.0, 4},
   };
 
   for (const Variant &v : variants) {
@@ -268,6 +269,8 @@ GST_START_TEST (test_sizes_rotations_blur_noise)
     cv::Mat luma = background (1280, 720);
     std::vector<cv::Point2f> corners =
         draw_code (luma, v.symbol, v.code_px, {700, 370}, v.angle);
+    if (g_str_equal (v.symbol, "low contrast")) /* a dim, grey print */
+      luma.convertTo (luma, -1, 0.25, 90);
     if (v.blur_sigma > 0)
       cv::GaussianBlur (luma, luma, cv::Size (0, 0), v.blur_sigma);
     if (v.noise_sigma > 0) {
