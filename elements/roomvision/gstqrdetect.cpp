@@ -559,11 +559,12 @@ qr_has_symbol (const std::vector<QrCode> &codes, const std::string &symbol)
  * wechat_qrcode) decodes each from its straightened quadrangle of the
  * full-size luma. detect() finds one code at a time: each code found is
  * erased from the downscaled luma and detect() runs again until it finds
- * none. detect() fails when it sees several codes, so when it finds nothing
- * at first detectMulti tries (it is slower, misses lone codes and often
- * finds only some of several, which the next rounds pick up). WeChat on a
- * whole frame would be simpler but takes ~50 ms on a textured frame without
- * codes and gives no corners. */
+ * none, or until qr_may_have_code() sees no finder pattern left (most frames
+ * have no code at all and cost well under a millisecond). detect() fails when
+ * it sees several codes, so when it finds nothing at first detectMulti tries
+ * (it is slower, misses lone codes and often finds only some of several, which
+ * the next rounds pick up). WeChat on a whole frame would be simpler but takes
+ * ~50 ms on a textured frame without codes and gives no corners. */
 static std::vector<QrCode>
 qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
     cv::wechat_qrcode::WeChatQRCode &decoder, const QrScanJob &job,
@@ -582,11 +583,11 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
   float back_y = (float)luma.rows / scanned.rows;
 
   std::vector<QrCode> codes;
-  if (!qr_may_have_code (scanned))
-    return codes;
-
   cv::Mat remaining = scanned; /* copied before the first code is erased */
   for (int round = 0; round < MAX_CODES_PER_FRAME; round++) {
+    /* Also after erasing: usually no other code is left. */
+    if (!qr_may_have_code (remaining))
+      break;
     std::vector<cv::Point2f> corners;
     bool found = detector.detect (remaining, corners) && corners.size () >= 4;
     /* detect() fails when it sees several codes; detectMulti only then, as
