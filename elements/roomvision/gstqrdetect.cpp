@@ -475,7 +475,7 @@ qr_finder_vertical (const cv::Mat &binary, int x, int y, float module)
   int runs[5] = {0, 0, 0, 0, 0};
   /* Up from the centre: centre (dark), light, dark. */
   int row = y;
-  for (int want = 0, run = 2; run >= 0; run--, want++) {
+  for (int run = 2; run >= 0; run--) {
     bool is_dark = run != 1;
     while (row >= 0 && dark (row) == is_dark && y - row <= reach) {
       runs[run]++;
