@@ -41,20 +41,22 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 filesrc
- * location=/usr/share/doc/opencv-doc/opencv4/html/faceDetection.png ! pngdec !
- * videoconvert ! imagefreeze num-buffers=20 ! video/x-raw,framerate=10/1 !
- * faceoverlayfilter
- * image=/usr/share/doc/opencv-doc/examples/data/opencv-logo.png offset-x=-0.35
- * offset-y=-1.2 width=1.6 height=1.6 ! videoconvert ! pngenc snapshot=false !
- * multifilesink location=/tmp/hat-%02d.png sync=true
+ * gst-launch-1.0 \
+ *   filesrc location=/usr/share/doc/opencv-doc/opencv4/html/faceDetection.png \
+ *   ! pngdec ! videoconvert ! imagefreeze num-buffers=20 \
+ *   ! video/x-raw,framerate=10/1 \
+ *   ! faceoverlayfilter \
+ *     image=/usr/share/doc/opencv-doc/examples/data/opencv-logo.png \
+ *     offset-x=-0.35 offset-y=-1.2 width=1.6 height=1.6 \
+ *   ! videoconvert ! pngenc snapshot=false \
+ *   ! multifilesink location=/tmp/hat-%02d.png sync=true
  * ]| Puts the OpenCV logo as a hat on Lena (Kurento's hat values); the first
  * frame goes out before the first detection, the later ones wear the hat.
  * |[
- * gst-launch-1.0 -m filesrc
- * location=/usr/share/doc/opencv-doc/examples/data/Megamind.avi ! decodebin !
- * videoconvert ! faceoverlayfilter mode=blur ! videoconvert ! fakesink
- * sync=true
+ * gst-launch-1.0 -m \
+ *   filesrc location=/usr/share/doc/opencv-doc/examples/data/Megamind.avi \
+ *   ! decodebin ! videoconvert ! faceoverlayfilter mode=blur ! videoconvert \
+ *   ! fakesink sync=true
  * ]| Blurs the faces in a clip and prints the face messages.
  */
 
