@@ -688,6 +688,44 @@ GST_START_TEST (test_all_formats)
 }
 GST_END_TEST;
 
+/* New caps (another size) forget the old faces at once: the next frame is
+ * not drawn on with rectangles of the old size, and the next detection
+ * reports faces in the new frame's pixels. */
+GST_START_TEST (test_caps_change_forgets_faces)
+{
+  cv::Mat big = two_faces_frame (), small;
+  cv::resize (big, small, cv::Size (480, 360), 0, 0, cv::INTER_AREA);
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_RGBA, big.cols, big.rows);
+  g_object_set (element_of (f), "image",
+      write_solid_png (cv::Scalar (255, 0, 0)).c_str (), NULL);
+  GstBuffer *big_in = make_buffer (big, f.format);
+  GstBuffer *small_in = make_buffer (small, f.format);
+  fail_unless_equals_int ((int)detect (f, big_in).size (), 2);
+
+  gst_harness_set_src_caps_str (
+      f.h, "video/x-raw,format=RGBA,width=480,height=360,framerate=5/1");
+  GstBuffer *out = push_frame (f, small_in);
+  fail_unless (
+      gst_buffer_memcmp (out, 0,
+          plane_of (small_in, f.format, 480, 360, 0).data, 480 * 360 * 4)
+          == 0,
+      "drawn with faces of the old size");
+  gst_buffer_unref (out);
+
+  GstMessage *msg = wait_faces_message (f);
+  std::vector<cv::Rect> faces = faces_of (msg);
+  gst_message_unref (msg);
+  fail_unless_equals_int ((int)faces.size (), 2);
+  for (const cv::Rect &face : faces)
+    fail_unless ((face & cv::Rect (0, 0, 480, 360)) == face);
+  check_faces_match (faces, reference_faces (small, 320),
+      (int)std::ceil (24.0 * small.cols / 320));
+  gst_buffer_unref (big_in);
+  gst_buffer_unref (small_in);
+  fixture_free (f);
+}
+GST_END_TEST;
+
 /* A detection that takes seconds (a huge frame at full resolution) does not
  * hold frames back: they all come out while it runs. */
 GST_START_TEST (test_slow_detection_does_not_delay)
@@ -824,6 +862,7 @@ faceoverlayfilter_suite (void)
   tcase_add_test (tc, test_hat_above_face);
   tcase_add_test (tc, test_blur_only_faces);
   tcase_add_test (tc, test_all_formats);
+  tcase_add_test (tc, test_caps_change_forgets_faces);
   tcase_add_test (tc, test_messages_on_change);
   tcase_add_test (tc, test_slow_detection_does_not_delay);
   tcase_add_test (tc, test_bad_files_are_clear_errors);
