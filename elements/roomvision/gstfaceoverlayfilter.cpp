@@ -15,7 +15,10 @@
  * Detection runs on a worker thread on a grey copy of the newest frame,
  * downscaled to `detect-width`, at most every `interval` milliseconds of
  * running time; frames are never held back by it (while a detection runs, new
- * frames pass with the last known faces).  Each detected face is matched by
+ * frames pass with the last known faces).  The whole frame is searched at
+ * least every `full-scan-interval` ms, when no face is known and after a face
+ * was lost; the detections in between only search around the known faces, at
+ * nearby sizes, which costs a fraction.  Each detected face is matched by
  * overlap with a tracked one and smoothed, so the overlay does not jitter; a
  * face disappears after it is missing from two detections in a row.
  *
@@ -97,6 +100,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_face_overlay_filter_debug);
 #define DEFAULT_DETECT_WIDTH 320
 #define DEFAULT_MIN_NEIGHBORS 3
 #define DEFAULT_SCALE_FACTOR 1.15
+#define DEFAULT_FULL_SCAN_INTERVAL 300
 
 enum {
   PROP_0,
@@ -111,6 +115,7 @@ enum {
   PROP_DETECT_WIDTH,
   PROP_MIN_NEIGHBORS,
   PROP_SCALE_FACTOR,
+  PROP_FULL_SCAN_INTERVAL,
 };
 
 /* Smoothing: how far a tracked face moves towards a new detection.  Small
@@ -142,6 +147,7 @@ struct Settings {
   gint detect_width = DEFAULT_DETECT_WIDTH;
   gint min_neighbors = DEFAULT_MIN_NEIGHBORS;
   double scale_factor = DEFAULT_SCALE_FACTOR;
+  guint full_scan_ms = DEFAULT_FULL_SCAN_INTERVAL;
 };
 
 struct TrackedFace {
@@ -157,6 +163,7 @@ struct DetectJob {
   gint detect_width = 0;
   gint min_neighbors = 0;
   double scale_factor = 0;
+  GstClockTime full_scan_interval = 0;
   guint caps_generation = 0;
   GstClockTime timestamp = GST_CLOCK_TIME_NONE;
   GstClockTime stream_time = GST_CLOCK_TIME_NONE;
@@ -676,28 +683,58 @@ faces_message (GstFaceOverlayFilter *self,
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
-/* Runs the cascade on @job; returns faces in frame pixels. */
+/* Runs the cascade on @job; returns faces in frame pixels.  A full scan
+ * looks everywhere; otherwise only around the faces already tracked
+ * (@known, frame pixels), at nearby sizes, which costs a small fraction. */
 static std::vector<cv::Rect2d>
-detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job)
+detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
+    const std::vector<cv::Rect> &known, bool full_scan)
 {
   cv::Mat small;
-  double scale = 1.0;
   if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
-    scale = (double)job.grey.cols / job.detect_width;
+    double scale = (double)job.grey.cols / job.detect_width;
     int h = std::max (1, (int)std::lround (job.grey.rows / scale));
     cv::resize (
         job.grey, small, cv::Size (job.detect_width, h), 0, 0, cv::INTER_AREA);
   } else {
     small = job.grey;
   }
+  double sx = (double)job.grey.cols / small.cols;
+  double sy = (double)job.grey.rows / small.rows;
   /* No histogram equalisation: on real video it loses more faces (those
    * in dim, flat scenes) than it gains. */
   std::vector<cv::Rect> found;
-  priv->classifier.detectMultiScale (
-      small, found, job.scale_factor, job.min_neighbors);
+  if (full_scan) {
+    priv->classifier.detectMultiScale (
+        small, found, job.scale_factor, job.min_neighbors);
+  } else {
+    cv::Size window = priv->classifier.getOriginalWindowSize ();
+    for (const cv::Rect &k : known) {
+      double w = k.width / sx, h = k.height / sy;
+      double cx = k.x / sx + w / 2, cy = k.y / sy + h / 2;
+      cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
+      area &= cv::Rect (0, 0, small.cols, small.rows);
+      cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
+      min_size.width = std::max (min_size.width, window.width);
+      min_size.height = std::max (min_size.height, window.height);
+      if (area.width < min_size.width || area.height < min_size.height)
+        continue;
+      std::vector<cv::Rect> here;
+      priv->classifier.detectMultiScale (small (area), here, job.scale_factor,
+          job.min_neighbors, 0, min_size,
+          cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
+      for (cv::Rect r : here) {
+        r += area.tl ();
+        /* Neighbouring areas overlap: keep each face once. */
+        bool seen = false;
+        for (const cv::Rect &f : found)
+          seen |= (r & f).area () > 0.5 * std::min (r.area (), f.area ());
+        if (!seen)
+          found.push_back (r);
+      }
+    }
+  }
   std::vector<cv::Rect2d> faces;
-  double sx = (double)job.grey.cols / small.cols;
-  double sy = (double)job.grey.rows / small.rows;
   for (const cv::Rect &r : found)
     faces.emplace_back (r.x * sx, r.y * sy, r.width * sx, r.height * sy);
   return faces;
@@ -707,6 +744,8 @@ static void
 worker_loop (GstFaceOverlayFilter *self)
 {
   FaceOverlayFilterPrivate *priv = PRIV (self);
+  GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
+  bool lost_face = false; /* a local search missed a known face */
   std::unique_lock<std::mutex> lk (priv->lock);
   while (true) {
     priv->wake.wait (lk, [priv] { return priv->quit || priv->job_ready; });
@@ -715,15 +754,33 @@ worker_loop (GstFaceOverlayFilter *self)
     DetectJob job = std::move (priv->job);
     priv->job = DetectJob ();
     priv->job_ready = false;
+    std::vector<cv::Rect> known;
+    for (const TrackedFace &f : priv->faces)
+      known.push_back (f.rect);
     lk.unlock ();
+
+    /* Look everywhere (for new faces) at least every full-scan-interval of
+     * running time, whenever no face is known and after a local search lost
+     * one; in between, only where the known faces are. */
+    bool full_scan =
+        known.empty () || lost_face
+        || !GST_CLOCK_TIME_IS_VALID (job.running_time)
+        || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
+        || job.running_time < last_full_scan
+        || job.running_time - last_full_scan >= job.full_scan_interval;
+    if (full_scan)
+      last_full_scan = job.running_time;
 
     std::vector<cv::Rect2d> detections;
     std::string error;
     gint64 began = g_get_monotonic_time ();
     try {
-      detections = detect_faces (priv, job);
-      GST_DEBUG_OBJECT (self, "detection found %zu faces in %.1f ms",
-          detections.size (), (g_get_monotonic_time () - began) / 1000.0);
+      detections = detect_faces (priv, job, known, full_scan);
+      /* It may have moved out of its surroundings: look everywhere next. */
+      lost_face = !full_scan && detections.size () < known.size ();
+      GST_DEBUG_OBJECT (self, "detection (%s) found %zu faces in %.1f ms",
+          full_scan ? "full" : "around known faces", detections.size (),
+          (g_get_monotonic_time () - began) / 1000.0);
     } catch (const cv::Exception &e) {
       error = e.what ();
     } catch (...) {
@@ -911,6 +968,7 @@ gst_face_overlay_filter_transform_frame_ip (
       job.detect_width = settings.detect_width;
       job.min_neighbors = settings.min_neighbors;
       job.scale_factor = settings.scale_factor;
+      job.full_scan_interval = settings.full_scan_ms * GST_MSECOND;
       job.caps_generation = caps_generation;
       job.timestamp = pts;
       job.stream_time = stream_time;
@@ -1025,6 +1083,9 @@ gst_face_overlay_filter_set_property (
     case PROP_SCALE_FACTOR:
       s.scale_factor = g_value_get_double (value);
       break;
+    case PROP_FULL_SCAN_INTERVAL:
+      s.full_scan_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1072,6 +1133,9 @@ gst_face_overlay_filter_get_property (
       break;
     case PROP_SCALE_FACTOR:
       g_value_set_double (value, s.scale_factor);
+      break;
+    case PROP_FULL_SCAN_INTERVAL:
+      g_value_set_uint (value, s.full_scan_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1162,6 +1226,13 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
       g_param_spec_double ("scale-factor", "Scale factor",
           "Size step between detector scales (smaller: finds more, costs more)",
           1.01, 10.0, DEFAULT_SCALE_FACTOR, live));
+
+  g_object_class_install_property (gobject_class, PROP_FULL_SCAN_INTERVAL,
+      g_param_spec_uint ("full-scan-interval", "Full scan interval",
+          "Least running time in ms between two searches of the whole frame; "
+          "detections in between only search around the faces already found "
+          "(0: always the whole frame)",
+          0, G_MAXUINT, DEFAULT_FULL_SCAN_INTERVAL, live));
 
   gst_element_class_set_static_metadata (element_class, "Face overlay filter",
       "Filter/Effect/Video",

@@ -10,6 +10,8 @@ sink's clock as from a camera, through
   - faceoverlayfilter with its defaults (a detection every 100 ms at most),
   - faceoverlayfilter interval=0 (a detection on every frame the worker is
     free for),
+  - the same with full-scan-interval=0 (every detection searches the whole
+    frame, none only around the known faces),
   - faceoverlayfilter detect-width=640 scale-factor=1.25 (facedetect's own
     detection grid, a detection every 100 ms at most),
 
@@ -185,6 +187,10 @@ def main():
     all_cpu, all_msgs = run(frames, f"faceoverlayfilter interval=0 {extra}")
     all_detections = counter.count
     counter.count = 0
+    full_cpu, full_msgs = run(
+        frames, f"faceoverlayfilter interval=0 full-scan-interval=0 {extra}")
+    full_detections = counter.count
+    counter.count = 0
     same_cpu, same_msgs = run(frames, f"faceoverlayfilter {SAME_GRID} {extra}")
     same_detections = counter.count
     base2, _ = run(frames, None)
@@ -222,10 +228,13 @@ def main():
                   ours_detections)
     every = report("faceoverlayfilter interval=0", all_cpu, all_msgs,
                    all_detections)
+    full = report("faceoverlayfilter interval=0 full-scan-interval=0",
+                  full_cpu, full_msgs, full_detections)
     same = report(f"faceoverlayfilter {SAME_GRID}", same_cpu, same_msgs,
                   same_detections)
     print(f"ratio facedetect/faceoverlayfilter CPU per frame: defaults "
           f"{stock / ours:.1f}x, interval=0 {stock / every:.1f}x, "
+          f"interval=0 full-scan-interval=0 {stock / full:.1f}x, "
           f"{SAME_GRID} {stock / same:.1f}x")
 
 
