@@ -1106,14 +1106,14 @@ free_weak_ref (gpointer data)
   g_free (data);
 }
 
+/* A bin takes its bus back from an element it removes (also when the bin is
+ * disposed): the participant is leaving, so the port goes at once. */
 static void
-gst_hub_port_parent_changed (GObject *object, GParamSpec *pspec, gpointer)
+gst_hub_port_set_bus (GstElement *element, GstBus *bus)
 {
-  GstObject *parent = gst_object_get_parent (GST_OBJECT (object));
-  if (parent == NULL)
-    gst_hub_port_detach (GST_HUB_PORT (object));
-  else
-    gst_object_unref (parent);
+  if (bus == NULL)
+    gst_hub_port_detach (GST_HUB_PORT (element));
+  GST_ELEMENT_CLASS (parent_class)->set_bus (element, bus);
 }
 
 static GstClock *
@@ -1250,13 +1250,16 @@ gst_hub_port_get_property (
   }
 }
 
+/* The pads linked to the hub have no parent: (un)linking a pad of an element
+ * posts a structure-change message on its bin, and our bin may be holding its
+ * lock while it removes us (set_bus) — the message would deadlock there. */
 static GstPad *
 make_internal_pad (GstHubPort *self, const char *name, GstPadDirection dir,
     gpointer element_private)
 {
   GstPad *pad = gst_pad_new (name, dir);
+  gst_object_ref_sink (pad);
   GST_PAD_ELEMENT_PRIVATE (pad) = element_private;
-  gst_object_set_parent (GST_OBJECT (pad), GST_OBJECT (self));
   return pad;
 }
 
@@ -1270,7 +1273,7 @@ gst_hub_port_init (GstHubPort *self)
   GstStaticPadTemplate *sink_templates[2] = {
       &sink_template, &audio_sink_template};
   const char *hub_sink_templates[2] = {"sink_%u", "audio_sink_%u"};
-  const char *feed_names[2] = {"feed", "audio_feed"};
+  const char *feed_names[2] = {"hubport_feed", "hubport_audio_feed"};
   for (int i = 0; i < 2; i++) {
     HubPortInput &input = priv->inputs[i];
     input.hub_template = hub_sink_templates[i];
@@ -1291,7 +1294,7 @@ gst_hub_port_init (GstHubPort *self)
   GstStaticPadTemplate *src_templates[2] = {&src_template, &audio_src_template};
   const char *hub_src_templates[2] = {"src_%u", "audio_src_%u"};
   const char *hub_shared[2] = {"src", "audio_src"};
-  const char *tap_names[2] = {"tap", "audio_tap"};
+  const char *tap_names[2] = {"hubport_tap", "hubport_audio_tap"};
   for (int i = 0; i < 2; i++) {
     HubPortOutput &output = priv->outputs[i];
     output.hub_template = hub_src_templates[i];
@@ -1319,8 +1322,6 @@ gst_hub_port_init (GstHubPort *self)
   g_weak_ref_init (weak_self, self);
   priv->registry_watch = gst_room_hub_registry_watch (
       gst_hub_port_hub_appeared, weak_self, free_weak_ref);
-  g_signal_connect (
-      self, "notify::parent", G_CALLBACK (gst_hub_port_parent_changed), NULL);
 
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
@@ -1340,14 +1341,14 @@ gst_hub_port_dispose (GObject *object)
   for (HubPortInput &input : priv->inputs) {
     if (input.feedpad) {
       gst_pad_set_active (input.feedpad, FALSE);
-      gst_object_unparent (GST_OBJECT (input.feedpad));
+      gst_object_unref (input.feedpad);
       input.feedpad = NULL;
     }
   }
   for (HubPortOutput &output : priv->outputs) {
     if (output.tappad) {
       gst_pad_set_active (output.tappad, FALSE);
-      gst_object_unparent (GST_OBJECT (output.tappad));
+      gst_object_unref (output.tappad);
       output.tappad = NULL;
     }
   }
@@ -1415,4 +1416,5 @@ gst_hub_port_class_init (GstHubPortClass *klass)
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_hub_port_change_state);
   element_class->provide_clock = GST_DEBUG_FUNCPTR (gst_hub_port_provide_clock);
+  element_class->set_bus = GST_DEBUG_FUNCPTR (gst_hub_port_set_bus);
 }
