@@ -63,10 +63,10 @@
  *     autovideosink \
  *   videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! \
  *     hubport hub=m \
- *   videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120 ! \
- *     hubport hub=m
- * ]| Two participants in the pipeline of the hub itself; the room tool puts each
- * hubport in a pipeline of its own instead.
+ *   videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120 !
+ * \ hubport hub=m
+ * ]| Two participants in the pipeline of the hub itself; the room tool puts
+ * each hubport in a pipeline of its own instead.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -88,10 +88,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_hub_port_debug);
 #define GST_CAT_DEFAULT gst_hub_port_debug
 
 /* Lock order: link_lock, then an output queue's lock, then the object lock
- * of any pad or element; timing_lock is taken alone.  The hub's streaming threads only
- * ever take queue locks of ours; a reference to the hub is never dropped
- * while link_lock is held (dropping the last one would re-enter us from the
- * hub's dispose). */
+ * of any pad or element; timing_lock is taken alone.  The hub's streaming
+ * threads only ever take queue locks of ours; a reference to the hub is never
+ * dropped while link_lock is held (dropping the last one would re-enter us from
+ * the hub's dispose). */
 
 enum {
   PROP_0,
@@ -147,7 +147,10 @@ struct OutputQueue {
   void push (GstMiniObject *item)
   {
     std::lock_guard<std::mutex> guard (lock);
-    if (flushing || ended) {
+    /* Events are kept while the source pad is not active yet (the port
+     * attaches just before it activates): they carry the stream-start and
+     * caps the pad needs first.  Deactivating clears them. */
+    if (ended || (flushing && GST_IS_BUFFER (item))) {
       gst_mini_object_unref (item);
       return;
     }
@@ -196,6 +199,11 @@ struct HubPortInput {
   std::atomic<bool> linked{false};    /* hubpad != NULL, read lock-free */
   std::atomic<bool> started{false};   /* stream-start or data seen */
   std::atomic<bool> eos{false};       /* EOS seen */
+  /* The feed pad must start afresh from the sink pad's sticky events before
+   * it pushes again (set when it is linked to a new hub pad).  Only the
+   * participant's streaming thread touches the feed pad's events, so they
+   * can never be reordered by an attach or detach in another thread. */
+  std::atomic<bool> resync{true};
 };
 
 /* Hub -> participant: the hub's pad (requested, or the shared composite
@@ -238,13 +246,13 @@ struct GstHubPortPrivate {
   std::atomic<bool> eos_posted{false};
 
   std::mutex timing_lock;
-  bool delta_valid = false;              /* timing_lock */
-  GstClockTime last_base_self = 0;       /* timing_lock */
-  GstClockTime last_base_hub = 0;        /* timing_lock */
-  GstClock *last_clock_self = nullptr;   /* timing_lock, a ref */
-  GstClock *last_clock_hub = nullptr;    /* timing_lock, a ref */
-  GstClockTimeDiff delta = 0;            /* timing_lock: hub rt - our rt */
-  bool clocks_warned = false;            /* timing_lock */
+  bool delta_valid = false;            /* timing_lock */
+  GstClockTime last_base_self = 0;     /* timing_lock */
+  GstClockTime last_base_hub = 0;      /* timing_lock */
+  GstClock *last_clock_self = nullptr; /* timing_lock, a ref */
+  GstClock *last_clock_hub = nullptr;  /* timing_lock, a ref */
+  GstClockTimeDiff delta = 0;          /* timing_lock: hub rt - our rt */
+  bool clocks_warned = false;          /* timing_lock */
 };
 
 struct _GstHubPort {
@@ -256,8 +264,8 @@ struct _GstHubPort {
 G_DEFINE_TYPE (GstHubPort, gst_hub_port, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (hubport, "hubport", GST_RANK_NONE,
     GST_TYPE_HUB_PORT,
-    GST_DEBUG_CATEGORY_INIT (gst_hub_port_debug, "hubport", 0,
-        "participant port of a hub"));
+    GST_DEBUG_CATEGORY_INIT (
+        gst_hub_port_debug, "hubport", 0, "participant port of a hub"));
 
 static void gst_hub_port_detach (GstHubPort *self);
 
@@ -281,7 +289,7 @@ port_of_pad (GstPad *pad)
   const gchar *underscore = strrchr (name, '_');
   gint port = -1;
   if (underscore && g_ascii_isdigit (underscore[1]))
-    port = (gint) g_ascii_strtoll (underscore + 1, NULL, 10);
+    port = (gint)g_ascii_strtoll (underscore + 1, NULL, 10);
   g_free (name);
   return port;
 }
@@ -319,15 +327,6 @@ toplevel_of (GstElement *element)
     top = parent;
   }
   return GST_ELEMENT (top);
-}
-
-static void
-reset_feed_pad (GstPad *feedpad)
-{
-  /* Deactivating drops the sticky events, including a stored EOS, so that
-   * the next hub pad starts from a clean stream. */
-  gst_pad_set_active (feedpad, FALSE);
-  gst_pad_set_active (feedpad, TRUE);
 }
 
 static gboolean
@@ -375,11 +374,12 @@ gst_hub_port_running_time_delta (GstHubPort *self, GstElement *hub)
       priv->delta_valid = true;
       priv->last_base_self = base_self;
       priv->last_base_hub = base_hub;
-      gst_object_replace ((GstObject **) &priv->last_clock_self,
-          GST_OBJECT_CAST (clock_self));
-      gst_object_replace ((GstObject **) &priv->last_clock_hub,
-          GST_OBJECT_CAST (clock_hub));
-      GST_DEBUG_OBJECT (self, "running-time delta to the hub %" GST_STIME_FORMAT,
+      gst_object_replace (
+          (GstObject **)&priv->last_clock_self, GST_OBJECT_CAST (clock_self));
+      gst_object_replace (
+          (GstObject **)&priv->last_clock_hub, GST_OBJECT_CAST (clock_hub));
+      GST_DEBUG_OBJECT (self,
+          "running-time delta to the hub %" GST_STIME_FORMAT,
           GST_STIME_ARGS (priv->delta));
     }
     delta = priv->delta;
@@ -415,7 +415,7 @@ gst_hub_port_retime (GstHubPort *self, GstPad *pad, bool into_hub)
 static HubPortInput *
 input_of (GstPad *pad)
 {
-  return (HubPortInput *) GST_PAD_ELEMENT_PRIVATE (pad);
+  return (HubPortInput *)GST_PAD_ELEMENT_PRIVATE (pad);
 }
 
 /* With link_lock held: requests and links the hub pad of @input. */
@@ -435,8 +435,7 @@ gst_hub_port_link_input_locked (
   }
   if (priv->port < 0)
     priv->port = port_of_pad (hubpad);
-  gst_pad_sticky_events_foreach (
-      input->sinkpad, copy_sticky_to_feed, input->feedpad);
+  input->resync = true;
   GstPadLinkReturn ret =
       gst_pad_link_full (input->feedpad, hubpad, GST_PAD_LINK_CHECK_NOTHING);
   if (ret != GST_PAD_LINK_OK)
@@ -463,6 +462,19 @@ gst_hub_port_ensure_input (GstHubPort *self, HubPortInput *input)
       gst_hub_port_link_input_locked (self, hub, input);
   }
   gst_object_unref (hub);
+}
+
+/* From the participant's streaming thread only: see HubPortInput::resync. */
+static void
+gst_hub_port_resync_feed (HubPortInput *input)
+{
+  if (!input->resync.exchange (false))
+    return;
+  /* Deactivating drops the old sticky events, including a stored EOS. */
+  gst_pad_set_active (input->feedpad, FALSE);
+  gst_pad_set_active (input->feedpad, TRUE);
+  gst_pad_sticky_events_foreach (
+      input->sinkpad, copy_sticky_to_feed, input->feedpad);
 }
 
 static void
@@ -499,6 +511,7 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 
   input->started = true;
   gst_hub_port_ensure_input (self, input);
+  gst_hub_port_resync_feed (input);
   if (!input->linked) {
     gst_buffer_unref (buffer);
     return GST_FLOW_OK;
@@ -521,12 +534,15 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
 
+  if (GST_EVENT_IS_SERIALIZED (event))
+    gst_hub_port_resync_feed (input);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       input->started = true;
       input->eos = false;
       self->priv->eos_posted = false;
       gst_hub_port_ensure_input (self, input);
+      gst_hub_port_resync_feed (input);
       break;
     case GST_EVENT_FLUSH_STOP:
       input->eos = false;
@@ -555,6 +571,8 @@ gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
 
+  if (GST_QUERY_IS_SERIALIZED (query))
+    gst_hub_port_resync_feed (input);
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
       if (input->linked && gst_pad_peer_query (input->feedpad, query))
@@ -595,7 +613,15 @@ static gboolean
 gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
-  return gst_pad_peer_query (input->sinkpad, query);
+  if (gst_pad_peer_query (input->sinkpad, query))
+    return TRUE;
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    /* Nothing upstream answers (not linked, or not started yet): we are a
+     * live input without latency of our own. */
+    gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -604,7 +630,7 @@ gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static HubPortOutput *
 output_of (GstPad *pad)
 {
-  return (HubPortOutput *) GST_PAD_ELEMENT_PRIVATE (pad);
+  return (HubPortOutput *)GST_PAD_ELEMENT_PRIVATE (pad);
 }
 
 static void
@@ -657,8 +683,7 @@ gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
       } else {
         GstCaps *filter;
         gst_query_parse_caps (query, &filter);
-        gst_query_set_caps_result (
-            query, filter ? filter : GST_CAPS_ANY);
+        gst_query_set_caps_result (query, filter ? filter : GST_CAPS_ANY);
       }
       return TRUE;
     case GST_QUERY_ALLOCATION:
@@ -672,15 +697,15 @@ gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static GstPadProbeReturn
 gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  OutputQueue &queue = **(std::shared_ptr<OutputQueue> *) data;
+  OutputQueue &queue = **(std::shared_ptr<OutputQueue> *)data;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     queue.push (GST_MINI_OBJECT_CAST (
         gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info))));
   } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
     GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
     for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      queue.push (
-          GST_MINI_OBJECT_CAST (gst_buffer_ref (gst_buffer_list_get (list, i))));
+      queue.push (GST_MINI_OBJECT_CAST (
+          gst_buffer_ref (gst_buffer_list_get (list, i))));
   } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     queue_hub_event (queue, gst_event_ref (GST_PAD_PROBE_INFO_EVENT (info)));
   }
@@ -690,15 +715,15 @@ gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 static void
 free_queue_ref (gpointer data)
 {
-  delete (std::shared_ptr<OutputQueue> *) data;
+  delete (std::shared_ptr<OutputQueue> *)data;
 }
 
 static gboolean
 queue_sticky_event (GstPad *pad, GstEvent **event, gpointer user_data)
 {
-  OutputQueue *queue = (OutputQueue *) user_data;
+  OutputQueue *queue = (OutputQueue *)user_data;
   /* Called with the queue lock held, see link_output_locked. */
-  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS && !queue->flushing)
+  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
     queue->items.push_back (GST_MINI_OBJECT_CAST (gst_event_ref (*event)));
   return TRUE;
 }
@@ -739,11 +764,11 @@ gst_hub_port_link_output_locked (
   /* The probe waits for the queue lock, so the current sticky events are
    * queued before anything the probe sees. */
   output->probe_id = gst_pad_add_probe (hubpad,
-      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER
-                         | GST_PAD_PROBE_TYPE_BUFFER_LIST
-                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-      gst_hub_port_shared_probe, new std::shared_ptr<OutputQueue> (output->queue),
-      free_queue_ref);
+      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                        | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                        | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      gst_hub_port_shared_probe,
+      new std::shared_ptr<OutputQueue> (output->queue), free_queue_ref);
   gst_pad_sticky_events_foreach (hubpad, queue_sticky_event, &queue);
   queue.cond.notify_one ();
   output->hubpad = hubpad;
@@ -827,7 +852,7 @@ gst_hub_port_src_activate_mode (
       queue.ended = false;
     }
     return gst_pad_start_task (
-        pad, (GstTaskFunction) gst_hub_port_src_loop, pad, NULL);
+        pad, (GstTaskFunction)gst_hub_port_src_loop, pad, NULL);
   }
   {
     std::lock_guard<std::mutex> guard (queue.lock);
@@ -885,7 +910,8 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       break;
     }
     case GST_QUERY_CAPS: {
-      GstCaps *filter, *caps = hubpad ? gst_pad_get_current_caps (hubpad) : NULL;
+      GstCaps *filter,
+          *caps = hubpad ? gst_pad_get_current_caps (hubpad) : NULL;
       gst_query_parse_caps (query, &filter);
       if (caps == NULL && hubpad && requested)
         caps = gst_pad_query_caps (hubpad, filter);
@@ -917,7 +943,7 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static void
 gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
 {
-  HubGoneWatch *watch = (HubGoneWatch *) data;
+  HubGoneWatch *watch = (HubGoneWatch *)data;
   GstHubPort *self = GST_HUB_PORT (g_weak_ref_get (&watch->self));
   guint generation = watch->generation;
   g_weak_ref_clear (&watch->self);
@@ -942,8 +968,7 @@ gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
     /* The hub removed its pads already; detach drops our side. */
     gst_hub_port_detach (self);
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-        ("hub '%s' went away; port %d detached", name.c_str (), port),
-        (NULL));
+        ("hub '%s' went away; port %d detached", name.c_str (), port), (NULL));
     /* With wait-for-hub a new hub of that name takes the port back. */
     std::lock_guard<std::mutex> guard (priv->link_lock);
     if (priv->wait_for_hub && GST_STATE (self) >= GST_STATE_PAUSED)
@@ -1014,8 +1039,8 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
   }
   gst_object_unref (hub);
   if (port != -2) {
-    GST_INFO_OBJECT (self, "attached to hub %s as port %d", name.c_str (),
-        port);
+    GST_INFO_OBJECT (
+        self, "attached to hub %s as port %d", name.c_str (), port);
     g_object_notify (G_OBJECT (self), "port");
   }
   return true;
@@ -1044,7 +1069,6 @@ gst_hub_port_detach (GstHubPort *self)
         gst_pad_unlink (input.feedpad, input.hubpad);
         gst_object_unref (input.hubpad);
         input.hubpad = NULL;
-        reset_feed_pad (input.feedpad);
       }
       input.linked = false;
       input.unsupported = false;
@@ -1064,8 +1088,8 @@ gst_hub_port_detach (GstHubPort *self)
       output.hubpad = NULL;
     }
     if (hub && priv->gone_watch) {
-      g_object_weak_unref (G_OBJECT (hub), gst_hub_port_hub_gone,
-          priv->gone_watch);
+      g_object_weak_unref (
+          G_OBJECT (hub), gst_hub_port_hub_gone, priv->gone_watch);
       g_weak_ref_clear (&priv->gone_watch->self);
       delete priv->gone_watch;
     }
@@ -1085,7 +1109,7 @@ gst_hub_port_detach (GstHubPort *self)
 static void
 gst_hub_port_hub_appeared (gpointer data)
 {
-  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get ((GWeakRef *) data));
+  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get ((GWeakRef *)data));
   if (self == NULL)
     return;
   bool waiting;
@@ -1102,7 +1126,7 @@ gst_hub_port_hub_appeared (gpointer data)
 static void
 free_weak_ref (gpointer data)
 {
-  g_weak_ref_clear ((GWeakRef *) data);
+  g_weak_ref_clear ((GWeakRef *)data);
   g_free (data);
 }
 
@@ -1234,9 +1258,8 @@ gst_hub_port_get_property (
   std::lock_guard<std::mutex> guard (self->priv->link_lock);
   switch (prop_id) {
     case PROP_HUB:
-      g_value_set_string (value, self->priv->hub_name.empty ()
-                                     ? NULL
-                                     : self->priv->hub_name.c_str ());
+      g_value_set_string (value,
+          self->priv->hub_name.empty () ? NULL : self->priv->hub_name.c_str ());
       break;
     case PROP_PORT:
       g_value_set_int (value, self->priv->port);
@@ -1277,15 +1300,16 @@ gst_hub_port_init (GstHubPort *self)
   for (int i = 0; i < 2; i++) {
     HubPortInput &input = priv->inputs[i];
     input.hub_template = hub_sink_templates[i];
-    input.sinkpad =
-        gst_pad_new_from_static_template (sink_templates[i], sink_templates[i]->name_template);
+    input.sinkpad = gst_pad_new_from_static_template (
+        sink_templates[i], sink_templates[i]->name_template);
     GST_PAD_ELEMENT_PRIVATE (input.sinkpad) = &input;
     gst_pad_set_chain_function (input.sinkpad, gst_hub_port_sink_chain);
     gst_pad_set_event_function (input.sinkpad, gst_hub_port_sink_event);
     gst_pad_set_query_function (input.sinkpad, gst_hub_port_sink_query);
     gst_element_add_pad (GST_ELEMENT (self), input.sinkpad);
 
-    input.feedpad = make_internal_pad (self, feed_names[i], GST_PAD_SRC, &input);
+    input.feedpad =
+        make_internal_pad (self, feed_names[i], GST_PAD_SRC, &input);
     gst_pad_set_event_function (input.feedpad, gst_hub_port_feed_event);
     gst_pad_set_query_function (input.feedpad, gst_hub_port_feed_query);
     gst_pad_set_active (input.feedpad, TRUE);
@@ -1300,9 +1324,10 @@ gst_hub_port_init (GstHubPort *self)
     output.hub_template = hub_src_templates[i];
     output.hub_shared = hub_shared[i];
     output.queue = std::make_shared<OutputQueue> ();
-    output.queue->max_buffers = i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
-    output.srcpad =
-        gst_pad_new_from_static_template (src_templates[i], src_templates[i]->name_template);
+    output.queue->max_buffers =
+        i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
+    output.srcpad = gst_pad_new_from_static_template (
+        src_templates[i], src_templates[i]->name_template);
     GST_PAD_ELEMENT_PRIVATE (output.srcpad) = &output;
     gst_pad_set_activatemode_function (
         output.srcpad, gst_hub_port_src_activate_mode);
@@ -1311,7 +1336,8 @@ gst_hub_port_init (GstHubPort *self)
     gst_pad_set_link_function (output.srcpad, gst_hub_port_src_link);
     gst_element_add_pad (GST_ELEMENT (self), output.srcpad);
 
-    output.tappad = make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
+    output.tappad =
+        make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
     gst_pad_set_chain_function (output.tappad, gst_hub_port_tap_chain);
     gst_pad_set_event_function (output.tappad, gst_hub_port_tap_event);
     gst_pad_set_query_function (output.tappad, gst_hub_port_tap_query);
@@ -1361,8 +1387,8 @@ gst_hub_port_finalize (GObject *object)
   GstHubPort *self = GST_HUB_PORT (object);
   GstHubPortPrivate *priv = self->priv;
   g_weak_ref_clear (&priv->hub);
-  gst_object_replace ((GstObject **) &priv->last_clock_self, NULL);
-  gst_object_replace ((GstObject **) &priv->last_clock_hub, NULL);
+  gst_object_replace ((GstObject **)&priv->last_clock_self, NULL);
+  gst_object_replace ((GstObject **)&priv->last_clock_hub, NULL);
   delete priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1383,21 +1409,21 @@ gst_hub_port_class_init (GstHubPortClass *klass)
           "Name of the hub element (mcucompositor or dispatcher) to attach "
           "to, in any pipeline of this process",
           DEFAULT_HUB,
-          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
-                         | GST_PARAM_MUTABLE_READY)));
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_PORT,
       g_param_spec_int ("port", "Port",
           "Port number the hub assigned to this participant (-1 while not "
           "attached)",
           -1, G_MAXINT, DEFAULT_PORT,
-          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_WAIT_FOR_HUB,
       g_param_spec_boolean ("wait-for-hub", "Wait for hub",
           "If the hub does not exist yet, start anyway and attach when a hub "
           "of that name is created (otherwise it is an error)",
           DEFAULT_WAIT_FOR_HUB,
-          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
-                         | GST_PARAM_MUTABLE_READY)));
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template_with_gtype (
       element_class, &sink_template, GST_TYPE_PAD);
@@ -1408,8 +1434,7 @@ gst_hub_port_class_init (GstHubPortClass *klass)
   gst_element_class_add_static_pad_template_with_gtype (
       element_class, &audio_src_template, GST_TYPE_PAD);
 
-  gst_element_class_set_static_metadata (element_class, "Hub port",
-      "Generic",
+  gst_element_class_set_static_metadata (element_class, "Hub port", "Generic",
       "Connects a participant to a mcucompositor or dispatcher hub by name, "
       "also from another pipeline of the same process",
       "gst-rooms");

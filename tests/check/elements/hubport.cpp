@@ -11,6 +11,8 @@
 #include <dlfcn.h>
 #include <gst/check/gsttestclock.h>
 
+#include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,10 +36,10 @@ load_registry (void)
   void *module = dlopen (
       gst_plugin_get_filename (loaded), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
   fail_unless (module != NULL, "%s", dlerror ());
-  registry_add = (void (*) (GstElement *)) dlsym (
-      module, "gst_room_hub_registry_add");
-  registry_remove = (void (*) (GstElement *)) dlsym (
-      module, "gst_room_hub_registry_remove");
+  registry_add =
+      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_add");
+  registry_remove =
+      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_remove");
   fail_unless (registry_add != NULL && registry_remove != NULL);
   /* The handle stays open for the life of the process, like the plugin. */
   gst_object_unref (loaded);
@@ -132,7 +134,7 @@ static GstPad *
 test_hub_request_new_pad (GstElement *element, GstPadTemplate *templ,
     const gchar *name, const GstCaps *caps)
 {
-  TestHub *hub = (TestHub *) element;
+  TestHub *hub = (TestHub *)element;
   std::string pad_name;
   if (name) {
     pad_name = name;
@@ -205,8 +207,7 @@ typedef TestHubClass TestSwitchClass;
 G_DEFINE_TYPE (TestSwitch, test_switch, test_hub_get_type ());
 static void
 test_switch_init (TestSwitch *)
-{
-}
+{}
 static void
 test_switch_class_init (TestSwitchClass *klass)
 {
@@ -222,12 +223,10 @@ typedef TestHubClass TestMixerClass;
 G_DEFINE_TYPE (TestMixer, test_mixer, test_hub_get_type ());
 static void
 test_mixer_init (TestMixer *)
-{
-}
+{}
 static void
 test_mixer_class_init (TestMixerClass *)
-{
-}
+{}
 
 static void
 register_test_hubs (void)
@@ -326,14 +325,14 @@ struct ClockTimes {
 static GstPadProbeReturn
 record_clock_time (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  ClockTimes *rec = (ClockTimes *) data;
+  ClockTimes *rec = (ClockTimes *)data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
   fail_unless (seg_event != NULL);
   const GstSegment *segment;
   gst_event_parse_segment (seg_event, &segment);
-  GstClockTime rt =
-      gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  GstClockTime rt = gst_segment_to_running_time (
+      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
   gst_event_unref (seg_event);
   GstElement *element = gst_pad_get_parent_element (pad);
   GstClockTime base = gst_element_get_base_time (element);
@@ -368,8 +367,7 @@ static GstMessage *
 pop_message (GstElement *pipeline, GstMessageType types)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg =
-      gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, types);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, types);
   gst_object_unref (bus);
   return msg;
 }
@@ -387,8 +385,8 @@ GST_START_TEST (test_missing_hub)
   fail_unless (msg != NULL);
   GError *error = NULL;
   gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-      GST_RESOURCE_ERROR_NOT_FOUND));
+  fail_unless (g_error_matches (
+      error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND));
   fail_unless_equals_string (
       error->message, "no hub named 'no-such-hub' in this process");
   g_error_free (error);
@@ -416,7 +414,8 @@ GST_START_TEST (test_switch_loopback_retimed)
   GstElement *participant = make_pipeline (
       "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
       "hubport name=p hub=room ! appsink name=vout sync=false "
-      "appsrc name=a is-live=true format=time caps=" AUDIO_CAPS " ! p.audio_sink "
+      "appsrc name=a is-live=true format=time caps=" AUDIO_CAPS
+      " ! p.audio_sink "
       "p.audio_src ! appsink name=aout sync=false");
   gst_pipeline_use_clock (GST_PIPELINE (participant), clock);
   GstElement *hubport = by_name (participant, "p");
@@ -434,8 +433,8 @@ GST_START_TEST (test_switch_loopback_retimed)
   std::string vname = "sink_" + std::to_string (port);
   GstPad *hub_video = gst_element_get_static_pad (hub, vname.c_str ());
   fail_unless (hub_video != NULL);
-  gst_pad_add_probe (hub_video, GST_PAD_PROBE_TYPE_BUFFER, record_clock_time,
-      &video_in, NULL);
+  gst_pad_add_probe (
+      hub_video, GST_PAD_PROBE_TYPE_BUFFER, record_clock_time, &video_in, NULL);
 
   GstElement *vsrc = by_name (participant, "v");
   GstElement *asrc = by_name (participant, "a");
@@ -478,6 +477,12 @@ GST_START_TEST (test_switch_loopback_retimed)
   }
   for (GstBuffer *b : sent)
     gst_buffer_unref (b);
+  /* appsrc pushes from its own thread: wait for the audio to come round. */
+  for (int i = 1; i < 3; i++) {
+    GstSample *sample = app_pull (aout);
+    fail_unless (sample != NULL, "audio chunk %d did not come back", i);
+    gst_sample_unref (sample);
+  }
 
   /* In the hub pipeline: the participant's running time 0 (clock time 5 s)
    * is the hub's running time 4 s, for video and audio alike. */
@@ -520,9 +525,9 @@ GST_END_TEST;
 GST_START_TEST (test_wait_for_hub)
 {
   register_test_hubs ();
-  GstElement *participant = make_pipeline (
-      "videotestsrc is-live=true ! " VIDEO_CAPS " ! "
-      "hubport name=p hub=later wait-for-hub=true ! fakesink");
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true ! " VIDEO_CAPS " ! "
+                     "hubport name=p hub=later wait-for-hub=true ! fakesink");
   GstElement *hubport = by_name (participant, "p");
   set_state_checked (participant, GST_STATE_PLAYING);
   fail_unless_equals_int (get_port (hubport), -1);
@@ -568,8 +573,8 @@ GST_START_TEST (test_mixer_shared_output_and_departures)
   GstElement *sender = make_pipeline (
       "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
       "hubport hub=mix");
-  GstElement *viewer = make_pipeline (
-      "hubport name=p hub=mix ! appsink name=vout sync=false");
+  GstElement *viewer =
+      make_pipeline ("hubport name=p hub=mix ! appsink name=vout sync=false");
   set_state_checked (sender, GST_STATE_PLAYING);
   set_state_checked (viewer, GST_STATE_PLAYING);
   fail_unless_equals_int (count_pads (hub, "sink_"), 2);
@@ -605,8 +610,7 @@ GST_START_TEST (test_mixer_shared_output_and_departures)
   gst_object_unref (viewer);
 
   GstState state;
-  fail_unless_equals_int (
-      gst_element_get_state (hub_pipeline, &state, NULL, 0),
+  fail_unless_equals_int (gst_element_get_state (hub_pipeline, &state, NULL, 0),
       GST_STATE_CHANGE_SUCCESS);
   fail_unless_equals_int (state, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (hub_pipeline);
@@ -634,8 +638,8 @@ GST_START_TEST (test_live_no_preroll)
         GST_STATE_CHANGE_NO_PREROLL);
     GstStateChangeReturn ret =
         gst_element_set_state (participant, GST_STATE_PLAYING);
-    fail_unless (ret == GST_STATE_CHANGE_SUCCESS
-                     || ret == GST_STATE_CHANGE_NO_PREROLL,
+    fail_unless (
+        ret == GST_STATE_CHANGE_SUCCESS || ret == GST_STATE_CHANGE_NO_PREROLL,
         "%s: %s", description, gst_element_state_change_return_get_name (ret));
     GstState state;
     gst_element_get_state (participant, &state, NULL, 0);
@@ -644,6 +648,365 @@ GST_START_TEST (test_live_no_preroll)
     gst_object_unref (participant);
   }
   gst_object_unref (hub);
+}
+GST_END_TEST;
+
+/* ---------------------------------------------------------------------- */
+/* With the real hubs */
+
+static bool
+have_element (const char *name)
+{
+  GstElementFactory *f = gst_element_factory_find (name);
+  if (f)
+    gst_object_unref (f);
+  return f != NULL;
+}
+
+struct Rect {
+  guint port;
+  gint x, y, width, height;
+};
+
+/* Waits for the next mcucompositor-layout message; returns its tiles. */
+static bool
+next_layout (GstBus *bus, std::vector<Rect> &tiles)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < deadline) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        (GstMessageType)(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+    if (msg == NULL)
+      continue;
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+        "error in the hub pipeline");
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (!gst_structure_has_name (s, "mcucompositor-layout")) {
+      gst_message_unref (msg);
+      continue;
+    }
+    tiles.clear ();
+    const GValue *ports = gst_structure_get_value (s, "ports");
+    for (guint i = 0; ports && i < gst_value_array_get_size (ports); i++) {
+      const GstStructure *tile =
+          gst_value_get_structure (gst_value_array_get_value (ports, i));
+      Rect r;
+      fail_unless (gst_structure_get (tile, "port", G_TYPE_UINT, &r.port, "x",
+          G_TYPE_INT, &r.x, "y", G_TYPE_INT, &r.y, "width", G_TYPE_INT,
+          &r.width, "height", G_TYPE_INT, &r.height, NULL));
+      tiles.push_back (r);
+    }
+    gst_message_unref (msg);
+    return true;
+  }
+  return false;
+}
+
+/* HUBPORT_TEST_ROUNDS overrides the 100 rounds when hunting a problem. */
+static int
+join_rounds (void)
+{
+  const char *env = g_getenv ("HUBPORT_TEST_ROUNDS");
+  return env ? atoi (env) : 100;
+}
+
+#define MCU_HUB                                                                \
+  "mcucompositor name=mcu width=320 height=240 framerate=60/1 "                \
+  "! fakesink sync=false "                                                     \
+  "videotestsrc is-live=true pattern=blue "                                    \
+  "! video/x-raw,width=160,height=120,framerate=30/1 ! mcu.sink_0 "
+
+/* Port 0 of the hub's own pipeline plus a participant from another pipeline,
+ * joining and leaving 100 times: each join shows the participant in the
+ * right half of a 1x2 grid, each departure gives the whole frame back. */
+GST_START_TEST (test_mcu_join_leave)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
+  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+
+  for (int round = 0; round < join_rounds (); round++) {
+    GstElement *participant =
+        make_pipeline ("videotestsrc is-live=true pattern=red "
+                       "! video/x-raw,width=160,height=120,framerate=30/1 "
+                       "! hubport name=p hub=mcu");
+    GstElement *hubport = by_name (participant, "p");
+    set_state_checked (participant, GST_STATE_PLAYING);
+    gint port = get_port (hubport);
+    fail_unless (port > 0);
+    do {
+      fail_unless (next_layout (bus, tiles), "round %d: no layout", round);
+    } while (tiles.size () != 2);
+    fail_unless_equals_int (tiles[0].port, 0);
+    fail_unless_equals_int (tiles[1].port, port);
+    fail_unless (tiles[0].x == 0 && tiles[0].y == 60 && tiles[0].width == 160
+                 && tiles[0].height == 120);
+    fail_unless (tiles[1].x == 160 && tiles[1].y == 60 && tiles[1].width == 160
+                     && tiles[1].height == 120,
+        "round %d: port %d at %d,%d %dx%d", round, port, tiles[1].x, tiles[1].y,
+        tiles[1].width, tiles[1].height);
+
+    /* Leave: a third of the time by removal from the bin, a third after an
+     * error in the participant pipeline, else by going to NULL. */
+    int leave = g_getenv ("HUBPORT_TEST_LEAVE")
+                    ? atoi (g_getenv ("HUBPORT_TEST_LEAVE"))
+                    : round % 3;
+    if (leave == 0) {
+      gst_bin_remove (GST_BIN (participant), hubport);
+      gst_element_set_state (hubport, GST_STATE_NULL);
+    } else if (leave == 1) {
+      GST_ELEMENT_ERROR (
+          hubport, STREAM, FAILED, ("participant failed"), (NULL));
+    }
+    gst_element_set_state (participant, GST_STATE_NULL);
+    fail_unless_equals_int (count_pads (mcu, "sink_"), 1);
+    do {
+      fail_unless (next_layout (bus, tiles), "round %d: no layout", round);
+    } while (tiles.size () != 1);
+    fail_unless_equals_int (tiles[0].port, 0);
+    fail_unless_equals_int (tiles[0].width, 320);
+    gst_object_unref (hubport);
+    gst_object_unref (participant);
+  }
+
+  GstState state;
+  gst_element_get_state (hub_pipeline, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+  gst_object_unref (mcu);
+  gst_object_unref (bus);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+static bool
+pixel_is (const GstMapInfo &map, gint stride, gint x, gint y, guint8 r,
+    guint8 g, guint8 b)
+{
+  const guint8 *p = map.data + y * stride + x * 3;
+  return std::abs (p[0] - r) < 40 && std::abs (p[1] - g) < 40
+         && std::abs (p[2] - b) < 40;
+}
+
+/* The participant sees the composite on its `src`: itself (red) on the
+ * right, port 0 (blue) on the left. */
+GST_START_TEST (test_mcu_composite_to_participant)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true pattern=red "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=mcu ! videoconvert "
+                     "! video/x-raw,format=RGB,width=320,height=240 "
+                     "! appsink name=out sync=false max-buffers=2 drop=true");
+  GstElement *out = by_name (participant, "out");
+  set_state_checked (participant, GST_STATE_PLAYING);
+
+  bool seen = false;
+  for (int i = 0; i < 120 && !seen; i++) {
+    GstSample *sample = app_pull (out);
+    fail_unless (sample != NULL, "no composite frame");
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    gint stride = GST_ROUND_UP_4 (320 * 3);
+    seen = pixel_is (map, stride, 240, 120, 255, 0, 0)
+           && pixel_is (map, stride, 80, 120, 0, 0, 255)
+           && pixel_is (map, stride, 160, 10, 0, 0, 0);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+  fail_unless (seen, "the participant never saw itself in the composite");
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+/* Two participants on a dispatcher: what is routed to port A arrives on A's
+ * `src` (B's green), pixels and all. */
+GST_START_TEST (test_dispatcher_route_to_port)
+{
+  if (!have_element ("dispatcher"))
+    return;
+  GstElement *hub_pipeline =
+      make_pipeline ("dispatcher name=d ! fakesink sync=false async=false "
+                     "d.audio_src ! fakesink sync=false async=false");
+  GstElement *d = by_name (hub_pipeline, "d");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *a = make_pipeline (
+      "videotestsrc is-live=true pattern=red "
+      "! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! hubport name=p hub=d ! videoconvert ! video/x-raw,format=RGB "
+      "! appsink name=out sync=false max-buffers=2 drop=true");
+  GstElement *b =
+      make_pipeline ("videotestsrc is-live=true pattern=green "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=d");
+  set_state_checked (a, GST_STATE_PLAYING);
+  set_state_checked (b, GST_STATE_PLAYING);
+  GstElement *pa = by_name (a, "p"), *pb = by_name (b, "p");
+  gint port_a = get_port (pa), port_b = get_port (pb);
+  fail_unless (port_a >= 0 && port_b >= 0 && port_a != port_b);
+  std::string routes = std::to_string (port_b) + ">" + std::to_string (port_a);
+  g_object_set (d, "routes", routes.c_str (), NULL);
+
+  GstElement *out = by_name (a, "out");
+  bool green = false;
+  for (int i = 0; i < 120 && !green; i++) {
+    GstSample *sample = app_pull (out);
+    fail_unless (sample != NULL, "nothing routed to port %d", port_a);
+    GstMapInfo map;
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    green = pixel_is (map, GST_ROUND_UP_4 (160 * 3), 80, 60, 0, 255, 0);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+  fail_unless (green, "port %d never got port %d's picture", port_a, port_b);
+
+  for (GstElement *p : {a, b})
+    gst_element_set_state (p, GST_STATE_NULL);
+  fail_unless_equals_int (count_pads (d, "sink_"), 0);
+  fail_unless_equals_int (count_pads (d, "src_"), 0);
+  for (GstElement *e : {out, pa, pb, a, b, d})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+/* Clock time (running time + base time) of every buffer, by buffer offset
+ * (frame number / sample number set by the test sources). */
+struct OffsetTimes {
+  GMutex lock;
+  std::map<guint64, GstClockTime> times;
+};
+
+static GstPadProbeReturn
+record_by_offset (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  OffsetTimes *rec = (OffsetTimes *)data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (seg_event == NULL)
+    return GST_PAD_PROBE_OK;
+  const GstSegment *segment;
+  gst_event_parse_segment (seg_event, &segment);
+  GstClockTime rt = gst_segment_to_running_time (
+      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  gst_event_unref (seg_event);
+  GstElement *element = gst_pad_get_parent_element (pad);
+  GstClockTime base = gst_element_get_base_time (element);
+  gst_object_unref (element);
+  g_mutex_lock (&rec->lock);
+  rec->times[GST_BUFFER_OFFSET (buffer)] = rt + base;
+  g_mutex_unlock (&rec->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_offset_probe (GstElement *element, const char *pad_name, OffsetTimes *rec)
+{
+  GstPad *pad = gst_element_get_static_pad (element, pad_name);
+  fail_unless (pad != NULL);
+  gst_pad_add_probe (
+      pad, GST_PAD_PROBE_TYPE_BUFFER, record_by_offset, rec, NULL);
+  gst_object_unref (pad);
+}
+
+/* Largest |hub clock time - participant clock time| over matching buffers. */
+static GstClockTimeDiff
+worst_skew (OffsetTimes &participant, OffsetTimes &hub, guint *matched)
+{
+  GstClockTimeDiff worst = 0;
+  *matched = 0;
+  g_mutex_lock (&participant.lock);
+  g_mutex_lock (&hub.lock);
+  for (auto &entry : hub.times) {
+    auto it = participant.times.find (entry.first);
+    if (it == participant.times.end ())
+      continue;
+    GstClockTimeDiff skew =
+        std::abs (GST_CLOCK_DIFF (it->second, entry.second));
+    worst = MAX (worst, skew);
+    (*matched)++;
+  }
+  g_mutex_unlock (&hub.lock);
+  g_mutex_unlock (&participant.lock);
+  return worst;
+}
+
+/* Live audio and video from a participant started later than the hub (so
+ * the base times differ) reach the dispatcher's outputs at the same clock
+ * time they stand for in the participant pipeline, within 20 ms. */
+GST_START_TEST (test_dispatcher_av_sync)
+{
+  if (!have_element ("dispatcher"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (
+      "dispatcher name=d source=0 ! fakesink name=vsink sync=false "
+      "async=false d.audio_src ! fakesink name=asink sync=false async=false");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  g_usleep (30 * 1000); /* only so that the base times differ */
+  GstElement *participant = make_pipeline (
+      "videotestsrc is-live=true "
+      "! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! hubport name=p hub=d "
+      "audiotestsrc is-live=true samplesperbuffer=480 ! " AUDIO_CAPS
+      " ! p.audio_sink");
+  GstElement *hubport = by_name (participant, "p");
+  GstElement *vsink = by_name (hub_pipeline, "vsink");
+  GstElement *asink = by_name (hub_pipeline, "asink");
+  OffsetTimes pv, pa, hv, ha;
+  for (OffsetTimes *r : {&pv, &pa, &hv, &ha})
+    g_mutex_init (&r->lock);
+  add_offset_probe (hubport, "sink", &pv);
+  add_offset_probe (hubport, "audio_sink", &pa);
+  add_offset_probe (vsink, "sink", &hv);
+  add_offset_probe (asink, "sink", &ha);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  fail_unless_equals_int (get_port (hubport), 0);
+  fail_unless (gst_element_get_base_time (participant)
+               != gst_element_get_base_time (hub_pipeline));
+
+  guint video_matched = 0, audio_matched = 0;
+  GstClockTimeDiff video_skew = 0, audio_skew = 0;
+  for (int i = 0; i < 100 && (video_matched < 10 || audio_matched < 30); i++) {
+    g_usleep (20 * 1000);
+    video_skew = worst_skew (pv, hv, &video_matched);
+    audio_skew = worst_skew (pa, ha, &audio_matched);
+  }
+  gst_element_set_state (participant, GST_STATE_NULL);
+  fail_unless (video_matched >= 10 && audio_matched >= 30,
+      "only %u video and %u audio buffers crossed", video_matched,
+      audio_matched);
+  GST_INFO ("worst skew: video %" GST_STIME_FORMAT ", audio %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (video_skew), GST_STIME_ARGS (audio_skew));
+  fail_unless (video_skew <= 20 * GST_MSECOND, "video skew %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (video_skew));
+  fail_unless (audio_skew <= 20 * GST_MSECOND, "audio skew %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (audio_skew));
+
+  for (GstElement *e : {hubport, vsink, asink, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  for (OffsetTimes *r : {&pv, &pa, &hv, &ha})
+    g_mutex_clear (&r->lock);
 }
 GST_END_TEST;
 
@@ -658,6 +1021,10 @@ hubport_suite (void)
   tcase_add_test (tc, test_wait_for_hub);
   tcase_add_test (tc, test_mixer_shared_output_and_departures);
   tcase_add_test (tc, test_live_no_preroll);
+  tcase_add_test (tc, test_mcu_join_leave);
+  tcase_add_test (tc, test_mcu_composite_to_participant);
+  tcase_add_test (tc, test_dispatcher_route_to_port);
+  tcase_add_test (tc, test_dispatcher_av_sync);
   return s;
 }
 
