@@ -71,8 +71,10 @@
  * * `previous` (int): the port that fed it before, -1 for none.
  * * `running-time` (guint64): running time (on its input) of the first buffer
  *   of the new input sent on the output; GST_CLOCK_TIME_NONE when unrouted.
- * * `latency` (guint64): nanoseconds of running time between the request
- *   (property change) and the switch.
+ * * `latency` (guint64): how long after the request the switch happened,
+ *   in running time of the new input: from its latest buffer when the request
+ *   was made (property change, pad added) to the buffer that switched; 0 when
+ *   the input had sent nothing before the request, or for an unrouting.
  *
  * ## Example launch line
  * |[
@@ -528,7 +530,7 @@ post_switch_messages (GstDispatcher *self, std::vector<SwitchMessage> &msgs)
  * and messages to post are returned to the caller, who sends them unlocked. */
 static void
 apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
-    std::vector<SwitchMessage> &msgs, GstClockTime now)
+    std::vector<SwitchMessage> &msgs)
 {
   DispatcherPrivate *priv = self->priv;
   std::vector<Input *> to_rebuild;
@@ -563,7 +565,9 @@ apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
     }
 
     out->pending = want;
-    out->request_rt = now;
+    /* Latency is measured on the new input's own timeline: from its latest
+     * buffer at the request to the buffer that switches. */
+    out->request_rt = want->last_rt.load ();
     want->waiting.push_back (out);
     want->attention.store (true);
     if (want->encoded.load () && !want->audio) {
@@ -590,10 +594,9 @@ reroute (GstDispatcher *self)
 {
   std::vector<PendingEvent> events;
   std::vector<SwitchMessage> msgs;
-  GstClockTime now = clock_running_time (self);
   {
     std::lock_guard<std::mutex> lk (self->priv->lock);
-    apply_routing (self, events, msgs, now);
+    apply_routing (self, events, msgs);
   }
   send_upstream (events);
   post_switch_messages (self, msgs);
@@ -933,7 +936,6 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   GstDispatcherPad *pad = GST_DISPATCHER_PAD (gpad);
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
-  GstClockTime now = clock_running_time (self);
 
   {
     std::lock_guard<std::mutex> lk (priv->lock);
@@ -973,7 +975,7 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
         rebuild_fed (priv, cur);
       rebuild_all_outputs (priv);
     }
-    apply_routing (self, events, msgs, now);
+    apply_routing (self, events, msgs);
   }
   send_upstream (events);
   post_switch_messages (self, msgs);
@@ -1108,7 +1110,8 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
 {
   for (auto &sp : outputs) {
     Output *out = sp.get ();
-    if (out->current.load () && !out->idle.load ())
+    if ((out->current.load () && !out->idle.load ())
+        || !GST_PAD_PEER (out->pad))
       continue;
     std::lock_guard<std::mutex> lk (out->stream);
     /* Never carried media: its format and timeline are unknown. */
@@ -1416,11 +1419,36 @@ gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS: {
-      GstCaps *filter;
+      /* What the outputs this input feeds (or is about to feed) accept, so
+       * an encoder upstream picks a format its viewers can use; anything when
+       * it feeds nobody. */
+      GstCaps *filter, *result = NULL;
       gst_query_parse_caps (query, &filter);
-      GstCaps *caps = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
+      std::vector<GstPad *> outs;
+      if (parent) {
+        GstDispatcher *self = GST_DISPATCHER (parent);
+        Input *in = GST_DISPATCHER_PAD (pad)->input;
+        std::lock_guard<std::mutex> lk (self->priv->lock);
+        for (auto &o : self->priv->outputs)
+          if (o->current.load () == in || o->pending == in)
+            outs.push_back (GST_PAD (gst_object_ref (o->pad)));
+      }
+      for (GstPad *out : outs) {
+        GstCaps *peer = gst_pad_peer_query_caps (out, filter);
+        if (!result) {
+          result = peer;
+        } else {
+          GstCaps *both = gst_caps_intersect (result, peer);
+          gst_caps_unref (result);
+          gst_caps_unref (peer);
+          result = both;
+        }
+        gst_object_unref (out);
+      }
+      if (!result)
+        result = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
+      gst_query_set_caps_result (query, result);
+      gst_caps_unref (result);
       return TRUE;
     }
     case GST_QUERY_ACCEPT_CAPS:

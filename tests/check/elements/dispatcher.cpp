@@ -556,6 +556,7 @@ struct CodecRun {
   int pushed = 0; /* on dispatcher src */
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
   bool monotonic = true;
+  GstClockTime max_step = 0; /* largest PTS step between output frames */
   int decoded = 0;
   int red = 0, blue = 0, broken = 0;
   bool blue_then_red = false;
@@ -573,9 +574,13 @@ input0_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       request = true;
   }
   if (request) {
+    /* Flag first: the keyframe answering the request may pass input 1's
+     * probe before g_object_set () returns. */
+    {
+      std::lock_guard<std::mutex> lk (run->lock);
+      run->requested = true;
+    }
     g_object_set (run->dispatcher, "source", 1, NULL);
-    std::lock_guard<std::mutex> lk (run->lock);
-    run->requested = true;
   }
   return GST_PAD_PROBE_OK;
 }
@@ -618,6 +623,9 @@ output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (GST_CLOCK_TIME_IS_VALID (run->last_pts)
       && GST_BUFFER_PTS (buf) <= run->last_pts)
     run->monotonic = false;
+  if (GST_CLOCK_TIME_IS_VALID (run->last_pts)
+      && GST_BUFFER_PTS (buf) > run->last_pts)
+    run->max_step = MAX (run->max_step, GST_BUFFER_PTS (buf) - run->last_pts);
   run->last_pts = GST_BUFFER_PTS (buf);
   return GST_PAD_PROBE_OK;
 }
@@ -758,6 +766,10 @@ run_codec_switch (const char *encoder, const char *decoder, bool drop_fku)
   fail_unless (run.red >= run.switch_at - 2 && run.blue > 0);
   fail_if (run.blue_then_red);
   fail_unless (run.monotonic, "output timestamps went back");
+  /* Continuous: the new input starts where the old one ended (30 fps). */
+  fail_unless (run.max_step <= 40 * GST_MSECOND,
+      "hole of %" GST_TIME_FORMAT " in the output",
+      GST_TIME_ARGS (run.max_step));
   fail_unless (GST_CLOCK_TIME_IS_VALID (switched_rt));
   fail_unless_equals_uint64 (switched_rt, run.first_key_after_request);
   if (drop_fku)

@@ -382,6 +382,68 @@ GST_START_TEST (test_layout_message)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_tile_fit_fill)
+{
+  Room r = room_new ("tile-fit=fill");
+  room_add_input (r, 0);
+  room_add_input (r, 1);
+  GstBuffer *buf = room_step (r, {0, 1});
+  std::vector<PortRect> rects = last_layout (r);
+  /* Each 4:3 input cropped to fill its whole 160x240 cell: no bars. */
+  fail_unless_equals_int (rects.size (), 2);
+  fail_unless (rects[0].x == 0 && rects[0].y == 0 && rects[0].w == 160
+               && rects[0].h == OUT_H);
+  fail_unless (rects[1].x == 160 && rects[1].y == 0 && rects[1].w == 160
+               && rects[1].h == OUT_H);
+  check_pixels (buf, rects);
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_label)
+{
+  Room r = room_new ();
+  room_add_input (r, 0);
+  gst_child_proxy_set (GST_CHILD_PROXY (r.mcu), "sink_0::label", "Ann 1", NULL);
+  GstBuffer *buf = room_step (r, {0});
+  std::vector<PortRect> rects = last_layout (r);
+  fail_unless_equals_int (rects.size (), 1);
+  /* The box sits in the bottom left corner: dark, with light text in it. */
+  gint box_x0 = OUT_W, box_x1 = 0, box_y0 = OUT_H, max_luma = 0;
+  for (gint y = OUT_H / 2; y < OUT_H; y++) {
+    for (gint x = 0; x < OUT_W; x++) {
+      const gint v = luma_at (buf, x, y);
+      if (ABS (v - port_luma (0)) <= 4)
+        continue;
+      box_x0 = MIN (box_x0, x);
+      box_x1 = MAX (box_x1, x);
+      box_y0 = MIN (box_y0, y);
+      max_luma = MAX (max_luma, v);
+    }
+  }
+  fail_unless (
+      box_x0 < 10 && box_y0 > OUT_H - 40, "box at %d,%d", box_x0, box_y0);
+  /* Five characters, a few pixels each. */
+  fail_unless (box_x1 > box_x0 + 5 * 6 && box_x1 < OUT_W / 2);
+  fail_unless (max_luma > 200);
+  fail_unless (luma_at (buf, box_x0 + 1, box_y0 + 1) < 60);
+  /* The rest of the tile is untouched. */
+  assert_luma (buf, OUT_W / 2, OUT_H / 2, port_luma (0));
+  assert_luma (buf, OUT_W - 10, OUT_H - 10, port_luma (0));
+  gst_buffer_unref (buf);
+
+  /* No label, no box. */
+  GstPad *pad = gst_element_get_static_pad (r.mcu, "sink_0");
+  g_object_set (pad, "label", NULL, NULL);
+  gst_object_unref (pad);
+  buf = room_step (r, {0});
+  check_pixels (buf, rects);
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_speaker)
 {
   Room r = room_new ("layout=speaker");
@@ -619,6 +681,7 @@ GST_START_TEST (test_caps_stable_across_joins)
   use_output_clock (r);
   r.in[1] = h;
   GstBuffer *rgba = gst_harness_create_buffer (h, 64 * 48 * 4);
+  gst_buffer_memset (rgba, 0, 0x80, 64 * 48 * 4);
   GST_BUFFER_PTS (rgba) = frame_time (r.frame);
   fail_unless_equals_int (gst_harness_push (h, rgba), GST_FLOW_OK);
   gst_buffer_unref (room_step (r, {0}));
@@ -657,10 +720,28 @@ GST_START_TEST (test_incompatible_caps)
   GstBuffer *jpeg = gst_harness_create_buffer (h, 64);
   GST_BUFFER_PTS (jpeg) = 0;
   fail_unless_equals_int (gst_harness_push (h, jpeg), GST_FLOW_NOT_NEGOTIATED);
+  /* Raw video caps that say too little: refused with a warning. */
+  GstHarness *h2 = gst_harness_new_with_element (r.mcu, "sink_2", NULL);
+  use_output_clock (r);
+  gst_harness_set_src_caps_str (h2, "video/x-raw, format=I420");
+  GstBuffer *raw = gst_harness_create_buffer (h2, 64);
+  GST_BUFFER_PTS (raw) = 0;
+  GstFlowReturn ret = gst_harness_push (h2, raw);
+  GstMessage *warning =
+      gst_bus_timed_pop_filtered (r.bus, 5 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  GError *err = NULL;
+  gst_message_parse_warning (warning, &err, NULL);
+  fail_unless (
+      g_error_matches (err, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT));
+  g_error_free (err);
+  gst_message_unref (warning);
   /* The other port and the output carry on. */
   GstBuffer *buf = room_step (r, {0});
   check_rects_near (last_layout (r), expected_grid ({0}));
   gst_buffer_unref (buf);
+  GST_INFO ("push after unusable caps: %s", gst_flow_get_name (ret));
+  gst_harness_teardown (h2);
   gst_harness_teardown (h);
   room_free (r);
 }
@@ -824,7 +905,106 @@ GST_START_TEST (test_audio_mix_minus)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_auto_speaker)
+{
+  Room r = room_new ("layout=speaker auto-speaker=true");
+  std::vector<GstHarness *> audio;
+  for (guint p = 0; p < 3; p++) {
+    room_add_input (r, p);
+    gchar *name = g_strdup_printf ("audio_sink_%u", p);
+    GstHarness *h = gst_harness_new_with_element (r.mcu, name, NULL);
+    g_free (name);
+    gst_harness_set_src_caps_str (h,
+        "audio/x-raw, format=S16LE, rate=48000, channels=1, "
+        "layout=interleaved");
+    audio.push_back (h);
+  }
+  use_output_clock (r);
+
+  /* Port 2 talks, the others are quiet. */
+  for (guint f = 0; f < 3; f++) {
+    for (guint p = 0; p < 3; p++)
+      fail_unless_equals_int (
+          gst_harness_push (
+              audio[p], tone_buffer (p == 2 ? 700.0 : 0.0,
+                            (guint64)f * SAMPLES_PER_FRAME, frame_time (f))),
+          GST_FLOW_OK);
+    gst_buffer_unref (room_step (r, {0, 1, 2}));
+  }
+  std::vector<PortRect> rects = last_layout (r);
+  fail_unless_equals_int (rects.size (), 3);
+  fail_unless_equals_int (rects[0].port, 2);
+  fail_unless (rects[0].y == 0 && rects[0].h == OUT_H * 3 / 4);
+
+  /* Port 0 takes over, port 2 pauses: the switch waits ~300 ms. */
+  guint switched_at = 0;
+  for (guint f = 3; f < 30 && !switched_at; f++) {
+    for (guint p = 0; p < 3; p++)
+      fail_unless_equals_int (
+          gst_harness_push (
+              audio[p], tone_buffer (p == 0 ? 500.0 : 0.0,
+                            (guint64)f * SAMPLES_PER_FRAME, frame_time (f))),
+          GST_FLOW_OK);
+    gst_buffer_unref (room_step (r, {0, 1, 2}));
+    gboolean changed;
+    rects = last_layout (r, &changed);
+    if (changed) {
+      fail_unless_equals_int (rects[0].port, 0);
+      switched_at = f;
+    }
+  }
+  fail_unless (switched_at >= 3 + 8 && switched_at <= 3 + 12,
+      "switched at frame %u", switched_at);
+
+  for (GstHarness *h : audio)
+    gst_harness_teardown (h);
+  room_free (r);
+}
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
+
+GST_START_TEST (test_video_unlinked)
+{
+  /* Audio only: an unlinked composite output stops nothing. */
+  GstElement *mcu = gst_element_factory_make ("mcucompositor", NULL);
+  g_object_set (mcu, "width", OUT_W, "height", OUT_H, NULL);
+  GstHarness *audio = gst_harness_new_with_element (mcu, NULL, "audio_src");
+  gst_harness_play (audio);
+  for (guint i = 0; i < 3; i++) {
+    gst_harness_crank_single_clock_wait (audio);
+    GstBuffer *buf = gst_harness_pull (audio);
+    fail_unless (buf != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), frame_time (i));
+    gst_buffer_unref (buf);
+  }
+  gst_harness_teardown (audio);
+  gst_object_unref (mcu);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_late_output_skips_ahead)
+{
+  Room r = room_new ();
+  room_add_input (r, 0);
+  for (guint i = 0; i < 2; i++)
+    gst_buffer_unref (room_step (r, {0}));
+  /* Downstream stalled for 5 s: the next frame is the present one, not the
+   * 148 missed ones. */
+  GstTestClock *clock = gst_harness_get_testclock (r.out);
+  gst_test_clock_set_time (clock, 5 * GST_SECOND);
+  gst_object_unref (clock);
+  gst_harness_crank_single_clock_wait (r.out);
+  GstBuffer *buf = gst_harness_pull (r.out);
+  const GstClockTime frame = frame_time (1);
+  fail_unless (GST_BUFFER_PTS (buf) >= 5 * GST_SECOND - 3 * frame
+                   && GST_BUFFER_PTS (buf) <= 5 * GST_SECOND,
+      "pts %" GST_TIME_FORMAT, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+  room_free (r);
+}
+GST_END_TEST;
 
 GST_START_TEST (test_not_live)
 {
@@ -877,6 +1057,8 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_zero_ports);
   tcase_add_test (tc, test_grid_1_to_9);
   tcase_add_test (tc, test_layout_message);
+  tcase_add_test (tc, test_tile_fit_fill);
+  tcase_add_test (tc, test_label);
   tcase_add_test (tc, test_speaker);
   tcase_add_test (tc, test_pip);
   tcase_add_test (tc, test_custom_zorder_alpha);
@@ -887,18 +1069,11 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_incompatible_caps);
   tcase_add_test (tc, test_audio_silence_without_inputs);
   tcase_add_test (tc, test_audio_mix_minus);
+  tcase_add_test (tc, test_auto_speaker);
+  tcase_add_test (tc, test_video_unlinked);
+  tcase_add_test (tc, test_late_output_skips_ahead);
   tcase_add_test (tc, test_not_live);
   return s;
 }
 
-/* Not ROOM_CHECK_MAIN: gst_check_init() of GStreamer 1.22 already
- * deinitialises at exit (where the leaks tracer reports), and the macro's
- * second gst_deinit() aborts the test. */
-int
-main (int argc, char **argv)
-{
-  gst_check_init (&argc, &argv);
-  int failed =
-      gst_check_run_suite (mcucompositor_suite (), "mcucompositor", __FILE__);
-  return failed == 0 ? 0 : 1;
-}
+ROOM_CHECK_MAIN (mcucompositor);
