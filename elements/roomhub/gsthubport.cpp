@@ -109,14 +109,26 @@ enum {
 #define VIDEO_QUEUE_BUFFERS 3
 #define AUDIO_QUEUE_BUFFERS 10
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_sink_template = GST_STATIC_PAD_TEMPLATE (
-    "audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+/* Media types rather than ANY, so that launch syntax links audio to
+ * `audio_sink` and video to `sink`.  A dispatcher forwards encoded media,
+ * hence the common encoded formats. */
+#define HUB_PORT_VIDEO_CAPS                                                    \
+  "video/x-raw(ANY); image/jpeg; video/x-h264; video/x-h265; video/x-vp8; "    \
+  "video/x-vp9; video/x-av1; application/x-rtp, media=(string)video"
+#define HUB_PORT_AUDIO_CAPS                                                    \
+  "audio/x-raw(ANY); audio/x-opus; audio/mpeg; audio/x-alaw; audio/x-mulaw; "  \
+  "audio/x-ac3; application/x-rtp, media=(string)audio"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HUB_PORT_VIDEO_CAPS));
+static GstStaticPadTemplate audio_sink_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (HUB_PORT_AUDIO_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
-    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HUB_PORT_VIDEO_CAPS));
+static GstStaticPadTemplate audio_src_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (HUB_PORT_AUDIO_CAPS));
 
 namespace {
 
@@ -575,8 +587,17 @@ gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
     gst_hub_port_resync_feed (input);
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
-      if (input->linked && gst_pad_peer_query (input->feedpad, query))
+      if (input->linked && gst_pad_peer_query (input->feedpad, query)) {
+        /* What the hub takes, within what a hubport pad carries. */
+        GstCaps *hub_caps, *templ = gst_pad_get_pad_template_caps (pad);
+        gst_query_parse_caps_result (query, &hub_caps);
+        GstCaps *caps =
+            gst_caps_intersect_full (hub_caps, templ, GST_CAPS_INTERSECT_FIRST);
+        gst_query_set_caps_result (query, caps);
+        gst_caps_unref (caps);
+        gst_caps_unref (templ);
         return TRUE;
+      }
       break;
     case GST_QUERY_ACCEPT_CAPS:
       if (input->linked)
@@ -916,7 +937,7 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       if (caps == NULL && hubpad && requested)
         caps = gst_pad_query_caps (hubpad, filter);
       if (caps == NULL)
-        caps = gst_caps_new_any ();
+        caps = gst_pad_get_pad_template_caps (pad);
       if (filter) {
         GstCaps *both =
             gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
