@@ -60,12 +60,16 @@
  * ## Example launch line
  * |[
  * gst-launch-1.0 mcucompositor name=m width=320 height=240 ! videoconvert ! \
- *     autovideosink \
- *   videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! \
- *     hubport hub=m \
- *   videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120 !
- * \ hubport hub=m
- * ]| Two participants in the pipeline of the hub itself; the room tool puts
+ *     fakesink \
+ *   videotestsrc is-live=true num-buffers=60 ! \
+ *     video/x-raw,width=160,height=120 ! hubport hub=m \
+ *   videotestsrc is-live=true num-buffers=60 pattern=ball ! \
+ *     video/x-raw,width=160,height=120 ! \
+ *     hubport hub=m name=p p.src ! videoconvert ! fakesink \
+ *   audiotestsrc is-live=true num-buffers=50 ! p.audio_sink \
+ *     p.audio_src ! fakesink
+ * ]| Two participants in the pipeline of the hub itself; the second one also
+ * receives the composite and the mix-minus of its port.  The room tool puts
  * each hubport in a pipeline of its own instead.
  */
 
