@@ -480,6 +480,29 @@ gst_hub_port_ensure_input (GstHubPort *self, HubPortInput *input)
   gst_object_unref (hub);
 }
 
+/* Something else unlinked us from the hub's pad while the port holds it
+ * (gst_parse links a hub created after us with "any pad" logic that can
+ * do so): link again, the next buffer starts the stream afresh. */
+static void
+gst_hub_port_relink_input (GstHubPort *self, HubPortInput *input)
+{
+  GstObject *hub = NULL;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    GstPad *hubpad = input->hubpad;
+    if (hubpad == NULL || gst_pad_is_linked (input->feedpad)
+        || gst_pad_is_linked (hubpad))
+      return;
+    hub = gst_pad_get_parent (hubpad);
+    if (hub == NULL)
+      return; /* released by a hub that is going away */
+    GST_INFO_OBJECT (self, "linking to %" GST_PTR_FORMAT " again", hubpad);
+    input->resync = true;
+    gst_pad_link_full (input->feedpad, hubpad, GST_PAD_LINK_CHECK_NOTHING);
+  }
+  gst_object_unref (hub);
+}
+
 /* From the participant's streaming thread only: see HubPortInput::resync. */
 static void
 gst_hub_port_resync_feed (HubPortInput *input)
@@ -534,6 +557,8 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   }
   gst_hub_port_retime (self, input->feedpad, true);
   GstFlowReturn ret = gst_pad_push (input->feedpad, buffer);
+  if (ret == GST_FLOW_NOT_LINKED)
+    gst_hub_port_relink_input (self, input);
   switch (ret) {
     case GST_FLOW_NOT_LINKED: /* detached meanwhile */
     case GST_FLOW_FLUSHING:   /* the hub's pad is flushing or released */

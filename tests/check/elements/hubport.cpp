@@ -1010,6 +1010,51 @@ GST_START_TEST (test_dispatcher_av_sync)
 }
 GST_END_TEST;
 
+/* wait-for-hub with a real mcucompositor created later, in a pipeline of
+ * its own; then the hub goes away under the attached port. */
+GST_START_TEST (test_mcu_wait_then_hub_disposed)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true pattern=red "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=late-mcu wait-for-hub=true");
+  GstElement *hubport = by_name (participant, "p");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  fail_unless_equals_int (get_port (hubport), -1);
+
+  GstElement *hub_pipeline = make_pipeline (
+      "mcucompositor name=late-mcu width=320 height=240 framerate=60/1 "
+      "! fakesink sync=false");
+  gint port = get_port (hubport);
+  fail_unless (port >= 0, "the port did not attach to the new hub");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+  fail_unless_equals_int (tiles[0].port, port);
+  gst_object_unref (bus);
+
+  /* The hub's pipeline ends while the participant plays on. */
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  fail_unless_equals_int (get_port (hubport), -1);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+  GstState state;
+  gst_element_get_state (participant, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (hubport);
+  gst_object_unref (participant);
+}
+GST_END_TEST;
+
 static Suite *
 hubport_suite (void)
 {
@@ -1023,6 +1068,7 @@ hubport_suite (void)
   tcase_add_test (tc, test_live_no_preroll);
   tcase_add_test (tc, test_mcu_join_leave);
   tcase_add_test (tc, test_mcu_composite_to_participant);
+  tcase_add_test (tc, test_mcu_wait_then_hub_disposed);
   tcase_add_test (tc, test_dispatcher_route_to_port);
   tcase_add_test (tc, test_dispatcher_av_sync);
   return s;
