@@ -81,6 +81,7 @@
 #include "hubregistry.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
@@ -847,6 +848,26 @@ gst_hub_port_src_link (GstPad *pad, GstObject *parent, GstPad *peer)
   return GST_PAD_LINK_OK;
 }
 
+/* Like gst_hub_port_relink_input, for a requested output pad. */
+static void
+gst_hub_port_relink_output (GstHubPort *self, HubPortOutput *output)
+{
+  GstObject *hub = NULL;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    GstPad *hubpad = output->hubpad;
+    if (hubpad == NULL || output->probe_id != 0
+        || gst_pad_is_linked (output->tappad) || gst_pad_is_linked (hubpad))
+      return;
+    hub = gst_pad_get_parent (hubpad);
+    if (hub == NULL)
+      return;
+    GST_INFO_OBJECT (self, "linking to %" GST_PTR_FORMAT " again", hubpad);
+    gst_pad_link_full (hubpad, output->tappad, GST_PAD_LINK_CHECK_NOTHING);
+  }
+  gst_object_unref (hub);
+}
+
 static void
 gst_hub_port_src_loop (GstPad *pad)
 {
@@ -857,8 +878,13 @@ gst_hub_port_src_loop (GstPad *pad)
 
   {
     std::unique_lock<std::mutex> lock (queue.lock);
-    queue.cond.wait (
-        lock, [&queue] { return queue.flushing || !queue.items.empty (); });
+    if (!queue.cond.wait_for (lock, std::chrono::milliseconds (500),
+            [&queue] { return queue.flushing || !queue.items.empty (); })) {
+      /* Quiet: maybe something unlinked us from the hub (see relink). */
+      lock.unlock ();
+      gst_hub_port_relink_output (self, output);
+      return;
+    }
     if (queue.flushing) {
       lock.unlock ();
       gst_pad_pause_task (pad);
