@@ -43,9 +43,11 @@
  * For the participant pipeline the hubport is a live element: it does not
  * preroll (PAUSED gives NO_PREROLL) and only pushes what the hub sends while
  * PLAYING, from a thread of its own behind a short leaky queue, so a slow or
- * paused participant never stalls the hub.  When every input that carried
- * data has reached EOS, the hubport forwards the EOS to the hub (the port
- * leaves the layout), sends EOS on its source pads and posts EOS like a sink.
+ * paused participant never stalls the hub.  An input's EOS releases its hub
+ * pad when the hub is in another pipeline (the room outlives its
+ * participants) and goes to the hub when it is in the same pipeline (which
+ * then ends as a whole).  When every input that carried data has reached EOS,
+ * the hubport sends EOS on its source pads and posts EOS like a sink.
  *
  * ## Messages
  *
@@ -517,6 +519,45 @@ gst_hub_port_resync_feed (HubPortInput *input)
       input->sinkpad, copy_sticky_to_feed, input->feedpad);
 }
 
+/* Whether the attached hub is in the same top-level pipeline as we are. */
+static bool
+gst_hub_port_hub_in_our_pipeline (GstHubPort *self)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  if (hub == NULL)
+    return false;
+  GstElement *our_top = toplevel_of (GST_ELEMENT (self));
+  GstElement *hub_top = toplevel_of (hub);
+  bool same = our_top == hub_top;
+  gst_object_unref (our_top);
+  gst_object_unref (hub_top);
+  gst_object_unref (hub);
+  return same;
+}
+
+/* An input of a participant in a pipeline of its own ended: its hub pad is
+ * released rather than sent EOS, which would end a hub whose every input is
+ * EOS — the room outlives its participants.  The pad is requested again if
+ * the input starts a new stream. */
+static void
+gst_hub_port_release_input (GstHubPort *self, HubPortInput *input)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    if (input->hubpad) {
+      if (hub)
+        gst_element_release_request_pad (hub, input->hubpad);
+      gst_pad_unlink (input->feedpad, input->hubpad);
+      gst_object_unref (input->hubpad);
+      input->hubpad = NULL;
+      input->linked = false;
+    }
+  }
+  if (hub)
+    gst_object_unref (hub);
+}
+
 static void
 gst_hub_port_check_all_eos (GstHubPort *self, guint32 seqnum)
 {
@@ -533,6 +574,8 @@ gst_hub_port_check_all_eos (GstHubPort *self, guint32 seqnum)
     return;
 
   GST_INFO_OBJECT (self, "every input reached EOS");
+  if (!gst_hub_port_hub_in_our_pipeline (self))
+    gst_hub_port_detach (self);
   for (HubPortOutput &output : priv->outputs) {
     GstEvent *eos = gst_event_new_eos ();
     gst_event_set_seqnum (eos, seqnum);
@@ -593,7 +636,13 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_EOS: {
       guint32 seqnum = gst_event_get_seqnum (event);
       input->eos = true;
-      gst_pad_push_event (input->feedpad, event);
+      if (gst_hub_port_hub_in_our_pipeline (self)) {
+        /* One pipeline: it ends as a whole, hub included. */
+        gst_pad_push_event (input->feedpad, event);
+      } else {
+        gst_event_unref (event);
+        gst_hub_port_release_input (self, input);
+      }
       gst_hub_port_check_all_eos (self, seqnum);
       return TRUE;
     }

@@ -1055,6 +1055,46 @@ GST_START_TEST (test_mcu_wait_then_hub_disposed)
 }
 GST_END_TEST;
 
+/* A participant pipeline that reaches EOS releases its port (the hub
+ * re-lays out at once) and ends; the hub, whose only input that was, goes
+ * on instead of ending. */
+GST_START_TEST (test_mcu_participant_eos)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (
+      "mcucompositor name=mcu width=320 height=240 framerate=60/1 "
+      "! fakesink sync=false");
+  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true num-buffers=15 "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=mcu");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_EOS);
+  fail_unless (msg != NULL, "the participant pipeline did not end");
+  gst_message_unref (msg);
+  fail_unless_equals_int (count_pads (mcu, "sink_"), 0);
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 0);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_EOS) == NULL);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (participant);
+  gst_object_unref (bus);
+  gst_object_unref (mcu);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
 static Suite *
 hubport_suite (void)
 {
@@ -1069,6 +1109,7 @@ hubport_suite (void)
   tcase_add_test (tc, test_mcu_join_leave);
   tcase_add_test (tc, test_mcu_composite_to_participant);
   tcase_add_test (tc, test_mcu_wait_then_hub_disposed);
+  tcase_add_test (tc, test_mcu_participant_eos);
   tcase_add_test (tc, test_dispatcher_route_to_port);
   tcase_add_test (tc, test_dispatcher_av_sync);
   return s;
