@@ -521,6 +521,34 @@ GST_START_TEST (test_switch_loopback_retimed)
 }
 GST_END_TEST;
 
+/* A participant pipeline with no clock of its own takes the hub pipeline's
+ * clock, offered by the hubport. */
+GST_START_TEST (test_participant_takes_hub_clock)
+{
+  register_test_hubs ();
+  GstClock *clock = gst_test_clock_new ();
+  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub = gst_element_factory_make ("roomtestswitch", "clocked");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  GstElement *participant =
+      make_pipeline ("appsrc is-live=true format=time caps=" VIDEO_CAPS " ! "
+                     "hubport hub=clocked");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstClock *used = gst_element_get_clock (participant);
+  fail_unless (used == clock, "the participant uses %" GST_PTR_FORMAT, used);
+  gst_object_unref (used);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (clock);
+}
+GST_END_TEST;
+
 /* A hub created after the participant started takes the waiting port. */
 GST_START_TEST (test_wait_for_hub)
 {
@@ -1104,6 +1132,7 @@ hubport_suite (void)
   tcase_add_test (tc, test_missing_hub);
   tcase_add_test (tc, test_switch_loopback_retimed);
   tcase_add_test (tc, test_wait_for_hub);
+  tcase_add_test (tc, test_participant_takes_hub_clock);
   tcase_add_test (tc, test_mixer_shared_output_and_departures);
   tcase_add_test (tc, test_live_no_preroll);
   tcase_add_test (tc, test_mcu_join_leave);
