@@ -549,6 +549,48 @@ GST_START_TEST (test_participant_takes_hub_clock)
 }
 GST_END_TEST;
 
+/* Two different clocks: the port still works, measured once, with a warning
+ * that drift is not followed. */
+GST_START_TEST (test_different_clocks_warn)
+{
+  register_test_hubs ();
+  GstClock *hub_clock = gst_test_clock_new_with_start_time (10 * GST_SECOND);
+  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub = gst_element_factory_make ("roomtestswitch", "two-clocks");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), hub_clock);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  GstElement *participant = make_pipeline (
+      "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
+      "hubport name=p hub=two-clocks ! appsink name=out sync=false");
+  GstClock *system = gst_system_clock_obtain ();
+  gst_pipeline_use_clock (GST_PIPELINE (participant), system);
+  gst_object_unref (system);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstElement *v = by_name (participant, "v");
+  GstElement *out = by_name (participant, "out");
+  fail_unless_equals_int (app_push (v, video_frame (0, 1)), GST_FLOW_OK);
+  GstSample *sample = app_pull (out);
+  fail_unless (sample != NULL, "nothing came back across two clocks");
+  gst_sample_unref (sample);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  GError *error = NULL;
+  gst_message_parse_warning (msg, &error, NULL);
+  fail_unless (g_error_matches (error, GST_CORE_ERROR, GST_CORE_ERROR_CLOCK));
+  g_error_free (error);
+  gst_message_unref (msg);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  for (GstElement *e : {v, out, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (hub_clock);
+}
+GST_END_TEST;
+
 /* A hub created after the participant started takes the waiting port. */
 GST_START_TEST (test_wait_for_hub)
 {
@@ -1133,6 +1175,7 @@ hubport_suite (void)
   tcase_add_test (tc, test_switch_loopback_retimed);
   tcase_add_test (tc, test_wait_for_hub);
   tcase_add_test (tc, test_participant_takes_hub_clock);
+  tcase_add_test (tc, test_different_clocks_warn);
   tcase_add_test (tc, test_mixer_shared_output_and_departures);
   tcase_add_test (tc, test_live_no_preroll);
   tcase_add_test (tc, test_mcu_join_leave);
