@@ -96,7 +96,11 @@ gst_room_hub_registry_lookup (const gchar *name)
   if (name == NULL)
     return NULL;
   std::lock_guard<std::mutex> guard (registry ().lock);
-  for (auto &ref : registry ().hubs) {
+  /* Newest first: a new hub shadows an older one of the same name that is
+   * still on its way out. */
+  auto &hubs = registry ().hubs;
+  for (auto it = hubs.rbegin (); it != hubs.rend (); ++it) {
+    auto &ref = *it;
     GstElement *hub = GST_ELEMENT (g_weak_ref_get (ref.get ()));
     if (hub == NULL)
       continue;

@@ -15,7 +15,8 @@ G_BEGIN_DECLS
 void gst_room_hub_registry_add (GstElement *hub);
 void gst_room_hub_registry_remove (GstElement *hub);
 
-/* The live hub whose element name is @name, with a new reference, or NULL. */
+/* The live hub whose element name is @name, with a new reference, or NULL.
+ * With several, the one added last. */
 GstElement *gst_room_hub_registry_lookup (const gchar *name);
 
 /* Called (without the registry lock held) whenever a hub is added or renamed,

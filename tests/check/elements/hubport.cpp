@@ -780,11 +780,17 @@ join_rounds (void)
   return env ? atoi (env) : 100;
 }
 
-#define MCU_HUB                                                                \
-  "mcucompositor name=mcu width=320 height=240 framerate=60/1 "                \
-  "! fakesink sync=false "                                                     \
-  "videotestsrc is-live=true pattern=blue "                                    \
-  "! video/x-raw,width=160,height=120,framerate=30/1 ! mcu.sink_0 "
+/* Each test names its hub differently, so a hub of an earlier test that is
+ * still being torn down can never be found instead. */
+static std::string
+mcu_hub (const std::string &name)
+{
+  return "mcucompositor name=" + name
+         + " width=320 height=240 framerate=60/1 ! fakesink sync=false "
+           "videotestsrc is-live=true pattern=blue "
+           "! video/x-raw,width=160,height=120,framerate=30/1 ! "
+         + name + ".sink_0";
+}
 
 /* Port 0 of the hub's own pipeline plus a participant from another pipeline,
  * joining and leaving 100 times: each join shows the participant in the
@@ -793,8 +799,8 @@ GST_START_TEST (test_mcu_join_leave)
 {
   if (!have_element ("mcucompositor"))
     return;
-  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
-  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-join").c_str ());
+  GstElement *mcu = by_name (hub_pipeline, "mcu-join");
   GstBus *bus = gst_element_get_bus (hub_pipeline);
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
   std::vector<Rect> tiles;
@@ -806,7 +812,7 @@ GST_START_TEST (test_mcu_join_leave)
     GstElement *participant =
         make_pipeline ("videotestsrc is-live=true pattern=red "
                        "! video/x-raw,width=160,height=120,framerate=30/1 "
-                       "! hubport name=p hub=mcu");
+                       "! hubport name=p hub=mcu-join");
     GstElement *hubport = by_name (participant, "p");
     set_state_checked (participant, GST_STATE_PLAYING);
     gint port = get_port (hubport);
@@ -871,12 +877,12 @@ GST_START_TEST (test_mcu_composite_to_participant)
 {
   if (!have_element ("mcucompositor"))
     return;
-  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
+  GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-composite").c_str ());
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
   GstElement *participant =
       make_pipeline ("videotestsrc is-live=true pattern=red "
                      "! video/x-raw,width=160,height=120,framerate=30/1 "
-                     "! hubport name=p hub=mcu ! videoconvert "
+                     "! hubport name=p hub=mcu-composite ! videoconvert "
                      "! video/x-raw,format=RGB,width=320,height=240 "
                      "! appsink name=out sync=false max-buffers=2 drop=true");
   GstElement *out = by_name (participant, "out");
@@ -1133,15 +1139,15 @@ GST_START_TEST (test_mcu_participant_eos)
   if (!have_element ("mcucompositor"))
     return;
   GstElement *hub_pipeline = make_pipeline (
-      "mcucompositor name=mcu width=320 height=240 framerate=60/1 "
+      "mcucompositor name=mcu-eos width=320 height=240 framerate=60/1 "
       "! fakesink sync=false");
-  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstElement *mcu = by_name (hub_pipeline, "mcu-eos");
   GstBus *bus = gst_element_get_bus (hub_pipeline);
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
   GstElement *participant =
       make_pipeline ("videotestsrc is-live=true num-buffers=15 "
                      "! video/x-raw,width=160,height=120,framerate=30/1 "
-                     "! hubport name=p hub=mcu");
+                     "! hubport name=p hub=mcu-eos");
   set_state_checked (participant, GST_STATE_PLAYING);
   std::vector<Rect> tiles;
   do {

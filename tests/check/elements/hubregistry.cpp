@@ -75,6 +75,28 @@ GST_START_TEST (test_weak_references)
 }
 GST_END_TEST;
 
+/* A new hub shadows an older one of the same name still on its way out. */
+GST_START_TEST (test_newest_first)
+{
+  GstElement *old_hub = gst_element_factory_make ("fakesink", "same");
+  GstElement *new_hub = gst_element_factory_make ("fakesink", "same");
+  gst_object_ref_sink (old_hub);
+  gst_object_ref_sink (new_hub);
+  gst_room_hub_registry_add (old_hub);
+  gst_room_hub_registry_add (new_hub);
+  GstElement *found = gst_room_hub_registry_lookup ("same");
+  fail_unless (found == new_hub);
+  gst_object_unref (found);
+  gst_room_hub_registry_remove (new_hub);
+  found = gst_room_hub_registry_lookup ("same");
+  fail_unless (found == old_hub);
+  gst_object_unref (found);
+  gst_room_hub_registry_remove (old_hub);
+  gst_object_unref (old_hub);
+  gst_object_unref (new_hub);
+}
+GST_END_TEST;
+
 static Suite *
 hubregistry_suite (void)
 {
@@ -83,6 +105,7 @@ hubregistry_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_lookup_rename_remove);
   tcase_add_test (tc, test_weak_references);
+  tcase_add_test (tc, test_newest_first);
   return s;
 }
 
