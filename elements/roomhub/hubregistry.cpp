@@ -9,11 +9,24 @@
 
 namespace {
 
+/* One watcher.  Shared between the registry and every call in flight, so its
+ * user data is freed only after the last call has returned. */
+struct Watch {
+  GstRoomHubRegistryWatch func;
+  gpointer user_data;
+  GDestroyNotify notify;
+  ~Watch ()
+  {
+    if (notify)
+      notify (user_data);
+  }
+};
+
 struct Registry {
   std::mutex lock;
   /* Weak references: a hub that is being finalized is never handed out. */
   std::vector<std::unique_ptr<GWeakRef>> hubs;
-  std::map<guint, std::pair<GstRoomHubRegistryWatch, gpointer>> watches;
+  std::map<guint, std::shared_ptr<Watch>> watches;
   guint next_watch_id = 1;
 };
 
@@ -28,14 +41,14 @@ registry ()
 void
 notify_watches ()
 {
-  std::vector<std::pair<GstRoomHubRegistryWatch, gpointer>> to_call;
+  std::vector<std::shared_ptr<Watch>> to_call;
   {
     std::lock_guard<std::mutex> guard (registry ().lock);
     for (auto &w : registry ().watches)
       to_call.push_back (w.second);
   }
   for (auto &w : to_call)
-    w.first (w.second);
+    w->func (w->user_data);
 }
 
 void
@@ -98,19 +111,33 @@ gst_room_hub_registry_lookup (const gchar *name)
 }
 
 guint
-gst_room_hub_registry_watch (GstRoomHubRegistryWatch func, gpointer user_data)
+gst_room_hub_registry_watch (
+    GstRoomHubRegistryWatch func, gpointer user_data, GDestroyNotify notify)
 {
+  auto watch = std::make_shared<Watch> ();
+  watch->func = func;
+  watch->user_data = user_data;
+  watch->notify = notify;
   std::lock_guard<std::mutex> guard (registry ().lock);
   guint id = registry ().next_watch_id++;
-  registry ().watches[id] = std::make_pair (func, user_data);
+  registry ().watches[id] = std::move (watch);
   return id;
 }
 
 void
 gst_room_hub_registry_unwatch (guint id)
 {
-  std::lock_guard<std::mutex> guard (registry ().lock);
-  registry ().watches.erase (id);
+  std::shared_ptr<Watch> removed;
+  {
+    std::lock_guard<std::mutex> guard (registry ().lock);
+    auto it = registry ().watches.find (id);
+    if (it == registry ().watches.end ())
+      return;
+    removed = std::move (it->second);
+    registry ().watches.erase (it);
+  }
+  /* `removed` is released here, outside the lock: the notify may run now or
+   * when a call in flight in another thread returns. */
 }
 
 void

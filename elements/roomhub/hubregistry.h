@@ -20,10 +20,13 @@ GstElement *gst_room_hub_registry_lookup (const gchar *name);
 
 /* Called (without the registry lock held) whenever a hub is added or renamed,
  * so a waiting port can retry its lookup.  Returns an id for
- * gst_room_hub_registry_unwatch(). */
+ * gst_room_hub_registry_unwatch().  @notify (may be NULL) frees @user_data
+ * once the watch is removed and no call of @func is running any more, so a
+ * watcher may be unwatched from any thread while a hub is being added in
+ * another. */
 typedef void (*GstRoomHubRegistryWatch) (gpointer user_data);
 guint gst_room_hub_registry_watch (
-    GstRoomHubRegistryWatch func, gpointer user_data);
+    GstRoomHubRegistryWatch func, gpointer user_data, GDestroyNotify notify);
 void gst_room_hub_registry_unwatch (guint id);
 
 /* Hubs call this when their name may have changed (notify::name). */

@@ -1,0 +1,1533 @@
+/* gst-rooms: dispatcher, a switchboard and one-to-many forwarder.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-dispatcher
+ * @title: dispatcher
+ *
+ * Routes whole inputs to outputs without mixing or decoding, so a room can
+ * switch and fan out raw or encoded media (VP8, VP9, H.264, Opus, raw video
+ * and audio) without transcoding.
+ *
+ * A *port* is a number: `sink_N` is the video input of port N, `src_N` its
+ * video output, `audio_sink_N` / `audio_src_N` the audio of the same port.
+ * Requesting a pad by template (`sink_%u`) picks the lowest number not yet used
+ * by a pad of that template; explicit names (`sink_7`) work too. The always
+ * pads `src` and `audio_src` carry the port chosen by `source`.
+ *
+ * `source` (one-to-many): every output, and `src`/`audio_src`, carries port
+ * `source`'s input. `routes` (switchboard): a comma separated list of
+ * `INPUT>OUTPUT` pairs; `"0>1,0>2,3>0"` sends port 0's input to outputs 1 and
+ * 2 and port 3's input to output 0. A route for an output overrides `source`
+ * for that output; each output appears at most once. A malformed `routes`
+ * string posts a warning and leaves the routing (and the property) unchanged.
+ * A route moves a port's audio and video together.
+ *
+ * Encoded video switches only at a keyframe of the new input: until then the
+ * output keeps the old input. On a switch request a force-key-unit event
+ * (all-headers) goes upstream to the new input at once and again every
+ * `keyframe-retry` ms (measured in the running time of the new input's
+ * buffers) until a keyframe passes. Raw video switches at the next frame;
+ * audio follows its port's video switch (at once when the port has no video).
+ *
+ * Each output sends its own stream-start and one TIME segment starting at 0
+ * and re-timestamps buffers: the output running time of a buffer is the
+ * running time of the buffer on its input plus a per-output offset. The offset
+ * is 0 until the first switch; at a switch the first buffer of the new input
+ * is placed at the output's current position (end of the last buffer or gap
+ * sent), so output timestamps never jump back and never leave a hole. The
+ * audio output of a port uses the offset of its video output for the same
+ * input, so lip sync survives switches. Buffers whose timestamps do not change
+ * are pushed by reference; otherwise one shallow copy (no media copy) is
+ * shared by every output with the same offset. New caps (with any
+ * `streamheader` field) are sent before the first buffer of a different format.
+ *
+ * An output with no input (or whose input reached EOS) stays live: it sends
+ * GAP events, every 100 ms of running time of any input, from its position
+ * onwards. An output that has never carried media sends nothing (its format is
+ * unknown). EOS is sent on every output when every input has reached EOS.
+ *
+ * Keyframe requests from downstream (force-key-unit events, e.g. a viewer's
+ * PLI) go upstream to the output's current input, at most one per
+ * `keyframe-min-interval` ms per input (element clock running time, or the
+ * input's buffer running time when there is no clock).
+ *
+ * ## Pad properties
+ *
+ * * `port` (int, read-only): the port number of the pad, -1 for the always
+ *   pads `src` and `audio_src`.
+ *
+ * ## Messages
+ *
+ * `dispatcher-switched` (element message), per output, when a switch actually
+ * happened (at the first buffer of the new input on that output, or at once
+ * when an output loses its input):
+ *
+ * * `output` (int): the output's port, -1 for `src` / `audio_src`.
+ * * `pad` (string): the output pad's name.
+ * * `input` (int): the port now feeding the output, -1 for none.
+ * * `previous` (int): the port that fed it before, -1 for none.
+ * * `running-time` (guint64): running time (on its input) of the first buffer
+ *   of the new input sent on the output; GST_CLOCK_TIME_NONE when unrouted.
+ * * `latency` (guint64): nanoseconds of running time between the request
+ *   (property change) and the switch.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m dispatcher name=d source=1 ! videoconvert ! autovideosink \
+ *   videotestsrc is-live=true ! d.sink_0 \
+ *   videotestsrc is-live=true pattern=ball ! d.sink_1
+ * ]| Shows port 1 (the ball). Set `source` or `routes` from an application
+ * while playing to switch.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstdispatcher.h"
+
+#include "hubregistry.h"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC (gst_dispatcher_debug);
+#define GST_CAT_DEFAULT gst_dispatcher_debug
+
+/* Lock order: the state lock (priv->lock) and an output's stream lock
+ * (Output::stream) are never held together: routing decisions are taken under
+ * the state lock, pushing happens under the output's stream lock only, so a
+ * blocked downstream never blocks a property change. */
+
+#define DEFAULT_SOURCE (-1)
+#define DEFAULT_ROUTES ""
+#define DEFAULT_KEYFRAME_RETRY 500
+#define DEFAULT_KEYFRAME_MIN_INTERVAL 1000
+#define DEFAULT_PORT (-1)
+
+/* How often unrouted outputs get a GAP event, in running time. */
+#define GAP_INTERVAL (100 * GST_MSECOND)
+
+enum {
+  PROP_0,
+  PROP_SOURCE,
+  PROP_ROUTES,
+  PROP_KEYFRAME_RETRY,
+  PROP_KEYFRAME_MIN_INTERVAL,
+};
+
+enum {
+  PROP_PAD_0,
+  PROP_PAD_PORT,
+};
+
+namespace {
+
+struct Input;
+
+struct Output {
+  GstPad *pad = nullptr; /* owned reference, constant */
+  int port = -1;         /* constant; -1 for the always pads */
+  bool audio = false;    /* constant */
+
+  /* Written under the state lock, read anywhere. */
+  std::atomic<Input *> current{nullptr};
+  std::atomic<bool> idle{false}; /* current input reached EOS */
+
+  /* Under the state lock. */
+  Input *pending = nullptr;
+  GstClockTime request_rt = GST_CLOCK_TIME_NONE;
+  Output *partner = nullptr; /* the video output of an audio output */
+
+  /* Offset of the last switch, readable by the audio partner without locks. */
+  std::atomic<gint64> shared_offset{0};
+  std::atomic<int> shared_offset_port{-2};
+
+  /* Under the stream lock (held while pushing downstream). */
+  std::mutex stream;
+  bool sent_stream_start = false;
+  bool sent_segment = false;
+  GstCaps *caps = nullptr;
+  guint64 last_serial = 0; /* Input::serial of the last buffer, 0 = none */
+  GstClockTimeDiff offset = 0;
+  GstClockTime position = GST_CLOCK_TIME_NONE; /* end of last data, out rt */
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+
+  ~Output ()
+  {
+    gst_clear_caps (&caps);
+    gst_clear_object (&pad);
+  }
+};
+
+using OutputList = std::vector<std::shared_ptr<Output>>;
+using OutputListPtr = std::shared_ptr<const OutputList>;
+
+struct Input {
+  GstPad *pad = nullptr; /* borrowed: the pad owns this struct */
+  int port = -1;
+  bool audio = false;
+  guint64 serial = 0;
+
+  /* Streaming thread only (written by serialized events, read in chain). */
+  GstSegment segment;
+  GstCaps *caps = nullptr;
+  std::atomic<bool> encoded{false}; /* video with delta units */
+  std::atomic<bool> eos{false};
+
+  /* Under the state lock. */
+  OutputListPtr fed = std::make_shared<OutputList> ();
+  std::vector<Output *> waiting; /* outputs switching to this input */
+  GstClockTime last_rt = GST_CLOCK_TIME_NONE;
+  GstClockTime switch_fku_rt = GST_CLOCK_TIME_NONE;
+  GstClockTime viewer_fku_rt = GST_CLOCK_TIME_NONE;
+  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* next gap tick */
+  guint fku_count = 0;
+
+  Input () { gst_segment_init (&segment, GST_FORMAT_TIME); }
+  ~Input () { gst_clear_caps (&caps); }
+};
+
+struct SwitchMessage {
+  int output;
+  std::string pad;
+  int input;
+  int previous;
+  GstClockTime running_time;
+  GstClockTime latency;
+};
+
+} // namespace
+
+struct DispatcherPrivate {
+  std::mutex lock; /* the state lock */
+
+  /* Under the state lock. */
+  int source = DEFAULT_SOURCE;
+  std::string routes_string = DEFAULT_ROUTES;
+  std::map<int, int> routes; /* output port -> input port */
+  guint keyframe_retry = DEFAULT_KEYFRAME_RETRY;
+  guint keyframe_min_interval = DEFAULT_KEYFRAME_MIN_INTERVAL;
+  std::vector<std::shared_ptr<Output>> outputs;
+  std::vector<Input *> inputs;
+  OutputListPtr all_outputs = std::make_shared<OutputList> ();
+  guint64 next_serial = 1;
+  Input *gap_driver = nullptr; /* the input whose buffers pace GAP events */
+};
+
+struct _GstDispatcherPad {
+  GstPad parent;
+  int port;
+  /* Constant after creation.  An output's state is owned by the element's
+   * list (and by streaming threads' snapshots) and holds the pad; an input's
+   * state is owned by its pad. */
+  Output *output;
+  Input *input;
+};
+
+struct _GstDispatcher {
+  GstElement parent;
+  DispatcherPrivate *priv;
+};
+
+G_DEFINE_TYPE (GstDispatcherPad, gst_dispatcher_pad, GST_TYPE_PAD);
+
+static void
+gst_dispatcher_pad_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstDispatcherPad *pad = GST_DISPATCHER_PAD (object);
+  switch (prop_id) {
+    case PROP_PAD_PORT:
+      g_value_set_int (value, pad->port);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_dispatcher_pad_finalize (GObject *object)
+{
+  GstDispatcherPad *pad = GST_DISPATCHER_PAD (object);
+  delete pad->input;
+  G_OBJECT_CLASS (gst_dispatcher_pad_parent_class)->finalize (object);
+}
+
+static void
+gst_dispatcher_pad_class_init (GstDispatcherPadClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  gobject_class->get_property = gst_dispatcher_pad_get_property;
+  gobject_class->finalize = gst_dispatcher_pad_finalize;
+  g_object_class_install_property (gobject_class, PROP_PAD_PORT,
+      g_param_spec_int ("port", "Port",
+          "Port number of this pad (-1 for the always pads src and audio_src)",
+          -1, G_MAXINT, DEFAULT_PORT,
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+}
+
+static void
+gst_dispatcher_pad_init (GstDispatcherPad *pad)
+{
+  pad->port = DEFAULT_PORT;
+}
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_request_template = GST_STATIC_PAD_TEMPLATE (
+    "src_%u", GST_PAD_SRC, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_sink_template = GST_STATIC_PAD_TEMPLATE (
+    "audio_sink_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_src_request_template =
+    GST_STATIC_PAD_TEMPLATE (
+        "audio_src_%u", GST_PAD_SRC, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
+    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define gst_dispatcher_parent_class parent_class
+G_DEFINE_TYPE (GstDispatcher, gst_dispatcher, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (
+    dispatcher, "dispatcher", GST_RANK_NONE, GST_TYPE_DISPATCHER);
+
+static void gst_dispatcher_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_dispatcher_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
+static void gst_dispatcher_dispose (GObject *object);
+static void gst_dispatcher_finalize (GObject *object);
+static GstPad *gst_dispatcher_request_new_pad (GstElement *element,
+    GstPadTemplate *templ, const gchar *name, const GstCaps *caps);
+static void gst_dispatcher_release_pad (GstElement *element, GstPad *pad);
+static GstStateChangeReturn gst_dispatcher_change_state (
+    GstElement *element, GstStateChange transition);
+
+static GstFlowReturn gst_dispatcher_sink_chain (
+    GstPad *pad, GstObject *parent, GstBuffer *buffer);
+static gboolean gst_dispatcher_sink_event (
+    GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_dispatcher_sink_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_dispatcher_src_event (
+    GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_dispatcher_src_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+
+static void
+gst_dispatcher_class_init (GstDispatcherClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_dispatcher_set_property;
+  gobject_class->get_property = gst_dispatcher_get_property;
+  gobject_class->dispose = gst_dispatcher_dispose;
+  gobject_class->finalize = gst_dispatcher_finalize;
+
+  const GParamFlags live_flags =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                    | GST_PARAM_MUTABLE_PLAYING);
+
+  g_object_class_install_property (gobject_class, PROP_SOURCE,
+      g_param_spec_int ("source", "Source",
+          "Port whose input goes to every output without a route "
+          "(-1 = none)",
+          -1, G_MAXINT, DEFAULT_SOURCE, live_flags));
+  g_object_class_install_property (gobject_class, PROP_ROUTES,
+      g_param_spec_string ("routes", "Routes",
+          "Switchboard routes INPUT>OUTPUT separated by commas, e.g. "
+          "\"0>1,0>2,3>0\" (input 0 to outputs 1 and 2, input 3 to output 0); "
+          "a route overrides source for its output",
+          DEFAULT_ROUTES, live_flags));
+  g_object_class_install_property (gobject_class, PROP_KEYFRAME_RETRY,
+      g_param_spec_uint ("keyframe-retry", "Keyframe retry",
+          "Milliseconds between repeated keyframe requests to an encoded "
+          "input that an output waits to switch to (0 = request once)",
+          0, G_MAXUINT, DEFAULT_KEYFRAME_RETRY, live_flags));
+  g_object_class_install_property (gobject_class, PROP_KEYFRAME_MIN_INTERVAL,
+      g_param_spec_uint ("keyframe-min-interval", "Keyframe min interval",
+          "Minimum milliseconds between downstream keyframe requests "
+          "forwarded to one input (0 = forward all)",
+          0, G_MAXUINT, DEFAULT_KEYFRAME_MIN_INTERVAL, live_flags));
+
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &sink_template, GST_TYPE_DISPATCHER_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_sink_template, GST_TYPE_DISPATCHER_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &src_template, GST_TYPE_DISPATCHER_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_src_template, GST_TYPE_DISPATCHER_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &src_request_template, GST_TYPE_DISPATCHER_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_src_request_template, GST_TYPE_DISPATCHER_PAD);
+
+  gst_element_class_set_static_metadata (element_class, "Dispatcher",
+      "Generic/Video/Audio",
+      "Switches and fans out whole raw or encoded inputs to outputs, "
+      "switching encoded video at keyframes",
+      "gst-rooms");
+
+  element_class->request_new_pad =
+      GST_DEBUG_FUNCPTR (gst_dispatcher_request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_dispatcher_release_pad);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_dispatcher_change_state);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_DISPATCHER_PAD, (GstPluginAPIFlags)0);
+
+  GST_DEBUG_CATEGORY_INIT (
+      gst_dispatcher_debug, "dispatcher", 0, "gst-rooms dispatcher");
+}
+
+/* ---- helpers, called with the state lock held unless said otherwise ---- */
+
+static Input *
+find_input (DispatcherPrivate *priv, bool audio, int port)
+{
+  for (Input *in : priv->inputs)
+    if (in->audio == audio && in->port == port)
+      return in;
+  return nullptr;
+}
+
+static Output *
+find_output (DispatcherPrivate *priv, bool audio, int port)
+{
+  for (auto &out : priv->outputs)
+    if (out->audio == audio && out->port == port)
+      return out.get ();
+  return nullptr;
+}
+
+/* Rebuilds @in's list of fed outputs from Output::current. */
+static void
+rebuild_fed (DispatcherPrivate *priv, Input *in)
+{
+  auto list = std::make_shared<OutputList> ();
+  for (auto &out : priv->outputs)
+    if (out->current.load () == in)
+      list->push_back (out);
+  in->fed = std::move (list);
+}
+
+static void
+rebuild_all_outputs (DispatcherPrivate *priv)
+{
+  priv->all_outputs = std::make_shared<OutputList> (priv->outputs);
+}
+
+static void
+cancel_pending (Output *out)
+{
+  if (!out->pending)
+    return;
+  auto &w = out->pending->waiting;
+  w.erase (std::remove (w.begin (), w.end (), out), w.end ());
+  out->pending = nullptr;
+}
+
+/* The running time now, from the element clock, or NONE without one. */
+static GstClockTime
+clock_running_time (GstDispatcher *self)
+{
+  GstClockTime now = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_LOCK (self);
+  GstClock *clock = GST_ELEMENT_CLOCK (self);
+  GstClockTime base = GST_ELEMENT_CAST (self)->base_time;
+  bool playing = GST_STATE (self) == GST_STATE_PLAYING;
+  if (clock)
+    gst_object_ref (clock);
+  GST_OBJECT_UNLOCK (self);
+  if (clock) {
+    GstClockTime t = gst_clock_get_time (clock);
+    if (playing && GST_CLOCK_TIME_IS_VALID (t) && t >= base)
+      now = t - base;
+    gst_object_unref (clock);
+  }
+  return now;
+}
+
+static GstEvent *
+new_switch_fku (Input *in)
+{
+  return gst_video_event_new_upstream_force_key_unit (
+      GST_CLOCK_TIME_NONE, TRUE, ++in->fku_count);
+}
+
+struct PendingEvent {
+  GstPad *pad; /* owned */
+  GstEvent *event;
+};
+
+static void
+send_upstream (std::vector<PendingEvent> &events)
+{
+  for (auto &e : events) {
+    GST_DEBUG_OBJECT (e.pad, "sending %" GST_PTR_FORMAT, e.event);
+    gst_pad_push_event (e.pad, e.event);
+    gst_object_unref (e.pad);
+  }
+  events.clear ();
+}
+
+static void
+post_switch_messages (GstDispatcher *self, std::vector<SwitchMessage> &msgs)
+{
+  for (auto &m : msgs) {
+    GstStructure *s = gst_structure_new ("dispatcher-switched", "output",
+        G_TYPE_INT, m.output, "pad", G_TYPE_STRING, m.pad.c_str (), "input",
+        G_TYPE_INT, m.input, "previous", G_TYPE_INT, m.previous, "running-time",
+        G_TYPE_UINT64, (guint64)m.running_time, "latency", G_TYPE_UINT64,
+        (guint64)m.latency, NULL);
+    GST_INFO_OBJECT (self, "switched %" GST_PTR_FORMAT, s);
+    gst_element_post_message (
+        GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  }
+  msgs.clear ();
+}
+
+/* Recomputes what every output should carry after a change of properties or
+ * pads.  Outputs losing their input are unrouted at once; outputs getting a
+ * new input wait for its next switchable buffer.  Keyframe requests to send
+ * and messages to post are returned to the caller, who sends them unlocked. */
+static void
+apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
+    std::vector<SwitchMessage> &msgs, GstClockTime now)
+{
+  DispatcherPrivate *priv = self->priv;
+  std::vector<Input *> to_rebuild;
+
+  for (auto &sp : priv->outputs) {
+    Output *out = sp.get ();
+    int port = priv->source;
+    if (out->port >= 0) {
+      auto it = priv->routes.find (out->port);
+      if (it != priv->routes.end ())
+        port = it->second;
+    }
+    Input *want = port >= 0 ? find_input (priv, out->audio, port) : nullptr;
+    Input *cur = out->current.load ();
+
+    if (want == cur) {
+      cancel_pending (out);
+      continue;
+    }
+    if (want && want == out->pending)
+      continue;
+    cancel_pending (out);
+
+    if (!want) {
+      /* Losing the input needs no keyframe: stop now, gaps follow. */
+      out->current.store (nullptr);
+      out->idle.store (false);
+      to_rebuild.push_back (cur);
+      msgs.push_back ({out->port, GST_PAD_NAME (out->pad), -1, cur->port,
+          GST_CLOCK_TIME_NONE, 0});
+      continue;
+    }
+
+    out->pending = want;
+    out->request_rt = now;
+    want->waiting.push_back (out);
+    if (want->encoded.load () && !want->audio) {
+      bool already = false;
+      for (auto &e : events)
+        already |= e.pad == want->pad;
+      if (!already) {
+        events.push_back (
+            {GST_PAD (gst_object_ref (want->pad)), new_switch_fku (want)});
+        want->switch_fku_rt = want->last_rt;
+      }
+    }
+  }
+
+  std::sort (to_rebuild.begin (), to_rebuild.end ());
+  to_rebuild.erase (
+      std::unique (to_rebuild.begin (), to_rebuild.end ()), to_rebuild.end ());
+  for (Input *in : to_rebuild)
+    rebuild_fed (priv, in);
+}
+
+static void
+reroute (GstDispatcher *self)
+{
+  std::vector<PendingEvent> events;
+  std::vector<SwitchMessage> msgs;
+  GstClockTime now = clock_running_time (self);
+  {
+    std::lock_guard<std::mutex> lk (self->priv->lock);
+    apply_routing (self, events, msgs, now);
+  }
+  send_upstream (events);
+  post_switch_messages (self, msgs);
+}
+
+/* Parses "IN>OUT,IN>OUT"; on error returns false and says why in @error. */
+static bool
+parse_routes (const char *text, std::map<int, int> &routes, std::string &error)
+{
+  routes.clear ();
+  if (!text)
+    return true;
+  std::string s (text);
+  /* Only whitespace: no routes. */
+  if (s.find_first_not_of (" \t") == std::string::npos)
+    return true;
+
+  auto parse_number = [&] (const std::string &part, int &value) -> bool {
+    size_t b = part.find_first_not_of (" \t");
+    size_t e = part.find_last_not_of (" \t");
+    if (b == std::string::npos) {
+      error = "missing port number";
+      return false;
+    }
+    std::string num = part.substr (b, e - b + 1);
+    for (char c : num) {
+      if (c < '0' || c > '9') {
+        error = "\"" + num + "\" is not a port number (0 or more)";
+        return false;
+      }
+    }
+    errno = 0;
+    long v = strtol (num.c_str (), nullptr, 10);
+    if (errno != 0 || v > G_MAXINT) {
+      error = "port number " + num + " is too large";
+      return false;
+    }
+    value = (int)v;
+    return true;
+  };
+
+  size_t start = 0;
+  while (true) {
+    size_t comma = s.find (',', start);
+    std::string item = s.substr (
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t gt = item.find ('>');
+    if (item.find_first_not_of (" \t") == std::string::npos) {
+      error = "empty route";
+      return false;
+    }
+    if (gt == std::string::npos
+        || item.find ('>', gt + 1) != std::string::npos) {
+      error = "route \"" + item + "\" is not of the form INPUT>OUTPUT";
+      return false;
+    }
+    int in, out;
+    if (!parse_number (item.substr (0, gt), in)
+        || !parse_number (item.substr (gt + 1), out)) {
+      error = "route \"" + item + "\": " + error;
+      return false;
+    }
+    if (routes.count (out)) {
+      error = "output " + std::to_string (out) + " is routed twice";
+      return false;
+    }
+    routes[out] = in;
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return true;
+}
+
+static void
+gst_dispatcher_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstDispatcher *self = GST_DISPATCHER (object);
+  DispatcherPrivate *priv = self->priv;
+
+  switch (prop_id) {
+    case PROP_SOURCE: {
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        priv->source = g_value_get_int (value);
+      }
+      reroute (self);
+      break;
+    }
+    case PROP_ROUTES: {
+      const char *text = g_value_get_string (value);
+      std::map<int, int> routes;
+      std::string error;
+      if (!parse_routes (text, routes, error)) {
+        GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+            ("Invalid routes \"%s\": %s; routing unchanged.", text,
+                error.c_str ()),
+            (NULL));
+        break;
+      }
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        priv->routes = std::move (routes);
+        priv->routes_string = text ? text : "";
+      }
+      reroute (self);
+      break;
+    }
+    case PROP_KEYFRAME_RETRY: {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      priv->keyframe_retry = g_value_get_uint (value);
+      break;
+    }
+    case PROP_KEYFRAME_MIN_INTERVAL: {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      priv->keyframe_min_interval = g_value_get_uint (value);
+      break;
+    }
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_dispatcher_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstDispatcher *self = GST_DISPATCHER (object);
+  DispatcherPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> lk (priv->lock);
+
+  switch (prop_id) {
+    case PROP_SOURCE:
+      g_value_set_int (value, priv->source);
+      break;
+    case PROP_ROUTES:
+      g_value_set_string (value, priv->routes_string.c_str ());
+      break;
+    case PROP_KEYFRAME_RETRY:
+      g_value_set_uint (value, priv->keyframe_retry);
+      break;
+    case PROP_KEYFRAME_MIN_INTERVAL:
+      g_value_set_uint (value, priv->keyframe_min_interval);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+/* ---- pads ---- */
+
+static GstDispatcherPad *
+make_output_pad (GstDispatcher *self, GstPadTemplate *templ, const char *name,
+    int port, bool audio, std::shared_ptr<Output> &out)
+{
+  GstDispatcherPad *pad =
+      GST_DISPATCHER_PAD (g_object_new (GST_TYPE_DISPATCHER_PAD, "name", name,
+          "direction", GST_PAD_SRC, "template", templ, NULL));
+  pad->port = port;
+  out = std::make_shared<Output> ();
+  out->pad = GST_PAD (gst_object_ref (pad));
+  out->port = port;
+  out->audio = audio;
+  pad->output = out.get ();
+  gst_pad_set_event_function (
+      GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_src_event));
+  gst_pad_set_query_function (
+      GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_src_query));
+  GST_PAD_SET_PROXY_SCHEDULING (pad);
+  return pad;
+}
+
+/* Registers an output pad's state (after the pad was added). */
+static void
+register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
+{
+  DispatcherPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> lk (priv->lock);
+  priv->outputs.push_back (out);
+  for (auto &o : priv->outputs)
+    if (o->audio)
+      o->partner = find_output (priv, false, o->port);
+  rebuild_all_outputs (priv);
+}
+
+static void
+gst_dispatcher_init (GstDispatcher *self)
+{
+  self->priv = new DispatcherPrivate ();
+
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
+  std::shared_ptr<Output> out;
+  GstDispatcherPad *src = make_output_pad (self,
+      gst_element_class_get_pad_template (klass, "src"), "src", -1, false, out);
+  gst_element_add_pad (GST_ELEMENT (self), GST_PAD (src));
+  register_output (self, out);
+  GstDispatcherPad *asrc = make_output_pad (self,
+      gst_element_class_get_pad_template (klass, "audio_src"), "audio_src", -1,
+      true, out);
+  gst_element_add_pad (GST_ELEMENT (self), GST_PAD (asrc));
+  register_output (self, out);
+
+  gst_room_hub_registry_add (GST_ELEMENT (self));
+}
+
+static void
+gst_dispatcher_dispose (GObject *object)
+{
+  gst_room_hub_registry_remove (GST_ELEMENT (object));
+  G_OBJECT_CLASS (parent_class)->dispose (object);
+}
+
+static void
+gst_dispatcher_finalize (GObject *object)
+{
+  GstDispatcher *self = GST_DISPATCHER (object);
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* The lowest number not used by a pad of template @prefix. */
+static int
+lowest_free_port (GstDispatcher *self, const char *prefix)
+{
+  std::vector<int> used;
+  GST_OBJECT_LOCK (self);
+  for (GList *l = GST_ELEMENT (self)->pads; l; l = l->next) {
+    GstDispatcherPad *p = GST_DISPATCHER_PAD (l->data);
+    const char *name = GST_PAD_NAME (p);
+    if (p->port >= 0 && g_str_has_prefix (name, prefix)
+        && strlen (name) > strlen (prefix)
+        && g_ascii_isdigit (name[strlen (prefix)]))
+      used.push_back (p->port);
+  }
+  GST_OBJECT_UNLOCK (self);
+  int port = 0;
+  while (std::find (used.begin (), used.end (), port) != used.end ())
+    port++;
+  return port;
+}
+
+static GstPad *
+gst_dispatcher_request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *req_name, const GstCaps *caps)
+{
+  GstDispatcher *self = GST_DISPATCHER (element);
+  const char *tname = GST_PAD_TEMPLATE_NAME_TEMPLATE (templ);
+  bool audio = g_str_has_prefix (tname, "audio_");
+  bool sink = GST_PAD_TEMPLATE_DIRECTION (templ) == GST_PAD_SINK;
+  std::string prefix (tname, strlen (tname) - 2); /* strip "%u" */
+
+  int port;
+  if (req_name && strcmp (req_name, tname) != 0) {
+    if (!g_str_has_prefix (req_name, prefix.c_str ())) {
+      GST_WARNING_OBJECT (
+          self, "pad name %s does not match %s", req_name, tname);
+      return NULL;
+    }
+    const char *num = req_name + prefix.size ();
+    char *end = NULL;
+    guint64 v = g_ascii_strtoull (num, &end, 10);
+    if (!*num || *end || v > G_MAXINT || !g_ascii_isdigit (*num)) {
+      GST_WARNING_OBJECT (self, "invalid pad name %s", req_name);
+      return NULL;
+    }
+    port = (int)v;
+  } else {
+    port = lowest_free_port (self, prefix.c_str ());
+  }
+  std::string name = prefix + std::to_string (port);
+  GstPad *existing = gst_element_get_static_pad (element, name.c_str ());
+  if (existing) {
+    gst_object_unref (existing);
+    GST_WARNING_OBJECT (self, "pad %s already exists", name.c_str ());
+    return NULL;
+  }
+
+  GstDispatcherPad *pad;
+  std::shared_ptr<Output> out;
+  if (sink) {
+    pad = GST_DISPATCHER_PAD (g_object_new (GST_TYPE_DISPATCHER_PAD, "name",
+        name.c_str (), "direction", GST_PAD_SINK, "template", templ, NULL));
+    pad->port = port;
+    Input *in = new Input ();
+    in->pad = GST_PAD (pad);
+    in->port = port;
+    in->audio = audio;
+    pad->input = in;
+    gst_pad_set_chain_function (
+        GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_chain));
+    gst_pad_set_event_function (
+        GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_event));
+    gst_pad_set_query_function (
+        GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_query));
+    GST_OBJECT_FLAG_SET (pad, GST_PAD_FLAG_PROXY_CAPS);
+  } else {
+    pad = make_output_pad (self, templ, name.c_str (), port, audio, out);
+  }
+
+  if (GST_STATE (element) >= GST_STATE_PAUSED
+      || GST_STATE_PENDING (element) >= GST_STATE_PAUSED)
+    gst_pad_set_active (GST_PAD (pad), TRUE);
+  if (!gst_element_add_pad (element, GST_PAD (pad))) {
+    gst_object_unref (pad);
+    return NULL;
+  }
+
+  if (sink) {
+    std::lock_guard<std::mutex> lk (self->priv->lock);
+    pad->input->serial = self->priv->next_serial++;
+    self->priv->inputs.push_back (pad->input);
+  } else {
+    register_output (self, out);
+  }
+  GST_DEBUG_OBJECT (self, "new pad %s (port %d)", name.c_str (), port);
+  reroute (self);
+  return GST_PAD (pad);
+}
+
+static void
+gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
+{
+  GstDispatcher *self = GST_DISPATCHER (element);
+  DispatcherPrivate *priv = self->priv;
+  GstDispatcherPad *pad = GST_DISPATCHER_PAD (gpad);
+  std::vector<SwitchMessage> msgs;
+  std::vector<PendingEvent> events;
+  GstClockTime now = clock_running_time (self);
+
+  {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    if (pad->input) {
+      Input *in = pad->input;
+      if (priv->gap_driver == in)
+        priv->gap_driver = nullptr;
+      priv->inputs.erase (
+          std::remove (priv->inputs.begin (), priv->inputs.end (), in),
+          priv->inputs.end ());
+      for (Output *o : in->waiting)
+        o->pending = nullptr;
+      in->waiting.clear ();
+      for (auto &o : priv->outputs) {
+        if (o->current.load () == in) {
+          o->current.store (nullptr);
+          msgs.push_back ({o->port, GST_PAD_NAME (o->pad), -1, in->port,
+              GST_CLOCK_TIME_NONE, 0});
+        }
+      }
+      in->fed = std::make_shared<OutputList> ();
+    } else if (pad->output) {
+      Output *out = pad->output;
+      cancel_pending (out);
+      Input *cur = out->current.load ();
+      out->current.store (nullptr);
+      priv->outputs.erase (
+          std::remove_if (priv->outputs.begin (), priv->outputs.end (),
+              [out] (const std::shared_ptr<Output> &o) {
+                return o.get () == out;
+              }),
+          priv->outputs.end ());
+      for (auto &o : priv->outputs)
+        if (o->partner == out)
+          o->partner = nullptr;
+      if (cur)
+        rebuild_fed (priv, cur);
+      rebuild_all_outputs (priv);
+    }
+    apply_routing (self, events, msgs, now);
+  }
+  send_upstream (events);
+  post_switch_messages (self, msgs);
+
+  gst_pad_set_active (gpad, FALSE);
+  gst_element_remove_pad (element, gpad);
+}
+
+/* ---- pushing ---- */
+
+/* Sends stream-start, caps and segment as needed before data from @in.
+ * Called with @out's stream lock held. */
+static void
+prepare_output (GstDispatcher *self, Output *out, Input *in)
+{
+  if (!out->sent_stream_start) {
+    /* Our own stream: gst_pad_create_stream_id () would ask the one
+     * upstream, and we have many. */
+    gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
+        g_random_int (), GST_PAD_NAME (out->pad));
+    gst_pad_push_event (out->pad, gst_event_new_stream_start (id));
+    g_free (id);
+    out->sent_stream_start = true;
+  }
+  if (in && in->caps && out->caps != in->caps) {
+    bool same = out->caps && gst_caps_is_equal (out->caps, in->caps);
+    gst_caps_replace (&out->caps, in->caps);
+    if (!same) {
+      GST_DEBUG_OBJECT (out->pad, "caps %" GST_PTR_FORMAT, in->caps);
+      gst_pad_push_event (out->pad, gst_event_new_caps (in->caps));
+    }
+  }
+  if (!out->sent_segment && out->caps) {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    gst_pad_push_event (out->pad, gst_event_new_segment (&seg));
+    out->sent_segment = true;
+  }
+}
+
+static GstClockTime
+apply_offset (GstClockTime rt, GstClockTimeDiff offset)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (rt))
+    return GST_CLOCK_TIME_NONE;
+  GstClockTimeDiff t = (GstClockTimeDiff)rt + offset;
+  return t < 0 ? 0 : (GstClockTime)t;
+}
+
+/* A buffer re-timestamped once per chain call and shared by the outputs with
+ * the same offset. */
+struct RetimedCache {
+  GstBuffer *buffer = nullptr;
+  GstClockTimeDiff offset = 0;
+  bool discont = false;
+  ~RetimedCache () { gst_clear_buffer (&buffer); }
+};
+
+static void
+push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
+    GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
+{
+  std::lock_guard<std::mutex> lk (out->stream);
+  if (out->current.load () != in)
+    return; /* switched away since the list was taken */
+
+  prepare_output (self, out, in);
+
+  bool discont = false;
+  if (out->last_serial != in->serial) {
+    /* First buffer of a new input: continue at the output's position. */
+    GstClockTimeDiff offset = 0;
+    Output *partner = out->audio ? out->partner : nullptr;
+    if (partner && partner->shared_offset_port.load () == in->port)
+      offset = partner->shared_offset.load ();
+    else if (GST_CLOCK_TIME_IS_VALID (out->position)
+             && GST_CLOCK_TIME_IS_VALID (in_rt))
+      offset = (GstClockTimeDiff)out->position - (GstClockTimeDiff)in_rt;
+    out->offset = offset;
+    out->shared_offset.store (offset);
+    out->shared_offset_port.store (in->port);
+    out->last_serial = in->serial;
+    discont = out->position != GST_CLOCK_TIME_NONE;
+    GST_DEBUG_OBJECT (out->pad, "now from %s, offset %" GST_STIME_FORMAT,
+        GST_PAD_NAME (in->pad), GST_STIME_ARGS (offset));
+  }
+
+  GstClockTime pts = apply_offset (in_rt, out->offset);
+  GstClockTime dts = apply_offset (in_dts_rt, out->offset);
+  GstBuffer *outbuf;
+  if (pts == GST_BUFFER_PTS (buf) && dts == GST_BUFFER_DTS (buf) && !discont) {
+    outbuf = gst_buffer_ref (buf);
+  } else if (cache.buffer && cache.offset == out->offset
+             && cache.discont == discont) {
+    outbuf = gst_buffer_ref (cache.buffer);
+  } else {
+    outbuf = gst_buffer_copy (buf); /* shallow: memory is shared */
+    GST_BUFFER_PTS (outbuf) = pts;
+    GST_BUFFER_DTS (outbuf) = dts;
+    if (discont)
+      GST_BUFFER_FLAG_SET (outbuf, GST_BUFFER_FLAG_DISCONT);
+    gst_buffer_replace (&cache.buffer, outbuf);
+    cache.offset = out->offset;
+    cache.discont = discont;
+  }
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    GstClockTime end = pts;
+    if (GST_BUFFER_DURATION_IS_VALID (buf))
+      end += GST_BUFFER_DURATION (buf);
+    else if (GST_CLOCK_TIME_IS_VALID (out->last_pts) && pts > out->last_pts)
+      end += pts - out->last_pts;
+    out->last_pts = pts;
+    if (!GST_CLOCK_TIME_IS_VALID (out->position) || end > out->position)
+      out->position = end;
+  }
+
+  GstFlowReturn ret = gst_pad_push (out->pad, outbuf);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
+    GST_LOG_OBJECT (out->pad, "push: %s", gst_flow_get_name (ret));
+}
+
+/* Keeps outputs without a live input going with GAP events: each output's
+ * position advances by @elapsed, the running time that passed on the input
+ * that paces the gaps. */
+static void
+push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
+{
+  for (auto &sp : outputs) {
+    Output *out = sp.get ();
+    if (out->current.load () && !out->idle.load ())
+      continue;
+    std::lock_guard<std::mutex> lk (out->stream);
+    /* Never carried media: its format and timeline are unknown. */
+    if (!out->caps || !GST_CLOCK_TIME_IS_VALID (out->position))
+      continue;
+    prepare_output (self, out, nullptr);
+    gst_pad_push_event (out->pad, gst_event_new_gap (out->position, elapsed));
+    out->position += elapsed;
+  }
+}
+
+static void
+push_event_to_fed (Input *in, const OutputListPtr &fed, GstEvent *event)
+{
+  for (auto &sp : *fed) {
+    Output *out = sp.get ();
+    std::lock_guard<std::mutex> lk (out->stream);
+    if (out->current.load () != in)
+      continue;
+    gst_pad_push_event (out->pad, gst_event_ref (event));
+  }
+  gst_event_unref (event);
+}
+
+/* Switches waiting outputs to @in if @buf allows it; requests keyframes
+ * otherwise.  Called with the state lock held. */
+static void
+handle_waiting (GstDispatcher *self, Input *in, GstBuffer *buf,
+    GstClockTime in_rt, std::vector<SwitchMessage> &msgs,
+    std::vector<PendingEvent> &events)
+{
+  DispatcherPrivate *priv = self->priv;
+  bool switchable = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)
+                    && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER);
+  std::vector<Input *> previous;
+  bool any = false;
+
+  for (auto it = in->waiting.begin (); it != in->waiting.end ();) {
+    Output *out = *it;
+    /* Audio waits while its port's video still waits for the same port. */
+    bool allowed = switchable;
+    if (out->audio && out->partner && out->partner->pending
+        && out->partner->pending->port == in->port)
+      allowed = false;
+    if (!allowed) {
+      if (!GST_CLOCK_TIME_IS_VALID (out->request_rt))
+        out->request_rt = in_rt;
+      ++it;
+      continue;
+    }
+    Input *prev = out->current.load ();
+    out->current.store (in);
+    out->idle.store (in->eos.load ());
+    out->pending = nullptr;
+    if (prev)
+      previous.push_back (prev);
+    GstClockTime latency = 0;
+    if (GST_CLOCK_TIME_IS_VALID (out->request_rt)
+        && GST_CLOCK_TIME_IS_VALID (in_rt) && in_rt > out->request_rt)
+      latency = in_rt - out->request_rt;
+    msgs.push_back ({out->port, GST_PAD_NAME (out->pad), in->port,
+        prev ? prev->port : -1, in_rt, latency});
+    it = in->waiting.erase (it);
+    any = true;
+  }
+
+  if (any) {
+    rebuild_fed (priv, in);
+    std::sort (previous.begin (), previous.end ());
+    previous.erase (
+        std::unique (previous.begin (), previous.end ()), previous.end ());
+    for (Input *p : previous)
+      rebuild_fed (priv, p);
+  }
+
+  /* Still waiting for a keyframe: ask again every keyframe-retry ms. */
+  if (!in->waiting.empty () && in->encoded.load () && !in->audio
+      && GST_CLOCK_TIME_IS_VALID (in_rt)) {
+    GstClockTime retry = priv->keyframe_retry * GST_MSECOND;
+    bool first = !GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt);
+    if (first || (retry > 0 && in_rt >= in->switch_fku_rt + retry)) {
+      events.push_back (
+          {GST_PAD (gst_object_ref (in->pad)), new_switch_fku (in)});
+      in->switch_fku_rt = in_rt;
+    }
+  } else if (in->waiting.empty ()) {
+    in->switch_fku_rt = GST_CLOCK_TIME_NONE;
+  }
+}
+
+static GstFlowReturn
+gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  DispatcherPrivate *priv = self->priv;
+  Input *in = GST_DISPATCHER_PAD (pad)->input;
+
+  GstClockTime in_rt = GST_CLOCK_TIME_NONE, in_dts_rt = GST_CLOCK_TIME_NONE;
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    in_rt = gst_segment_to_running_time (
+        &in->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  if (GST_BUFFER_DTS_IS_VALID (buf))
+    in_dts_rt = gst_segment_to_running_time (
+        &in->segment, GST_FORMAT_TIME, GST_BUFFER_DTS (buf));
+
+  std::vector<SwitchMessage> msgs;
+  std::vector<PendingEvent> events;
+  OutputListPtr fed, gaps;
+  GstClockTime gap_elapsed = 0;
+  {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    if (GST_CLOCK_TIME_IS_VALID (in_rt))
+      in->last_rt = in_rt;
+    if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
+      handle_waiting (self, in, buf, in_rt, msgs, events);
+    fed = in->fed;
+    /* One input at a time paces the gaps of outputs without media. */
+    if (!priv->gap_driver && !in->eos.load ())
+      priv->gap_driver = in;
+    if (priv->gap_driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
+      if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
+          || in_rt < in->next_gap_rt - GAP_INTERVAL) {
+        in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
+      } else if (in_rt >= in->next_gap_rt) {
+        gaps = priv->all_outputs;
+        gap_elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
+        in->next_gap_rt = in_rt + GAP_INTERVAL;
+      }
+    }
+  }
+  send_upstream (events);
+  post_switch_messages (self, msgs);
+  if (gaps)
+    push_gaps (self, *gaps, gap_elapsed);
+
+  RetimedCache cache;
+  for (auto &out : *fed)
+    push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
+  gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
+static void
+check_all_eos (GstDispatcher *self)
+{
+  DispatcherPrivate *priv = self->priv;
+  OutputListPtr outputs;
+  {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    if (priv->inputs.empty ())
+      return;
+    for (Input *in : priv->inputs)
+      if (!in->eos.load ())
+        return;
+    outputs = priv->all_outputs;
+  }
+  GST_DEBUG_OBJECT (self, "all inputs reached EOS");
+  for (auto &sp : *outputs) {
+    std::lock_guard<std::mutex> lk (sp->stream);
+    prepare_output (self, sp.get (), nullptr);
+    gst_pad_push_event (sp->pad, gst_event_new_eos ());
+  }
+}
+
+static gboolean
+gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  DispatcherPrivate *priv = self->priv;
+  Input *in = GST_DISPATCHER_PAD (pad)->input;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_STREAM_START:
+      in->eos.store (false);
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      const GstStructure *s = gst_caps_get_structure (caps, 0);
+      const char *name = gst_structure_get_name (s);
+      bool encoded = g_str_has_prefix (name, "video/")
+                     && !g_str_equal (name, "video/x-raw");
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        gst_caps_replace (&in->caps, caps);
+        in->encoded.store (encoded);
+      }
+      gst_event_unref (event);
+      return TRUE;
+    }
+    case GST_EVENT_SEGMENT: {
+      const GstSegment *seg;
+      gst_event_parse_segment (event, &seg);
+      if (seg->format != GST_FORMAT_TIME) {
+        GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+            ("Input %s sends a %s segment; only TIME is supported.",
+                GST_PAD_NAME (pad), gst_format_get_name (seg->format)),
+            (NULL));
+      } else {
+        gst_segment_copy_into (seg, &in->segment);
+      }
+      gst_event_unref (event);
+      return TRUE;
+    }
+    case GST_EVENT_EOS: {
+      in->eos.store (true);
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        if (priv->gap_driver == in)
+          priv->gap_driver = nullptr;
+        for (auto &o : *in->fed)
+          if (o->current.load () == in)
+            o->idle.store (true);
+      }
+      gst_event_unref (event);
+      check_all_eos (self);
+      return TRUE;
+    }
+    case GST_EVENT_FLUSH_START:
+    case GST_EVENT_FLUSH_STOP: {
+      OutputListPtr fed;
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        fed = in->fed;
+      }
+      if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+        in->eos.store (false);
+        gst_segment_init (&in->segment, GST_FORMAT_TIME);
+        /* The output timeline restarts: new segment, offsets from 0. */
+        for (auto &sp : *fed) {
+          std::lock_guard<std::mutex> lk (sp->stream);
+          sp->sent_segment = false;
+          sp->position = GST_CLOCK_TIME_NONE;
+          sp->last_pts = GST_CLOCK_TIME_NONE;
+          sp->last_serial = 0;
+        }
+      }
+      for (auto &sp : *fed)
+        gst_pad_push_event (sp->pad, gst_event_ref (event));
+      gst_event_unref (event);
+      return TRUE;
+    }
+    case GST_EVENT_GAP: {
+      /* Pass the gap on, re-timed, to the outputs this input feeds. */
+      GstClockTime ts, dur;
+      gst_event_parse_gap (event, &ts, &dur);
+      GstClockTime rt =
+          gst_segment_to_running_time (&in->segment, GST_FORMAT_TIME, ts);
+      gst_event_unref (event);
+      OutputListPtr fed;
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        fed = in->fed;
+      }
+      if (!GST_CLOCK_TIME_IS_VALID (rt))
+        return TRUE;
+      for (auto &sp : *fed) {
+        Output *out = sp.get ();
+        std::lock_guard<std::mutex> lk (out->stream);
+        if (out->current.load () != in || out->last_serial != in->serial)
+          continue;
+        prepare_output (self, out, in);
+        GstClockTime start = apply_offset (rt, out->offset);
+        gst_pad_push_event (out->pad, gst_event_new_gap (start, dur));
+        if (GST_CLOCK_TIME_IS_VALID (dur)
+            && (!GST_CLOCK_TIME_IS_VALID (out->position)
+                || start + dur > out->position))
+          out->position = start + dur;
+      }
+      return TRUE;
+    }
+    default:
+      break;
+  }
+
+  if (GST_EVENT_IS_STICKY (event) || !GST_EVENT_IS_SERIALIZED (event)) {
+    /* Tags and other per-input sticky state do not cross a switchboard. */
+    gst_event_unref (event);
+    return TRUE;
+  }
+  OutputListPtr fed;
+  {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    fed = in->fed;
+  }
+  push_event_to_fed (in, fed, event);
+  return TRUE;
+}
+
+static gboolean
+gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter;
+      gst_query_parse_caps (query, &filter);
+      GstCaps *caps = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS:
+      gst_query_set_accept_caps_result (query, TRUE);
+      return TRUE;
+    case GST_QUERY_ALLOCATION:
+      /* Buffers fan out to many outputs: upstream allocates its own. */
+      return FALSE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  DispatcherPrivate *priv = self->priv;
+  if (!parent) {
+    gst_event_unref (event);
+    return FALSE;
+  }
+  Output *out = GST_DISPATCHER_PAD (pad)->output;
+  bool is_fku = gst_video_event_is_force_key_unit (event);
+  GstClockTime now = is_fku ? clock_running_time (self) : GST_CLOCK_TIME_NONE;
+  GstPad *target = NULL;
+
+  {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    Input *in = out->current.load ();
+    if (!in)
+      in = out->pending;
+    if (in) {
+      bool forward = true;
+      if (is_fku) {
+        if (!GST_CLOCK_TIME_IS_VALID (now))
+          now = in->last_rt;
+        GstClockTime min = priv->keyframe_min_interval * GST_MSECOND;
+        if (GST_CLOCK_TIME_IS_VALID (in->viewer_fku_rt)
+            && GST_CLOCK_TIME_IS_VALID (now) && now < in->viewer_fku_rt + min)
+          forward = false;
+        else
+          in->viewer_fku_rt = now;
+      }
+      if (forward)
+        target = GST_PAD (gst_object_ref (in->pad));
+    }
+  }
+
+  if (!target) {
+    GST_LOG_OBJECT (pad, "not forwarding %" GST_PTR_FORMAT, event);
+    gst_event_unref (event);
+    return is_fku || GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE;
+  }
+  if (is_fku) {
+    /* Viewers joining mid-stream need the codec headers too. */
+    GstClockTime running_time;
+    gboolean all_headers;
+    guint count;
+    gst_video_event_parse_upstream_force_key_unit (
+        event, &running_time, &all_headers, &count);
+    gst_event_unref (event);
+    event =
+        gst_video_event_new_upstream_force_key_unit (running_time, TRUE, count);
+  }
+  gboolean ret = gst_pad_push_event (target, event);
+  gst_object_unref (target);
+  return ret;
+}
+
+static gboolean
+gst_dispatcher_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  if (!parent)
+    return FALSE;
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  Output *out = GST_DISPATCHER_PAD (pad)->output;
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *filter, *caps = NULL;
+    gst_query_parse_caps (query, &filter);
+    {
+      std::lock_guard<std::mutex> lk (out->stream);
+      if (out->caps)
+        caps = gst_caps_ref (out->caps);
+    }
+    if (!caps)
+      caps = gst_caps_new_any ();
+    if (filter) {
+      GstCaps *tmp =
+          gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (caps);
+      caps = tmp;
+    }
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
+  }
+
+  GstPad *target = NULL;
+  {
+    std::lock_guard<std::mutex> lk (self->priv->lock);
+    Input *in = out->current.load ();
+    if (!in)
+      in = out->pending;
+    if (in)
+      target = GST_PAD (gst_object_ref (in->pad));
+  }
+  if (!target) {
+    if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+      gst_query_set_latency (query, FALSE, 0, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    }
+    return FALSE;
+  }
+  gboolean ret = gst_pad_peer_query (target, query);
+  gst_object_unref (target);
+  return ret;
+}
+
+static GstStateChangeReturn
+gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
+{
+  GstDispatcher *self = GST_DISPATCHER (element);
+  DispatcherPrivate *priv = self->priv;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    OutputListPtr outputs;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      outputs = priv->all_outputs;
+      priv->gap_driver = nullptr;
+      for (Input *in : priv->inputs) {
+        gst_segment_init (&in->segment, GST_FORMAT_TIME);
+        in->eos.store (false);
+        in->last_rt = GST_CLOCK_TIME_NONE;
+        in->switch_fku_rt = GST_CLOCK_TIME_NONE;
+        in->viewer_fku_rt = GST_CLOCK_TIME_NONE;
+        in->next_gap_rt = GST_CLOCK_TIME_NONE;
+        in->serial = priv->next_serial++;
+      }
+    }
+    for (auto &sp : *outputs) {
+      std::lock_guard<std::mutex> lk (sp->stream);
+      sp->sent_stream_start = false;
+      sp->sent_segment = false;
+      gst_clear_caps (&sp->caps);
+      sp->last_serial = 0;
+      sp->offset = 0;
+      sp->position = GST_CLOCK_TIME_NONE;
+      sp->last_pts = GST_CLOCK_TIME_NONE;
+      sp->idle.store (false);
+      sp->shared_offset_port.store (-2);
+    }
+  }
+
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+}

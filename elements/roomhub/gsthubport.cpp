@@ -1,0 +1,1418 @@
+/* gst-rooms: hubport, a participant's connection to a hub.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-hubport
+ * @title: hubport
+ *
+ * Connects one participant to a hub element (`mcucompositor` or `dispatcher`)
+ * that lives in the same pipeline or in another pipeline of the same process,
+ * found by its element name (property #GstHubPort:hub).  A room can so run
+ * every participant in a pipeline of its own: a participant that fails or
+ * leaves never stops the hub's pipeline.
+ *
+ * What enters `sink` (video) and `audio_sink` (audio) goes into the hub port
+ * `sink_N` / `audio_sink_N` of the hub; `src` and `audio_src` give what the
+ * hub sends back to the port: the composite (`src`, shared by all ports) and
+ * the mix-minus `audio_src_N` of an `mcucompositor`, or `src_N` /
+ * `audio_src_N` of a `dispatcher` (whatever is routed to the port).  The hub
+ * assigns the port number N when the hubport attaches, and the read-only
+ * property #GstHubPort:port tells it, so `routes`/`source` can name it.
+ *
+ * The hubport attaches when it goes from READY to PAUSED and requests the
+ * hub's video input pad at once; it requests the audio input pad only when
+ * audio arrives, and an output pad only when the matching source pad of the
+ * hubport is linked, so unused pads never hold the hub up.  Going to READY or
+ * NULL, being removed from its bin or being disposed releases every pad it
+ * requested, so the hub re-lays out at once.  A hub that is disposed while a
+ * port is attached detaches the port with a warning.  A hub that does not
+ * exist is an error (RESOURCE / NOT_FOUND), unless #GstHubPort:wait-for-hub is
+ * set: the port then attaches as soon as a hub of that name is created or
+ * renamed.
+ *
+ * Nothing is copied: buffers cross over by reference, and a buffer's running
+ * time in the hub pipeline equals its running time in the participant
+ * pipeline at the same clock time.  This is done with pad offsets computed from
+ * the two pipelines' base times; the pipelines are expected to share one clock
+ * (the hubport offers the hub pipeline's clock to its own pipeline, and the
+ * room tool gives every pipeline the system clock).  If the clocks differ the
+ * offset is measured once on both clocks and a warning says that clock drift
+ * is not compensated.
+ *
+ * For the participant pipeline the hubport is a live element: it does not
+ * preroll (PAUSED gives NO_PREROLL) and only pushes what the hub sends while
+ * PLAYING, from a thread of its own behind a short leaky queue, so a slow or
+ * paused participant never stalls the hub.  When every input that carried
+ * data has reached EOS, the hubport forwards the EOS to the hub (the port
+ * leaves the layout), sends EOS on its source pads and posts EOS like a sink.
+ *
+ * ## Messages
+ *
+ * The hubport posts no element messages of its own.  It posts
+ * an error `RESOURCE / NOT_FOUND` "no hub named 'X' in this process" (or
+ * "property 'hub' is not set") when attaching fails, a warning
+ * `RESOURCE / NOT_FOUND` "hub 'X' went away; port N detached" when the hub is
+ * disposed while attached, and a warning `CORE / CLOCK` when its pipeline and
+ * the hub's pipeline use different clocks.  It posts `EOS` when all its used
+ * inputs reached EOS.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 mcucompositor name=m width=320 height=240 ! videoconvert ! \
+ *     autovideosink \
+ *   videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! \
+ *     hubport hub=m \
+ *   videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120 ! \
+ *     hubport hub=m
+ * ]| Two participants in the pipeline of the hub itself; the room tool puts each
+ * hubport in a pipeline of its own instead.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsthubport.h"
+#include "hubregistry.h"
+
+#include <atomic>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+GST_DEBUG_CATEGORY_STATIC (gst_hub_port_debug);
+#define GST_CAT_DEFAULT gst_hub_port_debug
+
+/* Lock order: link_lock, then an output queue's lock, then the object lock
+ * of any pad or element; timing_lock is taken alone.  The hub's streaming threads only
+ * ever take queue locks of ours; a reference to the hub is never dropped
+ * while link_lock is held (dropping the last one would re-enter us from the
+ * hub's dispose). */
+
+enum {
+  PROP_0,
+  PROP_HUB,
+  PROP_PORT,
+  PROP_WAIT_FOR_HUB,
+};
+
+#define DEFAULT_HUB NULL
+#define DEFAULT_PORT -1
+#define DEFAULT_WAIT_FOR_HUB FALSE
+
+/* How many buffers wait for the participant pipeline before the oldest is
+ * dropped: a frame or two of video, ~100-200 ms of audio. */
+#define VIDEO_QUEUE_BUFFERS 3
+#define AUDIO_QUEUE_BUFFERS 10
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_sink_template = GST_STATIC_PAD_TEMPLATE (
+    "audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
+    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+namespace {
+
+/* What the hub sends towards the participant, waiting for the hubport's
+ * source pad task.  Shared with the probe on a hub's shared pad, which may
+ * outlive the hubport by one call. */
+struct OutputQueue {
+  std::mutex lock;
+  std::condition_variable cond;
+  std::deque<GstMiniObject *> items; /* lock */
+  guint buffers = 0;                 /* lock: buffers among items */
+  guint max_buffers = 0;             /* constant */
+  bool flushing = true;              /* lock: the source pad is inactive */
+  bool ended = false;                /* lock: EOS was queued, drop the rest */
+
+  ~OutputQueue () { clear (); }
+
+  void clear ()
+  {
+    for (GstMiniObject *item : items)
+      gst_mini_object_unref (item);
+    items.clear ();
+    buffers = 0;
+  }
+
+  /* Takes @item.  Buffers beyond max_buffers push out the oldest buffer;
+   * events are never dropped (they carry caps and segments). */
+  void push (GstMiniObject *item)
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    if (flushing || ended) {
+      gst_mini_object_unref (item);
+      return;
+    }
+    if (GST_IS_BUFFER (item)) {
+      if (buffers >= max_buffers) {
+        for (auto it = items.begin (); it != items.end (); ++it) {
+          if (GST_IS_BUFFER (*it)) {
+            gst_mini_object_unref (*it);
+            items.erase (it);
+            buffers--;
+            break;
+          }
+        }
+      }
+      buffers++;
+    } else if (GST_EVENT_TYPE (item) == GST_EVENT_EOS) {
+      ended = true;
+    }
+    items.push_back (item);
+    cond.notify_one ();
+  }
+
+  void drop_buffers ()
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    for (auto it = items.begin (); it != items.end ();) {
+      if (GST_IS_BUFFER (*it)) {
+        gst_mini_object_unref (*it);
+        it = items.erase (it);
+      } else {
+        ++it;
+      }
+    }
+    buffers = 0;
+  }
+};
+
+/* Participant -> hub: the hubport's sink pad feeds an internal source pad
+ * that is linked to the hub's request pad while attached. */
+struct HubPortInput {
+  const char *hub_template = nullptr; /* "sink_%u" or "audio_sink_%u" */
+  GstPad *sinkpad = nullptr;          /* the element's pad */
+  GstPad *feedpad = nullptr;          /* internal, parented to the element */
+  GstPad *hubpad = nullptr;           /* link_lock: the hub's pad, a ref */
+  bool unsupported = false;           /* link_lock: hub has no such pad */
+  std::atomic<bool> linked{false};    /* hubpad != NULL, read lock-free */
+  std::atomic<bool> started{false};   /* stream-start or data seen */
+  std::atomic<bool> eos{false};       /* EOS seen */
+};
+
+/* Hub -> participant: the hub's pad (requested, or the shared composite
+ * pad watched by a probe) fills a queue that the hubport's source pad task
+ * empties into the participant pipeline. */
+struct HubPortOutput {
+  const char *hub_template = nullptr; /* "src_%u" or "audio_src_%u" */
+  const char *hub_shared = nullptr;   /* "src" or "audio_src" */
+  GstPad *srcpad = nullptr;           /* the element's pad */
+  GstPad *tappad = nullptr; /* internal sink pad, linked to a requested pad */
+  std::shared_ptr<OutputQueue> queue; /* constant */
+  GstPad *hubpad = nullptr;           /* link_lock: the hub's pad, a ref */
+  gulong probe_id = 0;                /* link_lock: probe on a shared pad */
+};
+
+/* Data of the weak reference on an attached hub. */
+struct HubGoneWatch {
+  GWeakRef self;
+  guint generation;
+};
+
+} // namespace
+
+struct GstHubPortPrivate {
+  std::mutex link_lock;
+  std::string hub_name;      /* link_lock */
+  bool wait_for_hub = false; /* link_lock */
+  GWeakRef hub;              /* link_lock for writes: the attached hub */
+  bool attached = false;     /* link_lock */
+  bool waiting = false;      /* link_lock: attach when the hub appears */
+  gint port = -1;            /* link_lock */
+  guint generation = 0;      /* link_lock: counts attachments */
+  HubGoneWatch *gone_watch = nullptr; /* link_lock: weak-ref data on hub */
+  guint registry_watch = 0;           /* constant after init */
+
+  HubPortInput inputs[2];   /* 0 video, 1 audio */
+  HubPortOutput outputs[2]; /* 0 video, 1 audio */
+
+  std::atomic<bool> playing{false};
+  std::atomic<bool> eos_posted{false};
+
+  std::mutex timing_lock;
+  bool delta_valid = false;              /* timing_lock */
+  GstClockTime last_base_self = 0;       /* timing_lock */
+  GstClockTime last_base_hub = 0;        /* timing_lock */
+  GstClock *last_clock_self = nullptr;   /* timing_lock, a ref */
+  GstClock *last_clock_hub = nullptr;    /* timing_lock, a ref */
+  GstClockTimeDiff delta = 0;            /* timing_lock: hub rt - our rt */
+  bool clocks_warned = false;            /* timing_lock */
+};
+
+struct _GstHubPort {
+  GstElement parent;
+  GstHubPortPrivate *priv;
+};
+
+#define gst_hub_port_parent_class parent_class
+G_DEFINE_TYPE (GstHubPort, gst_hub_port, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (hubport, "hubport", GST_RANK_NONE,
+    GST_TYPE_HUB_PORT,
+    GST_DEBUG_CATEGORY_INIT (gst_hub_port_debug, "hubport", 0,
+        "participant port of a hub"));
+
+static void gst_hub_port_detach (GstHubPort *self);
+
+/* ---------------------------------------------------------------------- */
+/* Helpers */
+
+static std::string
+hub_pad_name (const char *templ, gint port)
+{
+  std::string name (templ);
+  size_t at = name.find ("%u");
+  if (at != std::string::npos)
+    name.replace (at, 2, std::to_string (port));
+  return name;
+}
+
+static gint
+port_of_pad (GstPad *pad)
+{
+  gchar *name = gst_pad_get_name (pad);
+  const gchar *underscore = strrchr (name, '_');
+  gint port = -1;
+  if (underscore && g_ascii_isdigit (underscore[1]))
+    port = (gint) g_ascii_strtoll (underscore + 1, NULL, 10);
+  g_free (name);
+  return port;
+}
+
+static GstPadTemplate *
+hub_request_template (GstElement *hub, const char *templ)
+{
+  GstPadTemplate *t =
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (hub), templ);
+  if (t && GST_PAD_TEMPLATE_PRESENCE (t) == GST_PAD_REQUEST)
+    return t;
+  return NULL;
+}
+
+/* Requests @templ of @hub, named after @port when @port >= 0. */
+static GstPad *
+request_hub_pad (GstElement *hub, const char *templ, gint port)
+{
+  GstPadTemplate *t = hub_request_template (hub, templ);
+  if (t == NULL)
+    return NULL;
+  if (port < 0)
+    return gst_element_request_pad (hub, t, NULL, NULL);
+  std::string name = hub_pad_name (templ, port);
+  return gst_element_request_pad (hub, t, name.c_str (), NULL);
+}
+
+static GstElement *
+toplevel_of (GstElement *element)
+{
+  GstObject *top = GST_OBJECT (gst_object_ref (element));
+  GstObject *parent;
+  while ((parent = gst_object_get_parent (top)) != NULL) {
+    gst_object_unref (top);
+    top = parent;
+  }
+  return GST_ELEMENT (top);
+}
+
+static void
+reset_feed_pad (GstPad *feedpad)
+{
+  /* Deactivating drops the sticky events, including a stored EOS, so that
+   * the next hub pad starts from a clean stream. */
+  gst_pad_set_active (feedpad, FALSE);
+  gst_pad_set_active (feedpad, TRUE);
+}
+
+static gboolean
+copy_sticky_to_feed (GstPad *pad, GstEvent **event, gpointer user_data)
+{
+  GstPad *feedpad = GST_PAD (user_data);
+  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
+    gst_pad_store_sticky_event (feedpad, *event);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Re-timing between the two pipelines */
+
+/* The difference between the hub pipeline's running time and ours at the
+ * same instant.  With one clock this is exactly the difference of the base
+ * times; with two clocks both are sampled once (drift is not followed). */
+static GstClockTimeDiff
+gst_hub_port_running_time_delta (GstHubPort *self, GstElement *hub)
+{
+  GstHubPortPrivate *priv = self->priv;
+  GstClockTime base_self = gst_element_get_base_time (GST_ELEMENT (self));
+  GstClockTime base_hub = gst_element_get_base_time (hub);
+  GstClock *clock_self = gst_element_get_clock (GST_ELEMENT (self));
+  GstClock *clock_hub = gst_element_get_clock (hub);
+  bool warn = false;
+  GstClockTimeDiff delta;
+
+  {
+    std::lock_guard<std::mutex> guard (priv->timing_lock);
+    if (!priv->delta_valid || base_self != priv->last_base_self
+        || base_hub != priv->last_base_hub
+        || clock_self != priv->last_clock_self
+        || clock_hub != priv->last_clock_hub) {
+      if (clock_self && clock_hub && clock_self != clock_hub) {
+        GstClockTime now_self = gst_clock_get_time (clock_self);
+        GstClockTime now_hub = gst_clock_get_time (clock_hub);
+        priv->delta = GST_CLOCK_DIFF (now_self, base_self)
+                      + GST_CLOCK_DIFF (base_hub, now_hub);
+        warn = !priv->clocks_warned;
+        priv->clocks_warned = true;
+      } else {
+        priv->delta = GST_CLOCK_DIFF (base_hub, base_self);
+      }
+      priv->delta_valid = true;
+      priv->last_base_self = base_self;
+      priv->last_base_hub = base_hub;
+      gst_object_replace ((GstObject **) &priv->last_clock_self,
+          GST_OBJECT_CAST (clock_self));
+      gst_object_replace ((GstObject **) &priv->last_clock_hub,
+          GST_OBJECT_CAST (clock_hub));
+      GST_DEBUG_OBJECT (self, "running-time delta to the hub %" GST_STIME_FORMAT,
+          GST_STIME_ARGS (priv->delta));
+    }
+    delta = priv->delta;
+  }
+  if (clock_self)
+    gst_object_unref (clock_self);
+  if (clock_hub)
+    gst_object_unref (clock_hub);
+  if (warn)
+    GST_ELEMENT_WARNING (self, CORE, CLOCK,
+        ("The pipeline of hubport and the pipeline of its hub use different "
+         "clocks; clock drift between them is not compensated."),
+        (NULL));
+  return delta;
+}
+
+static void
+gst_hub_port_retime (GstHubPort *self, GstPad *pad, bool into_hub)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  if (hub == NULL)
+    return;
+  GstClockTimeDiff delta = gst_hub_port_running_time_delta (self, hub);
+  gst_object_unref (hub);
+  gint64 offset = into_hub ? delta : -delta;
+  if (gst_pad_get_offset (pad) != offset)
+    gst_pad_set_offset (pad, offset);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Participant -> hub */
+
+static HubPortInput *
+input_of (GstPad *pad)
+{
+  return (HubPortInput *) GST_PAD_ELEMENT_PRIVATE (pad);
+}
+
+/* With link_lock held: requests and links the hub pad of @input. */
+static void
+gst_hub_port_link_input_locked (
+    GstHubPort *self, GstElement *hub, HubPortInput *input)
+{
+  GstHubPortPrivate *priv = self->priv;
+  if (input->hubpad || input->unsupported)
+    return;
+  GstPad *hubpad = request_hub_pad (hub, input->hub_template, priv->port);
+  if (hubpad == NULL) {
+    input->unsupported = true;
+    GST_WARNING_OBJECT (self, "hub %s gives no pad %s for port %d",
+        GST_OBJECT_NAME (hub), input->hub_template, priv->port);
+    return;
+  }
+  if (priv->port < 0)
+    priv->port = port_of_pad (hubpad);
+  gst_pad_sticky_events_foreach (
+      input->sinkpad, copy_sticky_to_feed, input->feedpad);
+  GstPadLinkReturn ret =
+      gst_pad_link_full (input->feedpad, hubpad, GST_PAD_LINK_CHECK_NOTHING);
+  if (ret != GST_PAD_LINK_OK)
+    GST_WARNING_OBJECT (self, "could not link to %" GST_PTR_FORMAT ": %s",
+        hubpad, gst_pad_link_get_name (ret));
+  input->hubpad = hubpad;
+  input->linked = true;
+  GST_INFO_OBJECT (self, "feeding %" GST_PTR_FORMAT, hubpad);
+}
+
+/* Lazily requests the hub pad of an input that starts carrying data. */
+static void
+gst_hub_port_ensure_input (GstHubPort *self, HubPortInput *input)
+{
+  if (input->linked)
+    return;
+  GstHubPortPrivate *priv = self->priv;
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&priv->hub));
+  if (hub == NULL)
+    return;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (priv->attached)
+      gst_hub_port_link_input_locked (self, hub, input);
+  }
+  gst_object_unref (hub);
+}
+
+static void
+gst_hub_port_check_all_eos (GstHubPort *self, guint32 seqnum)
+{
+  GstHubPortPrivate *priv = self->priv;
+  bool any_started = false;
+  for (HubPortInput &input : priv->inputs) {
+    if (input.started) {
+      any_started = true;
+      if (!input.eos)
+        return;
+    }
+  }
+  if (!any_started || priv->eos_posted.exchange (true))
+    return;
+
+  GST_INFO_OBJECT (self, "every input reached EOS");
+  for (HubPortOutput &output : priv->outputs) {
+    GstEvent *eos = gst_event_new_eos ();
+    gst_event_set_seqnum (eos, seqnum);
+    output.queue->push (GST_MINI_OBJECT_CAST (eos));
+  }
+  GstMessage *msg = gst_message_new_eos (GST_OBJECT (self));
+  gst_message_set_seqnum (msg, seqnum);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
+static GstFlowReturn
+gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstHubPort *self = GST_HUB_PORT (parent);
+  HubPortInput *input = input_of (pad);
+
+  input->started = true;
+  gst_hub_port_ensure_input (self, input);
+  if (!input->linked) {
+    gst_buffer_unref (buffer);
+    return GST_FLOW_OK;
+  }
+  gst_hub_port_retime (self, input->feedpad, true);
+  GstFlowReturn ret = gst_pad_push (input->feedpad, buffer);
+  switch (ret) {
+    case GST_FLOW_NOT_LINKED: /* detached meanwhile */
+    case GST_FLOW_FLUSHING:   /* the hub's pad is flushing or released */
+    case GST_FLOW_EOS:        /* the hub no longer wants this port's data */
+      return GST_FLOW_OK;
+    default:
+      return ret;
+  }
+}
+
+static gboolean
+gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstHubPort *self = GST_HUB_PORT (parent);
+  HubPortInput *input = input_of (pad);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_STREAM_START:
+      input->started = true;
+      input->eos = false;
+      self->priv->eos_posted = false;
+      gst_hub_port_ensure_input (self, input);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      input->eos = false;
+      self->priv->eos_posted = false;
+      break;
+    case GST_EVENT_EOS: {
+      guint32 seqnum = gst_event_get_seqnum (event);
+      input->eos = true;
+      gst_pad_push_event (input->feedpad, event);
+      gst_hub_port_check_all_eos (self, seqnum);
+      return TRUE;
+    }
+    default:
+      break;
+  }
+  /* Sticky events are kept on the feed pad even while it is not linked and
+   * reach the hub with the next buffer; the result does not matter to the
+   * participant (returning FALSE would make it think the caps are wrong
+   * while no hub is attached). */
+  gst_pad_push_event (input->feedpad, event);
+  return TRUE;
+}
+
+static gboolean
+gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  HubPortInput *input = input_of (pad);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+      if (input->linked && gst_pad_peer_query (input->feedpad, query))
+        return TRUE;
+      break;
+    case GST_QUERY_ACCEPT_CAPS:
+      if (input->linked)
+        return gst_pad_peer_query (input->feedpad, query);
+      gst_query_set_accept_caps_result (query, TRUE);
+      return TRUE;
+    case GST_QUERY_ALLOCATION:
+      /* The hub may propose a pool or metas; without a hub any plain
+       * system-memory buffer will do. */
+      if (input->linked)
+        gst_pad_peer_query (input->feedpad, query);
+      return TRUE;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* Upstream events from the hub go on to the participant, except seeks: the
+ * hub's timeline is not the participant's. */
+static gboolean
+gst_hub_port_feed_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  HubPortInput *input = input_of (pad);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
+    gst_event_unref (event);
+    return FALSE;
+  }
+  return gst_pad_push_event (input->sinkpad, event);
+}
+
+/* Queries from the hub (caps, latency) are answered by the participant. */
+static gboolean
+gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  HubPortInput *input = input_of (pad);
+  return gst_pad_peer_query (input->sinkpad, query);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hub -> participant */
+
+static HubPortOutput *
+output_of (GstPad *pad)
+{
+  return (HubPortOutput *) GST_PAD_ELEMENT_PRIVATE (pad);
+}
+
+static void
+queue_hub_event (OutputQueue &queue, GstEvent *event)
+{
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* The hub restarts its stream; the participant's stream goes on. */
+      queue.drop_buffers ();
+      gst_event_unref (event);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      gst_event_unref (event);
+      break;
+    default:
+      if (GST_EVENT_IS_SERIALIZED (event))
+        queue.push (GST_MINI_OBJECT_CAST (event));
+      else
+        gst_event_unref (event);
+      break;
+  }
+}
+
+static GstFlowReturn
+gst_hub_port_tap_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  output_of (pad)->queue->push (GST_MINI_OBJECT_CAST (buffer));
+  /* Never tell the hub about our state: a participant must not stop it. */
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_hub_port_tap_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  queue_hub_event (*output_of (pad)->queue, event);
+  return TRUE;
+}
+
+static gboolean
+gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  HubPortOutput *output = output_of (pad);
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+    case GST_QUERY_ACCEPT_CAPS:
+      if (gst_pad_peer_query (output->srcpad, query))
+        return TRUE;
+      if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
+        gst_query_set_accept_caps_result (query, TRUE);
+      } else {
+        GstCaps *filter;
+        gst_query_parse_caps (query, &filter);
+        gst_query_set_caps_result (
+            query, filter ? filter : GST_CAPS_ANY);
+      }
+      return TRUE;
+    case GST_QUERY_ALLOCATION:
+      /* No pool from the participant: its elements may go away any time. */
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+static GstPadProbeReturn
+gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  OutputQueue &queue = **(std::shared_ptr<OutputQueue> *) data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    queue.push (GST_MINI_OBJECT_CAST (
+        gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info))));
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      queue.push (
+          GST_MINI_OBJECT_CAST (gst_buffer_ref (gst_buffer_list_get (list, i))));
+  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    queue_hub_event (queue, gst_event_ref (GST_PAD_PROBE_INFO_EVENT (info)));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+free_queue_ref (gpointer data)
+{
+  delete (std::shared_ptr<OutputQueue> *) data;
+}
+
+static gboolean
+queue_sticky_event (GstPad *pad, GstEvent **event, gpointer user_data)
+{
+  OutputQueue *queue = (OutputQueue *) user_data;
+  /* Called with the queue lock held, see link_output_locked. */
+  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS && !queue->flushing)
+    queue->items.push_back (GST_MINI_OBJECT_CAST (gst_event_ref (*event)));
+  return TRUE;
+}
+
+/* With link_lock held: connects @output to what the hub sends this port. */
+static void
+gst_hub_port_link_output_locked (
+    GstHubPort *self, GstElement *hub, HubPortOutput *output)
+{
+  GstHubPortPrivate *priv = self->priv;
+  if (output->hubpad)
+    return;
+
+  GstPad *hubpad = NULL;
+  if (hub_request_template (hub, output->hub_template)) {
+    hubpad = request_hub_pad (hub, output->hub_template, priv->port);
+    if (hubpad == NULL) {
+      GST_WARNING_OBJECT (self, "hub %s refused %s for port %d",
+          GST_OBJECT_NAME (hub), output->hub_template, priv->port);
+      return;
+    }
+    gst_pad_link_full (hubpad, output->tappad, GST_PAD_LINK_CHECK_NOTHING);
+    output->hubpad = hubpad;
+    GST_INFO_OBJECT (self, "receiving from %" GST_PTR_FORMAT, hubpad);
+    return;
+  }
+
+  /* A shared output (the composite): watch it, without taking it from the
+   * hub's own pipeline or from the other ports. */
+  hubpad = gst_element_get_static_pad (hub, output->hub_shared);
+  if (hubpad == NULL) {
+    GST_WARNING_OBJECT (self, "hub %s has neither %s nor %s",
+        GST_OBJECT_NAME (hub), output->hub_template, output->hub_shared);
+    return;
+  }
+  OutputQueue &queue = *output->queue;
+  std::lock_guard<std::mutex> guard (queue.lock);
+  /* The probe waits for the queue lock, so the current sticky events are
+   * queued before anything the probe sees. */
+  output->probe_id = gst_pad_add_probe (hubpad,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER
+                         | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      gst_hub_port_shared_probe, new std::shared_ptr<OutputQueue> (output->queue),
+      free_queue_ref);
+  gst_pad_sticky_events_foreach (hubpad, queue_sticky_event, &queue);
+  queue.cond.notify_one ();
+  output->hubpad = hubpad;
+  GST_INFO_OBJECT (self, "watching %" GST_PTR_FORMAT, hubpad);
+}
+
+static void
+gst_hub_port_ensure_output (GstHubPort *self, HubPortOutput *output)
+{
+  GstHubPortPrivate *priv = self->priv;
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&priv->hub));
+  if (hub == NULL)
+    return;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (priv->attached)
+      gst_hub_port_link_output_locked (self, hub, output);
+  }
+  gst_object_unref (hub);
+}
+
+static GstPadLinkReturn
+gst_hub_port_src_link (GstPad *pad, GstObject *parent, GstPad *peer)
+{
+  gst_hub_port_ensure_output (GST_HUB_PORT (parent), output_of (pad));
+  return GST_PAD_LINK_OK;
+}
+
+static void
+gst_hub_port_src_loop (GstPad *pad)
+{
+  GstHubPort *self = GST_HUB_PORT (GST_PAD_PARENT (pad));
+  HubPortOutput *output = output_of (pad);
+  OutputQueue &queue = *output->queue;
+  GstMiniObject *item;
+
+  {
+    std::unique_lock<std::mutex> lock (queue.lock);
+    queue.cond.wait (
+        lock, [&queue] { return queue.flushing || !queue.items.empty (); });
+    if (queue.flushing) {
+      lock.unlock ();
+      gst_pad_pause_task (pad);
+      return;
+    }
+    item = queue.items.front ();
+    queue.items.pop_front ();
+    if (GST_IS_BUFFER (item))
+      queue.buffers--;
+  }
+
+  if (GST_IS_EVENT (item)) {
+    gst_pad_push_event (pad, GST_EVENT_CAST (item));
+    return;
+  }
+  if (!self->priv->playing) {
+    /* Live: what the hub sent while we were paused is gone. */
+    gst_mini_object_unref (item);
+    return;
+  }
+  gst_hub_port_retime (self, pad, false);
+  GstFlowReturn ret = gst_pad_push (pad, GST_BUFFER_CAST (item));
+  if (ret == GST_FLOW_OK || ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_EOS
+      || ret == GST_FLOW_FLUSHING)
+    return;
+  GST_ELEMENT_FLOW_ERROR (self, ret);
+  gst_pad_pause_task (pad);
+}
+
+static gboolean
+gst_hub_port_src_activate_mode (
+    GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
+{
+  OutputQueue &queue = *output_of (pad)->queue;
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (active) {
+    {
+      std::lock_guard<std::mutex> guard (queue.lock);
+      queue.flushing = false;
+      queue.ended = false;
+    }
+    return gst_pad_start_task (
+        pad, (GstTaskFunction) gst_hub_port_src_loop, pad, NULL);
+  }
+  {
+    std::lock_guard<std::mutex> guard (queue.lock);
+    queue.flushing = true;
+    queue.clear ();
+    queue.cond.notify_all ();
+  }
+  return gst_pad_stop_task (pad);
+}
+
+static gboolean
+gst_hub_port_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstHubPort *self = GST_HUB_PORT (parent);
+  HubPortOutput *output = output_of (pad);
+  bool requested;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    requested = output->hubpad != NULL && output->probe_id == 0;
+  }
+  /* Upstream events (QoS, key-unit requests) reach a pad of our own; the
+   * shared composite is not ours to steer. */
+  bool is_seek = GST_EVENT_TYPE (event) == GST_EVENT_SEEK;
+  if (requested && !is_seek)
+    return gst_pad_push_event (output->tappad, event);
+  gst_event_unref (event);
+  return !is_seek;
+}
+
+static gboolean
+gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstHubPort *self = GST_HUB_PORT (parent);
+  HubPortOutput *output = output_of (pad);
+  GstPad *hubpad = NULL;
+  bool requested = false;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    if (output->hubpad) {
+      hubpad = GST_PAD (gst_object_ref (output->hubpad));
+      requested = output->probe_id == 0;
+    }
+  }
+
+  gboolean handled = FALSE;
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY: {
+      /* Live, behind whatever latency the hub's output has. */
+      gboolean live = TRUE;
+      GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
+      if (hubpad && gst_pad_query (hubpad, query))
+        gst_query_parse_latency (query, NULL, &min, &max);
+      gst_query_set_latency (query, live, min, max);
+      handled = TRUE;
+      break;
+    }
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps = hubpad ? gst_pad_get_current_caps (hubpad) : NULL;
+      gst_query_parse_caps (query, &filter);
+      if (caps == NULL && hubpad && requested)
+        caps = gst_pad_query_caps (hubpad, filter);
+      if (caps == NULL)
+        caps = gst_caps_new_any ();
+      if (filter) {
+        GstCaps *both =
+            gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = both;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      handled = TRUE;
+      break;
+    }
+    default:
+      handled = gst_pad_query_default (pad, parent, query);
+      break;
+  }
+  if (hubpad)
+    gst_object_unref (hubpad);
+  return handled;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attaching and detaching */
+
+static void
+gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
+{
+  HubGoneWatch *watch = (HubGoneWatch *) data;
+  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get (&watch->self));
+  guint generation = watch->generation;
+  g_weak_ref_clear (&watch->self);
+  delete watch;
+  if (self == NULL)
+    return;
+
+  GstHubPortPrivate *priv = self->priv;
+  std::string name;
+  gint port;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (!priv->attached || priv->generation != generation) {
+      port = -2;
+    } else {
+      priv->gone_watch = NULL; /* freed above */
+      name = priv->hub_name;
+      port = priv->port;
+    }
+  }
+  if (port != -2) {
+    /* The hub removed its pads already; detach drops our side. */
+    gst_hub_port_detach (self);
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("hub '%s' went away; port %d detached", name.c_str (), port),
+        (NULL));
+    /* With wait-for-hub a new hub of that name takes the port back. */
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (priv->wait_for_hub && GST_STATE (self) >= GST_STATE_PAUSED)
+      priv->waiting = true;
+  }
+  gst_object_unref (self);
+}
+
+/* Looks the hub up and connects the port.  Returns false (and says why in
+ * @error) when there is no such hub. */
+static bool
+gst_hub_port_attach (GstHubPort *self, std::string &error)
+{
+  GstHubPortPrivate *priv = self->priv;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (priv->attached)
+      return true;
+    name = priv->hub_name;
+  }
+  if (name.empty ()) {
+    error = "property 'hub' is not set";
+    return false;
+  }
+  GstElement *hub = gst_room_hub_registry_lookup (name.c_str ());
+  if (hub == NULL) {
+    error = "no hub named '" + name + "' in this process";
+    return false;
+  }
+  if (hub_request_template (hub, "sink_%u") == NULL) {
+    error = "element '" + name + "' is not a hub (it has no sink_%u pads)";
+    gst_object_unref (hub);
+    return false;
+  }
+
+  gint port;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    if (priv->attached || priv->hub_name != name) {
+      /* Someone else attached meanwhile, or the name changed. */
+      port = -2;
+    } else {
+      priv->generation++;
+      g_weak_ref_set (&priv->hub, hub);
+      priv->attached = true;
+      priv->waiting = false;
+      priv->port = -1;
+      {
+        std::lock_guard<std::mutex> tguard (priv->timing_lock);
+        priv->delta_valid = false;
+      }
+      /* The video input is requested at once: it gives the port number. */
+      gst_hub_port_link_input_locked (self, hub, &priv->inputs[0]);
+      if (priv->inputs[1].started)
+        gst_hub_port_link_input_locked (self, hub, &priv->inputs[1]);
+      for (HubPortOutput &output : priv->outputs) {
+        if (gst_pad_is_linked (output.srcpad))
+          gst_hub_port_link_output_locked (self, hub, &output);
+      }
+      auto *watch = new HubGoneWatch;
+      g_weak_ref_init (&watch->self, self);
+      watch->generation = priv->generation;
+      priv->gone_watch = watch;
+      g_object_weak_ref (G_OBJECT (hub), gst_hub_port_hub_gone, watch);
+      port = priv->port;
+    }
+  }
+  gst_object_unref (hub);
+  if (port != -2) {
+    GST_INFO_OBJECT (self, "attached to hub %s as port %d", name.c_str (),
+        port);
+    g_object_notify (G_OBJECT (self), "port");
+  }
+  return true;
+}
+
+/* Releases every pad requested from the hub.  Safe to call at any time, from
+ * any thread, and again. */
+static void
+gst_hub_port_detach (GstHubPort *self)
+{
+  GstHubPortPrivate *priv = self->priv;
+  GstElement *hub;
+  bool was_attached;
+  {
+    std::lock_guard<std::mutex> guard (priv->link_lock);
+    priv->waiting = false;
+    was_attached = priv->attached;
+    if (!was_attached)
+      return;
+    hub = GST_ELEMENT (g_weak_ref_get (&priv->hub));
+
+    for (HubPortInput &input : priv->inputs) {
+      if (input.hubpad) {
+        if (hub)
+          gst_element_release_request_pad (hub, input.hubpad);
+        gst_pad_unlink (input.feedpad, input.hubpad);
+        gst_object_unref (input.hubpad);
+        input.hubpad = NULL;
+        reset_feed_pad (input.feedpad);
+      }
+      input.linked = false;
+      input.unsupported = false;
+    }
+    for (HubPortOutput &output : priv->outputs) {
+      if (output.hubpad == NULL)
+        continue;
+      if (output.probe_id) {
+        gst_pad_remove_probe (output.hubpad, output.probe_id);
+        output.probe_id = 0;
+      } else {
+        if (hub)
+          gst_element_release_request_pad (hub, output.hubpad);
+        gst_pad_unlink (output.hubpad, output.tappad);
+      }
+      gst_object_unref (output.hubpad);
+      output.hubpad = NULL;
+    }
+    if (hub && priv->gone_watch) {
+      g_object_weak_unref (G_OBJECT (hub), gst_hub_port_hub_gone,
+          priv->gone_watch);
+      g_weak_ref_clear (&priv->gone_watch->self);
+      delete priv->gone_watch;
+    }
+    /* Without a live hub the weak-ref callback frees its data itself. */
+    priv->gone_watch = NULL;
+    g_weak_ref_set (&priv->hub, NULL);
+    priv->attached = false;
+    priv->port = -1;
+  }
+  if (hub)
+    gst_object_unref (hub);
+  GST_INFO_OBJECT (self, "detached from the hub");
+  g_object_notify (G_OBJECT (self), "port");
+}
+
+/* Registry watch: a hub was added or renamed. */
+static void
+gst_hub_port_hub_appeared (gpointer data)
+{
+  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get ((GWeakRef *) data));
+  if (self == NULL)
+    return;
+  bool waiting;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    waiting = self->priv->waiting;
+  }
+  std::string error;
+  if (waiting)
+    gst_hub_port_attach (self, error);
+  gst_object_unref (self);
+}
+
+static void
+free_weak_ref (gpointer data)
+{
+  g_weak_ref_clear ((GWeakRef *) data);
+  g_free (data);
+}
+
+static void
+gst_hub_port_parent_changed (GObject *object, GParamSpec *pspec, gpointer)
+{
+  GstObject *parent = gst_object_get_parent (GST_OBJECT (object));
+  if (parent == NULL)
+    gst_hub_port_detach (GST_HUB_PORT (object));
+  else
+    gst_object_unref (parent);
+}
+
+static GstClock *
+gst_hub_port_provide_clock (GstElement *element)
+{
+  GstHubPort *self = GST_HUB_PORT (element);
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  if (hub == NULL)
+    return NULL;
+  GstClock *clock = NULL;
+  GstElement *our_top = toplevel_of (element);
+  GstElement *hub_top = toplevel_of (hub);
+  /* In the hub's own pipeline the pipeline chooses; asking it back from
+   * here would recurse. */
+  if (our_top != hub_top)
+    clock = gst_element_get_clock (hub);
+  gst_object_unref (our_top);
+  gst_object_unref (hub_top);
+  gst_object_unref (hub);
+  return clock;
+}
+
+static GstStateChangeReturn
+gst_hub_port_change_state (GstElement *element, GstStateChange transition)
+{
+  GstHubPort *self = GST_HUB_PORT (element);
+  GstHubPortPrivate *priv = self->priv;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED: {
+      for (HubPortInput &input : priv->inputs) {
+        input.started = false;
+        input.eos = false;
+      }
+      priv->eos_posted = false;
+      std::string error;
+      if (!gst_hub_port_attach (self, error)) {
+        bool wait;
+        {
+          std::lock_guard<std::mutex> guard (priv->link_lock);
+          wait = priv->wait_for_hub && !priv->hub_name.empty ();
+          priv->waiting = wait;
+        }
+        if (!wait) {
+          GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error.c_str ()),
+              ("hubport needs a mcucompositor or dispatcher to attach to"));
+          return GST_STATE_CHANGE_FAILURE;
+        }
+        GST_INFO_OBJECT (self, "%s; waiting for it", error.c_str ());
+        /* It may have appeared between the lookup and setting `waiting`. */
+        gst_hub_port_attach (self, error);
+      }
+      break;
+    }
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* Release first: it unblocks a push into the hub that would keep our
+       * pads from deactivating. */
+      gst_hub_port_detach (self);
+      break;
+    default:
+      break;
+  }
+
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      priv->playing = true;
+      break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      priv->playing = false;
+      ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_hub_port_detach (self); /* an attach that raced with us */
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* GObject */
+
+static void
+gst_hub_port_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstHubPort *self = GST_HUB_PORT (object);
+  std::lock_guard<std::mutex> guard (self->priv->link_lock);
+  switch (prop_id) {
+    case PROP_HUB: {
+      const gchar *name = g_value_get_string (value);
+      self->priv->hub_name = name ? name : "";
+      break;
+    }
+    case PROP_WAIT_FOR_HUB:
+      self->priv->wait_for_hub = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_hub_port_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstHubPort *self = GST_HUB_PORT (object);
+  std::lock_guard<std::mutex> guard (self->priv->link_lock);
+  switch (prop_id) {
+    case PROP_HUB:
+      g_value_set_string (value, self->priv->hub_name.empty ()
+                                     ? NULL
+                                     : self->priv->hub_name.c_str ());
+      break;
+    case PROP_PORT:
+      g_value_set_int (value, self->priv->port);
+      break;
+    case PROP_WAIT_FOR_HUB:
+      g_value_set_boolean (value, self->priv->wait_for_hub);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static GstPad *
+make_internal_pad (GstHubPort *self, const char *name, GstPadDirection dir,
+    gpointer element_private)
+{
+  GstPad *pad = gst_pad_new (name, dir);
+  GST_PAD_ELEMENT_PRIVATE (pad) = element_private;
+  gst_object_set_parent (GST_OBJECT (pad), GST_OBJECT (self));
+  return pad;
+}
+
+static void
+gst_hub_port_init (GstHubPort *self)
+{
+  auto *priv = new GstHubPortPrivate ();
+  self->priv = priv;
+  g_weak_ref_init (&priv->hub, NULL);
+
+  GstStaticPadTemplate *sink_templates[2] = {
+      &sink_template, &audio_sink_template};
+  const char *hub_sink_templates[2] = {"sink_%u", "audio_sink_%u"};
+  const char *feed_names[2] = {"feed", "audio_feed"};
+  for (int i = 0; i < 2; i++) {
+    HubPortInput &input = priv->inputs[i];
+    input.hub_template = hub_sink_templates[i];
+    input.sinkpad =
+        gst_pad_new_from_static_template (sink_templates[i], sink_templates[i]->name_template);
+    GST_PAD_ELEMENT_PRIVATE (input.sinkpad) = &input;
+    gst_pad_set_chain_function (input.sinkpad, gst_hub_port_sink_chain);
+    gst_pad_set_event_function (input.sinkpad, gst_hub_port_sink_event);
+    gst_pad_set_query_function (input.sinkpad, gst_hub_port_sink_query);
+    gst_element_add_pad (GST_ELEMENT (self), input.sinkpad);
+
+    input.feedpad = make_internal_pad (self, feed_names[i], GST_PAD_SRC, &input);
+    gst_pad_set_event_function (input.feedpad, gst_hub_port_feed_event);
+    gst_pad_set_query_function (input.feedpad, gst_hub_port_feed_query);
+    gst_pad_set_active (input.feedpad, TRUE);
+  }
+
+  GstStaticPadTemplate *src_templates[2] = {&src_template, &audio_src_template};
+  const char *hub_src_templates[2] = {"src_%u", "audio_src_%u"};
+  const char *hub_shared[2] = {"src", "audio_src"};
+  const char *tap_names[2] = {"tap", "audio_tap"};
+  for (int i = 0; i < 2; i++) {
+    HubPortOutput &output = priv->outputs[i];
+    output.hub_template = hub_src_templates[i];
+    output.hub_shared = hub_shared[i];
+    output.queue = std::make_shared<OutputQueue> ();
+    output.queue->max_buffers = i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
+    output.srcpad =
+        gst_pad_new_from_static_template (src_templates[i], src_templates[i]->name_template);
+    GST_PAD_ELEMENT_PRIVATE (output.srcpad) = &output;
+    gst_pad_set_activatemode_function (
+        output.srcpad, gst_hub_port_src_activate_mode);
+    gst_pad_set_event_function (output.srcpad, gst_hub_port_src_event);
+    gst_pad_set_query_function (output.srcpad, gst_hub_port_src_query);
+    gst_pad_set_link_function (output.srcpad, gst_hub_port_src_link);
+    gst_element_add_pad (GST_ELEMENT (self), output.srcpad);
+
+    output.tappad = make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
+    gst_pad_set_chain_function (output.tappad, gst_hub_port_tap_chain);
+    gst_pad_set_event_function (output.tappad, gst_hub_port_tap_event);
+    gst_pad_set_query_function (output.tappad, gst_hub_port_tap_query);
+    gst_pad_set_active (output.tappad, TRUE);
+  }
+
+  auto *weak_self = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak_self, self);
+  priv->registry_watch = gst_room_hub_registry_watch (
+      gst_hub_port_hub_appeared, weak_self, free_weak_ref);
+  g_signal_connect (
+      self, "notify::parent", G_CALLBACK (gst_hub_port_parent_changed), NULL);
+
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+}
+
+static void
+gst_hub_port_dispose (GObject *object)
+{
+  GstHubPort *self = GST_HUB_PORT (object);
+  GstHubPortPrivate *priv = self->priv;
+
+  if (priv->registry_watch) {
+    gst_room_hub_registry_unwatch (priv->registry_watch);
+    priv->registry_watch = 0;
+  }
+  gst_hub_port_detach (self);
+  for (HubPortInput &input : priv->inputs) {
+    if (input.feedpad) {
+      gst_pad_set_active (input.feedpad, FALSE);
+      gst_object_unparent (GST_OBJECT (input.feedpad));
+      input.feedpad = NULL;
+    }
+  }
+  for (HubPortOutput &output : priv->outputs) {
+    if (output.tappad) {
+      gst_pad_set_active (output.tappad, FALSE);
+      gst_object_unparent (GST_OBJECT (output.tappad));
+      output.tappad = NULL;
+    }
+  }
+  G_OBJECT_CLASS (parent_class)->dispose (object);
+}
+
+static void
+gst_hub_port_finalize (GObject *object)
+{
+  GstHubPort *self = GST_HUB_PORT (object);
+  GstHubPortPrivate *priv = self->priv;
+  g_weak_ref_clear (&priv->hub);
+  gst_object_replace ((GstObject **) &priv->last_clock_self, NULL);
+  gst_object_replace ((GstObject **) &priv->last_clock_hub, NULL);
+  delete priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_hub_port_class_init (GstHubPortClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_hub_port_set_property;
+  gobject_class->get_property = gst_hub_port_get_property;
+  gobject_class->dispose = gst_hub_port_dispose;
+  gobject_class->finalize = gst_hub_port_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_HUB,
+      g_param_spec_string ("hub", "Hub",
+          "Name of the hub element (mcucompositor or dispatcher) to attach "
+          "to, in any pipeline of this process",
+          DEFAULT_HUB,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                         | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_int ("port", "Port",
+          "Port number the hub assigned to this participant (-1 while not "
+          "attached)",
+          -1, G_MAXINT, DEFAULT_PORT,
+          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_WAIT_FOR_HUB,
+      g_param_spec_boolean ("wait-for-hub", "Wait for hub",
+          "If the hub does not exist yet, start anyway and attach when a hub "
+          "of that name is created (otherwise it is an error)",
+          DEFAULT_WAIT_FOR_HUB,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                         | GST_PARAM_MUTABLE_READY)));
+
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &sink_template, GST_TYPE_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_sink_template, GST_TYPE_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &src_template, GST_TYPE_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_src_template, GST_TYPE_PAD);
+
+  gst_element_class_set_static_metadata (element_class, "Hub port",
+      "Generic",
+      "Connects a participant to a mcucompositor or dispatcher hub by name, "
+      "also from another pipeline of the same process",
+      "gst-rooms");
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_hub_port_change_state);
+  element_class->provide_clock = GST_DEBUG_FUNCPTR (gst_hub_port_provide_clock);
+}

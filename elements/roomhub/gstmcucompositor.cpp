@@ -1,0 +1,2472 @@
+/* gst-rooms: mcucompositor, the MCU composite of a room's ports.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-mcucompositor
+ * @title: mcucompositor
+ *
+ * Mixes the video of its ports into one picture and their audio into one
+ * mix.  A port is a pair of request pads with the same number: `sink_%u`
+ * (raw video of any size, format and rate) and `audio_sink_%u` (raw audio).
+ * The composite leaves on the always pad `src`; the full audio mix on the
+ * always pad `audio_src`; and, on request, `audio_src_%u` carries the mix of
+ * every port but port %u (mix-minus, so a participant never hears their own
+ * voice).  Unlinked audio pads are simply not fed.
+ *
+ * The output is live: with #GstAggregator:force-live (default) a frame leaves
+ * at every output frame period whether or not inputs deliver, painted with
+ * #GstMcuCompositor:background where no tile is.  The output caps are fixed by
+ * #GstMcuCompositor:width, #GstMcuCompositor:height and
+ * #GstMcuCompositor:framerate (or by downstream caps when those are unset) and
+ * never change when ports join or leave; the output colorimetry is pinned
+ * (bt709 for YUV, sRGB for RGB).
+ *
+ * A port is *active* while its last video frame's running time is within
+ * #GstMcuCompositor:signal-timeout ms of the output frame; a port that goes
+ * silent, reaches EOS or is released leaves the layout at once and the others
+ * re-flow; when its frames come back it returns.  Each shown input is scaled
+ * once, straight into its rectangle of the output frame, tiles in parallel,
+ * and the background is painted only where no tile is.
+ *
+ * Layouts (#GstMcuCompositor:layout):
+ *
+ * * `grid` (default): shown ports sorted by (`order`, port number),
+ *   `cols = ceil(sqrt(n))`, `rows = ceil(n / cols)`, last row centred.
+ * * `speaker`: the port whose pad has `speaker=true` (or, with
+ *   #GstMcuCompositor:auto-speaker, the loudest port) in the top 3/4, the
+ *   others in a strip below.
+ * * `pip`: the first port full frame, the others as insets along the bottom
+ *   right corner.
+ * * `custom`: each pad's `xpos`, `ypos`, `width`, `height` (0 = input size),
+ *   drawn in `zorder` with `alpha`, as in stock `compositor`.
+ *
+ * In the first three layouts #GstMcuCompositor:tile-fit chooses between
+ * letterboxing (`fit`) and cropping (`fill`), both keeping the input's aspect
+ * ratio.
+ *
+ * ## Pad properties (sink_%u)
+ *
+ * * `order` (int): sort key of the port in the layout (ties: port number).
+ * * `visible` (boolean): FALSE hides the port.
+ * * `speaker` (boolean): the large tile of `layout=speaker`.
+ * * `xpos`, `ypos`, `width`, `height` (int), `zorder` (uint), `alpha`
+ *   (double): the tile of `layout=custom`.
+ *
+ * Every pad property may change while PLAYING, and every pad is reachable as a
+ * child (`m.sink_0::xpos=10` in launch syntax).
+ *
+ * ## Messages
+ *
+ * `mcucompositor-layout` (element message), posted whenever the set of shown
+ * ports or their rectangles change (and for the first frame):
+ *
+ * * `running-time` (guint64): running time of the first output frame with
+ *   the new layout.
+ * * `stream-time` (guint64): its stream time.
+ * * `layout` (string): `grid`, `speaker`, `pip` or `custom`.
+ * * `ports` (GstValueArray of GstStructure `port`): one per shown port, in
+ *   drawing order, with `port` (guint), `x`, `y`, `width`, `height` (gint):
+ *   the rectangle of the output frame the port's picture covers.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 mcucompositor name=m width=640 height=360 ! videoconvert ! \
+ *   autovideosink \
+ *   videotestsrc is-live=true pattern=ball ! m.sink_0 \
+ *   videotestsrc is-live=true pattern=smpte ! m.sink_1 \
+ *   videotestsrc is-live=true pattern=snow ! m.sink_2
+ * ]| Three live sources in a 2x2 grid, the third centred on the second row.
+ */
+#include "gstmcucompositor.h"
+
+#include "hubregistry.h"
+
+#include <gst/audio/audio.h>
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#if __has_include("tilescaler.h")
+#include "tilescaler.h"
+#define MCU_HAVE_TILESCALER 1
+#else
+#define MCU_HAVE_TILESCALER 0
+#endif
+
+#if __has_include("mcuaudiomix.h")
+#include "mcuaudiomix.h"
+#else
+/* Until the real mixer lands: the same interface, rendering silence. */
+class McuAudioMix {
+public:
+  explicit McuAudioMix (const GstAudioInfo &out_info) : info_ (out_info) {}
+  void add_port (guint) {}
+  void remove_port (guint) {}
+  bool set_port_caps (guint, GstCaps *caps)
+  {
+    GstAudioInfo info;
+    return gst_audio_info_from_caps (&info, caps);
+  }
+  void push (guint, GstBuffer *, GstClockTime) {}
+  void render (GstClockTime, guint n_samples, GstBuffer **full,
+      std::map<guint, GstBuffer *> &minus)
+  {
+    *full = silence (n_samples);
+    for (auto &m : minus)
+      m.second = silence (n_samples);
+  }
+  double level (guint) const { return 0.0; }
+
+private:
+  GstBuffer *silence (guint n_samples) const
+  {
+    gsize size = (gsize)n_samples * GST_AUDIO_INFO_BPF (&info_);
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
+    GstMapInfo map;
+    gst_buffer_map (buf, &map, GST_MAP_WRITE);
+    gst_audio_format_info_fill_silence (info_.finfo, map.data, map.size);
+    gst_buffer_unmap (buf, &map);
+    return buf;
+  }
+  GstAudioInfo info_;
+};
+#endif
+
+GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
+#define GST_CAT_DEFAULT gst_mcu_compositor_debug
+
+/* Lock order: the element's object lock and a pad's object lock are never
+ * held together; McuCompositorPrivate::audio_lock is never taken while
+ * holding an object lock. */
+
+#define DEFAULT_WIDTH 0
+#define DEFAULT_HEIGHT 0
+#define DEFAULT_FPS_N 0
+#define DEFAULT_FPS_D 1
+#define DEFAULT_BACKGROUND 0xff000000u
+#define DEFAULT_LAYOUT GST_MCU_COMPOSITOR_LAYOUT_GRID
+#define DEFAULT_TILE_FIT GST_MCU_COMPOSITOR_TILE_FIT_FIT
+#define DEFAULT_AUTO_SPEAKER FALSE
+#define DEFAULT_SIGNAL_TIMEOUT 1000
+#define DEFAULT_MAX_TILES 0
+#define DEFAULT_FORCE_LIVE TRUE
+
+#define FALLBACK_WIDTH 1280
+#define FALLBACK_HEIGHT 720
+#define FALLBACK_FPS_N 30
+#define FALLBACK_FPS_D 1
+#define FALLBACK_RATE 48000
+#define FALLBACK_CHANNELS 2
+
+enum {
+  PROP_0,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_FRAMERATE,
+  PROP_BACKGROUND,
+  PROP_LAYOUT,
+  PROP_TILE_FIT,
+  PROP_AUTO_SPEAKER,
+  PROP_SIGNAL_TIMEOUT,
+  PROP_MAX_TILES,
+  PROP_FORCE_LIVE,
+};
+
+#define DEFAULT_PAD_ORDER 0
+#define DEFAULT_PAD_VISIBLE TRUE
+#define DEFAULT_PAD_SPEAKER FALSE
+#define DEFAULT_PAD_XPOS 0
+#define DEFAULT_PAD_YPOS 0
+#define DEFAULT_PAD_WIDTH 0
+#define DEFAULT_PAD_HEIGHT 0
+#define DEFAULT_PAD_ZORDER 0
+#define DEFAULT_PAD_ALPHA 1.0
+
+enum {
+  PROP_PAD_0,
+  PROP_PAD_ORDER,
+  PROP_PAD_VISIBLE,
+  PROP_PAD_SPEAKER,
+  PROP_PAD_XPOS,
+  PROP_PAD_YPOS,
+  PROP_PAD_WIDTH,
+  PROP_PAD_HEIGHT,
+  PROP_PAD_ZORDER,
+  PROP_PAD_ALPHA,
+};
+
+/* 8 bits per component only: background fill and alpha blending work on
+ * bytes of each plane. */
+#define OUTPUT_FORMATS                                                         \
+  "{ I420, NV12, NV21, YV12, Y42B, Y444, AYUV, RGBA, BGRA, ARGB, ABGR, "       \
+  "RGBx, BGRx, xRGB, xBGR, RGB, BGR }"
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OUTPUT_FORMATS)));
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS ("video/x-raw"));
+
+static GstStaticPadTemplate audio_sink_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_sink_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+        GST_STATIC_CAPS ("audio/x-raw, format = (string) { S16LE, F32LE }, "
+                         "rate = (int) [ 1, MAX ], channels = (int) [ 1, 8 ], "
+                         "layout = (string) interleaved"));
+
+#define AUDIO_SRC_CAPS                                                         \
+  "audio/x-raw, format = (string) S16LE, rate = (int) [ 1, MAX ], "            \
+  "channels = (int) [ 1, 2 ], layout = (string) interleaved"
+
+static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
+    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_SRC_CAPS));
+
+static GstStaticPadTemplate audio_src_minus_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_src_%u", GST_PAD_SRC, GST_PAD_REQUEST,
+        GST_STATIC_CAPS (AUDIO_SRC_CAPS));
+
+/* ------------------------------------------------------------------------ */
+/* Pads */
+
+/* A cached converter, rebuilt when its input, output or rectangles change. */
+struct TileConverter {
+  GstVideoConverter *conv = nullptr;
+  GstVideoInfo in_info;
+  GstVideoInfo out_info;
+  gint sx = 0, sy = 0, sw = 0, sh = 0, dx = 0, dy = 0, dw = 0, dh = 0;
+
+  ~TileConverter ()
+  {
+    if (conv)
+      gst_video_converter_free (conv);
+  }
+};
+
+struct McuPadState {
+  /* Set in the CAPS event (aggregator thread), read there: the pad's object
+   * lock guards it since the event may run on the pad's streaming thread. */
+  GstVideoInfo info;
+  gboolean have_info = FALSE;
+
+  /* Aggregator (src) thread only. */
+  GstBuffer *current = nullptr;
+  GstVideoInfo current_info;
+  GstClockTime current_rt = GST_CLOCK_TIME_NONE;
+  TileConverter converter;
+  GstBuffer *blend_buffer = nullptr; /* tile-sized scratch for alpha < 1 */
+  GstVideoInfo blend_info;
+
+  ~McuPadState ()
+  {
+    gst_clear_buffer (&current);
+    gst_clear_buffer (&blend_buffer);
+  }
+};
+
+struct _GstMcuCompositorPad {
+  GstAggregatorPad parent;
+
+  guint port; /* constant after creation */
+
+  /* Guarded by the pad's object lock. */
+  gint order;
+  gboolean visible;
+  gboolean speaker;
+  gint xpos, ypos, width, height;
+  guint zorder;
+  gdouble alpha;
+
+  McuPadState *state;
+};
+
+struct _GstMcuCompositorAudioPad {
+  GstAggregatorPad parent;
+
+  guint port; /* constant after creation */
+
+  /* Guarded by the pad's object lock: the caps of the stream, and a serial
+   * bumped on each change so the aggregator thread passes them on once. */
+  GstCaps *caps;
+  guint caps_serial;
+
+  /* Aggregator thread only. */
+  guint applied_serial;
+  gboolean caps_ok;
+};
+
+G_DEFINE_TYPE (
+    GstMcuCompositorPad, gst_mcu_compositor_pad, GST_TYPE_AGGREGATOR_PAD);
+G_DEFINE_TYPE (GstMcuCompositorAudioPad, gst_mcu_compositor_audio_pad,
+    GST_TYPE_AGGREGATOR_PAD);
+
+static void
+gst_mcu_compositor_pad_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstMcuCompositorPad *pad = GST_MCU_COMPOSITOR_PAD (object);
+
+  GST_OBJECT_LOCK (pad);
+  switch (prop_id) {
+    case PROP_PAD_ORDER:
+      pad->order = g_value_get_int (value);
+      break;
+    case PROP_PAD_VISIBLE:
+      pad->visible = g_value_get_boolean (value);
+      break;
+    case PROP_PAD_SPEAKER:
+      pad->speaker = g_value_get_boolean (value);
+      break;
+    case PROP_PAD_XPOS:
+      pad->xpos = g_value_get_int (value);
+      break;
+    case PROP_PAD_YPOS:
+      pad->ypos = g_value_get_int (value);
+      break;
+    case PROP_PAD_WIDTH:
+      pad->width = g_value_get_int (value);
+      break;
+    case PROP_PAD_HEIGHT:
+      pad->height = g_value_get_int (value);
+      break;
+    case PROP_PAD_ZORDER:
+      pad->zorder = g_value_get_uint (value);
+      break;
+    case PROP_PAD_ALPHA:
+      pad->alpha = g_value_get_double (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (pad);
+}
+
+static void
+gst_mcu_compositor_pad_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstMcuCompositorPad *pad = GST_MCU_COMPOSITOR_PAD (object);
+
+  GST_OBJECT_LOCK (pad);
+  switch (prop_id) {
+    case PROP_PAD_ORDER:
+      g_value_set_int (value, pad->order);
+      break;
+    case PROP_PAD_VISIBLE:
+      g_value_set_boolean (value, pad->visible);
+      break;
+    case PROP_PAD_SPEAKER:
+      g_value_set_boolean (value, pad->speaker);
+      break;
+    case PROP_PAD_XPOS:
+      g_value_set_int (value, pad->xpos);
+      break;
+    case PROP_PAD_YPOS:
+      g_value_set_int (value, pad->ypos);
+      break;
+    case PROP_PAD_WIDTH:
+      g_value_set_int (value, pad->width);
+      break;
+    case PROP_PAD_HEIGHT:
+      g_value_set_int (value, pad->height);
+      break;
+    case PROP_PAD_ZORDER:
+      g_value_set_uint (value, pad->zorder);
+      break;
+    case PROP_PAD_ALPHA:
+      g_value_set_double (value, pad->alpha);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (pad);
+}
+
+static void
+gst_mcu_compositor_pad_finalize (GObject *object)
+{
+  GstMcuCompositorPad *pad = GST_MCU_COMPOSITOR_PAD (object);
+
+  delete pad->state;
+  pad->state = nullptr;
+  G_OBJECT_CLASS (gst_mcu_compositor_pad_parent_class)->finalize (object);
+}
+
+static void
+gst_mcu_compositor_pad_class_init (GstMcuCompositorPadClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags =
+      (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_CONTROLLABLE
+                    | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
+
+  gobject_class->set_property = gst_mcu_compositor_pad_set_property;
+  gobject_class->get_property = gst_mcu_compositor_pad_get_property;
+  gobject_class->finalize = gst_mcu_compositor_pad_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_PAD_ORDER,
+      g_param_spec_int ("order", "Order",
+          "Sort key of the port in the layout; ties are broken by port number",
+          G_MININT, G_MAXINT, DEFAULT_PAD_ORDER, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_VISIBLE,
+      g_param_spec_boolean ("visible", "Visible",
+          "Whether the port is shown at all", DEFAULT_PAD_VISIBLE, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_SPEAKER,
+      g_param_spec_boolean ("speaker", "Speaker",
+          "Show this port as the large tile of layout=speaker",
+          DEFAULT_PAD_SPEAKER, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_XPOS,
+      g_param_spec_int ("xpos", "X position",
+          "Left edge of the tile in layout=custom", G_MININT, G_MAXINT,
+          DEFAULT_PAD_XPOS, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_YPOS,
+      g_param_spec_int ("ypos", "Y position",
+          "Top edge of the tile in layout=custom", G_MININT, G_MAXINT,
+          DEFAULT_PAD_YPOS, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_WIDTH,
+      g_param_spec_int ("width", "Width",
+          "Width of the tile in layout=custom (0 = input width)", 0, G_MAXINT,
+          DEFAULT_PAD_WIDTH, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_HEIGHT,
+      g_param_spec_int ("height", "Height",
+          "Height of the tile in layout=custom (0 = input height)", 0, G_MAXINT,
+          DEFAULT_PAD_HEIGHT, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_ZORDER,
+      g_param_spec_uint ("zorder", "Z-order",
+          "Drawing order in layout=custom (higher is on top)", 0, G_MAXUINT,
+          DEFAULT_PAD_ZORDER, flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_ALPHA,
+      g_param_spec_double ("alpha", "Alpha",
+          "Opacity of the tile in layout=custom", 0.0, 1.0, DEFAULT_PAD_ALPHA,
+          flags));
+}
+
+static void
+gst_mcu_compositor_pad_init (GstMcuCompositorPad *pad)
+{
+  pad->order = DEFAULT_PAD_ORDER;
+  pad->visible = DEFAULT_PAD_VISIBLE;
+  pad->speaker = DEFAULT_PAD_SPEAKER;
+  pad->xpos = DEFAULT_PAD_XPOS;
+  pad->ypos = DEFAULT_PAD_YPOS;
+  pad->width = DEFAULT_PAD_WIDTH;
+  pad->height = DEFAULT_PAD_HEIGHT;
+  pad->zorder = DEFAULT_PAD_ZORDER;
+  pad->alpha = DEFAULT_PAD_ALPHA;
+  pad->state = new McuPadState ();
+}
+
+static void
+gst_mcu_compositor_audio_pad_finalize (GObject *object)
+{
+  GstMcuCompositorAudioPad *pad = GST_MCU_COMPOSITOR_AUDIO_PAD (object);
+
+  gst_clear_caps (&pad->caps);
+  G_OBJECT_CLASS (gst_mcu_compositor_audio_pad_parent_class)->finalize (object);
+}
+
+static void
+gst_mcu_compositor_audio_pad_class_init (GstMcuCompositorAudioPadClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gst_mcu_compositor_audio_pad_finalize;
+}
+
+static void
+gst_mcu_compositor_audio_pad_init (GstMcuCompositorAudioPad *pad)
+{}
+
+/* ------------------------------------------------------------------------ */
+/* Element */
+
+/* One audio output: audio_src (full mix) or audio_src_%u (mix-minus). */
+struct AudioOut {
+  GstPad *pad = nullptr; /* owned reference */
+  gboolean minus = FALSE;
+  guint port = 0;
+  /* Aggregator thread only: sticky events still to send. */
+  bool need_stream_start = true;
+  bool need_caps = true;
+  bool need_segment = true;
+
+  ~AudioOut () { gst_object_unref (pad); }
+};
+
+struct LayoutEntry {
+  guint port;
+  gint x, y, width, height;
+
+  bool operator== (const LayoutEntry &o) const
+  {
+    return port == o.port && x == o.x && y == o.y && width == o.width
+           && height == o.height;
+  }
+};
+
+struct McuCompositorPrivate {
+  /* Aggregator thread only (negotiated_src_caps runs there too). */
+  GstVideoInfo out_info;
+  bool have_out_info = false;
+  GstClockTime ts_offset = GST_CLOCK_TIME_NONE;
+  guint64 nframes = 0;
+  std::vector<LayoutEntry> last_layout;
+  GstMcuCompositorLayout last_layout_kind = GST_MCU_COMPOSITOR_LAYOUT_GRID;
+  bool layout_posted = false;
+  /* Background colour converted to the output format: one pixel per
+   * plane. */
+  guint bg_argb = 0;
+  GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
+  guint8 bg_pixel[GST_VIDEO_MAX_PLANES][8] = {};
+
+  /* Guarded by audio_lock. */
+  std::mutex audio_lock;
+  std::unique_ptr<McuAudioMix> mix;
+  GstAudioInfo audio_info;
+  std::set<guint> mix_ports;
+  std::vector<std::shared_ptr<AudioOut>> audio_outs;
+  std::map<guint, double> levels;
+};
+
+struct _GstMcuCompositor {
+  GstAggregator parent;
+
+  GstPad *audio_srcpad; /* constant after init */
+
+  /* Guarded by the object lock. */
+  gint width, height, fps_n, fps_d;
+  guint background;
+  GstMcuCompositorLayout layout;
+  GstMcuCompositorTileFit tile_fit;
+  gboolean auto_speaker;
+  guint signal_timeout;
+  guint max_tiles;
+  gboolean force_live;
+
+  gboolean registered; /* in the hub registry; dispose only */
+
+  McuCompositorPrivate *priv;
+};
+
+static void gst_mcu_compositor_child_proxy_init (gpointer g_iface, gpointer);
+
+G_DEFINE_TYPE_WITH_CODE (GstMcuCompositor, gst_mcu_compositor,
+    GST_TYPE_AGGREGATOR,
+    G_IMPLEMENT_INTERFACE (
+        GST_TYPE_CHILD_PROXY, gst_mcu_compositor_child_proxy_init));
+GST_ELEMENT_REGISTER_DEFINE (
+    mcucompositor, "mcucompositor", GST_RANK_NONE, GST_TYPE_MCU_COMPOSITOR);
+
+#define GST_TYPE_MCU_COMPOSITOR_LAYOUT (gst_mcu_compositor_layout_get_type ())
+static GType
+gst_mcu_compositor_layout_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_MCU_COMPOSITOR_LAYOUT_GRID, "Grid of the active ports", "grid"},
+      {GST_MCU_COMPOSITOR_LAYOUT_SPEAKER,
+          "One large tile and the others in a strip", "speaker"},
+      {GST_MCU_COMPOSITOR_LAYOUT_PIP,
+          "First port full frame, the others as insets", "pip"},
+      {GST_MCU_COMPOSITOR_LAYOUT_CUSTOM,
+          "Pad xpos/ypos/width/height/zorder/alpha", "custom"},
+      {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMcuCompositorLayout", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define GST_TYPE_MCU_COMPOSITOR_TILE_FIT                                       \
+  (gst_mcu_compositor_tile_fit_get_type ())
+static GType
+gst_mcu_compositor_tile_fit_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_MCU_COMPOSITOR_TILE_FIT_FIT, "Keep the aspect ratio, letterbox",
+          "fit"},
+      {GST_MCU_COMPOSITOR_TILE_FIT_FILL, "Keep the aspect ratio, crop to fill",
+          "fill"},
+      {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMcuCompositorTileFit", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static const gchar *
+layout_name (GstMcuCompositorLayout layout)
+{
+  GEnumValue *v = g_enum_get_value (
+      (GEnumClass *)g_type_class_peek (GST_TYPE_MCU_COMPOSITOR_LAYOUT), layout);
+  return v ? v->value_nick : "unknown";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Layout: pure geometry */
+
+struct Rect {
+  gint x = 0, y = 0, w = 0, h = 0;
+
+  bool empty () const { return w <= 0 || h <= 0; }
+  bool overlaps (const Rect &o) const
+  {
+    return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h;
+  }
+};
+
+/* What the layout needs to know about one shown port. */
+struct PortView {
+  guint port;
+  GstMcuCompositorPad *pad; /* borrowed from the frame's snapshot */
+  gint in_w, in_h, par_n, par_d;
+  gboolean speaker;
+  gint xpos, ypos, width, height;
+  guint zorder;
+  gdouble alpha;
+};
+
+struct Tile {
+  PortView *view;
+  Rect dst;
+  gint sx, sy, sw, sh; /* crop of the input */
+  gdouble alpha;
+};
+
+static inline gint
+align_down (gint v, gint a)
+{
+  return v - (((v % a) + a) % a);
+}
+
+/* Places an input into a cell: letterboxed (fit) or cropped (fill), keeping
+ * the input's display aspect ratio.  Output pixels are square. */
+static Tile
+place_in_cell (
+    PortView *v, const Rect &cell, GstMcuCompositorTileFit fit, gint align)
+{
+  Tile t;
+  t.view = v;
+  t.alpha = 1.0;
+  t.sx = t.sy = 0;
+  t.sw = v->in_w;
+  t.sh = v->in_h;
+  const double disp_w = (double)v->in_w * v->par_n / v->par_d;
+  const double disp_h = v->in_h;
+
+  if (fit == GST_MCU_COMPOSITOR_TILE_FIT_FILL) {
+    t.dst = cell;
+    const double cell_aspect = (double)cell.w / cell.h;
+    if (disp_w / disp_h > cell_aspect) {
+      gint sw = (gint)lround (disp_h * cell_aspect * v->par_d / v->par_n);
+      sw = CLAMP (align_down (sw, 2), MIN (2, v->in_w), v->in_w);
+      t.sw = sw;
+      t.sx = align_down ((v->in_w - sw) / 2, 2);
+    } else {
+      gint sh = (gint)lround (disp_w / cell_aspect);
+      sh = CLAMP (align_down (sh, 2), MIN (2, v->in_h), v->in_h);
+      t.sh = sh;
+      t.sy = align_down ((v->in_h - sh) / 2, 2);
+    }
+    return t;
+  }
+
+  const double scale = MIN (cell.w / disp_w, cell.h / disp_h);
+  gint w = align_down ((gint)lround (disp_w * scale), align);
+  gint h = align_down ((gint)lround (disp_h * scale), align);
+  w = CLAMP (w, MIN (align, cell.w), cell.w);
+  h = CLAMP (h, MIN (align, cell.h), cell.h);
+  t.dst.x = cell.x + align_down ((cell.w - w) / 2, align);
+  t.dst.y = cell.y + align_down ((cell.h - h) / 2, align);
+  t.dst.w = w;
+  t.dst.h = h;
+  return t;
+}
+
+static void
+layout_grid (std::vector<PortView *> &views, gint W, gint H,
+    GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
+{
+  const gint n = (gint)views.size ();
+  gint cols = 1;
+  while (cols * cols < n)
+    cols++;
+  const gint rows = (n + cols - 1) / cols;
+
+  for (gint i = 0; i < n; i++) {
+    const gint r = i / cols, c = i % cols;
+    const gint in_row = (r == rows - 1) ? n - r * cols : cols;
+    const gint off = align_down ((cols - in_row) * W / (2 * cols), a);
+    Rect cell;
+    cell.x = align_down (c * W / cols, a) + off;
+    const gint x1 =
+        (c + 1 == cols) ? W : align_down ((c + 1) * W / cols, a) + off;
+    cell.y = align_down (r * H / rows, a);
+    const gint y1 = (r + 1 == rows) ? H : align_down ((r + 1) * H / rows, a);
+    cell.w = x1 - cell.x;
+    cell.h = y1 - cell.y;
+    tiles.push_back (place_in_cell (views[i], cell, fit, a));
+  }
+}
+
+static void
+layout_speaker (std::vector<PortView *> &views, gint speaker_index, gint W,
+    gint H, GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
+{
+  if (views.size () == 1) {
+    tiles.push_back (place_in_cell (views[0], Rect{0, 0, W, H}, fit, a));
+    return;
+  }
+  const gint main_h = align_down (H * 3 / 4, a);
+  const gint strip_h = H - main_h;
+  tiles.push_back (
+      place_in_cell (views[speaker_index], Rect{0, 0, W, main_h}, fit, a));
+
+  const gint m = (gint)views.size () - 1;
+  const gint cw =
+      MAX (a, MIN (align_down (W / m, a), align_down (strip_h * 16 / 9, a)));
+  const gint x0 = align_down ((W - cw * m) / 2, a);
+  gint j = 0;
+  for (gint i = 0; i < (gint)views.size (); i++) {
+    if (i == speaker_index)
+      continue;
+    Rect cell{x0 + j * cw, main_h, cw, strip_h};
+    tiles.push_back (place_in_cell (views[i], cell, fit, a));
+    j++;
+  }
+}
+
+static void
+layout_pip (std::vector<PortView *> &views, gint W, gint H,
+    GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
+{
+  tiles.push_back (place_in_cell (views[0], Rect{0, 0, W, H}, fit, a));
+  const gint iw = MAX (a, align_down (W / 4, a));
+  const gint ih = MAX (a, align_down (H / 4, a));
+  const gint margin = MAX (2, align_down (H / 36, 2));
+  const gint per_row = MAX (1, (W - margin) / (iw + margin));
+  for (gint j = 0; j + 1 < (gint)views.size (); j++) {
+    const gint row = j / per_row, col = j % per_row;
+    Rect cell;
+    cell.x = align_down (W - margin - (col + 1) * iw - col * margin, a);
+    cell.y = align_down (H - margin - (row + 1) * ih - row * margin, a);
+    cell.w = iw;
+    cell.h = ih;
+    if (cell.x < 0 || cell.y < 0)
+      break; /* more insets than fit: the rest are not shown */
+    tiles.push_back (place_in_cell (views[j + 1], cell, fit, a));
+  }
+}
+
+static void
+layout_custom (
+    std::vector<PortView *> &views, gint W, gint H, std::vector<Tile> &tiles)
+{
+  std::vector<PortView *> sorted (views);
+  std::stable_sort (sorted.begin (), sorted.end (),
+      [] (const PortView *l, const PortView *r) {
+        return l->zorder != r->zorder ? l->zorder < r->zorder
+                                      : l->port < r->port;
+      });
+  for (PortView *v : sorted) {
+    const gint w = v->width > 0 ? v->width : v->in_w;
+    const gint h = v->height > 0 ? v->height : v->in_h;
+    /* Clip to the frame; crop the input in proportion. */
+    const gint x0 = MAX (v->xpos, 0), y0 = MAX (v->ypos, 0);
+    const gint x1 = MIN ((gint64)v->xpos + w, (gint64)W);
+    const gint y1 = MIN ((gint64)v->ypos + h, (gint64)H);
+    if (x1 <= x0 || y1 <= y0)
+      continue;
+    Tile t;
+    t.view = v;
+    t.alpha = v->alpha;
+    t.dst = Rect{x0, y0, x1 - x0, y1 - y0};
+    t.sx = (gint)((gint64)(x0 - v->xpos) * v->in_w / w);
+    t.sy = (gint)((gint64)(y0 - v->ypos) * v->in_h / h);
+    t.sw = MAX (1, (gint)((gint64)t.dst.w * v->in_w / w));
+    t.sh = MAX (1, (gint)((gint64)t.dst.h * v->in_h / h));
+    t.sw = MIN (t.sw, v->in_w - t.sx);
+    t.sh = MIN (t.sh, v->in_h - t.sy);
+    if (t.sw <= 0 || t.sh <= 0)
+      continue;
+    tiles.push_back (t);
+  }
+}
+
+/* Appends to @out the parts of @r not covered by @hole. */
+static void
+subtract_rect (const Rect &r, const Rect &hole, std::vector<Rect> &out)
+{
+  if (!r.overlaps (hole)) {
+    out.push_back (r);
+    return;
+  }
+  const gint ix0 = MAX (r.x, hole.x), iy0 = MAX (r.y, hole.y);
+  const gint ix1 = MIN (r.x + r.w, hole.x + hole.w);
+  const gint iy1 = MIN (r.y + r.h, hole.y + hole.h);
+  if (iy0 > r.y)
+    out.push_back (Rect{r.x, r.y, r.w, iy0 - r.y});
+  if (r.y + r.h > iy1)
+    out.push_back (Rect{r.x, iy1, r.w, r.y + r.h - iy1});
+  if (ix0 > r.x)
+    out.push_back (Rect{r.x, iy0, ix0 - r.x, iy1 - iy0});
+  if (r.x + r.w > ix1)
+    out.push_back (Rect{ix1, iy0, r.x + r.w - ix1, iy1 - iy0});
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pixels */
+
+/* The bytes of plane @plane that hold pixels [x, x+w) x [y, y+h). */
+struct PlaneSpan {
+  gint byte_x0, byte_x1, row0, row1, pstride;
+};
+
+static PlaneSpan
+plane_span (
+    const GstVideoInfo *info, guint plane, gint x, gint y, gint w, gint h)
+{
+  const GstVideoFormatInfo *finfo = info->finfo;
+  guint comp = 0;
+  for (guint c = 0; c < GST_VIDEO_FORMAT_INFO_N_COMPONENTS (finfo); c++) {
+    if (GST_VIDEO_FORMAT_INFO_PLANE (finfo, c) == plane) {
+      comp = c;
+      break;
+    }
+  }
+  const gint wsub = GST_VIDEO_FORMAT_INFO_W_SUB (finfo, comp);
+  const gint hsub = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, comp);
+  const gint pstride = GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comp);
+  const gint cw = GST_VIDEO_INFO_COMP_WIDTH (info, comp);
+  const gint ch = GST_VIDEO_INFO_COMP_HEIGHT (info, comp);
+  PlaneSpan s;
+  s.pstride = pstride;
+  s.byte_x0 = MIN (x >> wsub, cw) * pstride;
+  s.byte_x1 = MIN ((x + w + (1 << wsub) - 1) >> wsub, cw) * pstride;
+  s.row0 = MIN (y >> hsub, ch);
+  s.row1 = MIN ((y + h + (1 << hsub) - 1) >> hsub, ch);
+  return s;
+}
+
+/* Converts the ARGB background colour into one pixel of each plane of the
+ * output format. */
+static void
+update_background_pixel (McuCompositorPrivate *priv, guint argb)
+{
+  const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&priv->out_info);
+  if (priv->bg_format == format && priv->bg_argb == argb)
+    return;
+
+  GstVideoInfo in_info, out_info;
+  gst_video_info_set_format (&out_info, format, 2, 2);
+  out_info.colorimetry = priv->out_info.colorimetry;
+  out_info.chroma_site = priv->out_info.chroma_site;
+  gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_ARGB, 2, 2);
+  in_info.colorimetry.matrix = GST_VIDEO_COLOR_MATRIX_RGB;
+  in_info.colorimetry.range = GST_VIDEO_COLOR_RANGE_0_255;
+
+  GstBuffer *in_buf = gst_buffer_new_allocate (NULL, in_info.size, NULL);
+  GstBuffer *out_buf = gst_buffer_new_allocate (NULL, out_info.size, NULL);
+  GstVideoFrame in_frame, out_frame;
+  gst_video_frame_map (&in_frame, &in_info, in_buf, GST_MAP_WRITE);
+  for (gint y = 0; y < 2; y++) {
+    guint8 *row = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (&in_frame, 0)
+                  + y * GST_VIDEO_FRAME_PLANE_STRIDE (&in_frame, 0);
+    for (gint x = 0; x < 2; x++) {
+      row[4 * x + 0] = (argb >> 24) & 0xff;
+      row[4 * x + 1] = (argb >> 16) & 0xff;
+      row[4 * x + 2] = (argb >> 8) & 0xff;
+      row[4 * x + 3] = argb & 0xff;
+    }
+  }
+  gst_video_frame_map (&out_frame, &out_info, out_buf, GST_MAP_WRITE);
+  GstVideoConverter *conv = gst_video_converter_new (&in_info, &out_info,
+      gst_structure_new ("GstVideoConverter",
+          GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
+          GST_VIDEO_DITHER_NONE, NULL));
+  if (conv) {
+    gst_video_converter_frame (conv, &in_frame, &out_frame);
+    gst_video_converter_free (conv);
+  }
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&out_frame); p++) {
+    PlaneSpan s = plane_span (&out_info, p, 0, 0, 1, 1);
+    memcpy (priv->bg_pixel[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
+        MIN (s.pstride, 8));
+  }
+  gst_video_frame_unmap (&out_frame);
+  gst_video_frame_unmap (&in_frame);
+  gst_buffer_unref (in_buf);
+  gst_buffer_unref (out_buf);
+  priv->bg_format = format;
+  priv->bg_argb = argb;
+}
+
+static void
+fill_rect (GstVideoFrame *frame, const guint8 pixel[][8], const Rect &r)
+{
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (frame); p++) {
+    PlaneSpan s = plane_span (&frame->info, p, r.x, r.y, r.w, r.h);
+    guint8 *base = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (frame, p);
+    const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+    if (s.byte_x1 <= s.byte_x0)
+      continue;
+    /* Build the first row, then copy it to the others. */
+    guint8 *first = base + (gsize)s.row0 * stride + s.byte_x0;
+    const gint len = s.byte_x1 - s.byte_x0;
+    if (s.pstride == 1) {
+      memset (first, pixel[p][0], len);
+    } else {
+      for (gint b = 0; b < len; b += s.pstride)
+        memcpy (first + b, pixel[p], MIN (s.pstride, len - b));
+    }
+    for (gint row = s.row0 + 1; row < s.row1; row++)
+      memcpy (base + (gsize)row * stride + s.byte_x0, first, len);
+  }
+}
+
+/* dst = src * alpha + dst * (1 - alpha), byte by byte over each plane:
+ * right for every 8-bit format of the output template; a plain copy when
+ * alpha is 1. */
+static void
+blend_frame (const GstVideoFrame *src, GstVideoFrame *dst, gint dx, gint dy,
+    gdouble alpha)
+{
+  const guint a = (guint)lround (CLAMP (alpha, 0.0, 1.0) * 255.0);
+  const gint w = GST_VIDEO_FRAME_WIDTH (src), h = GST_VIDEO_FRAME_HEIGHT (src);
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (dst); p++) {
+    PlaneSpan ds = plane_span (&dst->info, p, dx, dy, w, h);
+    PlaneSpan ss = plane_span (&src->info, p, 0, 0, w, h);
+    const gint len = MIN (ds.byte_x1 - ds.byte_x0, ss.byte_x1 - ss.byte_x0);
+    const gint rows = MIN (ds.row1 - ds.row0, ss.row1 - ss.row0);
+    for (gint r = 0; r < rows; r++) {
+      const guint8 *s =
+          (const guint8 *)GST_VIDEO_FRAME_PLANE_DATA (src, p)
+          + (gsize)(ss.row0 + r) * GST_VIDEO_FRAME_PLANE_STRIDE (src, p)
+          + ss.byte_x0;
+      guint8 *d = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (dst, p)
+                  + (gsize)(ds.row0 + r) * GST_VIDEO_FRAME_PLANE_STRIDE (dst, p)
+                  + ds.byte_x0;
+      if (a == 255) {
+        memcpy (d, s, len);
+        continue;
+      }
+      for (gint b = 0; b < len; b++)
+        d[b] = (guint8)((s[b] * a + d[b] * (255 - a) + 127) / 255);
+    }
+  }
+}
+
+static void
+mcu_parallel_for (guint n, const std::function<void (guint)> &fn)
+{
+#if MCU_HAVE_TILESCALER
+  gst_room_parallel_for (n, fn);
+#else
+  const guint cores = MAX (1u, std::thread::hardware_concurrency ());
+  const guint workers = MIN (n, cores);
+  if (workers <= 1) {
+    for (guint i = 0; i < n; i++)
+      fn (i);
+    return;
+  }
+  std::atomic<guint> next{0};
+  auto run = [&] () {
+    for (guint i; (i = next++) < n;)
+      fn (i);
+  };
+  std::vector<std::thread> threads;
+  try {
+    for (guint w = 1; w < workers; w++)
+      threads.emplace_back (run);
+  } catch (const std::system_error &) {
+    /* No more threads: the ones we have (and this one) do the rest. */
+  }
+  run ();
+  for (auto &t : threads)
+    t.join ();
+#endif
+}
+
+static GstVideoConverter *
+make_converter (const GstVideoInfo *in_info, const GstVideoInfo *out_info,
+    gint sx, gint sy, gint sw, gint sh, gint dx, gint dy, gint dw, gint dh)
+{
+  GstStructure *config =
+      gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,
+          G_TYPE_INT, sx, GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, sy,
+          GST_VIDEO_CONVERTER_OPT_SRC_WIDTH, G_TYPE_INT, sw,
+          GST_VIDEO_CONVERTER_OPT_SRC_HEIGHT, G_TYPE_INT, sh,
+          GST_VIDEO_CONVERTER_OPT_DEST_X, G_TYPE_INT, dx,
+          GST_VIDEO_CONVERTER_OPT_DEST_Y, G_TYPE_INT, dy,
+          GST_VIDEO_CONVERTER_OPT_DEST_WIDTH, G_TYPE_INT, dw,
+          GST_VIDEO_CONVERTER_OPT_DEST_HEIGHT, G_TYPE_INT, dh,
+          GST_VIDEO_CONVERTER_OPT_FILL_BORDER, G_TYPE_BOOLEAN, FALSE,
+          GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1,
+          GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
+          GST_VIDEO_DITHER_NONE, NULL);
+  return gst_video_converter_new (
+      (GstVideoInfo *)in_info, (GstVideoInfo *)out_info, config);
+}
+
+/* The pad's cached converter for these rectangles, rebuilt if needed. */
+static GstVideoConverter *
+tile_converter (TileConverter &tc, const GstVideoInfo *in_info,
+    const GstVideoInfo *out_info, gint sx, gint sy, gint sw, gint sh, gint dx,
+    gint dy, gint dw, gint dh)
+{
+  if (tc.conv && gst_video_info_is_equal (&tc.in_info, in_info)
+      && gst_video_info_is_equal (&tc.out_info, out_info) && tc.sx == sx
+      && tc.sy == sy && tc.sw == sw && tc.sh == sh && tc.dx == dx && tc.dy == dy
+      && tc.dw == dw && tc.dh == dh)
+    return tc.conv;
+  if (tc.conv)
+    gst_video_converter_free (tc.conv);
+  tc.conv = make_converter (in_info, out_info, sx, sy, sw, sh, dx, dy, dw, dh);
+  tc.in_info = *in_info;
+  tc.out_info = *out_info;
+  tc.sx = sx, tc.sy = sy, tc.sw = sw, tc.sh = sh;
+  tc.dx = dx, tc.dy = dy, tc.dw = dw, tc.dh = dh;
+  return tc.conv;
+}
+
+/* Renders one tile into @out; runs on a worker thread, touching only the
+ * tile's own pad state and its own rectangle of @out. */
+static void
+render_tile (const Tile &t, GstVideoFrame *out)
+{
+  McuPadState *st = t.view->pad->state;
+  GstVideoFrame in;
+  if (!gst_video_frame_map (&in, &st->current_info, st->current, GST_MAP_READ))
+    return;
+
+#if MCU_HAVE_TILESCALER
+  if (GST_VIDEO_FRAME_FORMAT (&in) == GST_VIDEO_FRAME_FORMAT (out)
+      && gst_room_tile_scale_supported (GST_VIDEO_FRAME_FORMAT (out))
+      && gst_room_tile_scale (&in, t.sx, t.sy, t.sw, t.sh, out, t.dst.x,
+          t.dst.y, t.dst.w, t.dst.h, t.alpha)) {
+    gst_video_frame_unmap (&in);
+    return;
+  }
+#endif
+
+  /* GstVideoConverter writes whole lines for some formats even with a
+   * destination rectangle, so scale into a tile-sized scratch frame and copy
+   * or blend that into place. */
+  GstVideoInfo tile_info;
+  gst_video_info_set_format (
+      &tile_info, GST_VIDEO_FRAME_FORMAT (out), t.dst.w, t.dst.h);
+  tile_info.colorimetry = out->info.colorimetry;
+  tile_info.chroma_site = out->info.chroma_site;
+  /* The converter insists on equal rates; they mean nothing here. */
+  GST_VIDEO_INFO_FPS_N (&tile_info) = GST_VIDEO_INFO_FPS_N (&in.info);
+  GST_VIDEO_INFO_FPS_D (&tile_info) = GST_VIDEO_INFO_FPS_D (&in.info);
+  if (!st->blend_buffer
+      || !gst_video_info_is_equal (&st->blend_info, &tile_info)) {
+    gst_clear_buffer (&st->blend_buffer);
+    st->blend_buffer = gst_buffer_new_allocate (NULL, tile_info.size, NULL);
+    st->blend_info = tile_info;
+  }
+  GstVideoConverter *conv = tile_converter (st->converter, &in.info, &tile_info,
+      t.sx, t.sy, t.sw, t.sh, 0, 0, t.dst.w, t.dst.h);
+  GstVideoFrame tile;
+  if (conv
+      && gst_video_frame_map (
+          &tile, &tile_info, st->blend_buffer, GST_MAP_READWRITE)) {
+    gst_video_converter_frame (conv, &in, &tile);
+    blend_frame (&tile, out, t.dst.x, t.dst.y, t.alpha);
+    gst_video_frame_unmap (&tile);
+  }
+  gst_video_frame_unmap (&in);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static GstElementClass *element_parent_class = NULL;
+
+static gboolean
+is_video_pad (GstPad *pad)
+{
+  return GST_IS_MCU_COMPOSITOR_PAD (pad);
+}
+
+static gboolean
+port_in_use (GstElement *element, guint port)
+{
+  for (GList *l = element->sinkpads; l; l = l->next) {
+    if (GST_IS_MCU_COMPOSITOR_PAD (l->data)
+        && GST_MCU_COMPOSITOR_PAD (l->data)->port == port)
+      return TRUE;
+    if (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
+        && GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port == port)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Parses "PREFIX<number>" exactly. */
+static gboolean
+parse_port (const gchar *name, const gchar *prefix, guint *port)
+{
+  if (!name || !g_str_has_prefix (name, prefix))
+    return FALSE;
+  const gchar *digits = name + strlen (prefix);
+  if (!*digits || strchr (digits, '%'))
+    return FALSE;
+  gchar *end = NULL;
+  guint64 v = g_ascii_strtoull (digits, &end, 10);
+  if (*end || v > G_MAXUINT)
+    return FALSE;
+  *port = (guint)v;
+  return TRUE;
+}
+
+static GstAggregatorPad *
+gst_mcu_compositor_create_new_pad (GstAggregator *agg, GstPadTemplate *templ,
+    const gchar *req_name, const GstCaps *caps)
+{
+  GstElement *element = GST_ELEMENT (agg);
+  const gboolean audio =
+      g_str_equal (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "audio_sink_%u");
+  if (!audio
+      && !g_str_equal (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "sink_%u"))
+    return NULL;
+  const gchar *prefix = audio ? "audio_sink_" : "sink_";
+
+  guint port = 0;
+  GST_OBJECT_LOCK (agg);
+  if (parse_port (req_name, prefix, &port)) {
+    for (GList *l = element->sinkpads; l; l = l->next) {
+      const gboolean same_kind = audio
+                                     ? GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
+                                     : GST_IS_MCU_COMPOSITOR_PAD (l->data);
+      guint other = audio ? (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
+                                 ? GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port
+                                 : G_MAXUINT)
+                          : (GST_IS_MCU_COMPOSITOR_PAD (l->data)
+                                  ? GST_MCU_COMPOSITOR_PAD (l->data)->port
+                                  : G_MAXUINT);
+      if (same_kind && other == port) {
+        GST_OBJECT_UNLOCK (agg);
+        GST_WARNING_OBJECT (agg, "pad %s already exists", req_name);
+        return NULL;
+      }
+    }
+  } else {
+    while (port_in_use (element, port))
+      port++;
+  }
+  GST_OBJECT_UNLOCK (agg);
+
+  gchar *name = g_strdup_printf ("%s%u", prefix, port);
+  GstAggregatorPad *pad = GST_AGGREGATOR_PAD (g_object_new (
+      audio ? GST_TYPE_MCU_COMPOSITOR_AUDIO_PAD : GST_TYPE_MCU_COMPOSITOR_PAD,
+      "name", name, "direction", GST_PAD_SINK, "template", templ, NULL));
+  g_free (name);
+  if (audio)
+    GST_MCU_COMPOSITOR_AUDIO_PAD (pad)->port = port;
+  else
+    GST_MCU_COMPOSITOR_PAD (pad)->port = port;
+  GST_DEBUG_OBJECT (agg, "new pad %" GST_PTR_FORMAT " for port %u", pad, port);
+  return pad;
+}
+
+static gboolean gst_mcu_compositor_audio_src_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_mcu_compositor_audio_src_event (
+    GstPad *pad, GstObject *parent, GstEvent *event);
+
+static GstPad *
+gst_mcu_compositor_request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *req_name, const GstCaps *caps)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (element);
+
+  if (!g_str_equal (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "audio_src_%u")) {
+    GstPad *pad =
+        element_parent_class->request_new_pad (element, templ, req_name, caps);
+    if (pad)
+      gst_child_proxy_child_added (
+          GST_CHILD_PROXY (element), G_OBJECT (pad), GST_OBJECT_NAME (pad));
+    return pad;
+  }
+
+  /* A mix-minus output. */
+  guint port = 0;
+  McuCompositorPrivate *priv = self->priv;
+  std::shared_ptr<AudioOut> out;
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    if (parse_port (req_name, "audio_src_", &port)) {
+      for (auto &o : priv->audio_outs) {
+        if (o->minus && o->port == port) {
+          GST_WARNING_OBJECT (self, "pad %s already exists", req_name);
+          return NULL;
+        }
+      }
+    } else {
+      for (bool used = true; used; port += used ? 1 : 0) {
+        used = false;
+        for (auto &o : priv->audio_outs)
+          used = used || (o->minus && o->port == port);
+      }
+    }
+    gchar *name = g_strdup_printf ("audio_src_%u", port);
+    GstPad *pad = gst_pad_new_from_template (templ, name);
+    g_free (name);
+    gst_pad_set_query_function (pad, gst_mcu_compositor_audio_src_query);
+    gst_pad_set_event_function (pad, gst_mcu_compositor_audio_src_event);
+    gst_pad_use_fixed_caps (pad);
+    out = std::make_shared<AudioOut> ();
+    out->pad = GST_PAD (gst_object_ref (pad));
+    out->minus = TRUE;
+    out->port = port;
+    priv->audio_outs.push_back (out);
+  }
+  if (GST_STATE (element) >= GST_STATE_PAUSED
+      || GST_STATE_TARGET (element) >= GST_STATE_PAUSED)
+    gst_pad_set_active (out->pad, TRUE);
+  if (!gst_element_add_pad (element, out->pad)) {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    priv->audio_outs.erase (
+        std::find (priv->audio_outs.begin (), priv->audio_outs.end (), out));
+    return NULL;
+  }
+  return out->pad;
+}
+
+static void
+gst_mcu_compositor_release_pad (GstElement *element, GstPad *pad)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (element);
+  McuCompositorPrivate *priv = self->priv;
+
+  if (GST_PAD_IS_SRC (pad)) {
+    {
+      std::lock_guard<std::mutex> guard (priv->audio_lock);
+      auto &outs = priv->audio_outs;
+      outs.erase (std::remove_if (outs.begin (), outs.end (),
+                      [pad] (const std::shared_ptr<AudioOut> &o) {
+                        return o->pad == pad;
+                      }),
+          outs.end ());
+    }
+    gst_pad_set_active (pad, FALSE);
+    gst_element_remove_pad (element, pad);
+    return;
+  }
+
+  GST_DEBUG_OBJECT (self, "releasing %" GST_PTR_FORMAT, pad);
+  gchar *name = gst_pad_get_name (pad);
+  gst_object_ref (pad);
+  element_parent_class->release_pad (element, pad);
+  gst_child_proxy_child_removed (
+      GST_CHILD_PROXY (element), G_OBJECT (pad), name);
+  gst_object_unref (pad);
+  g_free (name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Negotiation */
+
+static GstFlowReturn
+gst_mcu_compositor_update_src_caps (
+    GstAggregator *agg, GstCaps *caps, GstCaps **ret)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+
+  GST_OBJECT_LOCK (self);
+  const gint width = self->width, height = self->height;
+  const gint fps_n = self->fps_n, fps_d = self->fps_d;
+  GST_OBJECT_UNLOCK (self);
+
+  GstCaps *wanted = gst_caps_new_empty_simple ("video/x-raw");
+  if (width > 0)
+    gst_caps_set_simple (wanted, "width", G_TYPE_INT, width, NULL);
+  if (height > 0)
+    gst_caps_set_simple (wanted, "height", G_TYPE_INT, height, NULL);
+  if (fps_n > 0)
+    gst_caps_set_simple (
+        wanted, "framerate", GST_TYPE_FRACTION, fps_n, fps_d, NULL);
+  *ret = gst_caps_intersect (caps, wanted);
+  gst_caps_unref (wanted);
+
+  if (gst_caps_is_empty (*ret)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("downstream does not accept %dx%d at %d/%d fps: %" GST_PTR_FORMAT,
+            width, height, fps_n, fps_d, caps));
+    gst_caps_replace (ret, NULL);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  return GST_FLOW_OK;
+}
+
+static GstCaps *
+gst_mcu_compositor_fixate_src_caps (GstAggregator *agg, GstCaps *caps)
+{
+  caps = gst_caps_make_writable (caps);
+  caps = gst_caps_truncate (caps);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+
+  gst_structure_fixate_field_nearest_int (s, "width", FALLBACK_WIDTH);
+  gst_structure_fixate_field_nearest_int (s, "height", FALLBACK_HEIGHT);
+  gst_structure_fixate_field_nearest_fraction (
+      s, "framerate", FALLBACK_FPS_N, FALLBACK_FPS_D);
+  gst_structure_fixate_field_string (s, "format", "I420");
+  if (gst_structure_has_field (s, "pixel-aspect-ratio"))
+    gst_structure_fixate_field_nearest_fraction (s, "pixel-aspect-ratio", 1, 1);
+  else
+    gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+
+  /* Pin the colorimetry so each input is converted once, the same way. */
+  const gchar *format = gst_structure_get_string (s, "format");
+  const GstVideoFormatInfo *finfo =
+      gst_video_format_get_info (gst_video_format_from_string (format));
+  const gboolean yuv = finfo && GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
+  if (!gst_structure_has_field (s, "colorimetry")
+      || !gst_structure_fixate_field_string (
+          s, "colorimetry", yuv ? "bt709" : "sRGB"))
+    gst_structure_set (
+        s, "colorimetry", G_TYPE_STRING, yuv ? "bt709" : "sRGB", NULL);
+  if (yuv && !gst_structure_has_field (s, "chroma-site"))
+    gst_structure_set (s, "chroma-site", G_TYPE_STRING, "mpeg2", NULL);
+  if (!gst_structure_has_field (s, "interlace-mode"))
+    gst_structure_set (s, "interlace-mode", G_TYPE_STRING, "progressive", NULL);
+
+  return gst_caps_fixate (caps);
+}
+
+static gboolean
+gst_mcu_compositor_negotiated_src_caps (GstAggregator *agg, GstCaps *caps)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+  GstVideoInfo info;
+
+  if (!gst_video_info_from_caps (&info, caps)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("unusable output caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  if (GST_VIDEO_INFO_FPS_N (&info) <= 0) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("output caps need a framerate: %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "output caps %" GST_PTR_FORMAT, caps);
+  if (priv->have_out_info
+      && !gst_video_info_is_equal (&priv->out_info, &info)) {
+    /* New rate: restart the frame count at the current position. */
+    priv->ts_offset = GST_CLOCK_TIME_NONE;
+    priv->nframes = 0;
+  }
+  priv->out_info = info;
+  priv->have_out_info = true;
+  priv->bg_format = GST_VIDEO_FORMAT_UNKNOWN;
+  priv->layout_posted = false;
+
+  const GstClockTime frame =
+      gst_util_uint64_scale_int (GST_SECOND, info.fps_d, info.fps_n);
+  gst_aggregator_set_latency (agg, 0, frame);
+  return TRUE;
+}
+
+static gboolean
+gst_mcu_compositor_decide_allocation (GstAggregator *agg, GstQuery *query)
+{
+  GstCaps *caps = NULL;
+  GstBufferPool *pool = NULL;
+  guint size = 0, min = 0, max = 0;
+  GstVideoInfo info;
+
+  gst_query_parse_allocation (query, &caps, NULL);
+  if (!caps || !gst_video_info_from_caps (&info, caps))
+    return FALSE;
+
+  if (gst_query_get_n_allocation_pools (query) > 0) {
+    gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+    size = MAX (size, (guint)info.size);
+  } else {
+    size = info.size;
+  }
+  if (!pool)
+    pool = gst_video_buffer_pool_new ();
+
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  if (gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
+    gst_buffer_pool_config_add_option (
+        config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    config = gst_buffer_pool_get_config (pool);
+    if (!gst_buffer_pool_config_validate_params (config, caps, size, min, max)
+        && !gst_buffer_pool_set_config (pool, config)) {
+      gst_object_unref (pool);
+      return FALSE;
+    }
+    gst_structure_free (config);
+  }
+
+  if (gst_query_get_n_allocation_pools (query) > 0)
+    gst_query_set_nth_allocation_pool (query, 0, pool, size, min, max);
+  else
+    gst_query_add_allocation_pool (query, pool, size, min, max);
+  gst_object_unref (pool);
+  return TRUE;
+}
+
+static gboolean
+gst_mcu_compositor_propose_allocation (GstAggregator *agg,
+    GstAggregatorPad *pad, GstQuery *decide_query, GstQuery *query)
+{
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  return TRUE;
+}
+
+static gboolean
+gst_mcu_compositor_sink_event (
+    GstAggregator *agg, GstAggregatorPad *bpad, GstEvent *event)
+{
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    gboolean ok = FALSE;
+    if (GST_IS_MCU_COMPOSITOR_PAD (bpad)) {
+      GstMcuCompositorPad *pad = GST_MCU_COMPOSITOR_PAD (bpad);
+      GstVideoInfo info;
+      ok = gst_video_info_from_caps (&info, caps);
+      if (ok) {
+        GST_OBJECT_LOCK (pad);
+        pad->state->info = info;
+        pad->state->have_info = TRUE;
+        GST_OBJECT_UNLOCK (pad);
+      }
+    } else {
+      GstMcuCompositorAudioPad *pad = GST_MCU_COMPOSITOR_AUDIO_PAD (bpad);
+      GstAudioInfo info;
+      ok = gst_audio_info_from_caps (&info, caps);
+      if (ok) {
+        GST_OBJECT_LOCK (pad);
+        gst_caps_replace (&pad->caps, caps);
+        pad->caps_serial++;
+        GST_OBJECT_UNLOCK (pad);
+      }
+    }
+    if (!ok)
+      GST_WARNING_OBJECT (bpad, "refusing caps %" GST_PTR_FORMAT, caps);
+    gst_event_unref (event);
+    return ok;
+  }
+
+  return GST_AGGREGATOR_CLASS (gst_mcu_compositor_parent_class)
+      ->sink_event (agg, bpad, event);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Audio outputs */
+
+static GstCaps *
+audio_fixate (GstCaps *caps)
+{
+  caps = gst_caps_make_writable (caps);
+  caps = gst_caps_truncate (caps);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  gst_structure_fixate_field_nearest_int (s, "rate", FALLBACK_RATE);
+  gst_structure_fixate_field_nearest_int (s, "channels", FALLBACK_CHANNELS);
+  caps = gst_caps_fixate (caps);
+  return caps;
+}
+
+/* Chooses the output audio format from what audio_src's peer accepts.
+ * With audio_lock held. */
+static void
+setup_audio (GstMcuCompositor *self)
+{
+  McuCompositorPrivate *priv = self->priv;
+  GstCaps *templ = gst_static_pad_template_get_caps (&audio_src_template);
+  GstCaps *peer = gst_pad_peer_query_caps (self->audio_srcpad, templ);
+  GstCaps *caps;
+  if (peer && !gst_caps_is_empty (peer)) {
+    caps = gst_caps_intersect (peer, templ);
+    if (gst_caps_is_empty (caps))
+      gst_caps_replace (&caps, templ);
+  } else {
+    caps = gst_caps_ref (templ);
+  }
+  gst_clear_caps (&peer);
+  gst_caps_unref (templ);
+  caps = audio_fixate (caps);
+  if (!gst_audio_info_from_caps (&priv->audio_info, caps))
+    gst_audio_info_set_format (&priv->audio_info, GST_AUDIO_FORMAT_S16LE,
+        FALLBACK_RATE, FALLBACK_CHANNELS, NULL);
+  gst_caps_unref (caps);
+  priv->mix.reset (new McuAudioMix (priv->audio_info));
+  priv->mix_ports.clear ();
+  priv->levels.clear ();
+  GST_INFO_OBJECT (self, "audio output: %d Hz, %d channels",
+      GST_AUDIO_INFO_RATE (&priv->audio_info),
+      GST_AUDIO_INFO_CHANNELS (&priv->audio_info));
+}
+
+static gboolean
+gst_mcu_compositor_audio_src_query (
+    GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps = gst_pad_get_current_caps (pad);
+      if (!caps)
+        caps = gst_pad_get_pad_template_caps (pad);
+      gst_query_parse_caps (query, &filter);
+      if (filter) {
+        GstCaps *tmp =
+            gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = tmp;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS: {
+      GstCaps *caps, *templ = gst_pad_get_pad_template_caps (pad);
+      gst_query_parse_accept_caps (query, &caps);
+      gst_query_set_accept_caps_result (
+          query, gst_caps_can_intersect (caps, templ));
+      gst_caps_unref (templ);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY:
+    case GST_QUERY_POSITION:
+    case GST_QUERY_DURATION:
+    case GST_QUERY_SEEKING:
+    case GST_QUERY_SEGMENT:
+      /* Same timing as the video output. */
+      return gst_pad_query (GST_AGGREGATOR_SRC_PAD (self), query);
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_mcu_compositor_audio_src_event (
+    GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  /* Audio outputs follow the video output; nothing to do upstream. */
+  gst_event_unref (event);
+  return TRUE;
+}
+
+static std::vector<std::shared_ptr<AudioOut>>
+audio_outs_snapshot (McuCompositorPrivate *priv)
+{
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  return priv->audio_outs;
+}
+
+static void
+push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
+    const GstSegment *segment)
+{
+  McuCompositorPrivate *priv = self->priv;
+  if (out.need_stream_start) {
+    gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
+        g_random_int (), GST_OBJECT_NAME (out.pad));
+    GstEvent *ev = gst_event_new_stream_start (id);
+    gst_event_set_group_id (ev, gst_util_group_id_next ());
+    g_free (id);
+    gst_pad_push_event (out.pad, ev);
+    out.need_stream_start = false;
+  }
+  if (out.need_caps) {
+    GstCaps *caps = gst_audio_info_to_caps (&priv->audio_info);
+    gst_pad_push_event (out.pad, gst_event_new_caps (caps));
+    gst_caps_unref (caps);
+    out.need_caps = false;
+  }
+  if (out.need_segment) {
+    gst_pad_push_event (out.pad, gst_event_new_segment (segment));
+    out.need_segment = false;
+  }
+  GstFlowReturn ret = gst_pad_push (out.pad, buf);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED
+      && ret != GST_FLOW_FLUSHING)
+    GST_DEBUG_OBJECT (out.pad, "push: %s", gst_flow_get_name (ret));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Aggregation */
+
+/* What one video pad contributes to a frame, read once per frame. */
+struct PadSnapshot {
+  GstMcuCompositorPad *pad; /* owned reference */
+  PortView view;
+  gint order;
+  gboolean visible;
+  gboolean active;
+};
+
+static GstClockTime
+buffer_running_time (GstAggregatorPad *pad, GstBuffer *buf)
+{
+  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf)
+                                                  : GST_BUFFER_DTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_CLOCK_TIME_NONE;
+  GST_OBJECT_LOCK (pad);
+  GstClockTime rt =
+      gst_segment_to_running_time (&pad->segment, GST_FORMAT_TIME, ts);
+  GST_OBJECT_UNLOCK (pad);
+  return rt;
+}
+
+/* Takes every queued video buffer that starts before @rt_end, keeping the
+ * newest.  Returns TRUE if the pad still waits for data it may get. */
+static gboolean
+take_video (GstMcuCompositorPad *pad, GstClockTime rt_start,
+    GstClockTime rt_end, gboolean *eos)
+{
+  GstAggregatorPad *apad = GST_AGGREGATOR_PAD (pad);
+  McuPadState *st = pad->state;
+
+  for (;;) {
+    GstBuffer *buf = gst_aggregator_pad_peek_buffer (apad);
+    if (!buf)
+      break;
+    GstClockTime rt = buffer_running_time (apad, buf);
+    if (!GST_CLOCK_TIME_IS_VALID (rt))
+      rt = rt_start; /* untimed: show it now */
+    if (rt >= rt_end) {
+      gst_buffer_unref (buf);
+      *eos = FALSE;
+      return FALSE; /* belongs to a later frame */
+    }
+    gst_aggregator_pad_drop_buffer (apad);
+    GST_OBJECT_LOCK (pad);
+    const gboolean have_info = st->have_info;
+    GstVideoInfo info = st->info;
+    GST_OBJECT_UNLOCK (pad);
+    if (have_info) {
+      gst_buffer_replace (&st->current, buf);
+      st->current_info = info;
+      st->current_rt = rt;
+    }
+    gst_buffer_unref (buf);
+  }
+
+  *eos = gst_aggregator_pad_is_eos (apad);
+  if (*eos)
+    gst_clear_buffer (&st->current);
+  return !*eos;
+}
+
+static gboolean
+take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
+    GstClockTime rt_end, gboolean *eos)
+{
+  GstAggregatorPad *apad = GST_AGGREGATOR_PAD (pad);
+  McuCompositorPrivate *priv = self->priv;
+
+  for (;;) {
+    GstBuffer *buf = gst_aggregator_pad_peek_buffer (apad);
+    if (!buf)
+      break;
+    GstClockTime rt = buffer_running_time (apad, buf);
+    if (GST_CLOCK_TIME_IS_VALID (rt) && rt >= rt_end) {
+      gst_buffer_unref (buf);
+      *eos = FALSE;
+      return FALSE;
+    }
+    gst_aggregator_pad_drop_buffer (apad);
+
+    GST_OBJECT_LOCK (pad);
+    GstCaps *caps = pad->caps ? gst_caps_ref (pad->caps) : NULL;
+    const guint serial = pad->caps_serial;
+    GST_OBJECT_UNLOCK (pad);
+    {
+      std::lock_guard<std::mutex> guard (priv->audio_lock);
+      if (priv->mix && !priv->mix_ports.count (pad->port)) {
+        priv->mix->add_port (pad->port);
+        priv->mix_ports.insert (pad->port);
+        pad->applied_serial = 0;
+      }
+      if (priv->mix && caps && serial != pad->applied_serial) {
+        pad->caps_ok = priv->mix->set_port_caps (pad->port, caps);
+        pad->applied_serial = serial;
+        if (!pad->caps_ok)
+          GST_ELEMENT_WARNING (self, STREAM, FORMAT, (NULL),
+              ("audio format of %s not supported: %" GST_PTR_FORMAT,
+                  GST_OBJECT_NAME (pad), caps));
+      }
+      if (priv->mix && pad->caps_ok && GST_CLOCK_TIME_IS_VALID (rt))
+        priv->mix->push (pad->port, buf, rt);
+    }
+    gst_clear_caps (&caps);
+    gst_buffer_unref (buf);
+  }
+
+  *eos = gst_aggregator_pad_is_eos (apad);
+  return !*eos;
+}
+
+/* Renders and pushes the audio of the frame's period. */
+static void
+output_audio (GstMcuCompositor *self, const GstSegment *segment,
+    GstClockTime ts_offset, guint64 nframes, gint fps_n, gint fps_d,
+    const std::set<guint> &audio_ports)
+{
+  McuCompositorPrivate *priv = self->priv;
+  std::vector<std::shared_ptr<AudioOut>> outs = audio_outs_snapshot (priv);
+  GstBuffer *full = NULL;
+  std::map<guint, GstBuffer *> minus;
+  GstClockTime pts;
+  guint n_samples;
+
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    if (!priv->mix)
+      return;
+    /* Ports whose audio pad went away. */
+    for (auto it = priv->mix_ports.begin (); it != priv->mix_ports.end ();) {
+      if (!audio_ports.count (*it)) {
+        priv->mix->remove_port (*it);
+        priv->levels.erase (*it);
+        it = priv->mix_ports.erase (it);
+      } else {
+        ++it;
+      }
+    }
+    const gint rate = GST_AUDIO_INFO_RATE (&priv->audio_info);
+    /* Exact sample positions from the frame count: no drift. */
+    const guint64 s0 =
+        gst_util_uint64_scale (nframes, (guint64)rate * fps_d, fps_n);
+    const guint64 s1 =
+        gst_util_uint64_scale (nframes + 1, (guint64)rate * fps_d, fps_n);
+    n_samples = (guint)(s1 - s0);
+    pts = ts_offset + gst_util_uint64_scale (s0, GST_SECOND, rate);
+    if (n_samples == 0)
+      return;
+    for (auto &o : outs)
+      if (o->minus)
+        minus[o->port] = NULL;
+    const GstClockTime rt =
+        gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    priv->mix->render (rt, n_samples, &full, minus);
+    for (guint port : priv->mix_ports)
+      priv->levels[port] = priv->mix->level (port);
+
+    const GstClockTime duration =
+        gst_util_uint64_scale (s1, GST_SECOND, rate) - (pts - ts_offset);
+    auto stamp = [&] (GstBuffer *b) {
+      if (!b)
+        return;
+      GST_BUFFER_PTS (b) = pts;
+      GST_BUFFER_DURATION (b) = duration;
+      GST_BUFFER_OFFSET (b) = s0;
+      GST_BUFFER_OFFSET_END (b) = s1;
+    };
+    stamp (full);
+    for (auto &m : minus)
+      stamp (m.second);
+  }
+
+  for (auto &o : outs) {
+    GstBuffer *buf;
+    if (o->minus) {
+      buf = minus[o->port];
+      minus[o->port] = NULL;
+    } else {
+      buf = full;
+      full = NULL;
+    }
+    if (buf)
+      push_audio (self, *o, buf, segment);
+  }
+  gst_clear_buffer (&full);
+  for (auto &m : minus)
+    gst_clear_buffer (&m.second);
+}
+
+static void
+post_layout_message (GstMcuCompositor *self, GstClockTime running_time,
+    GstClockTime stream_time, GstMcuCompositorLayout layout,
+    const std::vector<LayoutEntry> &entries)
+{
+  GValue ports = G_VALUE_INIT;
+  gst_value_array_init (&ports, entries.size ());
+  for (const LayoutEntry &e : entries) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    GstStructure *p = gst_structure_new ("port", "port", G_TYPE_UINT, e.port,
+        "x", G_TYPE_INT, e.x, "y", G_TYPE_INT, e.y, "width", G_TYPE_INT,
+        e.width, "height", G_TYPE_INT, e.height, NULL);
+    g_value_take_boxed (&v, p);
+    gst_value_array_append_and_take_value (&ports, &v);
+  }
+  GstStructure *s = gst_structure_new ("mcucompositor-layout", "running-time",
+      G_TYPE_UINT64, running_time, "stream-time", G_TYPE_UINT64, stream_time,
+      "layout", G_TYPE_STRING, layout_name (layout), NULL);
+  gst_structure_take_value (s, "ports", &ports);
+  gst_element_post_message (
+      GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static GstFlowReturn
+gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+  GstAggregatorPad *srcpad = GST_AGGREGATOR_PAD (agg->srcpad);
+
+  if (!priv->have_out_info) {
+    GST_DEBUG_OBJECT (self, "output not negotiated yet");
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const GstVideoInfo out_info = priv->out_info;
+  const gint fps_n = GST_VIDEO_INFO_FPS_N (&out_info);
+  const gint fps_d = GST_VIDEO_INFO_FPS_D (&out_info);
+
+  GST_OBJECT_LOCK (self);
+  const guint background = self->background;
+  const GstMcuCompositorLayout layout = self->layout;
+  const GstMcuCompositorTileFit tile_fit = self->tile_fit;
+  const gboolean auto_speaker = self->auto_speaker;
+  const GstClockTime signal_timeout = self->signal_timeout * GST_MSECOND;
+  const guint max_tiles = self->max_tiles;
+  std::vector<GstPad *> pads;
+  for (GList *l = GST_ELEMENT (self)->sinkpads; l; l = l->next)
+    pads.push_back (GST_PAD (gst_object_ref (l->data)));
+  GST_OBJECT_UNLOCK (self);
+
+  GST_OBJECT_LOCK (srcpad);
+  GstSegment segment = srcpad->segment;
+  if (!GST_CLOCK_TIME_IS_VALID (priv->ts_offset)) {
+    priv->ts_offset = (GST_CLOCK_TIME_IS_VALID (segment.position)
+                          && segment.position >= segment.start)
+                          ? segment.position
+                          : segment.start;
+    priv->nframes = 0;
+  }
+  GST_OBJECT_UNLOCK (srcpad);
+  const GstClockTime ts_offset = priv->ts_offset;
+  const guint64 nframes = priv->nframes;
+  const GstClockTime start =
+      ts_offset + gst_util_uint64_scale (nframes, GST_SECOND * fps_d, fps_n);
+  const GstClockTime end =
+      ts_offset
+      + gst_util_uint64_scale (nframes + 1, GST_SECOND * fps_d, fps_n);
+  const GstClockTime rt_start =
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, start);
+  GstClockTime rt_end =
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, end);
+  if (!GST_CLOCK_TIME_IS_VALID (rt_end))
+    rt_end = rt_start;
+
+  /* Audio format is chosen once per run, at the first frame. */
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    if (!priv->mix)
+      setup_audio (self);
+  }
+
+  gboolean need_data = FALSE, all_eos = !pads.empty ();
+  std::set<guint> audio_ports;
+  std::vector<PadSnapshot> snaps;
+  for (GstPad *pad : pads) {
+    gboolean eos = FALSE;
+    if (is_video_pad (pad)) {
+      GstMcuCompositorPad *vpad = GST_MCU_COMPOSITOR_PAD (pad);
+      gboolean waits = take_video (vpad, rt_start, rt_end, &eos);
+      all_eos = all_eos && eos;
+      McuPadState *st = vpad->state;
+      if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
+        need_data = TRUE;
+      if (!st->current)
+        continue;
+      PadSnapshot s;
+      s.pad = GST_MCU_COMPOSITOR_PAD (gst_object_ref (pad));
+      GST_OBJECT_LOCK (pad);
+      s.order = vpad->order;
+      s.visible = vpad->visible;
+      s.view.speaker = vpad->speaker;
+      s.view.xpos = vpad->xpos;
+      s.view.ypos = vpad->ypos;
+      s.view.width = vpad->width;
+      s.view.height = vpad->height;
+      s.view.zorder = vpad->zorder;
+      s.view.alpha = vpad->alpha;
+      GST_OBJECT_UNLOCK (pad);
+      s.view.port = vpad->port;
+      s.view.pad = vpad;
+      s.view.in_w = GST_VIDEO_INFO_WIDTH (&st->current_info);
+      s.view.in_h = GST_VIDEO_INFO_HEIGHT (&st->current_info);
+      s.view.par_n = MAX (1, GST_VIDEO_INFO_PAR_N (&st->current_info));
+      s.view.par_d = MAX (1, GST_VIDEO_INFO_PAR_D (&st->current_info));
+      s.active = st->current_rt >= rt_start
+                 || rt_start - st->current_rt <= signal_timeout;
+      snaps.push_back (s);
+    } else {
+      GstMcuCompositorAudioPad *apad = GST_MCU_COMPOSITOR_AUDIO_PAD (pad);
+      gboolean waits = take_audio (self, apad, rt_end, &eos);
+      if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
+        need_data = TRUE;
+      if (!eos)
+        audio_ports.insert (apad->port);
+      all_eos = all_eos && eos;
+    }
+  }
+  for (GstPad *pad : pads)
+    gst_object_unref (pad);
+  pads.clear ();
+
+  auto release_snaps = [&snaps] () {
+    for (PadSnapshot &s : snaps)
+      gst_object_unref (s.pad);
+    snaps.clear ();
+  };
+
+  if (all_eos) {
+    GST_INFO_OBJECT (self, "all inputs are at EOS");
+    release_snaps ();
+    for (auto &o : audio_outs_snapshot (priv))
+      gst_pad_push_event (o->pad, gst_event_new_eos ());
+    return GST_FLOW_EOS;
+  }
+  if (need_data && !timeout) {
+    release_snaps ();
+    return GST_AGGREGATOR_FLOW_NEED_DATA;
+  }
+
+  /* Shown ports: active and visible, by (order, port), at most max-tiles. */
+  std::vector<PortView *> views;
+  std::stable_sort (snaps.begin (), snaps.end (),
+      [] (const PadSnapshot &l, const PadSnapshot &r) {
+        return l.order != r.order ? l.order < r.order
+                                  : l.view.port < r.view.port;
+      });
+  for (PadSnapshot &s : snaps) {
+    if (s.active && s.visible && s.view.in_w > 0 && s.view.in_h > 0
+        && (max_tiles == 0 || views.size () < max_tiles))
+      views.push_back (&s.view);
+  }
+
+  const gint W = GST_VIDEO_INFO_WIDTH (&out_info);
+  const gint H = GST_VIDEO_INFO_HEIGHT (&out_info);
+  const GstVideoFormatInfo *finfo = out_info.finfo;
+  const gint align = (GST_VIDEO_FORMAT_INFO_W_SUB (finfo, 1)
+                         || GST_VIDEO_FORMAT_INFO_H_SUB (finfo, 1))
+                         ? 2
+                         : 1;
+
+  std::vector<Tile> tiles;
+  if (!views.empty ()) {
+    switch (layout) {
+      case GST_MCU_COMPOSITOR_LAYOUT_GRID:
+        layout_grid (views, W, H, tile_fit, align, tiles);
+        break;
+      case GST_MCU_COMPOSITOR_LAYOUT_SPEAKER: {
+        gint speaker = -1;
+        for (gsize i = 0; i < views.size () && speaker < 0; i++)
+          if (views[i]->speaker)
+            speaker = (gint)i;
+        if (auto_speaker) {
+          std::lock_guard<std::mutex> guard (priv->audio_lock);
+          double loudest = 0.0;
+          for (gsize i = 0; i < views.size (); i++) {
+            auto it = priv->levels.find (views[i]->port);
+            if (it != priv->levels.end () && it->second > loudest) {
+              loudest = it->second;
+              speaker = (gint)i;
+            }
+          }
+        }
+        layout_speaker (views, MAX (speaker, 0), W, H, tile_fit, align, tiles);
+        break;
+      }
+      case GST_MCU_COMPOSITOR_LAYOUT_PIP:
+        layout_pip (views, W, H, tile_fit, align, tiles);
+        break;
+      case GST_MCU_COMPOSITOR_LAYOUT_CUSTOM:
+        layout_custom (views, W, H, tiles);
+        break;
+    }
+  }
+
+  /* Render: background where no opaque tile is, then the tiles in drawing
+   * order, non-overlapping runs of them in parallel. */
+  GstBuffer *outbuf = NULL;
+  GstBufferPool *pool = gst_aggregator_get_buffer_pool (agg);
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (pool) {
+    if (!gst_buffer_pool_is_active (pool))
+      gst_buffer_pool_set_active (pool, TRUE);
+    ret = gst_buffer_pool_acquire_buffer (pool, &outbuf, NULL);
+    gst_object_unref (pool);
+  } else {
+    outbuf = gst_buffer_new_allocate (NULL, out_info.size, NULL);
+  }
+  if (ret != GST_FLOW_OK || !outbuf) {
+    release_snaps ();
+    return ret != GST_FLOW_OK ? ret : GST_FLOW_ERROR;
+  }
+
+  GstVideoFrame out;
+  if (!gst_video_frame_map (
+          &out, (GstVideoInfo *)&out_info, outbuf, GST_MAP_READWRITE)) {
+    gst_buffer_unref (outbuf);
+    release_snaps ();
+    GST_ELEMENT_ERROR (
+        self, RESOURCE, WRITE, (NULL), ("could not map the output frame"));
+    return GST_FLOW_ERROR;
+  }
+  update_background_pixel (priv, background);
+  std::vector<Rect> uncovered{Rect{0, 0, W, H}};
+  for (const Tile &t : tiles) {
+    if (t.alpha < 1.0)
+      continue;
+    std::vector<Rect> next;
+    for (const Rect &r : uncovered)
+      subtract_rect (r, t.dst, next);
+    uncovered.swap (next);
+  }
+  for (const Rect &r : uncovered)
+    fill_rect (&out, priv->bg_pixel, r);
+
+  for (gsize begin = 0; begin < tiles.size ();) {
+    gsize endi = begin + 1;
+    while (endi < tiles.size ()) {
+      bool overlap = false;
+      for (gsize k = begin; k < endi && !overlap; k++)
+        overlap = tiles[k].dst.overlaps (tiles[endi].dst);
+      if (overlap)
+        break;
+      endi++;
+    }
+    mcu_parallel_for ((guint)(endi - begin),
+        [&] (guint i) { render_tile (tiles[begin + i], &out); });
+    begin = endi;
+  }
+  gst_video_frame_unmap (&out);
+
+  std::vector<LayoutEntry> entries;
+  for (const Tile &t : tiles)
+    entries.push_back (
+        LayoutEntry{t.view->port, t.dst.x, t.dst.y, t.dst.w, t.dst.h});
+  release_snaps ();
+
+  GST_BUFFER_PTS (outbuf) = start;
+  GST_BUFFER_DTS (outbuf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (outbuf) = end - start;
+  GST_BUFFER_OFFSET (outbuf) = nframes;
+  GST_BUFFER_OFFSET_END (outbuf) = nframes + 1;
+
+  if (!priv->layout_posted || priv->last_layout_kind != layout
+      || priv->last_layout != entries) {
+    priv->layout_posted = true;
+    priv->last_layout_kind = layout;
+    priv->last_layout = entries;
+    post_layout_message (self, rt_start,
+        gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start), layout,
+        entries);
+  }
+
+  output_audio (self, &segment, ts_offset, nframes, fps_n, fps_d, audio_ports);
+
+  GST_OBJECT_LOCK (srcpad);
+  srcpad->segment.position = end;
+  GST_OBJECT_UNLOCK (srcpad);
+  priv->nframes++;
+
+  GST_LOG_OBJECT (self,
+      "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT " with %zu tiles",
+      nframes, GST_TIME_ARGS (start), tiles.size ());
+  return gst_aggregator_finish_buffer (agg, outbuf);
+}
+
+static gboolean
+gst_mcu_compositor_start (GstAggregator *agg)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+
+  priv->ts_offset = GST_CLOCK_TIME_NONE;
+  priv->nframes = 0;
+  priv->layout_posted = false;
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  for (auto &o : priv->audio_outs)
+    o->need_stream_start = o->need_caps = o->need_segment = true;
+  return TRUE;
+}
+
+static gboolean
+gst_mcu_compositor_stop (GstAggregator *agg)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+
+  priv->have_out_info = false;
+  GST_OBJECT_LOCK (self);
+  for (GList *l = GST_ELEMENT (self)->sinkpads; l; l = l->next) {
+    if (GST_IS_MCU_COMPOSITOR_PAD (l->data)) {
+      McuPadState *st = GST_MCU_COMPOSITOR_PAD (l->data)->state;
+      gst_clear_buffer (&st->current);
+      st->current_rt = GST_CLOCK_TIME_NONE;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  priv->mix.reset ();
+  priv->mix_ports.clear ();
+  priv->levels.clear ();
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_mcu_compositor_flush (GstAggregator *agg)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+
+  priv->ts_offset = GST_CLOCK_TIME_NONE;
+  priv->nframes = 0;
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  for (auto &o : priv->audio_outs)
+    o->need_segment = true;
+  return GST_FLOW_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject */
+
+static void
+gst_mcu_compositor_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (object);
+
+  if (prop_id == PROP_FORCE_LIVE) {
+    /* Only before the first run: GstAggregator reads it when starting. */
+    if (GST_STATE (self) > GST_STATE_NULL) {
+      GST_WARNING_OBJECT (self, "force-live can only change in NULL");
+      return;
+    }
+    GST_OBJECT_LOCK (self);
+    self->force_live = g_value_get_boolean (value);
+    GST_OBJECT_UNLOCK (self);
+    gst_aggregator_set_force_live (
+        GST_AGGREGATOR (self), g_value_get_boolean (value));
+    return;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      self->width = g_value_get_int (value);
+      break;
+    case PROP_HEIGHT:
+      self->height = g_value_get_int (value);
+      break;
+    case PROP_FRAMERATE:
+      self->fps_n = gst_value_get_fraction_numerator (value);
+      self->fps_d = gst_value_get_fraction_denominator (value);
+      break;
+    case PROP_BACKGROUND:
+      self->background = g_value_get_uint (value);
+      break;
+    case PROP_LAYOUT:
+      self->layout = (GstMcuCompositorLayout)g_value_get_enum (value);
+      break;
+    case PROP_TILE_FIT:
+      self->tile_fit = (GstMcuCompositorTileFit)g_value_get_enum (value);
+      break;
+    case PROP_AUTO_SPEAKER:
+      self->auto_speaker = g_value_get_boolean (value);
+      break;
+    case PROP_SIGNAL_TIMEOUT:
+      self->signal_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_TILES:
+      self->max_tiles = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mcu_compositor_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      g_value_set_int (value, self->width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_int (value, self->height);
+      break;
+    case PROP_FRAMERATE:
+      gst_value_set_fraction (value, self->fps_n, self->fps_d);
+      break;
+    case PROP_BACKGROUND:
+      g_value_set_uint (value, self->background);
+      break;
+    case PROP_LAYOUT:
+      g_value_set_enum (value, self->layout);
+      break;
+    case PROP_TILE_FIT:
+      g_value_set_enum (value, self->tile_fit);
+      break;
+    case PROP_AUTO_SPEAKER:
+      g_value_set_boolean (value, self->auto_speaker);
+      break;
+    case PROP_SIGNAL_TIMEOUT:
+      g_value_set_uint (value, self->signal_timeout);
+      break;
+    case PROP_MAX_TILES:
+      g_value_set_uint (value, self->max_tiles);
+      break;
+    case PROP_FORCE_LIVE:
+      g_value_set_boolean (value, self->force_live);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+on_name_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  gst_room_hub_registry_changed ();
+}
+
+static void
+gst_mcu_compositor_dispose (GObject *object)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (object);
+
+  if (self->registered) {
+    self->registered = FALSE;
+    gst_room_hub_registry_remove (GST_ELEMENT (self));
+  }
+  if (self->priv) {
+    std::lock_guard<std::mutex> guard (self->priv->audio_lock);
+    self->priv->audio_outs.clear ();
+  }
+  G_OBJECT_CLASS (gst_mcu_compositor_parent_class)->dispose (object);
+}
+
+static void
+gst_mcu_compositor_finalize (GObject *object)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (object);
+
+  delete self->priv;
+  self->priv = nullptr;
+  G_OBJECT_CLASS (gst_mcu_compositor_parent_class)->finalize (object);
+}
+
+/* GstChildProxy: the sink pads, so launch lines can set pad properties. */
+static GObject *
+gst_mcu_compositor_child_proxy_get_child_by_index (
+    GstChildProxy *proxy, guint index)
+{
+  GstElement *element = GST_ELEMENT (proxy);
+  GObject *obj = NULL;
+
+  GST_OBJECT_LOCK (element);
+  obj = (GObject *)g_list_nth_data (element->sinkpads, index);
+  if (obj)
+    gst_object_ref (obj);
+  GST_OBJECT_UNLOCK (element);
+  return obj;
+}
+
+static guint
+gst_mcu_compositor_child_proxy_get_children_count (GstChildProxy *proxy)
+{
+  GstElement *element = GST_ELEMENT (proxy);
+
+  GST_OBJECT_LOCK (element);
+  guint count = element->numsinkpads;
+  GST_OBJECT_UNLOCK (element);
+  return count;
+}
+
+static void
+gst_mcu_compositor_child_proxy_init (gpointer g_iface, gpointer iface_data)
+{
+  GstChildProxyInterface *iface = (GstChildProxyInterface *)g_iface;
+
+  iface->get_child_by_index = gst_mcu_compositor_child_proxy_get_child_by_index;
+  iface->get_children_count = gst_mcu_compositor_child_proxy_get_children_count;
+}
+
+static void
+gst_mcu_compositor_class_init (GstMcuCompositorClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstAggregatorClass *agg_class = GST_AGGREGATOR_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_mcu_compositor_debug, "mcucompositor", 0,
+      "MCU composite of a room's ports");
+
+  element_parent_class = GST_ELEMENT_CLASS (gst_mcu_compositor_parent_class);
+
+  gobject_class->set_property = gst_mcu_compositor_set_property;
+  gobject_class->get_property = gst_mcu_compositor_get_property;
+  gobject_class->dispose = gst_mcu_compositor_dispose;
+  gobject_class->finalize = gst_mcu_compositor_finalize;
+
+  const GParamFlags ready =
+      (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
+                    | G_PARAM_STATIC_STRINGS);
+  const GParamFlags live =
+      (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING
+                    | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_property (gobject_class, PROP_WIDTH,
+      g_param_spec_int ("width", "Width",
+          "Output width (0 = from downstream caps, else 1280)", 0, G_MAXINT,
+          DEFAULT_WIDTH, ready));
+  g_object_class_install_property (gobject_class, PROP_HEIGHT,
+      g_param_spec_int ("height", "Height",
+          "Output height (0 = from downstream caps, else 720)", 0, G_MAXINT,
+          DEFAULT_HEIGHT, ready));
+  g_object_class_install_property (gobject_class, PROP_FRAMERATE,
+      gst_param_spec_fraction ("framerate", "Framerate",
+          "Output frame rate (0/1 = from downstream caps, else 30/1)", 0, 1,
+          G_MAXINT, 1, DEFAULT_FPS_N, DEFAULT_FPS_D, ready));
+  g_object_class_install_property (gobject_class, PROP_BACKGROUND,
+      g_param_spec_uint ("background", "Background",
+          "Colour where no tile is, as 0xAARRGGBB", 0, G_MAXUINT32,
+          DEFAULT_BACKGROUND, live));
+  g_object_class_install_property (gobject_class, PROP_LAYOUT,
+      g_param_spec_enum ("layout", "Layout", "How the shown ports are placed",
+          GST_TYPE_MCU_COMPOSITOR_LAYOUT, DEFAULT_LAYOUT, live));
+  g_object_class_install_property (gobject_class, PROP_TILE_FIT,
+      g_param_spec_enum ("tile-fit", "Tile fit",
+          "Letterbox (fit) or crop (fill) an input into its tile (grid, "
+          "speaker, pip)",
+          GST_TYPE_MCU_COMPOSITOR_TILE_FIT, DEFAULT_TILE_FIT, live));
+  g_object_class_install_property (gobject_class, PROP_AUTO_SPEAKER,
+      g_param_spec_boolean ("auto-speaker", "Auto speaker",
+          "In layout=speaker, show the loudest port large",
+          DEFAULT_AUTO_SPEAKER, live));
+  g_object_class_install_property (gobject_class, PROP_SIGNAL_TIMEOUT,
+      g_param_spec_uint ("signal-timeout", "Signal timeout",
+          "A port without a new video frame for this many ms leaves the "
+          "layout",
+          0, G_MAXUINT, DEFAULT_SIGNAL_TIMEOUT, live));
+  g_object_class_install_property (gobject_class, PROP_MAX_TILES,
+      g_param_spec_uint ("max-tiles", "Max tiles",
+          "Show at most this many active ports, first by order (0 = all)", 0,
+          G_MAXUINT, DEFAULT_MAX_TILES, live));
+  g_object_class_install_property (gobject_class, PROP_FORCE_LIVE,
+      g_param_spec_boolean ("force-live", "Force live",
+          "Output at the frame rate whatever the inputs do; set FALSE only "
+          "for offline processing where every input flows (e.g. benchmarks)",
+          DEFAULT_FORCE_LIVE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT
+                        | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &src_template, GST_TYPE_AGGREGATOR_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &sink_template, GST_TYPE_MCU_COMPOSITOR_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &audio_sink_template, GST_TYPE_MCU_COMPOSITOR_AUDIO_PAD);
+  gst_element_class_add_static_pad_template (
+      element_class, &audio_src_template);
+  gst_element_class_add_static_pad_template (
+      element_class, &audio_src_minus_template);
+
+  gst_element_class_set_static_metadata (element_class, "MCU compositor",
+      "Filter/Editor/Video/Compositor/Audio/Mixer",
+      "Mixes the video of a room's ports into a live layout and their audio "
+      "into a full mix and per-port mix-minus",
+      "gst-rooms");
+
+  element_class->request_new_pad = gst_mcu_compositor_request_new_pad;
+  element_class->release_pad = gst_mcu_compositor_release_pad;
+
+  agg_class->create_new_pad = gst_mcu_compositor_create_new_pad;
+  agg_class->aggregate = gst_mcu_compositor_aggregate;
+  agg_class->get_next_time = gst_aggregator_simple_get_next_time;
+  agg_class->update_src_caps = gst_mcu_compositor_update_src_caps;
+  agg_class->fixate_src_caps = gst_mcu_compositor_fixate_src_caps;
+  agg_class->negotiated_src_caps = gst_mcu_compositor_negotiated_src_caps;
+  agg_class->decide_allocation = gst_mcu_compositor_decide_allocation;
+  agg_class->propose_allocation = gst_mcu_compositor_propose_allocation;
+  agg_class->sink_event = gst_mcu_compositor_sink_event;
+  agg_class->start = gst_mcu_compositor_start;
+  agg_class->stop = gst_mcu_compositor_stop;
+  agg_class->flush = gst_mcu_compositor_flush;
+
+  gst_type_mark_as_plugin_api (
+      GST_TYPE_MCU_COMPOSITOR_PAD, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (
+      GST_TYPE_MCU_COMPOSITOR_AUDIO_PAD, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (
+      GST_TYPE_MCU_COMPOSITOR_LAYOUT, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (
+      GST_TYPE_MCU_COMPOSITOR_TILE_FIT, (GstPluginAPIFlags)0);
+}
+
+static void
+gst_mcu_compositor_init (GstMcuCompositor *self)
+{
+  self->priv = new McuCompositorPrivate ();
+  self->width = DEFAULT_WIDTH;
+  self->height = DEFAULT_HEIGHT;
+  self->fps_n = DEFAULT_FPS_N;
+  self->fps_d = DEFAULT_FPS_D;
+  self->background = DEFAULT_BACKGROUND;
+  self->layout = DEFAULT_LAYOUT;
+  self->tile_fit = DEFAULT_TILE_FIT;
+  self->auto_speaker = DEFAULT_AUTO_SPEAKER;
+  self->signal_timeout = DEFAULT_SIGNAL_TIMEOUT;
+  self->max_tiles = DEFAULT_MAX_TILES;
+  self->force_live = DEFAULT_FORCE_LIVE;
+  gst_aggregator_set_force_live (GST_AGGREGATOR (self), DEFAULT_FORCE_LIVE);
+
+  GstPadTemplate *templ = gst_element_class_get_pad_template (
+      GST_ELEMENT_GET_CLASS (self), "audio_src");
+  self->audio_srcpad = gst_pad_new_from_template (templ, "audio_src");
+  gst_pad_set_query_function (
+      self->audio_srcpad, gst_mcu_compositor_audio_src_query);
+  gst_pad_set_event_function (
+      self->audio_srcpad, gst_mcu_compositor_audio_src_event);
+  gst_pad_use_fixed_caps (self->audio_srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->audio_srcpad);
+  auto out = std::make_shared<AudioOut> ();
+  out->pad = GST_PAD (gst_object_ref (self->audio_srcpad));
+  self->priv->audio_outs.push_back (out);
+
+  g_signal_connect (self, "notify::name", G_CALLBACK (on_name_changed), NULL);
+  gst_room_hub_registry_add (GST_ELEMENT (self));
+  self->registered = TRUE;
+}
