@@ -26,9 +26,10 @@ const char *VIDEO_SEND_CAPS =
 const char *AUDIO_SEND_BRANCH =
     "queue max-size-time=200000000 leaky=downstream ! audioconvert ! audioresample"
     " ! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 frame-size=20"
-    " ! rtppay_opus::rtpopuspay pt=111 mtu=1200";
+    " ! rtpopuspay pt=111 mtu=1200";
 const char *AUDIO_SEND_CAPS =
-    "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000";
+    "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
+    "encoding-params=(string)2";
 
 GstElement *
 parse_branch (const char *description, std::string &error)
@@ -54,6 +55,10 @@ parse_branch (const char *description, std::string &error)
 struct Peer::Shared {
   std::mutex lock;
   Peer *peer = nullptr; /* null once the peer is gone; guarded by lock */
+  /* webrtcbin asks again as pads and caps settle; one offer per peer is
+   * enough (the media never changes), and a second one racing the first
+   * confuses the browser.  Guarded by lock. */
+  bool offer_requested = false;
 };
 
 Peer::Peer (Room &room, const RoomRoleSpec &role, guint id, SendFunc send,
@@ -176,7 +181,8 @@ Peer::start (std::string &error)
 
   /* Request every sink pad first, go to PLAYING, then link media: other
    * orders sometimes stall webrtcbin or give an offer without media. */
-  auto add_media = [&] (bool send, bool receive, const char *caps_str) {
+  auto add_media = [&] (bool send, bool receive, const char *caps_str,
+                       gboolean is_video) {
     if (!send && !receive)
       return;
     GstCaps *caps = gst_caps_from_string (caps_str);
@@ -196,15 +202,20 @@ Peer::start (std::string &error)
           &transceiver);
     }
     if (transceiver) {
-      g_object_set (transceiver, "direction", direction, "do-nack", TRUE,
+      /* Fixed codec preferences: the offer must not depend on caps that only
+       * arrive with media. */
+      g_object_set (transceiver, "codec-preferences", caps, nullptr);
+      /* NACK/RTX keeps video smooth under loss; Chromium takes no RTX for
+       * audio and refuses an offer that has it. */
+      g_object_set (transceiver, "direction", direction, "do-nack", is_video,
           nullptr);
       gst_object_unref (transceiver);
     }
     gst_caps_unref (caps);
   };
   /* role.send_* is what the browser sends; receive_* what it gets. */
-  add_media (role_.send_video, role_.receive_video, VIDEO_SEND_CAPS);
-  add_media (role_.send_audio, role_.receive_audio, AUDIO_SEND_CAPS);
+  add_media (role_.send_video, role_.receive_video, VIDEO_SEND_CAPS, TRUE);
+  add_media (role_.send_audio, role_.receive_audio, AUDIO_SEND_CAPS, FALSE);
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
@@ -214,6 +225,10 @@ Peer::start (std::string &error)
   }
   if (!link_outgoing (error))
     return false;
+  /* Offer now: webrtcbin would wait for caps on every sink pad, and a port
+   * that nothing is routed to yet (a caller alone in a private call) has
+   * none.  The transceivers' codec preferences are enough for the offer. */
+  on_negotiation_needed (webrtc_, shared_.get ());
   room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-started");
   return true;
 }
@@ -266,8 +281,9 @@ Peer::on_negotiation_needed (GstElement * webrtc, gpointer data)
 {
   auto *shared = static_cast<Shared *> (data);
   std::lock_guard<std::mutex> guard (shared->lock);
-  if (!shared->peer)
+  if (!shared->peer || shared->offer_requested)
     return;
+  shared->offer_requested = true;
   GstPromise *promise = gst_promise_new_with_change_func (on_offer_created,
       new std::shared_ptr<Shared> (shared->peer->shared_),
       [] (gpointer d) { delete static_cast<std::shared_ptr<Shared> *> (d); });
@@ -396,6 +412,8 @@ Peer::link_incoming (GstPad * pad)
     description = "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample"
                   " ! queue max-size-time=200000000 leaky=downstream";
   }
+  GST_INFO ("peer %u: incoming %s %s -> %s", id_, GST_STR_NULL (media),
+      GST_STR_NULL (encoding), port_pad.empty () ? "dropped" : port_pad.c_str ());
   gst_caps_unref (caps);
 
   if (description.empty ()) {

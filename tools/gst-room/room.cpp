@@ -147,8 +147,19 @@ void
 Room::send_eos ()
 {
   eos_sent_ = true;
-  for (RoomPipeline &rp : pipelines_)
-    gst_element_send_event (rp.pipeline, gst_event_new_eos ());
+  for (RoomPipeline &rp : pipelines_) {
+    /* A pipeline without sources (a hub fed only by hubports) has nothing
+     * to finish: it is done at once. */
+    GstIterator *sources = gst_bin_iterate_sources (GST_BIN (rp.pipeline));
+    GValue item = G_VALUE_INIT;
+    bool has_source = gst_iterator_next (sources, &item) == GST_ITERATOR_OK;
+    g_value_unset (&item);
+    gst_iterator_free (sources);
+    if (!has_source || !gst_element_send_event (rp.pipeline, gst_event_new_eos ()))
+      rp.eos = true;
+  }
+  if (eos_done () && on_eos)
+    on_eos ();
 }
 
 bool

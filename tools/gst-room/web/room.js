@@ -101,15 +101,20 @@ const handlers = { welcome: onWelcome, offer: onOffer, candidate: onCandidate, e
 function connect() {
   ws = new WebSocket(`ws://${location.host}/ws`);
   ws.onopen = () => send({ type: 'join', role, token });
-  ws.onmessage = async (event) => {
+  // Messages are handled one after the other: the offer must wait until the
+  // welcome handler has the camera and microphone.
+  let queue = Promise.resolve();
+  ws.onmessage = (event) => {
     const m = JSON.parse(event.data);
     const handler = handlers[m.type];
-    try {
-      if (handler) await handler(m);
-    } catch (e) {
-      room.errors.push({ code: 'page', message: String(e) });
-      setStatus(String(e), true);
-    }
+    queue = queue.then(async () => {
+      try {
+        if (handler) await handler(m);
+      } catch (e) {
+        room.errors.push({ code: 'page', message: String(e) });
+        setStatus(String(e), true);
+      }
+    });
   };
   ws.onclose = () => {
     if (room.state !== 'refused') room.state = 'closed';
