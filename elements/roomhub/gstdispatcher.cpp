@@ -44,8 +44,9 @@
  * `streamheader` field) are sent before the first buffer of a different format.
  *
  * An output with no input (or whose input reached EOS) stays live: it sends
- * GAP events, every 100 ms of running time of any input, from its position
- * onwards. An output that has never carried media sends nothing (its format is
+ * GAP events continuing its timeline, paced (every 100 ms) by the running
+ * time of one other input.
+ * An output that has never carried media sends nothing (its format is
  * unknown). EOS is sent on every output when every input has reached EOS.
  *
  * Keyframe requests from downstream (force-key-unit events, e.g. a viewer's
@@ -70,16 +71,28 @@
  * * `previous` (int): the port that fed it before, -1 for none.
  * * `running-time` (guint64): running time (on its input) of the first buffer
  *   of the new input sent on the output; GST_CLOCK_TIME_NONE when unrouted.
- * * `latency` (guint64): nanoseconds of running time between the request
- *   (property change) and the switch.
+ * * `latency` (guint64): how long after the request the switch happened,
+ *   in running time of the new input: from its latest buffer when the request
+ *   was made (property change, pad added) to the buffer that switched; 0 when
+ *   the input had sent nothing before the request, or for an unrouting.
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 -m dispatcher name=d source=1 ! videoconvert ! autovideosink \
- *   videotestsrc is-live=true ! d.sink_0 \
- *   videotestsrc is-live=true pattern=ball ! d.sink_1
- * ]| Shows port 1 (the ball). Set `source` or `routes` from an application
- * while playing to switch.
+ * gst-launch-1.0 -m dispatcher name=d source=1 ! vp8dec ! fakesink \
+ *   videotestsrc num-buffers=90 ! video/x-raw,width=320,height=240 \
+ *     ! vp8enc deadline=1 ! d.sink_0 \
+ *   videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=320,height=240
+ * \ ! vp8enc deadline=1 ! d.sink_1
+ * ]| Forwards port 1 (the ball) without decoding it; an application switches
+ * by setting `source` or `routes` while playing. Like `tee`, several outputs
+ * need a `queue` each (or `async=false` sinks) to preroll:
+ * |[
+ * gst-launch-1.0 dispatcher name=d source=0 routes="1>2" \
+ *   d.src_0 ! queue ! fakesink d.src_1 ! queue ! fakesink \
+ *   d.src_2 ! queue ! fakesink \
+ *   videotestsrc num-buffers=30 ! d.sink_0 \
+ *   videotestsrc num-buffers=30 pattern=ball ! d.sink_1
+ * ]| Outputs 0 and 1 carry port 0, output 2 carries port 1.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -188,11 +201,20 @@ struct Input {
   /* Under the state lock. */
   OutputListPtr fed = std::make_shared<OutputList> ();
   std::vector<Output *> waiting; /* outputs switching to this input */
-  GstClockTime last_rt = GST_CLOCK_TIME_NONE;
+  /* Set (under the state lock) whenever fed or waiting change; the
+   * streaming thread then takes the lock and refreshes local_fed.  In the
+   * steady state a buffer takes no element lock at all. */
+  std::atomic<bool> attention{true};
   GstClockTime switch_fku_rt = GST_CLOCK_TIME_NONE;
   GstClockTime viewer_fku_rt = GST_CLOCK_TIME_NONE;
-  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* next gap tick */
+  GstClockTime next_gap_rt = GST_CLOCK_TIME_NONE; /* streaming thread */
   guint fku_count = 0;
+
+  /* Written by the streaming thread, read anywhere. */
+  std::atomic<GstClockTime> last_rt{GST_CLOCK_TIME_NONE};
+
+  /* Streaming thread only. */
+  OutputListPtr local_fed = std::make_shared<OutputList> ();
 
   Input () { gst_segment_init (&segment, GST_FORMAT_TIME); }
   ~Input () { gst_clear_caps (&caps); }
@@ -222,7 +244,8 @@ struct DispatcherPrivate {
   std::vector<Input *> inputs;
   OutputListPtr all_outputs = std::make_shared<OutputList> ();
   guint64 next_serial = 1;
-  Input *gap_driver = nullptr; /* the input whose buffers pace GAP events */
+  /* The input whose buffers pace GAP events (atomic: read per buffer). */
+  std::atomic<Input *> gap_driver{nullptr};
 };
 
 struct _GstDispatcherPad {
@@ -422,6 +445,7 @@ rebuild_fed (DispatcherPrivate *priv, Input *in)
     if (out->current.load () == in)
       list->push_back (out);
   in->fed = std::move (list);
+  in->attention.store (true);
 }
 
 static void
@@ -506,7 +530,7 @@ post_switch_messages (GstDispatcher *self, std::vector<SwitchMessage> &msgs)
  * and messages to post are returned to the caller, who sends them unlocked. */
 static void
 apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
-    std::vector<SwitchMessage> &msgs, GstClockTime now)
+    std::vector<SwitchMessage> &msgs)
 {
   DispatcherPrivate *priv = self->priv;
   std::vector<Input *> to_rebuild;
@@ -541,8 +565,11 @@ apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
     }
 
     out->pending = want;
-    out->request_rt = now;
+    /* Latency is measured on the new input's own timeline: from its latest
+     * buffer at the request to the buffer that switches. */
+    out->request_rt = want->last_rt.load ();
     want->waiting.push_back (out);
+    want->attention.store (true);
     if (want->encoded.load () && !want->audio) {
       bool already = false;
       for (auto &e : events)
@@ -550,7 +577,7 @@ apply_routing (GstDispatcher *self, std::vector<PendingEvent> &events,
       if (!already) {
         events.push_back (
             {GST_PAD (gst_object_ref (want->pad)), new_switch_fku (want)});
-        want->switch_fku_rt = want->last_rt;
+        want->switch_fku_rt = want->last_rt.load ();
       }
     }
   }
@@ -567,10 +594,9 @@ reroute (GstDispatcher *self)
 {
   std::vector<PendingEvent> events;
   std::vector<SwitchMessage> msgs;
-  GstClockTime now = clock_running_time (self);
   {
     std::lock_guard<std::mutex> lk (self->priv->lock);
-    apply_routing (self, events, msgs, now);
+    apply_routing (self, events, msgs);
   }
   send_upstream (events);
   post_switch_messages (self, msgs);
@@ -760,6 +786,12 @@ register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
 }
 
 static void
+gst_dispatcher_name_changed (GObject *object, GParamSpec *pspec, gpointer data)
+{
+  gst_room_hub_registry_changed ();
+}
+
+static void
 gst_dispatcher_init (GstDispatcher *self)
 {
   self->priv = new DispatcherPrivate ();
@@ -777,6 +809,9 @@ gst_dispatcher_init (GstDispatcher *self)
   register_output (self, out);
 
   gst_room_hub_registry_add (GST_ELEMENT (self));
+  /* hubports look hubs up by name: tell waiting ones when it changes. */
+  g_signal_connect (
+      self, "notify::name", G_CALLBACK (gst_dispatcher_name_changed), NULL);
 }
 
 static void
@@ -901,14 +936,13 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   GstDispatcherPad *pad = GST_DISPATCHER_PAD (gpad);
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
-  GstClockTime now = clock_running_time (self);
 
   {
     std::lock_guard<std::mutex> lk (priv->lock);
     if (pad->input) {
       Input *in = pad->input;
-      if (priv->gap_driver == in)
-        priv->gap_driver = nullptr;
+      if (priv->gap_driver.load () == in)
+        priv->gap_driver.store (nullptr);
       priv->inputs.erase (
           std::remove (priv->inputs.begin (), priv->inputs.end (), in),
           priv->inputs.end ());
@@ -941,7 +975,7 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
         rebuild_fed (priv, cur);
       rebuild_all_outputs (priv);
     }
-    apply_routing (self, events, msgs, now);
+    apply_routing (self, events, msgs);
   }
   send_upstream (events);
   post_switch_messages (self, msgs);
@@ -1004,6 +1038,10 @@ static void
 push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
     GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
 {
+  /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
+   * events go out with the first buffer after it gets linked. */
+  if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
+    return;
   std::lock_guard<std::mutex> lk (out->stream);
   if (out->current.load () != in)
     return; /* switched away since the list was taken */
@@ -1072,7 +1110,8 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
 {
   for (auto &sp : outputs) {
     Output *out = sp.get ();
-    if (out->current.load () && !out->idle.load ())
+    if ((out->current.load () && !out->idle.load ())
+        || !GST_PAD_PEER (out->pad))
       continue;
     std::lock_guard<std::mutex> lk (out->stream);
     /* Never carried media: its format and timeline are unknown. */
@@ -1180,36 +1219,48 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
-  OutputListPtr fed, gaps;
-  GstClockTime gap_elapsed = 0;
-  {
-    std::lock_guard<std::mutex> lk (priv->lock);
-    if (GST_CLOCK_TIME_IS_VALID (in_rt))
-      in->last_rt = in_rt;
-    if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
-      handle_waiting (self, in, buf, in_rt, msgs, events);
-    fed = in->fed;
-    /* One input at a time paces the gaps of outputs without media. */
-    if (!priv->gap_driver && !in->eos.load ())
-      priv->gap_driver = in;
-    if (priv->gap_driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
-      if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
-          || in_rt < in->next_gap_rt - GAP_INTERVAL) {
-        in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
-      } else if (in_rt >= in->next_gap_rt) {
-        gaps = priv->all_outputs;
-        gap_elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
-        in->next_gap_rt = in_rt + GAP_INTERVAL;
+  if (GST_CLOCK_TIME_IS_VALID (in_rt))
+    in->last_rt.store (in_rt);
+
+  if (in->attention.load ()) {
+    std::vector<SwitchMessage> msgs;
+    std::vector<PendingEvent> events;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      if (!in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt))
+        handle_waiting (self, in, buf, in_rt, msgs, events);
+      in->local_fed = in->fed;
+      in->attention.store (
+          !in->waiting.empty () || GST_CLOCK_TIME_IS_VALID (in->switch_fku_rt));
+    }
+    send_upstream (events);
+    post_switch_messages (self, msgs);
+  }
+
+  /* One input at a time paces the gaps of outputs without media. */
+  Input *driver = priv->gap_driver.load ();
+  if (!driver && !in->eos.load ()) {
+    priv->gap_driver.compare_exchange_strong (driver, in);
+    driver = priv->gap_driver.load ();
+  }
+  if (driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
+    if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
+        || in_rt + GAP_INTERVAL < in->next_gap_rt) {
+      in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
+    } else if (in_rt >= in->next_gap_rt) {
+      GstClockTime elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
+      in->next_gap_rt = in_rt + GAP_INTERVAL;
+      OutputListPtr all;
+      {
+        std::lock_guard<std::mutex> lk (priv->lock);
+        all = priv->all_outputs;
       }
+      push_gaps (self, *all, elapsed);
     }
   }
-  send_upstream (events);
-  post_switch_messages (self, msgs);
-  if (gaps)
-    push_gaps (self, *gaps, gap_elapsed);
 
   RetimedCache cache;
-  for (auto &out : *fed)
+  for (auto &out : *in->local_fed)
     push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
   gst_buffer_unref (buf);
   return GST_FLOW_OK;
@@ -1282,8 +1333,8 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       in->eos.store (true);
       {
         std::lock_guard<std::mutex> lk (priv->lock);
-        if (priv->gap_driver == in)
-          priv->gap_driver = nullptr;
+        if (priv->gap_driver.load () == in)
+          priv->gap_driver.store (nullptr);
         for (auto &o : *in->fed)
           if (o->current.load () == in)
             o->idle.store (true);
@@ -1368,11 +1419,36 @@ gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS: {
-      GstCaps *filter;
+      /* What the outputs this input feeds (or is about to feed) accept, so
+       * an encoder upstream picks a format its viewers can use; anything when
+       * it feeds nobody. */
+      GstCaps *filter, *result = NULL;
       gst_query_parse_caps (query, &filter);
-      GstCaps *caps = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
+      std::vector<GstPad *> outs;
+      if (parent) {
+        GstDispatcher *self = GST_DISPATCHER (parent);
+        Input *in = GST_DISPATCHER_PAD (pad)->input;
+        std::lock_guard<std::mutex> lk (self->priv->lock);
+        for (auto &o : self->priv->outputs)
+          if (o->current.load () == in || o->pending == in)
+            outs.push_back (GST_PAD (gst_object_ref (o->pad)));
+      }
+      for (GstPad *out : outs) {
+        GstCaps *peer = gst_pad_peer_query_caps (out, filter);
+        if (!result) {
+          result = peer;
+        } else {
+          GstCaps *both = gst_caps_intersect (result, peer);
+          gst_caps_unref (result);
+          gst_caps_unref (peer);
+          result = both;
+        }
+        gst_object_unref (out);
+      }
+      if (!result)
+        result = filter ? gst_caps_ref (filter) : gst_caps_new_any ();
+      gst_query_set_caps_result (query, result);
+      gst_caps_unref (result);
       return TRUE;
     }
     case GST_QUERY_ACCEPT_CAPS:
@@ -1409,7 +1485,7 @@ gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
       bool forward = true;
       if (is_fku) {
         if (!GST_CLOCK_TIME_IS_VALID (now))
-          now = in->last_rt;
+          now = in->last_rt.load ();
         GstClockTime min = priv->keyframe_min_interval * GST_MSECOND;
         if (GST_CLOCK_TIME_IS_VALID (in->viewer_fku_rt)
             && GST_CLOCK_TIME_IS_VALID (now) && now < in->viewer_fku_rt + min)
@@ -1452,13 +1528,11 @@ gst_dispatcher_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   Output *out = GST_DISPATCHER_PAD (pad)->output;
 
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *filter, *caps = NULL;
+    GstCaps *filter;
     gst_query_parse_caps (query, &filter);
-    {
-      std::lock_guard<std::mutex> lk (out->stream);
-      if (out->caps)
-        caps = gst_caps_ref (out->caps);
-    }
+    /* The caps we sent (not out->caps: downstream may query from inside our
+     * push, with the output's stream lock held). */
+    GstCaps *caps = gst_pad_get_current_caps (pad);
     if (!caps)
       caps = gst_caps_new_any ();
     if (filter) {
@@ -1504,11 +1578,12 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
     {
       std::lock_guard<std::mutex> lk (priv->lock);
       outputs = priv->all_outputs;
-      priv->gap_driver = nullptr;
+      priv->gap_driver.store (nullptr);
       for (Input *in : priv->inputs) {
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         in->eos.store (false);
-        in->last_rt = GST_CLOCK_TIME_NONE;
+        in->last_rt.store (GST_CLOCK_TIME_NONE);
+        in->attention.store (true);
         in->switch_fku_rt = GST_CLOCK_TIME_NONE;
         in->viewer_fku_rt = GST_CLOCK_TIME_NONE;
         in->next_gap_rt = GST_CLOCK_TIME_NONE;

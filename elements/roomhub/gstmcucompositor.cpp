@@ -12,7 +12,10 @@
  * The composite leaves on the always pad `src`; the full audio mix on the
  * always pad `audio_src`; and, on request, `audio_src_%u` carries the mix of
  * every port but port %u (mix-minus, so a participant never hears their own
- * voice).  Unlinked audio pads are simply not fed.
+ * voice).  Unlinked outputs, audio or video, are simply not fed.  Audio
+ * leaves as S16LE 48 kHz stereo unless downstream asks otherwise, one buffer
+ * per output frame; the element adds one frame of latency so a frame's audio
+ * has arrived when the frame leaves.
  *
  * The output is live: with #GstAggregator:force-live (default) a frame leaves
  * at every output frame period whether or not inputs deliver, painted with
@@ -34,12 +37,17 @@
  * * `grid` (default): shown ports sorted by (`order`, port number),
  *   `cols = ceil(sqrt(n))`, `rows = ceil(n / cols)`, last row centred.
  * * `speaker`: the port whose pad has `speaker=true` (or, with
- *   #GstMcuCompositor:auto-speaker, the loudest port) in the top 3/4, the
- *   others in a strip below.
+ *   #GstMcuCompositor:auto-speaker, the port that has been the loudest for
+ *   300 ms) in the top 3/4, the others in a strip below.
  * * `pip`: the first port full frame, the others as insets along the bottom
  *   right corner.
  * * `custom`: each pad's `xpos`, `ypos`, `width`, `height` (0 = input size),
  *   drawn in `zorder` with `alpha`, as in stock `compositor`.
+ *
+ * When every input pad has reached EOS the element sends EOS on all its
+ * outputs; with no input pads it never ends.  Like a demuxer it pushes all
+ * its outputs from one thread: give each output branch that ends in its own
+ * sink a queue.
  *
  * In the first three layouts #GstMcuCompositor:tile-fit chooses between
  * letterboxing (`fit`) and cropping (`fill`), both keeping the input's aspect
@@ -52,9 +60,10 @@
  * * `speaker` (boolean): the large tile of `layout=speaker`.
  * * `xpos`, `ypos`, `width`, `height` (int), `zorder` (uint), `alpha`
  *   (double): the tile of `layout=custom`.
+ * * `label` (string): a name drawn in the tile's bottom left corner.
  *
  * Every pad property may change while PLAYING, and every pad is reachable as a
- * child (`m.sink_0::xpos=10` in launch syntax).
+ * child (`mcucompositor name=m sink_0::xpos=10` in launch syntax).
  *
  * ## Messages
  *
@@ -69,14 +78,25 @@
  *   drawing order, with `port` (guint), `x`, `y`, `width`, `height` (gint):
  *   the rectangle of the output frame the port's picture covers.
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
- * gst-launch-1.0 mcucompositor name=m width=640 height=360 ! videoconvert ! \
- *   autovideosink \
- *   videotestsrc is-live=true pattern=ball ! m.sink_0 \
- *   videotestsrc is-live=true pattern=smpte ! m.sink_1 \
- *   videotestsrc is-live=true pattern=snow ! m.sink_2
- * ]| Three live sources in a 2x2 grid, the third centred on the second row.
+ * gst-launch-1.0 -m mcucompositor name=m width=640 height=360 ! \
+ *   videoconvert ! jpegenc ! multifilesink location=/tmp/grid-%03d.jpg \
+ *   videotestsrc is-live=true pattern=ball num-buffers=60 ! m.sink_0 \
+ *   videotestsrc is-live=true pattern=smpte num-buffers=60 ! m.sink_1 \
+ *   videotestsrc is-live=true pattern=pinwheel num-buffers=60 ! m.sink_2
+ * ]| Three live sources for two seconds in a 2x2 grid, the third centred on
+ * the second row.
+ * |[
+ * gst-launch-1.0 -m mcucompositor name=m width=640 height=360 layout=custom \
+ *     sink_0::width=400 sink_0::height=300 \
+ *     sink_1::xpos=240 sink_1::ypos=120 sink_1::width=400 \
+ *     sink_1::height=240 sink_1::zorder=1 sink_1::alpha=0.6 ! \
+ *   videoconvert ! jpegenc ! multifilesink location=/tmp/custom-%03d.jpg \
+ *   videotestsrc is-live=true pattern=smpte num-buffers=60 ! m.sink_0 \
+ *   videotestsrc is-live=true pattern=ball num-buffers=60 ! m.sink_1
+ * ]| Pad properties set from the launch line (custom layout, port 1
+ * translucent over port 0).
  */
 #include "gstmcucompositor.h"
 
@@ -93,6 +113,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -103,44 +124,7 @@
 #define MCU_HAVE_TILESCALER 0
 #endif
 
-#if __has_include("mcuaudiomix.h")
 #include "mcuaudiomix.h"
-#else
-/* Until the real mixer lands: the same interface, rendering silence. */
-class McuAudioMix {
-public:
-  explicit McuAudioMix (const GstAudioInfo &out_info) : info_ (out_info) {}
-  void add_port (guint) {}
-  void remove_port (guint) {}
-  bool set_port_caps (guint, GstCaps *caps)
-  {
-    GstAudioInfo info;
-    return gst_audio_info_from_caps (&info, caps);
-  }
-  void push (guint, GstBuffer *, GstClockTime) {}
-  void render (GstClockTime, guint n_samples, GstBuffer **full,
-      std::map<guint, GstBuffer *> &minus)
-  {
-    *full = silence (n_samples);
-    for (auto &m : minus)
-      m.second = silence (n_samples);
-  }
-  double level (guint) const { return 0.0; }
-
-private:
-  GstBuffer *silence (guint n_samples) const
-  {
-    gsize size = (gsize)n_samples * GST_AUDIO_INFO_BPF (&info_);
-    GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
-    GstMapInfo map;
-    gst_buffer_map (buf, &map, GST_MAP_WRITE);
-    gst_audio_format_info_fill_silence (info_.finfo, map.data, map.size);
-    gst_buffer_unmap (buf, &map);
-    return buf;
-  }
-  GstAudioInfo info_;
-};
-#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define GST_CAT_DEFAULT gst_mcu_compositor_debug
@@ -168,6 +152,18 @@ GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define FALLBACK_RATE 48000
 #define FALLBACK_CHANNELS 2
 
+/* auto-speaker: a port becomes the speaker after being the loudest for this
+ * long, and only when its level (RMS, full scale 1) is above the minimum. */
+/* Labels: light text on a dark box in a tile's bottom left corner. */
+#define LABEL_BOX_ARGB 0xff202020u
+#define LABEL_TEXT_ARGB 0xfff0f0f0u
+
+/* Live output this far behind the clock skips to the present. */
+#define MAX_LATENESS GST_SECOND
+
+#define AUTO_SPEAKER_HOLD (300 * GST_MSECOND)
+#define AUTO_SPEAKER_MIN_LEVEL 0.005
+
 enum {
   PROP_0,
   PROP_WIDTH,
@@ -191,6 +187,7 @@ enum {
 #define DEFAULT_PAD_HEIGHT 0
 #define DEFAULT_PAD_ZORDER 0
 #define DEFAULT_PAD_ALPHA 1.0
+#define DEFAULT_PAD_LABEL NULL
 
 enum {
   PROP_PAD_0,
@@ -203,6 +200,7 @@ enum {
   PROP_PAD_HEIGHT,
   PROP_PAD_ZORDER,
   PROP_PAD_ALPHA,
+  PROP_PAD_LABEL,
 };
 
 /* 8 bits per component only: background fill and alpha blending work on
@@ -220,13 +218,12 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
 
 static GstStaticPadTemplate audio_sink_template =
     GST_STATIC_PAD_TEMPLATE ("audio_sink_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-        GST_STATIC_CAPS ("audio/x-raw, format = (string) { S16LE, F32LE }, "
-                         "rate = (int) [ 1, MAX ], channels = (int) [ 1, 8 ], "
-                         "layout = (string) interleaved"));
+        GST_STATIC_CAPS ("audio/x-raw, layout = (string) interleaved"));
 
 #define AUDIO_SRC_CAPS                                                         \
-  "audio/x-raw, format = (string) S16LE, rate = (int) [ 1, MAX ], "            \
-  "channels = (int) [ 1, 2 ], layout = (string) interleaved"
+  "audio/x-raw, format = (string) { S16LE, F32LE }, "                          \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 8 ], "                       \
+  "layout = (string) interleaved"
 
 static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
     "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_SRC_CAPS));
@@ -285,6 +282,7 @@ struct _GstMcuCompositorPad {
   gint xpos, ypos, width, height;
   guint zorder;
   gdouble alpha;
+  gchar *label;
 
   McuPadState *state;
 };
@@ -344,6 +342,10 @@ gst_mcu_compositor_pad_set_property (
     case PROP_PAD_ALPHA:
       pad->alpha = g_value_get_double (value);
       break;
+    case PROP_PAD_LABEL:
+      g_free (pad->label);
+      pad->label = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -386,6 +388,9 @@ gst_mcu_compositor_pad_get_property (
     case PROP_PAD_ALPHA:
       g_value_set_double (value, pad->alpha);
       break;
+    case PROP_PAD_LABEL:
+      g_value_set_string (value, pad->label);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -400,6 +405,7 @@ gst_mcu_compositor_pad_finalize (GObject *object)
 
   delete pad->state;
   pad->state = nullptr;
+  g_free (pad->label);
   G_OBJECT_CLASS (gst_mcu_compositor_pad_parent_class)->finalize (object);
 }
 
@@ -450,6 +456,13 @@ gst_mcu_compositor_pad_class_init (GstMcuCompositorPadClass *klass)
       g_param_spec_double ("alpha", "Alpha",
           "Opacity of the tile in layout=custom", 0.0, 1.0, DEFAULT_PAD_ALPHA,
           flags));
+  g_object_class_install_property (gobject_class, PROP_PAD_LABEL,
+      g_param_spec_string ("label", "Label",
+          "Name drawn in the tile's bottom left corner (NULL or empty = none; "
+          "letters, digits and common punctuation)",
+          DEFAULT_PAD_LABEL,
+          (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING
+                        | G_PARAM_STATIC_STRINGS)));
 }
 
 static void
@@ -476,10 +489,14 @@ gst_mcu_compositor_audio_pad_finalize (GObject *object)
   G_OBJECT_CLASS (gst_mcu_compositor_audio_pad_parent_class)->finalize (object);
 }
 
+static GstFlowReturn gst_mcu_compositor_audio_pad_flush (
+    GstAggregatorPad *aggpad, GstAggregator *agg);
+
 static void
 gst_mcu_compositor_audio_pad_class_init (GstMcuCompositorAudioPadClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = gst_mcu_compositor_audio_pad_finalize;
+  GST_AGGREGATOR_PAD_CLASS (klass)->flush = gst_mcu_compositor_audio_pad_flush;
 }
 
 static void
@@ -502,6 +519,11 @@ struct AudioOut {
   ~AudioOut () { gst_object_unref (pad); }
 };
 
+/* One pixel of a solid colour in each plane of a format. */
+struct PlanePixel {
+  guint8 bytes[GST_VIDEO_MAX_PLANES][8] = {};
+};
+
 struct LayoutEntry {
   guint port;
   gint x, y, width, height;
@@ -519,16 +541,21 @@ struct McuCompositorPrivate {
   bool have_out_info = false;
   GstClockTime ts_offset = GST_CLOCK_TIME_NONE;
   guint64 nframes = 0;
+  bool discont = false; /* frames were skipped: flag the next one */
   std::vector<LayoutEntry> last_layout;
   GstMcuCompositorLayout last_layout_kind = GST_MCU_COMPOSITOR_LAYOUT_GRID;
   bool layout_posted = false;
-  /* Background colour converted to the output format: one pixel per
-   * plane. */
+  /* Background and label colours converted to the output format. */
   guint bg_argb = 0;
   GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
-  guint8 bg_pixel[GST_VIDEO_MAX_PLANES][8] = {};
+  PlanePixel bg_pixel, label_box_pixel, label_text_pixel;
+  /* auto-speaker: the port shown large, and the one about to be. */
+  guint auto_speaker = G_MAXUINT;
+  guint speaker_candidate = G_MAXUINT;
+  GstClockTime speaker_candidate_since = GST_CLOCK_TIME_NONE;
 
-  /* Guarded by audio_lock. */
+  /* Guarded by audio_lock (audio_info is only written by the aggregator
+   * thread, which may read it without the lock). */
   std::mutex audio_lock;
   std::unique_ptr<McuAudioMix> mix;
   GstAudioInfo audio_info;
@@ -638,6 +665,7 @@ struct PortView {
   gint xpos, ypos, width, height;
   guint zorder;
   gdouble alpha;
+  std::string label;
 };
 
 struct Tile {
@@ -862,19 +890,16 @@ plane_span (
   return s;
 }
 
-/* Converts the ARGB background colour into one pixel of each plane of the
- * output format. */
-static void
-update_background_pixel (McuCompositorPrivate *priv, guint argb)
+/* Converts an ARGB colour into one pixel of each plane of @out_info's format
+ * and colorimetry. */
+static PlanePixel
+colour_pixel (const GstVideoInfo *target, guint argb)
 {
-  const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&priv->out_info);
-  if (priv->bg_format == format && priv->bg_argb == argb)
-    return;
-
+  PlanePixel px;
   GstVideoInfo in_info, out_info;
-  gst_video_info_set_format (&out_info, format, 2, 2);
-  out_info.colorimetry = priv->out_info.colorimetry;
-  out_info.chroma_site = priv->out_info.chroma_site;
+  gst_video_info_set_format (&out_info, GST_VIDEO_INFO_FORMAT (target), 2, 2);
+  out_info.colorimetry = target->colorimetry;
+  out_info.chroma_site = target->chroma_site;
   gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_ARGB, 2, 2);
   in_info.colorimetry.matrix = GST_VIDEO_COLOR_MATRIX_RGB;
   in_info.colorimetry.range = GST_VIDEO_COLOR_RANGE_0_255;
@@ -904,19 +929,33 @@ update_background_pixel (McuCompositorPrivate *priv, guint argb)
   }
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&out_frame); p++) {
     PlaneSpan s = plane_span (&out_info, p, 0, 0, 1, 1);
-    memcpy (priv->bg_pixel[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
+    memcpy (px.bytes[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
         MIN (s.pstride, 8));
   }
   gst_video_frame_unmap (&out_frame);
   gst_video_frame_unmap (&in_frame);
   gst_buffer_unref (in_buf);
   gst_buffer_unref (out_buf);
+  return px;
+}
+
+/* Refreshes the background, label box and label text pixels when the
+ * background colour or the output format changed. */
+static void
+update_colour_pixels (McuCompositorPrivate *priv, guint argb)
+{
+  const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&priv->out_info);
+  if (priv->bg_format == format && priv->bg_argb == argb)
+    return;
+  priv->bg_pixel = colour_pixel (&priv->out_info, argb);
+  priv->label_box_pixel = colour_pixel (&priv->out_info, LABEL_BOX_ARGB);
+  priv->label_text_pixel = colour_pixel (&priv->out_info, LABEL_TEXT_ARGB);
   priv->bg_format = format;
   priv->bg_argb = argb;
 }
 
 static void
-fill_rect (GstVideoFrame *frame, const guint8 pixel[][8], const Rect &r)
+fill_rect (GstVideoFrame *frame, const PlanePixel &px, const Rect &r)
 {
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (frame); p++) {
     PlaneSpan s = plane_span (&frame->info, p, r.x, r.y, r.w, r.h);
@@ -928,10 +967,10 @@ fill_rect (GstVideoFrame *frame, const guint8 pixel[][8], const Rect &r)
     guint8 *first = base + (gsize)s.row0 * stride + s.byte_x0;
     const gint len = s.byte_x1 - s.byte_x0;
     if (s.pstride == 1) {
-      memset (first, pixel[p][0], len);
+      memset (first, px.bytes[p][0], len);
     } else {
       for (gint b = 0; b < len; b += s.pstride)
-        memcpy (first + b, pixel[p], MIN (s.pstride, len - b));
+        memcpy (first + b, px.bytes[p], MIN (s.pstride, len - b));
     }
     for (gint row = s.row0 + 1; row < s.row1; row++)
       memcpy (base + (gsize)row * stride + s.byte_x0, first, len);
@@ -1043,6 +1082,121 @@ tile_converter (TileConverter &tc, const GstVideoInfo *in_info,
   return tc.conv;
 }
 
+/* A 5x7 bitmap font of our own for labels: each glyph is 7 rows, bit 4 the
+ * leftmost pixel.  Lower case is drawn as upper case; anything else as '?'. */
+struct Glyph {
+  char c;
+  guint8 rows[7];
+};
+
+static const Glyph label_font[] = {
+    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
+    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}},
+    {'D', {0x1E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1E}},
+    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}},
+    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
+    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}},
+    {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
+    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}},
+    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
+    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
+    {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
+    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
+    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
+    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}},
+    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
+    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
+    {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
+    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
+    {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
+    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}},
+    {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
+    {'Y', {0x11, 0x11, 0x0A, 0x04, 0x04, 0x04, 0x04}},
+    {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
+    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
+    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
+    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
+    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
+    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {' ', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}},
+    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
+    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
+    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
+    {',', {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08}},
+    {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}},
+    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04}},
+    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
+    {'\'', {0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00}},
+    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
+    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
+    {'/', {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00}},
+    {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}},
+    {'&', {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D}},
+    {'@', {0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E}},
+    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
+};
+
+static const Glyph *
+label_glyph (gunichar c)
+{
+  if (c < 128)
+    c = g_ascii_toupper ((gchar)c);
+  const Glyph *unknown = NULL;
+  for (const Glyph &g : label_font) {
+    if ((gunichar)(guchar)g.c == c)
+      return &g;
+    if (g.c == '?')
+      unknown = &g;
+  }
+  return unknown;
+}
+
+/* Draws @label in the bottom left corner of @tile: light text on a dark box,
+ * scaled with the tile and cut to its width. */
+static void
+draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
+    const PlanePixel &box_px, const PlanePixel &text_px)
+{
+  if (label.empty () || !g_utf8_validate (label.c_str (), -1, NULL))
+    return;
+  const gint scale = CLAMP (tile.h / 120, 1, 4);
+  const gint cell_w = 6 * scale, cell_h = 8 * scale, pad = 2 * scale;
+  const gint margin = MIN (4, tile.h / 16) & ~1;
+  const glong n_chars = g_utf8_strlen (label.c_str (), -1);
+  const gint fit = (tile.w - 2 * margin - 2 * pad + scale) / cell_w;
+  const gint n = (gint)MIN ((glong)MAX (fit, 0), n_chars);
+  if (n <= 0 || cell_h + 2 * pad + 2 * margin > tile.h)
+    return;
+
+  Rect box;
+  box.x = tile.x + margin;
+  box.w = n * cell_w - scale + 2 * pad;
+  box.h = cell_h - scale + 2 * pad;
+  box.y = tile.y + tile.h - margin - box.h;
+  fill_rect (out, box_px, box);
+
+  const gchar *p = label.c_str ();
+  for (gint i = 0; i < n; i++, p = g_utf8_next_char (p)) {
+    const Glyph *g = label_glyph (g_utf8_get_char (p));
+    const gint gx = box.x + pad + i * cell_w, gy = box.y + pad;
+    for (gint row = 0; row < 7; row++) {
+      for (gint col = 0; col < 5; col++) {
+        if (g->rows[row] & (0x10 >> col))
+          fill_rect (out, text_px,
+              Rect{gx + col * scale, gy + row * scale, scale, scale});
+      }
+    }
+  }
+}
+
 /* Renders one tile into @out; runs on a worker thread, touching only the
  * tile's own pad state and its own rectangle of @out. */
 static void
@@ -1150,22 +1304,19 @@ gst_mcu_compositor_create_new_pad (GstAggregator *agg, GstPadTemplate *templ,
   GST_OBJECT_LOCK (agg);
   if (parse_port (req_name, prefix, &port)) {
     for (GList *l = element->sinkpads; l; l = l->next) {
-      const gboolean same_kind = audio
-                                     ? GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
-                                     : GST_IS_MCU_COMPOSITOR_PAD (l->data);
-      guint other = audio ? (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
-                                 ? GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port
-                                 : G_MAXUINT)
-                          : (GST_IS_MCU_COMPOSITOR_PAD (l->data)
-                                  ? GST_MCU_COMPOSITOR_PAD (l->data)->port
-                                  : G_MAXUINT);
-      if (same_kind && other == port) {
+      const gboolean taken =
+          audio ? (GST_IS_MCU_COMPOSITOR_AUDIO_PAD (l->data)
+                   && GST_MCU_COMPOSITOR_AUDIO_PAD (l->data)->port == port)
+                : (GST_IS_MCU_COMPOSITOR_PAD (l->data)
+                    && GST_MCU_COMPOSITOR_PAD (l->data)->port == port);
+      if (taken) {
         GST_OBJECT_UNLOCK (agg);
         GST_WARNING_OBJECT (agg, "pad %s already exists", req_name);
         return NULL;
       }
     }
   } else {
+    /* The lowest port number with neither a video nor an audio pad. */
     while (port_in_use (element, port))
       port++;
   }
@@ -1282,6 +1433,30 @@ gst_mcu_compositor_release_pad (GstElement *element, GstPad *pad)
 /* ------------------------------------------------------------------------ */
 /* Negotiation */
 
+/* Pins the colorimetry of a structure whose format is fixed, so each input
+ * is converted once, the same way, whatever joins. */
+static void
+pin_colorimetry (GstStructure *s)
+{
+  const gchar *format = gst_structure_get_string (s, "format");
+  if (!format)
+    return;
+  const GstVideoFormatInfo *finfo =
+      gst_video_format_get_info (gst_video_format_from_string (format));
+  const gboolean yuv = finfo && GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
+  const gchar *wanted = yuv ? "bt709" : "sRGB";
+  if (!gst_structure_has_field (s, "colorimetry"))
+    gst_structure_set (s, "colorimetry", G_TYPE_STRING, wanted, NULL);
+  else if (!gst_structure_has_field_typed (s, "colorimetry", G_TYPE_STRING))
+    gst_structure_fixate_field_string (s, "colorimetry", wanted);
+  if (yuv && !gst_structure_has_field (s, "chroma-site"))
+    gst_structure_set (s, "chroma-site", G_TYPE_STRING, "mpeg2", NULL);
+  if (!gst_structure_has_field (s, "interlace-mode"))
+    gst_structure_set (s, "interlace-mode", G_TYPE_STRING, "progressive", NULL);
+  if (!gst_structure_has_field (s, "pixel-aspect-ratio"))
+    gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+}
+
 static GstFlowReturn
 gst_mcu_compositor_update_src_caps (
     GstAggregator *agg, GstCaps *caps, GstCaps **ret)
@@ -1311,6 +1486,10 @@ gst_mcu_compositor_update_src_caps (
     gst_caps_replace (ret, NULL);
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  /* Fixed caps skip fixate_src_caps: pin what is already fixed here. */
+  *ret = gst_caps_make_writable (*ret);
+  for (guint i = 0; i < gst_caps_get_size (*ret); i++)
+    pin_colorimetry (gst_caps_get_structure (*ret, i));
   return GST_FLOW_OK;
 }
 
@@ -1331,20 +1510,7 @@ gst_mcu_compositor_fixate_src_caps (GstAggregator *agg, GstCaps *caps)
   else
     gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 
-  /* Pin the colorimetry so each input is converted once, the same way. */
-  const gchar *format = gst_structure_get_string (s, "format");
-  const GstVideoFormatInfo *finfo =
-      gst_video_format_get_info (gst_video_format_from_string (format));
-  const gboolean yuv = finfo && GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
-  if (!gst_structure_has_field (s, "colorimetry")
-      || !gst_structure_fixate_field_string (
-          s, "colorimetry", yuv ? "bt709" : "sRGB"))
-    gst_structure_set (
-        s, "colorimetry", G_TYPE_STRING, yuv ? "bt709" : "sRGB", NULL);
-  if (yuv && !gst_structure_has_field (s, "chroma-site"))
-    gst_structure_set (s, "chroma-site", G_TYPE_STRING, "mpeg2", NULL);
-  if (!gst_structure_has_field (s, "interlace-mode"))
-    gst_structure_set (s, "interlace-mode", G_TYPE_STRING, "progressive", NULL);
+  pin_colorimetry (s);
 
   return gst_caps_fixate (caps);
 }
@@ -1378,9 +1544,11 @@ gst_mcu_compositor_negotiated_src_caps (GstAggregator *agg, GstCaps *caps)
   priv->bg_format = GST_VIDEO_FORMAT_UNKNOWN;
   priv->layout_posted = false;
 
+  /* One frame of latency: the audio of a frame's period has to have
+   * arrived by the time the frame leaves, up to the period's end. */
   const GstClockTime frame =
       gst_util_uint64_scale_int (GST_SECOND, info.fps_d, info.fps_n);
-  gst_aggregator_set_latency (agg, 0, frame);
+  gst_aggregator_set_latency (agg, frame, frame);
   return TRUE;
 }
 
@@ -1467,13 +1635,28 @@ gst_mcu_compositor_sink_event (
       }
     }
     if (!ok)
-      GST_WARNING_OBJECT (bpad, "refusing caps %" GST_PTR_FORMAT, caps);
+      GST_ELEMENT_WARNING (agg, STREAM, FORMAT, (NULL),
+          ("%s: refusing unusable caps %" GST_PTR_FORMAT,
+              GST_OBJECT_NAME (bpad), caps));
     gst_event_unref (event);
     return ok;
   }
 
   return GST_AGGREGATOR_CLASS (gst_mcu_compositor_parent_class)
       ->sink_event (agg, bpad, event);
+}
+
+/* A flushed audio input starts over: its queued audio goes, and its next
+ * buffer is placed by its own running time. */
+static GstFlowReturn
+gst_mcu_compositor_audio_pad_flush (
+    GstAggregatorPad *aggpad, GstAggregator *agg)
+{
+  McuCompositorPrivate *priv = GST_MCU_COMPOSITOR (agg)->priv;
+  std::lock_guard<std::mutex> guard (priv->audio_lock);
+  if (priv->mix)
+    priv->mix->flush_port (GST_MCU_COMPOSITOR_AUDIO_PAD (aggpad)->port);
+  return GST_FLOW_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1487,18 +1670,29 @@ audio_fixate (GstCaps *caps)
   GstStructure *s = gst_caps_get_structure (caps, 0);
   gst_structure_fixate_field_nearest_int (s, "rate", FALLBACK_RATE);
   gst_structure_fixate_field_nearest_int (s, "channels", FALLBACK_CHANNELS);
+  gst_structure_fixate_field_string (s, "format", "S16LE");
   caps = gst_caps_fixate (caps);
   return caps;
 }
 
-/* Chooses the output audio format from what audio_src's peer accepts.
- * With audio_lock held. */
+/* Chooses the output audio format from what downstream of the audio
+ * outputs accepts.  With audio_lock held. */
 static void
 setup_audio (GstMcuCompositor *self)
 {
   McuCompositorPrivate *priv = self->priv;
   GstCaps *templ = gst_static_pad_template_get_caps (&audio_src_template);
-  GstCaps *peer = gst_pad_peer_query_caps (self->audio_srcpad, templ);
+  /* Ask audio_src's peer, or the first linked mix-minus output's. */
+  GstPad *ask = self->audio_srcpad;
+  if (!gst_pad_is_linked (ask)) {
+    for (auto &o : priv->audio_outs) {
+      if (gst_pad_is_linked (o->pad)) {
+        ask = o->pad;
+        break;
+      }
+    }
+  }
+  GstCaps *peer = gst_pad_peer_query_caps (ask, templ);
   GstCaps *caps;
   if (peer && !gst_caps_is_empty (peer)) {
     caps = gst_caps_intersect (peer, templ);
@@ -1580,9 +1774,10 @@ audio_outs_snapshot (McuCompositorPrivate *priv)
   return priv->audio_outs;
 }
 
+/* Sends the sticky events @out still owes downstream. */
 static void
-push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
-    const GstSegment *segment)
+push_audio_sticky (
+    GstMcuCompositor *self, AudioOut &out, const GstSegment *segment)
 {
   McuCompositorPrivate *priv = self->priv;
   if (out.need_stream_start) {
@@ -1604,6 +1799,13 @@ push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
     gst_pad_push_event (out.pad, gst_event_new_segment (segment));
     out.need_segment = false;
   }
+}
+
+static void
+push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
+    const GstSegment *segment)
+{
+  push_audio_sticky (self, out, segment);
   GstFlowReturn ret = gst_pad_push (out.pad, buf);
   if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED
       && ret != GST_FLOW_FLUSHING)
@@ -1671,7 +1873,10 @@ take_video (GstMcuCompositorPad *pad, GstClockTime rt_start,
   }
 
   *eos = gst_aggregator_pad_is_eos (apad);
-  if (*eos)
+  /* At EOS the port leaves the layout, once its last frame has been shown. */
+  if (*eos && st->current
+      && !(GST_CLOCK_TIME_IS_VALID (st->current_rt)
+           && st->current_rt >= rt_start))
     gst_clear_buffer (&st->current);
   return !*eos;
 }
@@ -1699,6 +1904,7 @@ take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
     GstCaps *caps = pad->caps ? gst_caps_ref (pad->caps) : NULL;
     const guint serial = pad->caps_serial;
     GST_OBJECT_UNLOCK (pad);
+    bool refused = false;
     {
       std::lock_guard<std::mutex> guard (priv->audio_lock);
       if (priv->mix && !priv->mix_ports.count (pad->port)) {
@@ -1709,14 +1915,15 @@ take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
       if (priv->mix && caps && serial != pad->applied_serial) {
         pad->caps_ok = priv->mix->set_port_caps (pad->port, caps);
         pad->applied_serial = serial;
-        if (!pad->caps_ok)
-          GST_ELEMENT_WARNING (self, STREAM, FORMAT, (NULL),
-              ("audio format of %s not supported: %" GST_PTR_FORMAT,
-                  GST_OBJECT_NAME (pad), caps));
+        refused = !pad->caps_ok;
       }
       if (priv->mix && pad->caps_ok && GST_CLOCK_TIME_IS_VALID (rt))
         priv->mix->push (pad->port, buf, rt);
     }
+    if (refused)
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, (NULL),
+          ("audio format of %s not supported: %" GST_PTR_FORMAT,
+              GST_OBJECT_NAME (pad), caps));
     gst_clear_caps (&caps);
     gst_buffer_unref (buf);
   }
@@ -1827,6 +2034,88 @@ post_layout_message (GstMcuCompositor *self, GstClockTime running_time,
       GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The index in @views of the auto speaker, or -1.  The loudest shown port
+ * takes the large tile once it has been the loudest for AUTO_SPEAKER_HOLD
+ * (at once when the current speaker is not shown), so pauses between words
+ * do not make the layout flicker. */
+static gint
+pick_auto_speaker (McuCompositorPrivate *priv,
+    const std::vector<PortView *> &views, GstClockTime now)
+{
+  gint loudest = -1, current = -1;
+  double loudest_level = AUTO_SPEAKER_MIN_LEVEL;
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    for (gsize i = 0; i < views.size (); i++) {
+      auto it = priv->levels.find (views[i]->port);
+      if (it != priv->levels.end () && it->second > loudest_level) {
+        loudest_level = it->second;
+        loudest = (gint)i;
+      }
+      if (views[i]->port == priv->auto_speaker)
+        current = (gint)i;
+    }
+  }
+  if (loudest >= 0 && loudest != current) {
+    const guint port = views[loudest]->port;
+    if (priv->speaker_candidate != port) {
+      priv->speaker_candidate = port;
+      priv->speaker_candidate_since = now;
+    }
+    if (current < 0 || !GST_CLOCK_TIME_IS_VALID (now)
+        || now - priv->speaker_candidate_since >= AUTO_SPEAKER_HOLD) {
+      priv->auto_speaker = port;
+      current = loudest;
+    }
+  } else {
+    priv->speaker_candidate = G_MAXUINT;
+  }
+  return current;
+}
+
+/* Live output that fell more than MAX_LATENESS behind the clock (a stalled
+ * downstream, a late start) jumps to the present instead of rushing out
+ * every missed frame. */
+static void
+skip_late_frames (
+    GstMcuCompositor *self, const GstSegment *segment, gint fps_n, gint fps_d)
+{
+  McuCompositorPrivate *priv = self->priv;
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (!clock)
+    return;
+  const GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  const GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+  const GstClockTime latency =
+      gst_aggregator_get_latency (GST_AGGREGATOR (self));
+  if (now < base || !GST_CLOCK_TIME_IS_VALID (latency))
+    return;
+  const GstClockTime now_rt = now - base;
+  const GstClockTime start =
+      priv->ts_offset
+      + gst_util_uint64_scale (priv->nframes, GST_SECOND * fps_d, fps_n);
+  const GstClockTime rt =
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, start);
+  if (!GST_CLOCK_TIME_IS_VALID (rt) || rt + latency + MAX_LATENESS >= now_rt)
+    return;
+  /* The frame whose deadline is now, in the segment's time. */
+  const gint64 target =
+      (gint64)(now_rt - latency) + ((gint64)start - (gint64)rt);
+  if (target <= (gint64)priv->ts_offset)
+    return;
+  const guint64 frames = gst_util_uint64_scale (
+      target - priv->ts_offset, fps_n, GST_SECOND * (guint64)fps_d);
+  GST_WARNING_OBJECT (self,
+      "output %" GST_TIME_FORMAT " behind, skipping %" G_GUINT64_FORMAT
+      " frames",
+      GST_TIME_ARGS (now_rt - rt - latency), frames - priv->nframes);
+  if (frames > priv->nframes) {
+    priv->nframes = frames;
+    priv->discont = true;
+  }
+}
+
 static GstFlowReturn
 gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
 {
@@ -1864,6 +2153,8 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     priv->nframes = 0;
   }
   GST_OBJECT_UNLOCK (srcpad);
+  if (timeout)
+    skip_late_frames (self, &segment, fps_n, fps_d);
   const GstClockTime ts_offset = priv->ts_offset;
   const guint64 nframes = priv->nframes;
   const GstClockTime start =
@@ -1893,7 +2184,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     if (is_video_pad (pad)) {
       GstMcuCompositorPad *vpad = GST_MCU_COMPOSITOR_PAD (pad);
       gboolean waits = take_video (vpad, rt_start, rt_end, &eos);
-      all_eos = all_eos && eos;
+      all_eos = all_eos && eos && !vpad->state->current;
       McuPadState *st = vpad->state;
       if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
         need_data = TRUE;
@@ -1911,6 +2202,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
       s.view.height = vpad->height;
       s.view.zorder = vpad->zorder;
       s.view.alpha = vpad->alpha;
+      s.view.label = vpad->label ? vpad->label : "";
       GST_OBJECT_UNLOCK (pad);
       s.view.port = vpad->port;
       s.view.pad = vpad;
@@ -1944,8 +2236,10 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   if (all_eos) {
     GST_INFO_OBJECT (self, "all inputs are at EOS");
     release_snaps ();
-    for (auto &o : audio_outs_snapshot (priv))
+    for (auto &o : audio_outs_snapshot (priv)) {
+      push_audio_sticky (self, *o, &segment);
       gst_pad_push_event (o->pad, gst_event_new_eos ());
+    }
     return GST_FLOW_EOS;
   }
   if (need_data && !timeout) {
@@ -1986,15 +2280,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
           if (views[i]->speaker)
             speaker = (gint)i;
         if (auto_speaker) {
-          std::lock_guard<std::mutex> guard (priv->audio_lock);
-          double loudest = 0.0;
-          for (gsize i = 0; i < views.size (); i++) {
-            auto it = priv->levels.find (views[i]->port);
-            if (it != priv->levels.end () && it->second > loudest) {
-              loudest = it->second;
-              speaker = (gint)i;
-            }
-          }
+          const gint loud = pick_auto_speaker (priv, views, rt_start);
+          if (loud >= 0)
+            speaker = loud;
         }
         layout_speaker (views, MAX (speaker, 0), W, H, tile_fit, align, tiles);
         break;
@@ -2007,6 +2295,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         break;
     }
   }
+
+  gst_aggregator_selected_samples (
+      agg, start, GST_CLOCK_TIME_NONE, end - start, NULL);
 
   /* Render: background where no opaque tile is, then the tiles in drawing
    * order, non-overlapping runs of them in parallel. */
@@ -2035,7 +2326,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         self, RESOURCE, WRITE, (NULL), ("could not map the output frame"));
     return GST_FLOW_ERROR;
   }
-  update_background_pixel (priv, background);
+  update_colour_pixels (priv, background);
   std::vector<Rect> uncovered{Rect{0, 0, W, H}};
   for (const Tile &t : tiles) {
     if (t.alpha < 1.0)
@@ -2058,8 +2349,12 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         break;
       endi++;
     }
-    mcu_parallel_for ((guint)(endi - begin),
-        [&] (guint i) { render_tile (tiles[begin + i], &out); });
+    mcu_parallel_for ((guint)(endi - begin), [&] (guint i) {
+      const Tile &t = tiles[begin + i];
+      render_tile (t, &out);
+      draw_label (&out, t.dst, t.view->label, priv->label_box_pixel,
+          priv->label_text_pixel);
+    });
     begin = endi;
   }
   gst_video_frame_unmap (&out);
@@ -2075,6 +2370,10 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   GST_BUFFER_DURATION (outbuf) = end - start;
   GST_BUFFER_OFFSET (outbuf) = nframes;
   GST_BUFFER_OFFSET_END (outbuf) = nframes + 1;
+  if (priv->discont) {
+    GST_BUFFER_FLAG_SET (outbuf, GST_BUFFER_FLAG_DISCONT);
+    priv->discont = false;
+  }
 
   if (!priv->layout_posted || priv->last_layout_kind != layout
       || priv->last_layout != entries) {
@@ -2096,7 +2395,9 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   GST_LOG_OBJECT (self,
       "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT " with %zu tiles",
       nframes, GST_TIME_ARGS (start), tiles.size ());
-  return gst_aggregator_finish_buffer (agg, outbuf);
+  ret = gst_aggregator_finish_buffer (agg, outbuf);
+  /* Nobody watching the composite (yet) is no reason to stop the room. */
+  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
 }
 
 static gboolean
@@ -2108,6 +2409,7 @@ gst_mcu_compositor_start (GstAggregator *agg)
   priv->ts_offset = GST_CLOCK_TIME_NONE;
   priv->nframes = 0;
   priv->layout_posted = false;
+  priv->auto_speaker = priv->speaker_candidate = G_MAXUINT;
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   for (auto &o : priv->audio_outs)
     o->need_stream_start = o->need_caps = o->need_segment = true;
@@ -2148,6 +2450,8 @@ gst_mcu_compositor_flush (GstAggregator *agg)
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   for (auto &o : priv->audio_outs)
     o->need_segment = true;
+  if (priv->mix)
+    priv->mix->reset ();
   return GST_FLOW_OK;
 }
 
@@ -2388,7 +2692,8 @@ gst_mcu_compositor_class_init (GstMcuCompositorClass *klass)
   g_object_class_install_property (gobject_class, PROP_FORCE_LIVE,
       g_param_spec_boolean ("force-live", "Force live",
           "Output at the frame rate whatever the inputs do; set FALSE only "
-          "for offline processing where every input flows (e.g. benchmarks)",
+          "for offline processing where every input flows (e.g. "
+          "benchmarks); changeable only in NULL state",
           DEFAULT_FORCE_LIVE,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT
                         | G_PARAM_STATIC_STRINGS)));

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (mcuaudiomix_debug);
@@ -42,6 +41,11 @@ struct McuAudioMix::Port {
   gint64 base_position = 0;
   guint64 in_frames = 0;
   guint64 out_frames = 0;
+  /* A resampler gives out the last few frames it was given only once more
+   * come in.  Its output is placed this many mix frames late, so that what
+   * it gave out reaches as far as the input it was given: audio pushed up to
+   * the end of a window fills the window. */
+  gint64 delay_frames = 0;
   bool warned_no_caps = false;
   std::vector<guint8> converted;
 
@@ -77,7 +81,13 @@ struct F32Mix {
   using Sample = gfloat;
   using Acc = gfloat;
   static constexpr double kFullScale = 1.0;
-  static Sample saturate (Acc v) { return CLAMP (v, -1.0f, 1.0f); }
+  /* NaN (from a broken source) becomes silence rather than spreading. */
+  static Sample saturate (Acc v)
+  {
+    if (v >= -1.0f)
+      return v <= 1.0f ? v : 1.0f;
+    return v < -1.0f ? -1.0f : 0.0f;
+  }
 };
 
 template <typename Mix>
@@ -150,6 +160,42 @@ mix_window (const std::vector<const std::vector<guint8> *> &windows,
     *full = new_mix (nullptr);
   for (auto &entry : minus)
     entry.second = new_mix (own_by_key[entry.first]);
+}
+
+/* A converter configuration mixing @in's channels into @out's by number:
+ * input channel i goes to output channel i modulo the output's count (its
+ * share divided by how many inputs that output gets), and with fewer inputs
+ * than outputs, output o repeats input o modulo the input's count. */
+GstStructure *
+unpositioned_mix_config (const GstAudioInfo &in, const GstAudioInfo &out)
+{
+  gint in_channels = GST_AUDIO_INFO_CHANNELS (&in);
+  gint out_channels = GST_AUDIO_INFO_CHANNELS (&out);
+  GValue matrix = G_VALUE_INIT;
+  g_value_init (&matrix, GST_TYPE_ARRAY);
+  for (gint o = 0; o < out_channels; o++) {
+    GValue row = G_VALUE_INIT;
+    g_value_init (&row, GST_TYPE_ARRAY);
+    gint sharing = 0;
+    for (gint i = o; i < in_channels; i += out_channels)
+      sharing++;
+    for (gint i = 0; i < in_channels; i++) {
+      gfloat gain = 0.0f;
+      if (in_channels >= out_channels)
+        gain = i % out_channels == o ? 1.0f / sharing : 0.0f;
+      else
+        gain = o % in_channels == i ? 1.0f : 0.0f;
+      GValue v = G_VALUE_INIT;
+      g_value_init (&v, G_TYPE_FLOAT);
+      g_value_set_float (&v, gain);
+      gst_value_array_append_and_take_value (&row, &v);
+    }
+    gst_value_array_append_and_take_value (&matrix, &row);
+  }
+  GstStructure *config = gst_structure_new_empty ("GstAudioConverter.config");
+  gst_structure_take_value (
+      config, GST_AUDIO_CONVERTER_OPT_MIX_MATRIX, &matrix);
+  return config;
 }
 
 } // namespace
@@ -254,6 +300,12 @@ McuAudioMix::set_port_caps (guint port, GstCaps *caps)
   }
   GstAudioConverter *converter = gst_audio_converter_new (
       GST_AUDIO_CONVERTER_FLAG_NONE, &in_info, &out_info_, NULL);
+  if (!converter && GST_AUDIO_INFO_IS_UNPOSITIONED (&in_info)) {
+    /* Channels without positions cannot be down- or upmixed by position:
+     * spread them over the mix's channels in turn instead. */
+    converter = gst_audio_converter_new (GST_AUDIO_CONVERTER_FLAG_NONE,
+        &in_info, &out_info_, unpositioned_mix_config (in_info, out_info_));
+  }
   if (!converter) {
     GST_WARNING (
         "port %u: cannot convert %" GST_PTR_FORMAT " to the mix", port, caps);
@@ -261,6 +313,17 @@ McuAudioMix::set_port_caps (guint port, GstCaps *caps)
   }
   p->converter = converter;
   p->in_info = in_info;
+  p->delay_frames = 0;
+  gint in_rate = GST_AUDIO_INFO_RATE (&in_info);
+  gint out_rate = GST_AUDIO_INFO_RATE (&out_info_);
+  if (in_rate != out_rate) {
+    /* Held back: at most the latency plus a fraction of an input frame, in
+     * mix frames, rounded up; one more for the rounding of the frame
+     * counts. */
+    guint64 held_in = gst_audio_converter_get_max_latency (converter) + 1;
+    p->delay_frames =
+        (gint64)gst_util_uint64_scale_int_ceil (held_in, out_rate, in_rate) + 1;
+  }
   /* New caps start a new stretch: the next buffer is placed by its running
    * time. */
   p->placed = false;
@@ -349,10 +412,13 @@ McuAudioMix::push (guint port, GstBuffer *buf, GstClockTime running_time)
     return;
   }
 
-  gint64 out_position = p->base_position + (gint64)p->out_frames;
+  gint64 out_position =
+      p->base_position + p->delay_frames + (gint64)p->out_frames;
   p->in_frames += in_frames;
   p->out_frames += out_frames;
 
+  GST_LOG ("port %u: %" G_GSIZE_FORMAT " frames at %" G_GINT64_FORMAT, port,
+      out_frames, out_position);
   std::lock_guard<std::mutex> guard (lock_);
   if (!p->removed)
     append_locked (*p, out_position, p->converted.data (), out_frames);
@@ -424,6 +490,9 @@ McuAudioMix::render (GstClockTime start, guint n_samples, GstBuffer **full,
     window_start = 0;
   gint64 window_end = window_start + n_samples;
   last_render_end_ = window_end;
+  GST_LOG ("rendering frames %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+           " for %" G_GSIZE_FORMAT " mix-minus",
+      window_start, window_end, (gsize)minus.size ());
 
   std::vector<const std::vector<guint8> *> windows;
   for (auto &entry : ports_) {
@@ -476,6 +545,50 @@ McuAudioMix::render (GstClockTime start, guint n_samples, GstBuffer **full,
     mix_window<S16Mix> (windows, n_samples * channels, full, own_by_key, minus);
 }
 
+void
+McuAudioMix::flush_port (guint port)
+{
+  std::shared_ptr<Port> p = find_port (port);
+  if (!p)
+    return;
+  std::lock_guard<std::mutex> convert_guard (p->convert_lock);
+  p->placed = false;
+  if (p->converter)
+    gst_audio_converter_reset (p->converter);
+  std::lock_guard<std::mutex> guard (lock_);
+  p->queue.clear ();
+  p->queue_head = 0;
+  p->level = 0.0;
+  GST_DEBUG ("flushed port %u", port);
+}
+
+void
+McuAudioMix::reset ()
+{
+  std::vector<guint> ids;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    for (auto &entry : ports_)
+      ids.push_back (entry.first);
+  }
+  /* Not under lock_: flush_port takes the ports' convert_lock first. */
+  for (guint id : ids)
+    flush_port (id);
+  std::lock_guard<std::mutex> guard (lock_);
+  last_render_end_ = -1;
+}
+
+GstClockTime
+McuAudioMix::latency (guint port) const
+{
+  std::shared_ptr<Port> p = find_port (port);
+  if (!p)
+    return 0;
+  std::lock_guard<std::mutex> convert_guard (p->convert_lock);
+  return gst_util_uint64_scale_int (
+      (guint64)p->delay_frames, GST_SECOND, GST_AUDIO_INFO_RATE (&out_info_));
+}
+
 double
 McuAudioMix::level (guint port) const
 {
@@ -493,4 +606,21 @@ McuAudioMix::queued_frames (guint port) const
     return 0;
   const Port &p = *it->second;
   return (p.queue.size () - p.queue_head) / GST_AUDIO_INFO_BPF (&out_info_);
+}
+
+GstClockTime
+McuAudioMix::queued_until (guint port) const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  auto it = ports_.find (port);
+  if (it == ports_.end ())
+    return GST_CLOCK_TIME_NONE;
+  const Port &p = *it->second;
+  gint64 queued = (gint64)((p.queue.size () - p.queue_head)
+                           / GST_AUDIO_INFO_BPF (&out_info_));
+  gint64 end = p.queue_start + queued;
+  if (queued == 0 || end < 0)
+    return GST_CLOCK_TIME_NONE;
+  return gst_util_uint64_scale_int (
+      (guint64)end, GST_SECOND, GST_AUDIO_INFO_RATE (&out_info_));
 }

@@ -12,7 +12,9 @@
  * off as long as their running time agrees with that within
  * McuAudioMix::kJitterTolerance; a larger gap or a DISCONT buffer places the
  * audio anew (silence fills a gap forward, newer audio replaces older audio
- * on a jump backward).
+ * on a jump backward).  A source whose clock drifts against the pipeline's
+ * therefore plays continuously and is re-placed (one short gap or cut) each
+ * time the drift reaches the tolerance; for 100 ppm that is every 400 s.
  *
  * Threads: push() and set_port_caps() are called from the pads' streaming
  * threads, render() from the aggregator's thread, add_port()/remove_port()
@@ -72,8 +74,24 @@ public:
    * rendered window; 0 for an unknown port. */
   double level (guint port) const;
 
+  /* Drops @port's queued audio and where it was placed: its next buffer is
+   * placed by its running time (for a flush on its pad). */
+  void flush_port (guint port);
+  /* Every port flushed and the render position forgotten (for a flush of the
+   * output or a restart); ports and caps stay. */
+  void reset ();
+
+  /* How much later than its running time @port's audio plays: 0 unless it
+   * is resampled, then under 1 ms for rates from 44.1 kHz up, 3 ms from
+   * 8 kHz (the resampler's look-ahead). */
+  GstClockTime latency (guint port) const;
+
   /* How many frames of audio @port has queued (for tests and debugging). */
   gsize queued_frames (guint port) const;
+  /* Running time just after @port's last queued frame, or
+   * GST_CLOCK_TIME_NONE when it has nothing queued: the port has audio for a
+   * window ending at or before this. */
+  GstClockTime queued_until (guint port) const;
 
   const GstAudioInfo &out_info () const { return out_info_; }
 

@@ -7,7 +7,9 @@ async=false) by `dispatcher source=0` (N request src_%u pads) and by `tee`
 (N request src_%u pads), for N = 1, 100, 1000.  For each run the process CPU
 time (user+sys, getrusage) from PLAYING to EOS is measured; a baseline run
 without fan-out (`matroskademux ! fakesink`) is subtracted, and the net cost
-is divided by buffers x outputs.
+is divided by buffers x outputs.  Each figure is the mean of several runs
+(10 for N < 100, 4 for N = 100, 2 for N = 1000), dispatcher and tee
+alternating.
 
     meson devenv -C build /usr/bin/python3 scripts/bench/dispatcher-fanout.py
 """
@@ -96,7 +98,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "input.webm")
         encode(path)
-        base = min(fanout(path, None, 0) for _ in range(3))
+        base = sum(fanout(path, None, 0) for _ in range(10)) / 10
         print("frames %d, baseline demux+fakesink %.3f s CPU" % (FRAMES, base))
         print("%8s %14s %14s %8s" % ("outputs", "dispatcher ns", "tee ns",
                                      "ratio"))
@@ -104,9 +106,12 @@ def main():
             if time.monotonic() > deadline:
                 print("time limit reached, stopping")
                 break
-            reps = 3 if n < 1000 else 1
-            d = min(fanout(path, "dispatcher", n) for _ in range(reps))
-            t = min(fanout(path, "tee", n) for _ in range(reps))
+            # Means over several runs, alternating the two elements.
+            reps = 10 if n < 100 else 4 if n < 1000 else 2
+            d = t = 0.0
+            for _ in range(reps):
+                d += fanout(path, "dispatcher", n) / reps
+                t += fanout(path, "tee", n) / reps
             per_d = max(d - base, 0) / (FRAMES * n) * 1e9
             per_t = max(t - base, 0) / (FRAMES * n) * 1e9
             ratio = per_d / per_t if per_t > 0 else float("nan")

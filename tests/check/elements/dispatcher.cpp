@@ -429,6 +429,120 @@ GST_START_TEST (test_keyframe_request_coalescing)
 }
 GST_END_TEST;
 
+/* What reached a plain test sink pad linked to an output. */
+struct SinkCount {
+  std::mutex lock;
+  int buffers = 0;
+  int gaps = 0;
+};
+
+static GstFlowReturn
+count_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  SinkCount *c = (SinkCount *)g_object_get_data (G_OBJECT (pad), "count");
+  std::lock_guard<std::mutex> lk (c->lock);
+  c->buffers++;
+  gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+count_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  SinkCount *c = (SinkCount *)g_object_get_data (G_OBJECT (pad), "count");
+  {
+    std::lock_guard<std::mutex> lk (c->lock);
+    if (GST_EVENT_TYPE (event) == GST_EVENT_GAP)
+      c->gaps++;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static GstPad *
+feed (GstElement *d, const char *name, GstPad **requested)
+{
+  *requested = gst_element_request_pad_simple (d, name);
+  GstPad *up = gst_pad_new (NULL, GST_PAD_SRC);
+  gst_pad_set_active (up, TRUE);
+  fail_unless_equals_int (gst_pad_link (up, *requested), GST_PAD_LINK_OK);
+  gst_pad_push_event (up, gst_event_new_stream_start ("test"));
+  GstCaps *caps = gst_caps_from_string (RAW_CAPS);
+  gst_pad_push_event (up, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (up, gst_event_new_segment (&seg));
+  return up;
+}
+
+/* Releasing pads while media flows: the output loses its input at once and
+ * stays live with gaps; nothing crashes or leaks. */
+GST_START_TEST (test_release_mid_stream)
+{
+  GstElement *d = gst_element_factory_make ("dispatcher", NULL);
+  GstBus *bus = attach_bus (d);
+  fail_unless (
+      gst_element_set_state (d, GST_STATE_PLAYING) == GST_STATE_CHANGE_SUCCESS);
+  GstPad *sink0, *sink1;
+  GstPad *up0 = feed (d, "sink_0", &sink0);
+  GstPad *up1 = feed (d, "sink_1", &sink1);
+  GstPad *src0 = gst_element_request_pad_simple (d, "src_0");
+  SinkCount count;
+  GstPad *down = gst_pad_new (NULL, GST_PAD_SINK);
+  g_object_set_data (G_OBJECT (down), "count", &count);
+  gst_pad_set_chain_function (down, count_chain);
+  gst_pad_set_event_function (down, count_event);
+  gst_pad_set_active (down, TRUE);
+  fail_unless_equals_int (gst_pad_link (src0, down), GST_PAD_LINK_OK);
+
+  g_object_set (d, "routes", "0>0", NULL);
+  GstClockTime t = 0;
+  for (int i = 0; i < 3; i++, t += FRAME) {
+    fail_unless_equals_int (
+        gst_pad_push (up0, gray_frame (10, t)), GST_FLOW_OK);
+    gst_pad_push (up1, gray_frame (20, t));
+  }
+  fail_unless_equals_int (count.buffers, 3);
+  std::vector<GstStructure *> msgs = switched_messages (bus, "src_0");
+  free_structures (msgs);
+
+  gst_element_release_request_pad (d, sink0);
+  msgs = switched_messages (bus, "src_0");
+  fail_unless_equals_int (msgs.size (), 1);
+  gint input, previous;
+  fail_unless (gst_structure_get (msgs[0], "input", G_TYPE_INT, &input,
+      "previous", G_TYPE_INT, &previous, NULL));
+  fail_unless_equals_int (input, -1);
+  fail_unless_equals_int (previous, 0);
+  free_structures (msgs);
+  fail_if (gst_pad_push (up0, gray_frame (10, t)) == GST_FLOW_OK);
+  for (int i = 0; i < 5; i++, t += FRAME)
+    gst_pad_push (up1, gray_frame (20, t));
+  fail_unless_equals_int (count.buffers, 3);
+  fail_unless (count.gaps > 0);
+
+  /* The output goes away while input 1 feeds it. */
+  g_object_set (d, "routes", "1>0", NULL);
+  gst_pad_push (up1, gray_frame (20, t));
+  fail_unless_equals_int (count.buffers, 4);
+  gst_element_release_request_pad (d, src0);
+  fail_unless_equals_int (
+      gst_pad_push (up1, gray_frame (20, t + FRAME)), GST_FLOW_OK);
+
+  gst_element_set_state (d, GST_STATE_NULL);
+  gst_element_set_bus (d, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_object_unref (sink0);
+  gst_object_unref (sink1);
+  gst_object_unref (src0);
+  gst_object_unref (up0);
+  gst_object_unref (up1);
+  gst_object_unref (down);
+  gst_object_unref (d);
+}
+GST_END_TEST;
+
 /* ---- real encoders and decoders ---- */
 
 struct CodecRun {
@@ -442,6 +556,7 @@ struct CodecRun {
   int pushed = 0; /* on dispatcher src */
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
   bool monotonic = true;
+  GstClockTime max_step = 0; /* largest PTS step between output frames */
   int decoded = 0;
   int red = 0, blue = 0, broken = 0;
   bool blue_then_red = false;
@@ -459,9 +574,13 @@ input0_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       request = true;
   }
   if (request) {
+    /* Flag first: the keyframe answering the request may pass input 1's
+     * probe before g_object_set () returns. */
+    {
+      std::lock_guard<std::mutex> lk (run->lock);
+      run->requested = true;
+    }
     g_object_set (run->dispatcher, "source", 1, NULL);
-    std::lock_guard<std::mutex> lk (run->lock);
-    run->requested = true;
   }
   return GST_PAD_PROBE_OK;
 }
@@ -504,6 +623,9 @@ output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (GST_CLOCK_TIME_IS_VALID (run->last_pts)
       && GST_BUFFER_PTS (buf) <= run->last_pts)
     run->monotonic = false;
+  if (GST_CLOCK_TIME_IS_VALID (run->last_pts)
+      && GST_BUFFER_PTS (buf) > run->last_pts)
+    run->max_step = MAX (run->max_step, GST_BUFFER_PTS (buf) - run->last_pts);
   run->last_pts = GST_BUFFER_PTS (buf);
   return GST_PAD_PROBE_OK;
 }
@@ -644,6 +766,10 @@ run_codec_switch (const char *encoder, const char *decoder, bool drop_fku)
   fail_unless (run.red >= run.switch_at - 2 && run.blue > 0);
   fail_if (run.blue_then_red);
   fail_unless (run.monotonic, "output timestamps went back");
+  /* Continuous: the new input starts where the old one ended (30 fps). */
+  fail_unless (run.max_step <= 40 * GST_MSECOND,
+      "hole of %" GST_TIME_FORMAT " in the output",
+      GST_TIME_ARGS (run.max_step));
   fail_unless (GST_CLOCK_TIME_IS_VALID (switched_rt));
   fail_unless_equals_uint64 (switched_rt, run.first_key_after_request);
   if (drop_fku)
@@ -697,6 +823,7 @@ dispatcher_suite (void)
   tcase_add_test (tc, test_routes_override_source);
   tcase_add_test (tc, test_keyframe_switch_and_audio);
   tcase_add_test (tc, test_keyframe_request_coalescing);
+  tcase_add_test (tc, test_release_mid_stream);
   tcase_add_test (tc, test_vp8_switch);
   tcase_add_test (tc, test_vp8_switch_keyframe_request_ignored);
   tcase_add_test (tc, test_h264_switch);

@@ -44,7 +44,7 @@ flags_string (GParamFlags flags)
 }
 
 std::string
-range_string (GParamSpec * pspec)
+range_string (GParamSpec *pspec)
 {
   std::ostringstream out;
   if (G_IS_PARAM_SPEC_INT (pspec)) {
@@ -75,18 +75,18 @@ range_string (GParamSpec * pspec)
 }
 
 void
-dump_properties (std::ostream & out, GObjectClass * klass,
+dump_properties (std::ostream &out, GObjectClass *klass,
     const std::vector<GType> &skip_owners, const char *indent, const char *what)
 {
   guint n = 0;
   GParamSpec **specs = g_object_class_list_properties (klass, &n);
   std::vector<GParamSpec *> sorted (specs, specs + n);
-  std::sort (sorted.begin (), sorted.end (), [] (GParamSpec * a, GParamSpec * b) {
-        return g_strcmp0 (a->name, b->name) < 0;
-      });
+  std::sort (sorted.begin (), sorted.end (), [] (GParamSpec *a, GParamSpec *b) {
+    return g_strcmp0 (a->name, b->name) < 0;
+  });
   for (GParamSpec *pspec : sorted) {
-    if (std::find (skip_owners.begin (), skip_owners.end (),
-            pspec->owner_type) != skip_owners.end ())
+    if (std::find (skip_owners.begin (), skip_owners.end (), pspec->owner_type)
+        != skip_owners.end ())
       continue;
     out << indent << what << " " << pspec->name << ": "
         << g_type_name (pspec->value_type);
@@ -94,8 +94,8 @@ dump_properties (std::ostream & out, GObjectClass * klass,
       const GValue *def = g_param_spec_get_default_value (pspec);
       gchar *text = NULL;
       if (G_VALUE_HOLDS_ENUM (def)) {
-        GEnumValue *v = g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class,
-            g_value_get_enum (def));
+        GEnumValue *v = g_enum_get_value (
+            G_PARAM_SPEC_ENUM (pspec)->enum_class, g_value_get_enum (def));
         text = g_strdup (v ? v->value_nick : "?");
       } else {
         text = g_strdup_value_contents (def);
@@ -111,36 +111,44 @@ dump_properties (std::ostream & out, GObjectClass * klass,
 }
 
 std::string
-dump_element (GstElementFactory * factory)
+dump_element (GstElementFactory *factory)
 {
   std::ostringstream out;
   GstElement *element = gst_element_factory_create (factory, NULL);
   if (!element)
-    return std::string ("element ") + GST_OBJECT_NAME (factory) + ": cannot be created\n";
+    return std::string ("element ") + GST_OBJECT_NAME (factory)
+           + ": cannot be created\n";
 
   out << "element " << GST_OBJECT_NAME (factory) << " ("
       << G_OBJECT_TYPE_NAME (element) << ", plugin "
-      << gst_plugin_feature_get_plugin_name (GST_PLUGIN_FEATURE (factory)) << ")\n";
-  out << "  klass: " << gst_element_factory_get_metadata (factory,
-      GST_ELEMENT_METADATA_KLASS) << "\n";
+      << gst_plugin_feature_get_plugin_name (GST_PLUGIN_FEATURE (factory))
+      << ")\n";
+  out << "  klass: "
+      << gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS)
+      << "\n";
   dump_properties (out, G_OBJECT_GET_CLASS (element),
       {GST_TYPE_OBJECT, G_TYPE_OBJECT}, "  ", "property");
 
   std::vector<GstStaticPadTemplate *> templates;
   for (const GList *l = gst_element_factory_get_static_pad_templates (factory);
-      l; l = l->next)
-    templates.push_back ((GstStaticPadTemplate *) l->data);
+       l; l = l->next)
+    templates.push_back ((GstStaticPadTemplate *)l->data);
+  /* The registry cache does not keep the order the element added them in. */
+  std::sort (templates.begin (), templates.end (),
+      [] (GstStaticPadTemplate *a, GstStaticPadTemplate *b) {
+        return g_strcmp0 (a->name_template, b->name_template) < 0;
+      });
   for (GstStaticPadTemplate *st : templates) {
-    GstPadTemplate *templ = gst_element_get_pad_template (element,
-        st->name_template);
+    GstPadTemplate *templ =
+        gst_element_get_pad_template (element, st->name_template);
     static const char *directions[] = {"unknown", "src", "sink"};
     static const char *presences[] = {"always", "sometimes", "request"};
     GType pad_type = templ ? GST_PAD_TEMPLATE_GTYPE (templ) : G_TYPE_NONE;
     if (pad_type == G_TYPE_NONE)
       pad_type = GST_TYPE_PAD;
     out << "  pad-template " << st->name_template << ": "
-        << directions[st->direction] << ", " << presences[st->presence]
-        << ", " << g_type_name (pad_type) << "\n";
+        << directions[st->direction] << ", " << presences[st->presence] << ", "
+        << g_type_name (pad_type) << "\n";
     GstCaps *caps = gst_static_caps_get (&st->static_caps);
     gchar *caps_text = gst_caps_to_string (caps);
     out << "    caps: " << caps_text << "\n";
@@ -150,7 +158,8 @@ dump_element (GstElementFactory * factory)
       GObjectClass *pad_class = G_OBJECT_CLASS (g_type_class_ref (pad_type));
       dump_properties (out, pad_class,
           {GST_TYPE_PAD, GST_TYPE_OBJECT, G_TYPE_OBJECT, GST_TYPE_PROXY_PAD,
-              GST_TYPE_GHOST_PAD}, "    ", "pad-property");
+              GST_TYPE_GHOST_PAD},
+          "    ", "pad-property");
       g_type_class_unref (pad_class);
     }
   }
@@ -163,8 +172,8 @@ dump_all ()
 {
   std::vector<std::string> names;
   for (const char *plugin_name : {"roomhub", "roomvision"}) {
-    GList *features = gst_registry_get_feature_list_by_plugin (gst_registry_get (),
-        plugin_name);
+    GList *features = gst_registry_get_feature_list_by_plugin (
+        gst_registry_get (), plugin_name);
     for (GList *l = features; l; l = l->next)
       if (GST_IS_ELEMENT_FACTORY (l->data))
         names.push_back (GST_OBJECT_NAME (l->data));
@@ -180,7 +189,7 @@ dump_all ()
   return all;
 }
 
-}  // namespace
+} // namespace
 
 int
 main (int argc, char **argv)
