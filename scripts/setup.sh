@@ -23,6 +23,7 @@ packages=(
   chromium coturn
   # test helpers
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
+  gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
 )
 
 sudo_cmd=()
