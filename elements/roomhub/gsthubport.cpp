@@ -43,9 +43,11 @@
  * For the participant pipeline the hubport is a live element: it does not
  * preroll (PAUSED gives NO_PREROLL) and only pushes what the hub sends while
  * PLAYING, from a thread of its own behind a short leaky queue, so a slow or
- * paused participant never stalls the hub.  When every input that carried
- * data has reached EOS, the hubport forwards the EOS to the hub (the port
- * leaves the layout), sends EOS on its source pads and posts EOS like a sink.
+ * paused participant never stalls the hub.  An input's EOS releases its hub
+ * pad when the hub is in another pipeline (the room outlives its
+ * participants) and goes to the hub when it is in the same pipeline (which
+ * then ends as a whole).  When every input that carried data has reached EOS,
+ * the hubport sends EOS on its source pads and posts EOS like a sink.
  *
  * ## Messages
  *
@@ -60,13 +62,17 @@
  * ## Example launch line
  * |[
  * gst-launch-1.0 mcucompositor name=m width=320 height=240 ! videoconvert ! \
- *     autovideosink \
- *   videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! \
- *     hubport hub=m \
- *   videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120 ! \
- *     hubport hub=m
- * ]| Two participants in the pipeline of the hub itself; the room tool puts each
- * hubport in a pipeline of its own instead.
+ *     fakesink \
+ *   videotestsrc is-live=true num-buffers=60 ! \
+ *     video/x-raw,width=160,height=120 ! hubport hub=m \
+ *   videotestsrc is-live=true num-buffers=60 pattern=ball ! \
+ *     video/x-raw,width=160,height=120 ! \
+ *     hubport hub=m name=p p.src ! videoconvert ! fakesink \
+ *   audiotestsrc is-live=true num-buffers=50 ! p.audio_sink \
+ *     p.audio_src ! fakesink
+ * ]| Two participants in the pipeline of the hub itself; the second one also
+ * receives the composite and the mix-minus of its port.  The room tool puts
+ * each hubport in a pipeline of its own instead.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -77,6 +83,7 @@
 #include "hubregistry.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
@@ -88,10 +95,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_hub_port_debug);
 #define GST_CAT_DEFAULT gst_hub_port_debug
 
 /* Lock order: link_lock, then an output queue's lock, then the object lock
- * of any pad or element; timing_lock is taken alone.  The hub's streaming threads only
- * ever take queue locks of ours; a reference to the hub is never dropped
- * while link_lock is held (dropping the last one would re-enter us from the
- * hub's dispose). */
+ * of any pad or element; timing_lock is taken alone.  The hub's streaming
+ * threads only ever take queue locks of ours; a reference to the hub is never
+ * dropped while link_lock is held (dropping the last one would re-enter us from
+ * the hub's dispose). */
 
 enum {
   PROP_0,
@@ -109,14 +116,26 @@ enum {
 #define VIDEO_QUEUE_BUFFERS 3
 #define AUDIO_QUEUE_BUFFERS 10
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_sink_template = GST_STATIC_PAD_TEMPLATE (
-    "audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+/* Media types rather than ANY, so that launch syntax links audio to
+ * `audio_sink` and video to `sink`.  A dispatcher forwards encoded media,
+ * hence the common encoded formats. */
+#define HUB_PORT_VIDEO_CAPS                                                    \
+  "video/x-raw(ANY); image/jpeg; video/x-h264; video/x-h265; video/x-vp8; "    \
+  "video/x-vp9; video/x-av1; application/x-rtp, media=(string)video"
+#define HUB_PORT_AUDIO_CAPS                                                    \
+  "audio/x-raw(ANY); audio/x-opus; audio/mpeg; audio/x-alaw; audio/x-mulaw; "  \
+  "audio/x-ac3; application/x-rtp, media=(string)audio"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HUB_PORT_VIDEO_CAPS));
+static GstStaticPadTemplate audio_sink_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (HUB_PORT_AUDIO_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
-    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HUB_PORT_VIDEO_CAPS));
+static GstStaticPadTemplate audio_src_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (HUB_PORT_AUDIO_CAPS));
 
 namespace {
 
@@ -147,7 +166,10 @@ struct OutputQueue {
   void push (GstMiniObject *item)
   {
     std::lock_guard<std::mutex> guard (lock);
-    if (flushing || ended) {
+    /* Events are kept while the source pad is not active yet (the port
+     * attaches just before it activates): they carry the stream-start and
+     * caps the pad needs first.  Deactivating clears them. */
+    if (ended || (flushing && GST_IS_BUFFER (item))) {
       gst_mini_object_unref (item);
       return;
     }
@@ -196,6 +218,11 @@ struct HubPortInput {
   std::atomic<bool> linked{false};    /* hubpad != NULL, read lock-free */
   std::atomic<bool> started{false};   /* stream-start or data seen */
   std::atomic<bool> eos{false};       /* EOS seen */
+  /* The feed pad must start afresh from the sink pad's sticky events before
+   * it pushes again (set when it is linked to a new hub pad).  Only the
+   * participant's streaming thread touches the feed pad's events, so they
+   * can never be reordered by an attach or detach in another thread. */
+  std::atomic<bool> resync{true};
 };
 
 /* Hub -> participant: the hub's pad (requested, or the shared composite
@@ -238,13 +265,13 @@ struct GstHubPortPrivate {
   std::atomic<bool> eos_posted{false};
 
   std::mutex timing_lock;
-  bool delta_valid = false;              /* timing_lock */
-  GstClockTime last_base_self = 0;       /* timing_lock */
-  GstClockTime last_base_hub = 0;        /* timing_lock */
-  GstClock *last_clock_self = nullptr;   /* timing_lock, a ref */
-  GstClock *last_clock_hub = nullptr;    /* timing_lock, a ref */
-  GstClockTimeDiff delta = 0;            /* timing_lock: hub rt - our rt */
-  bool clocks_warned = false;            /* timing_lock */
+  bool delta_valid = false;            /* timing_lock */
+  GstClockTime last_base_self = 0;     /* timing_lock */
+  GstClockTime last_base_hub = 0;      /* timing_lock */
+  GstClock *last_clock_self = nullptr; /* timing_lock, a ref */
+  GstClock *last_clock_hub = nullptr;  /* timing_lock, a ref */
+  GstClockTimeDiff delta = 0;          /* timing_lock: hub rt - our rt */
+  bool clocks_warned = false;          /* timing_lock */
 };
 
 struct _GstHubPort {
@@ -256,8 +283,8 @@ struct _GstHubPort {
 G_DEFINE_TYPE (GstHubPort, gst_hub_port, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (hubport, "hubport", GST_RANK_NONE,
     GST_TYPE_HUB_PORT,
-    GST_DEBUG_CATEGORY_INIT (gst_hub_port_debug, "hubport", 0,
-        "participant port of a hub"));
+    GST_DEBUG_CATEGORY_INIT (
+        gst_hub_port_debug, "hubport", 0, "participant port of a hub"));
 
 static void gst_hub_port_detach (GstHubPort *self);
 
@@ -281,7 +308,7 @@ port_of_pad (GstPad *pad)
   const gchar *underscore = strrchr (name, '_');
   gint port = -1;
   if (underscore && g_ascii_isdigit (underscore[1]))
-    port = (gint) g_ascii_strtoll (underscore + 1, NULL, 10);
+    port = (gint)g_ascii_strtoll (underscore + 1, NULL, 10);
   g_free (name);
   return port;
 }
@@ -319,15 +346,6 @@ toplevel_of (GstElement *element)
     top = parent;
   }
   return GST_ELEMENT (top);
-}
-
-static void
-reset_feed_pad (GstPad *feedpad)
-{
-  /* Deactivating drops the sticky events, including a stored EOS, so that
-   * the next hub pad starts from a clean stream. */
-  gst_pad_set_active (feedpad, FALSE);
-  gst_pad_set_active (feedpad, TRUE);
 }
 
 static gboolean
@@ -375,11 +393,12 @@ gst_hub_port_running_time_delta (GstHubPort *self, GstElement *hub)
       priv->delta_valid = true;
       priv->last_base_self = base_self;
       priv->last_base_hub = base_hub;
-      gst_object_replace ((GstObject **) &priv->last_clock_self,
-          GST_OBJECT_CAST (clock_self));
-      gst_object_replace ((GstObject **) &priv->last_clock_hub,
-          GST_OBJECT_CAST (clock_hub));
-      GST_DEBUG_OBJECT (self, "running-time delta to the hub %" GST_STIME_FORMAT,
+      gst_object_replace (
+          (GstObject **)&priv->last_clock_self, GST_OBJECT_CAST (clock_self));
+      gst_object_replace (
+          (GstObject **)&priv->last_clock_hub, GST_OBJECT_CAST (clock_hub));
+      GST_DEBUG_OBJECT (self,
+          "running-time delta to the hub %" GST_STIME_FORMAT,
           GST_STIME_ARGS (priv->delta));
     }
     delta = priv->delta;
@@ -415,7 +434,7 @@ gst_hub_port_retime (GstHubPort *self, GstPad *pad, bool into_hub)
 static HubPortInput *
 input_of (GstPad *pad)
 {
-  return (HubPortInput *) GST_PAD_ELEMENT_PRIVATE (pad);
+  return (HubPortInput *)GST_PAD_ELEMENT_PRIVATE (pad);
 }
 
 /* With link_lock held: requests and links the hub pad of @input. */
@@ -435,8 +454,7 @@ gst_hub_port_link_input_locked (
   }
   if (priv->port < 0)
     priv->port = port_of_pad (hubpad);
-  gst_pad_sticky_events_foreach (
-      input->sinkpad, copy_sticky_to_feed, input->feedpad);
+  input->resync = true;
   GstPadLinkReturn ret =
       gst_pad_link_full (input->feedpad, hubpad, GST_PAD_LINK_CHECK_NOTHING);
   if (ret != GST_PAD_LINK_OK)
@@ -465,6 +483,81 @@ gst_hub_port_ensure_input (GstHubPort *self, HubPortInput *input)
   gst_object_unref (hub);
 }
 
+/* Something else unlinked us from the hub's pad while the port holds it
+ * (gst_parse links a hub created after us with "any pad" logic that can
+ * do so): link again, the next buffer starts the stream afresh. */
+static void
+gst_hub_port_relink_input (GstHubPort *self, HubPortInput *input)
+{
+  GstObject *hub = NULL;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    GstPad *hubpad = input->hubpad;
+    if (hubpad == NULL || gst_pad_is_linked (input->feedpad)
+        || gst_pad_is_linked (hubpad))
+      return;
+    hub = gst_pad_get_parent (hubpad);
+    if (hub == NULL)
+      return; /* released by a hub that is going away */
+    GST_INFO_OBJECT (self, "linking to %" GST_PTR_FORMAT " again", hubpad);
+    input->resync = true;
+    gst_pad_link_full (input->feedpad, hubpad, GST_PAD_LINK_CHECK_NOTHING);
+  }
+  gst_object_unref (hub);
+}
+
+/* From the participant's streaming thread only: see HubPortInput::resync. */
+static void
+gst_hub_port_resync_feed (HubPortInput *input)
+{
+  if (!input->resync.exchange (false))
+    return;
+  /* Deactivating drops the old sticky events, including a stored EOS. */
+  gst_pad_set_active (input->feedpad, FALSE);
+  gst_pad_set_active (input->feedpad, TRUE);
+  gst_pad_sticky_events_foreach (
+      input->sinkpad, copy_sticky_to_feed, input->feedpad);
+}
+
+/* Whether the attached hub is in the same top-level pipeline as we are. */
+static bool
+gst_hub_port_hub_in_our_pipeline (GstHubPort *self)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  if (hub == NULL)
+    return false;
+  GstElement *our_top = toplevel_of (GST_ELEMENT (self));
+  GstElement *hub_top = toplevel_of (hub);
+  bool same = our_top == hub_top;
+  gst_object_unref (our_top);
+  gst_object_unref (hub_top);
+  gst_object_unref (hub);
+  return same;
+}
+
+/* An input of a participant in a pipeline of its own ended: its hub pad is
+ * released rather than sent EOS, which would end a hub whose every input is
+ * EOS — the room outlives its participants.  The pad is requested again if
+ * the input starts a new stream. */
+static void
+gst_hub_port_release_input (GstHubPort *self, HubPortInput *input)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    if (input->hubpad) {
+      if (hub)
+        gst_element_release_request_pad (hub, input->hubpad);
+      gst_pad_unlink (input->feedpad, input->hubpad);
+      gst_object_unref (input->hubpad);
+      input->hubpad = NULL;
+      input->linked = false;
+    }
+  }
+  if (hub)
+    gst_object_unref (hub);
+}
+
 static void
 gst_hub_port_check_all_eos (GstHubPort *self, guint32 seqnum)
 {
@@ -481,6 +574,8 @@ gst_hub_port_check_all_eos (GstHubPort *self, guint32 seqnum)
     return;
 
   GST_INFO_OBJECT (self, "every input reached EOS");
+  if (!gst_hub_port_hub_in_our_pipeline (self))
+    gst_hub_port_detach (self);
   for (HubPortOutput &output : priv->outputs) {
     GstEvent *eos = gst_event_new_eos ();
     gst_event_set_seqnum (eos, seqnum);
@@ -499,12 +594,15 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 
   input->started = true;
   gst_hub_port_ensure_input (self, input);
+  gst_hub_port_resync_feed (input);
   if (!input->linked) {
     gst_buffer_unref (buffer);
     return GST_FLOW_OK;
   }
   gst_hub_port_retime (self, input->feedpad, true);
   GstFlowReturn ret = gst_pad_push (input->feedpad, buffer);
+  if (ret == GST_FLOW_NOT_LINKED)
+    gst_hub_port_relink_input (self, input);
   switch (ret) {
     case GST_FLOW_NOT_LINKED: /* detached meanwhile */
     case GST_FLOW_FLUSHING:   /* the hub's pad is flushing or released */
@@ -521,12 +619,15 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
 
+  if (GST_EVENT_IS_SERIALIZED (event))
+    gst_hub_port_resync_feed (input);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       input->started = true;
       input->eos = false;
       self->priv->eos_posted = false;
       gst_hub_port_ensure_input (self, input);
+      gst_hub_port_resync_feed (input);
       break;
     case GST_EVENT_FLUSH_STOP:
       input->eos = false;
@@ -535,7 +636,13 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_EOS: {
       guint32 seqnum = gst_event_get_seqnum (event);
       input->eos = true;
-      gst_pad_push_event (input->feedpad, event);
+      if (gst_hub_port_hub_in_our_pipeline (self)) {
+        /* One pipeline: it ends as a whole, hub included. */
+        gst_pad_push_event (input->feedpad, event);
+      } else {
+        gst_event_unref (event);
+        gst_hub_port_release_input (self, input);
+      }
       gst_hub_port_check_all_eos (self, seqnum);
       return TRUE;
     }
@@ -555,10 +662,21 @@ gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
 
+  if (GST_QUERY_IS_SERIALIZED (query))
+    gst_hub_port_resync_feed (input);
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
-      if (input->linked && gst_pad_peer_query (input->feedpad, query))
+      if (input->linked && gst_pad_peer_query (input->feedpad, query)) {
+        /* What the hub takes, within what a hubport pad carries. */
+        GstCaps *hub_caps, *templ = gst_pad_get_pad_template_caps (pad);
+        gst_query_parse_caps_result (query, &hub_caps);
+        GstCaps *caps =
+            gst_caps_intersect_full (hub_caps, templ, GST_CAPS_INTERSECT_FIRST);
+        gst_query_set_caps_result (query, caps);
+        gst_caps_unref (caps);
+        gst_caps_unref (templ);
         return TRUE;
+      }
       break;
     case GST_QUERY_ACCEPT_CAPS:
       if (input->linked)
@@ -595,7 +713,15 @@ static gboolean
 gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
-  return gst_pad_peer_query (input->sinkpad, query);
+  if (gst_pad_peer_query (input->sinkpad, query))
+    return TRUE;
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    /* Nothing upstream answers (not linked, or not started yet): we are a
+     * live input without latency of our own. */
+    gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -604,7 +730,7 @@ gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static HubPortOutput *
 output_of (GstPad *pad)
 {
-  return (HubPortOutput *) GST_PAD_ELEMENT_PRIVATE (pad);
+  return (HubPortOutput *)GST_PAD_ELEMENT_PRIVATE (pad);
 }
 
 static void
@@ -657,8 +783,7 @@ gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
       } else {
         GstCaps *filter;
         gst_query_parse_caps (query, &filter);
-        gst_query_set_caps_result (
-            query, filter ? filter : GST_CAPS_ANY);
+        gst_query_set_caps_result (query, filter ? filter : GST_CAPS_ANY);
       }
       return TRUE;
     case GST_QUERY_ALLOCATION:
@@ -672,15 +797,15 @@ gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static GstPadProbeReturn
 gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  OutputQueue &queue = **(std::shared_ptr<OutputQueue> *) data;
+  OutputQueue &queue = **(std::shared_ptr<OutputQueue> *)data;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     queue.push (GST_MINI_OBJECT_CAST (
         gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info))));
   } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
     GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
     for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      queue.push (
-          GST_MINI_OBJECT_CAST (gst_buffer_ref (gst_buffer_list_get (list, i))));
+      queue.push (GST_MINI_OBJECT_CAST (
+          gst_buffer_ref (gst_buffer_list_get (list, i))));
   } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     queue_hub_event (queue, gst_event_ref (GST_PAD_PROBE_INFO_EVENT (info)));
   }
@@ -690,15 +815,15 @@ gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 static void
 free_queue_ref (gpointer data)
 {
-  delete (std::shared_ptr<OutputQueue> *) data;
+  delete (std::shared_ptr<OutputQueue> *)data;
 }
 
 static gboolean
 queue_sticky_event (GstPad *pad, GstEvent **event, gpointer user_data)
 {
-  OutputQueue *queue = (OutputQueue *) user_data;
+  OutputQueue *queue = (OutputQueue *)user_data;
   /* Called with the queue lock held, see link_output_locked. */
-  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS && !queue->flushing)
+  if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
     queue->items.push_back (GST_MINI_OBJECT_CAST (gst_event_ref (*event)));
   return TRUE;
 }
@@ -739,11 +864,11 @@ gst_hub_port_link_output_locked (
   /* The probe waits for the queue lock, so the current sticky events are
    * queued before anything the probe sees. */
   output->probe_id = gst_pad_add_probe (hubpad,
-      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER
-                         | GST_PAD_PROBE_TYPE_BUFFER_LIST
-                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-      gst_hub_port_shared_probe, new std::shared_ptr<OutputQueue> (output->queue),
-      free_queue_ref);
+      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                        | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                        | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      gst_hub_port_shared_probe,
+      new std::shared_ptr<OutputQueue> (output->queue), free_queue_ref);
   gst_pad_sticky_events_foreach (hubpad, queue_sticky_event, &queue);
   queue.cond.notify_one ();
   output->hubpad = hubpad;
@@ -772,6 +897,26 @@ gst_hub_port_src_link (GstPad *pad, GstObject *parent, GstPad *peer)
   return GST_PAD_LINK_OK;
 }
 
+/* Like gst_hub_port_relink_input, for a requested output pad. */
+static void
+gst_hub_port_relink_output (GstHubPort *self, HubPortOutput *output)
+{
+  GstObject *hub = NULL;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    GstPad *hubpad = output->hubpad;
+    if (hubpad == NULL || output->probe_id != 0
+        || gst_pad_is_linked (output->tappad) || gst_pad_is_linked (hubpad))
+      return;
+    hub = gst_pad_get_parent (hubpad);
+    if (hub == NULL)
+      return;
+    GST_INFO_OBJECT (self, "linking to %" GST_PTR_FORMAT " again", hubpad);
+    gst_pad_link_full (hubpad, output->tappad, GST_PAD_LINK_CHECK_NOTHING);
+  }
+  gst_object_unref (hub);
+}
+
 static void
 gst_hub_port_src_loop (GstPad *pad)
 {
@@ -782,8 +927,13 @@ gst_hub_port_src_loop (GstPad *pad)
 
   {
     std::unique_lock<std::mutex> lock (queue.lock);
-    queue.cond.wait (
-        lock, [&queue] { return queue.flushing || !queue.items.empty (); });
+    if (!queue.cond.wait_for (lock, std::chrono::milliseconds (500),
+            [&queue] { return queue.flushing || !queue.items.empty (); })) {
+      /* Quiet: maybe something unlinked us from the hub (see relink). */
+      lock.unlock ();
+      gst_hub_port_relink_output (self, output);
+      return;
+    }
     if (queue.flushing) {
       lock.unlock ();
       gst_pad_pause_task (pad);
@@ -827,7 +977,7 @@ gst_hub_port_src_activate_mode (
       queue.ended = false;
     }
     return gst_pad_start_task (
-        pad, (GstTaskFunction) gst_hub_port_src_loop, pad, NULL);
+        pad, (GstTaskFunction)gst_hub_port_src_loop, pad, NULL);
   }
   {
     std::lock_guard<std::mutex> guard (queue.lock);
@@ -885,12 +1035,13 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       break;
     }
     case GST_QUERY_CAPS: {
-      GstCaps *filter, *caps = hubpad ? gst_pad_get_current_caps (hubpad) : NULL;
+      GstCaps *filter,
+          *caps = hubpad ? gst_pad_get_current_caps (hubpad) : NULL;
       gst_query_parse_caps (query, &filter);
       if (caps == NULL && hubpad && requested)
         caps = gst_pad_query_caps (hubpad, filter);
       if (caps == NULL)
-        caps = gst_caps_new_any ();
+        caps = gst_pad_get_pad_template_caps (pad);
       if (filter) {
         GstCaps *both =
             gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
@@ -917,7 +1068,7 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static void
 gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
 {
-  HubGoneWatch *watch = (HubGoneWatch *) data;
+  HubGoneWatch *watch = (HubGoneWatch *)data;
   GstHubPort *self = GST_HUB_PORT (g_weak_ref_get (&watch->self));
   guint generation = watch->generation;
   g_weak_ref_clear (&watch->self);
@@ -942,8 +1093,7 @@ gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
     /* The hub removed its pads already; detach drops our side. */
     gst_hub_port_detach (self);
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-        ("hub '%s' went away; port %d detached", name.c_str (), port),
-        (NULL));
+        ("hub '%s' went away; port %d detached", name.c_str (), port), (NULL));
     /* With wait-for-hub a new hub of that name takes the port back. */
     std::lock_guard<std::mutex> guard (priv->link_lock);
     if (priv->wait_for_hub && GST_STATE (self) >= GST_STATE_PAUSED)
@@ -1014,8 +1164,8 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
   }
   gst_object_unref (hub);
   if (port != -2) {
-    GST_INFO_OBJECT (self, "attached to hub %s as port %d", name.c_str (),
-        port);
+    GST_INFO_OBJECT (
+        self, "attached to hub %s as port %d", name.c_str (), port);
     g_object_notify (G_OBJECT (self), "port");
   }
   return true;
@@ -1044,7 +1194,6 @@ gst_hub_port_detach (GstHubPort *self)
         gst_pad_unlink (input.feedpad, input.hubpad);
         gst_object_unref (input.hubpad);
         input.hubpad = NULL;
-        reset_feed_pad (input.feedpad);
       }
       input.linked = false;
       input.unsupported = false;
@@ -1064,8 +1213,8 @@ gst_hub_port_detach (GstHubPort *self)
       output.hubpad = NULL;
     }
     if (hub && priv->gone_watch) {
-      g_object_weak_unref (G_OBJECT (hub), gst_hub_port_hub_gone,
-          priv->gone_watch);
+      g_object_weak_unref (
+          G_OBJECT (hub), gst_hub_port_hub_gone, priv->gone_watch);
       g_weak_ref_clear (&priv->gone_watch->self);
       delete priv->gone_watch;
     }
@@ -1085,7 +1234,7 @@ gst_hub_port_detach (GstHubPort *self)
 static void
 gst_hub_port_hub_appeared (gpointer data)
 {
-  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get ((GWeakRef *) data));
+  GstHubPort *self = GST_HUB_PORT (g_weak_ref_get ((GWeakRef *)data));
   if (self == NULL)
     return;
   bool waiting;
@@ -1102,18 +1251,18 @@ gst_hub_port_hub_appeared (gpointer data)
 static void
 free_weak_ref (gpointer data)
 {
-  g_weak_ref_clear ((GWeakRef *) data);
+  g_weak_ref_clear ((GWeakRef *)data);
   g_free (data);
 }
 
+/* A bin takes its bus back from an element it removes (also when the bin is
+ * disposed): the participant is leaving, so the port goes at once. */
 static void
-gst_hub_port_parent_changed (GObject *object, GParamSpec *pspec, gpointer)
+gst_hub_port_set_bus (GstElement *element, GstBus *bus)
 {
-  GstObject *parent = gst_object_get_parent (GST_OBJECT (object));
-  if (parent == NULL)
-    gst_hub_port_detach (GST_HUB_PORT (object));
-  else
-    gst_object_unref (parent);
+  if (bus == NULL)
+    gst_hub_port_detach (GST_HUB_PORT (element));
+  GST_ELEMENT_CLASS (parent_class)->set_bus (element, bus);
 }
 
 static GstClock *
@@ -1179,8 +1328,11 @@ gst_hub_port_change_state (GstElement *element, GstStateChange transition)
 
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+      gst_hub_port_detach (self); /* we stay in READY: no port */
     return ret;
+  }
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
@@ -1234,9 +1386,8 @@ gst_hub_port_get_property (
   std::lock_guard<std::mutex> guard (self->priv->link_lock);
   switch (prop_id) {
     case PROP_HUB:
-      g_value_set_string (value, self->priv->hub_name.empty ()
-                                     ? NULL
-                                     : self->priv->hub_name.c_str ());
+      g_value_set_string (value,
+          self->priv->hub_name.empty () ? NULL : self->priv->hub_name.c_str ());
       break;
     case PROP_PORT:
       g_value_set_int (value, self->priv->port);
@@ -1250,13 +1401,16 @@ gst_hub_port_get_property (
   }
 }
 
+/* The pads linked to the hub have no parent: (un)linking a pad of an element
+ * posts a structure-change message on its bin, and our bin may be holding its
+ * lock while it removes us (set_bus) — the message would deadlock there. */
 static GstPad *
 make_internal_pad (GstHubPort *self, const char *name, GstPadDirection dir,
     gpointer element_private)
 {
   GstPad *pad = gst_pad_new (name, dir);
+  gst_object_ref_sink (pad);
   GST_PAD_ELEMENT_PRIVATE (pad) = element_private;
-  gst_object_set_parent (GST_OBJECT (pad), GST_OBJECT (self));
   return pad;
 }
 
@@ -1270,19 +1424,20 @@ gst_hub_port_init (GstHubPort *self)
   GstStaticPadTemplate *sink_templates[2] = {
       &sink_template, &audio_sink_template};
   const char *hub_sink_templates[2] = {"sink_%u", "audio_sink_%u"};
-  const char *feed_names[2] = {"feed", "audio_feed"};
+  const char *feed_names[2] = {"hubport_feed", "hubport_audio_feed"};
   for (int i = 0; i < 2; i++) {
     HubPortInput &input = priv->inputs[i];
     input.hub_template = hub_sink_templates[i];
-    input.sinkpad =
-        gst_pad_new_from_static_template (sink_templates[i], sink_templates[i]->name_template);
+    input.sinkpad = gst_pad_new_from_static_template (
+        sink_templates[i], sink_templates[i]->name_template);
     GST_PAD_ELEMENT_PRIVATE (input.sinkpad) = &input;
     gst_pad_set_chain_function (input.sinkpad, gst_hub_port_sink_chain);
     gst_pad_set_event_function (input.sinkpad, gst_hub_port_sink_event);
     gst_pad_set_query_function (input.sinkpad, gst_hub_port_sink_query);
     gst_element_add_pad (GST_ELEMENT (self), input.sinkpad);
 
-    input.feedpad = make_internal_pad (self, feed_names[i], GST_PAD_SRC, &input);
+    input.feedpad =
+        make_internal_pad (self, feed_names[i], GST_PAD_SRC, &input);
     gst_pad_set_event_function (input.feedpad, gst_hub_port_feed_event);
     gst_pad_set_query_function (input.feedpad, gst_hub_port_feed_query);
     gst_pad_set_active (input.feedpad, TRUE);
@@ -1291,15 +1446,16 @@ gst_hub_port_init (GstHubPort *self)
   GstStaticPadTemplate *src_templates[2] = {&src_template, &audio_src_template};
   const char *hub_src_templates[2] = {"src_%u", "audio_src_%u"};
   const char *hub_shared[2] = {"src", "audio_src"};
-  const char *tap_names[2] = {"tap", "audio_tap"};
+  const char *tap_names[2] = {"hubport_tap", "hubport_audio_tap"};
   for (int i = 0; i < 2; i++) {
     HubPortOutput &output = priv->outputs[i];
     output.hub_template = hub_src_templates[i];
     output.hub_shared = hub_shared[i];
     output.queue = std::make_shared<OutputQueue> ();
-    output.queue->max_buffers = i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
-    output.srcpad =
-        gst_pad_new_from_static_template (src_templates[i], src_templates[i]->name_template);
+    output.queue->max_buffers =
+        i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
+    output.srcpad = gst_pad_new_from_static_template (
+        src_templates[i], src_templates[i]->name_template);
     GST_PAD_ELEMENT_PRIVATE (output.srcpad) = &output;
     gst_pad_set_activatemode_function (
         output.srcpad, gst_hub_port_src_activate_mode);
@@ -1308,7 +1464,8 @@ gst_hub_port_init (GstHubPort *self)
     gst_pad_set_link_function (output.srcpad, gst_hub_port_src_link);
     gst_element_add_pad (GST_ELEMENT (self), output.srcpad);
 
-    output.tappad = make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
+    output.tappad =
+        make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
     gst_pad_set_chain_function (output.tappad, gst_hub_port_tap_chain);
     gst_pad_set_event_function (output.tappad, gst_hub_port_tap_event);
     gst_pad_set_query_function (output.tappad, gst_hub_port_tap_query);
@@ -1319,8 +1476,6 @@ gst_hub_port_init (GstHubPort *self)
   g_weak_ref_init (weak_self, self);
   priv->registry_watch = gst_room_hub_registry_watch (
       gst_hub_port_hub_appeared, weak_self, free_weak_ref);
-  g_signal_connect (
-      self, "notify::parent", G_CALLBACK (gst_hub_port_parent_changed), NULL);
 
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
@@ -1340,14 +1495,14 @@ gst_hub_port_dispose (GObject *object)
   for (HubPortInput &input : priv->inputs) {
     if (input.feedpad) {
       gst_pad_set_active (input.feedpad, FALSE);
-      gst_object_unparent (GST_OBJECT (input.feedpad));
+      gst_object_unref (input.feedpad);
       input.feedpad = NULL;
     }
   }
   for (HubPortOutput &output : priv->outputs) {
     if (output.tappad) {
       gst_pad_set_active (output.tappad, FALSE);
-      gst_object_unparent (GST_OBJECT (output.tappad));
+      gst_object_unref (output.tappad);
       output.tappad = NULL;
     }
   }
@@ -1360,8 +1515,8 @@ gst_hub_port_finalize (GObject *object)
   GstHubPort *self = GST_HUB_PORT (object);
   GstHubPortPrivate *priv = self->priv;
   g_weak_ref_clear (&priv->hub);
-  gst_object_replace ((GstObject **) &priv->last_clock_self, NULL);
-  gst_object_replace ((GstObject **) &priv->last_clock_hub, NULL);
+  gst_object_replace ((GstObject **)&priv->last_clock_self, NULL);
+  gst_object_replace ((GstObject **)&priv->last_clock_hub, NULL);
   delete priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1382,21 +1537,21 @@ gst_hub_port_class_init (GstHubPortClass *klass)
           "Name of the hub element (mcucompositor or dispatcher) to attach "
           "to, in any pipeline of this process",
           DEFAULT_HUB,
-          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
-                         | GST_PARAM_MUTABLE_READY)));
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_PORT,
       g_param_spec_int ("port", "Port",
           "Port number the hub assigned to this participant (-1 while not "
           "attached)",
           -1, G_MAXINT, DEFAULT_PORT,
-          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_WAIT_FOR_HUB,
       g_param_spec_boolean ("wait-for-hub", "Wait for hub",
           "If the hub does not exist yet, start anyway and attach when a hub "
           "of that name is created (otherwise it is an error)",
           DEFAULT_WAIT_FOR_HUB,
-          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
-                         | GST_PARAM_MUTABLE_READY)));
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template_with_gtype (
       element_class, &sink_template, GST_TYPE_PAD);
@@ -1407,12 +1562,12 @@ gst_hub_port_class_init (GstHubPortClass *klass)
   gst_element_class_add_static_pad_template_with_gtype (
       element_class, &audio_src_template, GST_TYPE_PAD);
 
-  gst_element_class_set_static_metadata (element_class, "Hub port",
-      "Generic",
+  gst_element_class_set_static_metadata (element_class, "Hub port", "Generic",
       "Connects a participant to a mcucompositor or dispatcher hub by name, "
       "also from another pipeline of the same process",
       "gst-rooms");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_hub_port_change_state);
   element_class->provide_clock = GST_DEBUG_FUNCPTR (gst_hub_port_provide_clock);
+  element_class->set_bus = GST_DEBUG_FUNCPTR (gst_hub_port_set_bus);
 }

@@ -1,0 +1,1190 @@
+/* gst-rooms: hubport tests.
+ *
+ * The hubport talks to hubs only through their pads, so most tests use two
+ * small hubs defined here: `roomtestswitch` (dispatcher-like: port pads
+ * `src_N` loop each port's input back to it) and `roomtestmixer`
+ * (mcucompositor-like: one shared `src`/`audio_src` with everything).  Tests
+ * with the real `mcucompositor` and `dispatcher` run when those elements are
+ * built. */
+#include "roomcheck.h"
+
+#include <dlfcn.h>
+#include <gst/check/gsttestclock.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+/* ---------------------------------------------------------------------- */
+/* The hub registry lives in the roomhub plugin; reach it through the loaded
+ * module so test hubs register in the same registry as the real ones. */
+
+static void (*registry_add) (GstElement *) = NULL;
+static void (*registry_remove) (GstElement *) = NULL;
+
+static void
+load_registry (void)
+{
+  if (registry_add)
+    return;
+  GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "roomhub");
+  fail_unless (plugin != NULL);
+  GstPlugin *loaded = gst_plugin_load (plugin);
+  fail_unless (loaded != NULL);
+  /* The plugin is loaded already: this only finds it. */
+  void *module = dlopen (
+      gst_plugin_get_filename (loaded), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  fail_unless (module != NULL, "%s", dlerror ());
+  registry_add =
+      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_add");
+  registry_remove =
+      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_remove");
+  fail_unless (registry_add != NULL && registry_remove != NULL);
+  /* The handle stays open for the life of the process, like the plugin. */
+  gst_object_unref (loaded);
+  gst_object_unref (plugin);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Test hubs */
+
+typedef struct {
+  GstElement parent;
+  guint next_port;
+} TestHub;
+typedef struct {
+  GstElementClass parent_class;
+} TestHubClass;
+
+static GType test_switch_get_type (void);
+static GType test_mixer_get_type (void);
+G_DEFINE_TYPE (TestHub, test_hub, GST_TYPE_ELEMENT);
+
+static GstStaticPadTemplate hub_sink_t = GST_STATIC_PAD_TEMPLATE (
+    "sink_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate hub_audio_sink_t = GST_STATIC_PAD_TEMPLATE (
+    "audio_sink_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate hub_src_port_t = GST_STATIC_PAD_TEMPLATE (
+    "src_%u", GST_PAD_SRC, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate hub_audio_src_port_t = GST_STATIC_PAD_TEMPLATE (
+    "audio_src_%u", GST_PAD_SRC, GST_PAD_REQUEST, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate hub_src_t = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate hub_audio_src_t = GST_STATIC_PAD_TEMPLATE (
+    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* "sink_3" -> "src_3", "audio_sink_3" -> "audio_src_3". */
+static std::string
+port_out_name (GstPad *sinkpad)
+{
+  std::string name = GST_PAD_NAME (sinkpad);
+  name.replace (name.find ("sink"), 4, "src");
+  return name;
+}
+
+static std::string
+shared_out_name (GstPad *sinkpad)
+{
+  return g_str_has_prefix (GST_PAD_NAME (sinkpad), "audio") ? "audio_src"
+                                                            : "src";
+}
+
+static GstFlowReturn
+test_hub_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstElement *hub = GST_ELEMENT (parent);
+  for (const std::string &name : {port_out_name (pad), shared_out_name (pad)}) {
+    GstPad *out = gst_element_get_static_pad (hub, name.c_str ());
+    if (out) {
+      gst_pad_push (out, gst_buffer_ref (buffer));
+      gst_object_unref (out);
+    }
+  }
+  gst_buffer_unref (buffer);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+test_hub_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstElement *hub = GST_ELEMENT (parent);
+  if (GST_EVENT_IS_SERIALIZED (event)) {
+    for (const std::string &name :
+        {port_out_name (pad), shared_out_name (pad)}) {
+      GstPad *out = gst_element_get_static_pad (hub, name.c_str ());
+      if (out) {
+        gst_pad_push_event (out, gst_event_ref (event));
+        gst_object_unref (out);
+      }
+    }
+  }
+  gst_event_unref (event);
+  return TRUE;
+}
+
+static gboolean
+copy_sticky (GstPad *pad, GstEvent **event, gpointer user_data)
+{
+  gst_pad_store_sticky_event (GST_PAD (user_data), *event);
+  return TRUE;
+}
+
+static GstPad *
+test_hub_request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *name, const GstCaps *caps)
+{
+  TestHub *hub = (TestHub *)element;
+  std::string pad_name;
+  if (name) {
+    pad_name = name;
+  } else {
+    GST_OBJECT_LOCK (hub);
+    guint port = hub->next_port++;
+    GST_OBJECT_UNLOCK (hub);
+    std::string prefix = GST_PAD_TEMPLATE_NAME_TEMPLATE (templ);
+    pad_name = prefix.substr (0, prefix.size () - 2) + std::to_string (port);
+  }
+  GstPad *pad = gst_pad_new_from_template (templ, pad_name.c_str ());
+  if (GST_PAD_IS_SINK (pad)) {
+    gst_pad_set_chain_function (pad, test_hub_chain);
+    gst_pad_set_event_function (pad, test_hub_event);
+  } else {
+    /* A late output starts with what its input already announced. */
+    std::string in_name = pad_name;
+    in_name.replace (in_name.find ("src"), 3, "sink");
+    GstPad *in = gst_element_get_static_pad (element, in_name.c_str ());
+    if (in) {
+      gst_pad_sticky_events_foreach (in, copy_sticky, pad);
+      gst_object_unref (in);
+    }
+  }
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+test_hub_release_pad (GstElement *element, GstPad *pad)
+{
+  gst_element_remove_pad (element, pad);
+}
+
+static void
+test_hub_init (TestHub *hub)
+{
+  for (GstStaticPadTemplate *t : {&hub_src_t, &hub_audio_src_t}) {
+    GstPad *pad = gst_pad_new_from_static_template (t, t->name_template);
+    gst_element_add_pad (GST_ELEMENT (hub), pad);
+  }
+  registry_add (GST_ELEMENT (hub));
+}
+
+static void
+test_hub_dispose (GObject *object)
+{
+  registry_remove (GST_ELEMENT (object));
+  G_OBJECT_CLASS (test_hub_parent_class)->dispose (object);
+}
+
+static void
+test_hub_class_init (TestHubClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_hub_dispose;
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  element_class->request_new_pad = test_hub_request_new_pad;
+  element_class->release_pad = test_hub_release_pad;
+  gst_element_class_add_static_pad_template (element_class, &hub_sink_t);
+  gst_element_class_add_static_pad_template (element_class, &hub_audio_sink_t);
+  gst_element_class_add_static_pad_template (element_class, &hub_src_t);
+  gst_element_class_add_static_pad_template (element_class, &hub_audio_src_t);
+  gst_element_class_set_static_metadata (
+      element_class, "test hub", "Generic", "test hub", "gst-rooms");
+}
+
+/* Dispatcher-like: also per-port outputs. */
+typedef TestHub TestSwitch;
+typedef TestHubClass TestSwitchClass;
+G_DEFINE_TYPE (TestSwitch, test_switch, test_hub_get_type ());
+static void
+test_switch_init (TestSwitch *)
+{}
+static void
+test_switch_class_init (TestSwitchClass *klass)
+{
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  gst_element_class_add_static_pad_template (element_class, &hub_src_port_t);
+  gst_element_class_add_static_pad_template (
+      element_class, &hub_audio_src_port_t);
+}
+
+/* Mixer-like: only the shared outputs. */
+typedef TestHub TestMixer;
+typedef TestHubClass TestMixerClass;
+G_DEFINE_TYPE (TestMixer, test_mixer, test_hub_get_type ());
+static void
+test_mixer_init (TestMixer *)
+{}
+static void
+test_mixer_class_init (TestMixerClass *)
+{}
+
+static void
+register_test_hubs (void)
+{
+  load_registry ();
+  gst_element_register (
+      NULL, "roomtestswitch", GST_RANK_NONE, test_switch_get_type ());
+  gst_element_register (
+      NULL, "roomtestmixer", GST_RANK_NONE, test_mixer_get_type ());
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers */
+
+static GstElement *
+make_pipeline (const char *description)
+{
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (description, &error);
+  fail_unless (pipeline != NULL && error == NULL, "%s: %s", description,
+      error ? error->message : "?");
+  return pipeline;
+}
+
+static GstElement *
+by_name (GstElement *pipeline, const char *name)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  fail_unless (e != NULL, "no element %s", name);
+  return e;
+}
+
+static void
+set_state_checked (GstElement *pipeline, GstState state)
+{
+  /* Live pipelines: sinks complete their state change with the first
+   * buffer, which the tests push themselves afterwards. */
+  GstStateChangeReturn ret = gst_element_set_state (pipeline, state);
+  fail_if (ret == GST_STATE_CHANGE_FAILURE);
+}
+
+static gint
+get_port (GstElement *hubport)
+{
+  gint port;
+  g_object_get (hubport, "port", &port, NULL);
+  return port;
+}
+
+static guint
+count_pads (GstElement *element, const char *prefix)
+{
+  guint n = 0;
+  GST_OBJECT_LOCK (element);
+  for (GList *l = element->pads; l; l = l->next)
+    if (g_str_has_prefix (GST_PAD_NAME (l->data), prefix))
+      n++;
+  GST_OBJECT_UNLOCK (element);
+  return n;
+}
+
+static GstBuffer *
+video_frame (GstClockTime pts, guint8 value)
+{
+  gsize size = 160 * 120 * 4;
+  GstBuffer *buffer = gst_buffer_new_allocate (NULL, size, NULL);
+  gst_buffer_memset (buffer, 0, value, size);
+  GST_BUFFER_PTS (buffer) = pts;
+  GST_BUFFER_DURATION (buffer) = GST_SECOND / 30;
+  return buffer;
+}
+
+static GstBuffer *
+audio_chunk (GstClockTime pts)
+{
+  gsize size = 480 * 2 * 2; /* 10 ms of S16 stereo at 48 kHz */
+  GstBuffer *buffer = gst_buffer_new_allocate (NULL, size, NULL);
+  gst_buffer_memset (buffer, 0, 0, size);
+  GST_BUFFER_PTS (buffer) = pts;
+  GST_BUFFER_DURATION (buffer) = 10 * GST_MSECOND;
+  return buffer;
+}
+
+#define VIDEO_CAPS "video/x-raw,format=BGRA,width=160,height=120,framerate=30/1"
+#define AUDIO_CAPS                                                             \
+  "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
+
+/* Records the running time (plus base time: the clock time it stands for)
+ * of every buffer passing a pad. */
+struct ClockTimes {
+  GMutex lock;
+  std::vector<GstClockTime> times;
+  std::vector<GstBuffer *> buffers; /* not owned: identity only */
+};
+
+static GstPadProbeReturn
+record_clock_time (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ClockTimes *rec = (ClockTimes *)data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  fail_unless (seg_event != NULL);
+  const GstSegment *segment;
+  gst_event_parse_segment (seg_event, &segment);
+  GstClockTime rt = gst_segment_to_running_time (
+      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  gst_event_unref (seg_event);
+  GstElement *element = gst_pad_get_parent_element (pad);
+  GstClockTime base = gst_element_get_base_time (element);
+  gst_object_unref (element);
+  g_mutex_lock (&rec->lock);
+  rec->times.push_back (rt + base);
+  rec->buffers.push_back (buffer);
+  g_mutex_unlock (&rec->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* appsrc/appsink through their action signals: the tests link only
+ * gstreamer and gstcheck. */
+static GstFlowReturn
+app_push (GstElement *appsrc, GstBuffer *buffer)
+{
+  GstFlowReturn ret;
+  g_signal_emit_by_name (appsrc, "push-buffer", buffer, &ret);
+  gst_buffer_unref (buffer);
+  return ret;
+}
+
+static GstSample *
+app_pull (GstElement *appsink)
+{
+  GstSample *sample = NULL;
+  g_signal_emit_by_name (appsink, "try-pull-sample", 10 * GST_SECOND, &sample);
+  return sample;
+}
+
+static GstMessage *
+pop_message (GstElement *pipeline, GstMessageType types)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, types);
+  gst_object_unref (bus);
+  return msg;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests */
+
+GST_START_TEST (test_missing_hub)
+{
+  GstElement *pipeline = make_pipeline (
+      "videotestsrc ! hubport name=p hub=no-such-hub ! fakesink");
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = pop_message (pipeline, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *error = NULL;
+  gst_message_parse_error (msg, &error, NULL);
+  fail_unless (g_error_matches (
+      error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND));
+  fail_unless_equals_string (
+      error->message, "no hub named 'no-such-hub' in this process");
+  g_error_free (error);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+/* A participant in its own pipeline sends video and audio into a switch
+ * port and gets them back through the port's own outputs: same memory,
+ * re-timed so each buffer stands for the same clock time on both sides. */
+GST_START_TEST (test_switch_loopback_retimed)
+{
+  register_test_hubs ();
+  GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
+
+  GstElement *hub_pipeline = gst_pipeline_new ("hubs");
+  GstElement *hub = gst_element_factory_make ("roomtestswitch", "room");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  gst_test_clock_set_time (GST_TEST_CLOCK (clock), 5 * GST_SECOND);
+  GstElement *participant = make_pipeline (
+      "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
+      "hubport name=p hub=room ! appsink name=vout sync=false "
+      "appsrc name=a is-live=true format=time caps=" AUDIO_CAPS
+      " ! p.audio_sink "
+      "p.audio_src ! appsink name=aout sync=false");
+  gst_pipeline_use_clock (GST_PIPELINE (participant), clock);
+  GstElement *hubport = by_name (participant, "p");
+  fail_unless_equals_int (get_port (hubport), -1);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  gint port = get_port (hubport);
+  fail_unless (port >= 0);
+  fail_unless (gst_element_get_base_time (participant)
+               != gst_element_get_base_time (hub_pipeline));
+
+  /* Clock times seen on the hub's input pads of the port. */
+  ClockTimes video_in, audio_in;
+  g_mutex_init (&video_in.lock);
+  g_mutex_init (&audio_in.lock);
+  std::string vname = "sink_" + std::to_string (port);
+  GstPad *hub_video = gst_element_get_static_pad (hub, vname.c_str ());
+  fail_unless (hub_video != NULL);
+  gst_pad_add_probe (
+      hub_video, GST_PAD_PROBE_TYPE_BUFFER, record_clock_time, &video_in, NULL);
+
+  GstElement *vsrc = by_name (participant, "v");
+  GstElement *asrc = by_name (participant, "a");
+  GstElement *vout = by_name (participant, "vout");
+  GstElement *aout = by_name (participant, "aout");
+  std::vector<GstBuffer *> sent;
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *frame = video_frame (i * GST_SECOND / 30, 0x40 + i);
+    sent.push_back (frame);
+    fail_unless_equals_int (
+        app_push (vsrc, gst_buffer_ref (frame)), GST_FLOW_OK);
+    GstBuffer *chunk = audio_chunk (i * GST_SECOND / 30);
+    fail_unless_equals_int (app_push (asrc, chunk), GST_FLOW_OK);
+    if (i == 0) {
+      /* The audio pad is requested when audio arrives. */
+      GstSample *s = app_pull (aout);
+      fail_unless (s != NULL);
+      gst_sample_unref (s);
+      std::string aname = "audio_sink_" + std::to_string (port);
+      GstPad *hub_audio = gst_element_get_static_pad (hub, aname.c_str ());
+      fail_unless (hub_audio != NULL);
+      gst_pad_add_probe (hub_audio, GST_PAD_PROBE_TYPE_BUFFER,
+          record_clock_time, &audio_in, NULL);
+      gst_object_unref (hub_audio);
+    }
+  }
+
+  for (int i = 0; i < 3; i++) {
+    GstSample *sample = app_pull (vout);
+    fail_unless (sample != NULL, "frame %d did not come back", i);
+    GstBuffer *back = gst_sample_get_buffer (sample);
+    /* Nothing copied: the very same memory went round. */
+    fail_unless (gst_buffer_peek_memory (back, 0)
+                 == gst_buffer_peek_memory (sent[i], 0));
+    const GstSegment *segment = gst_sample_get_segment (sample);
+    GstClockTime rt = gst_segment_to_running_time (
+        segment, GST_FORMAT_TIME, GST_BUFFER_PTS (back));
+    fail_unless_equals_uint64 (rt, i * GST_SECOND / 30);
+    gst_sample_unref (sample);
+  }
+  for (GstBuffer *b : sent)
+    gst_buffer_unref (b);
+  /* appsrc pushes from its own thread: wait for the audio to come round. */
+  for (int i = 1; i < 3; i++) {
+    GstSample *sample = app_pull (aout);
+    fail_unless (sample != NULL, "audio chunk %d did not come back", i);
+    gst_sample_unref (sample);
+  }
+
+  /* In the hub pipeline: the participant's running time 0 (clock time 5 s)
+   * is the hub's running time 4 s, for video and audio alike. */
+  g_mutex_lock (&video_in.lock);
+  fail_unless (video_in.times.size () == 3);
+  for (int i = 0; i < 3; i++)
+    fail_unless_equals_uint64 (
+        video_in.times[i], 5 * GST_SECOND + i * GST_SECOND / 30);
+  g_mutex_unlock (&video_in.lock);
+  g_mutex_lock (&audio_in.lock);
+  fail_unless (audio_in.times.size () == 2);
+  for (int i = 1; i < 3; i++)
+    fail_unless_equals_uint64 (
+        audio_in.times[i - 1], 5 * GST_SECOND + i * GST_SECOND / 30);
+  g_mutex_unlock (&audio_in.lock);
+  gst_object_unref (hub_video);
+
+  /* Leaving releases every pad of the port at once. */
+  fail_unless_equals_int (count_pads (hub, "sink_"), 1);
+  fail_unless_equals_int (count_pads (hub, "src_"), 1);
+  gst_element_set_state (participant, GST_STATE_NULL);
+  fail_unless_equals_int (count_pads (hub, "sink_"), 0);
+  fail_unless_equals_int (count_pads (hub, "audio_sink_"), 0);
+  fail_unless_equals_int (count_pads (hub, "src_"), 0);
+  fail_unless_equals_int (count_pads (hub, "audio_src_"), 0);
+  fail_unless_equals_int (get_port (hubport), -1);
+
+  for (GstElement *e : {vsrc, asrc, vout, aout, hubport})
+    gst_object_unref (e);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (clock);
+  g_mutex_clear (&video_in.lock);
+  g_mutex_clear (&audio_in.lock);
+}
+GST_END_TEST;
+
+/* A participant pipeline with no clock of its own takes the hub pipeline's
+ * clock, offered by the hubport. */
+GST_START_TEST (test_participant_takes_hub_clock)
+{
+  register_test_hubs ();
+  GstClock *clock = gst_test_clock_new ();
+  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub = gst_element_factory_make ("roomtestswitch", "clocked");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  GstElement *participant =
+      make_pipeline ("appsrc is-live=true format=time caps=" VIDEO_CAPS " ! "
+                     "hubport hub=clocked");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstClock *used = gst_element_get_clock (participant);
+  fail_unless (used == clock, "the participant uses %" GST_PTR_FORMAT, used);
+  gst_object_unref (used);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (clock);
+}
+GST_END_TEST;
+
+/* Two different clocks: the port still works, measured once, with a warning
+ * that drift is not followed. */
+GST_START_TEST (test_different_clocks_warn)
+{
+  register_test_hubs ();
+  GstClock *hub_clock = gst_test_clock_new_with_start_time (10 * GST_SECOND);
+  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub = gst_element_factory_make ("roomtestswitch", "two-clocks");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), hub_clock);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  GstElement *participant = make_pipeline (
+      "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
+      "hubport name=p hub=two-clocks ! appsink name=out sync=false");
+  GstClock *system = gst_system_clock_obtain ();
+  gst_pipeline_use_clock (GST_PIPELINE (participant), system);
+  gst_object_unref (system);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstElement *v = by_name (participant, "v");
+  GstElement *out = by_name (participant, "out");
+  fail_unless_equals_int (app_push (v, video_frame (0, 1)), GST_FLOW_OK);
+  GstSample *sample = app_pull (out);
+  fail_unless (sample != NULL, "nothing came back across two clocks");
+  gst_sample_unref (sample);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  GError *error = NULL;
+  gst_message_parse_warning (msg, &error, NULL);
+  fail_unless (g_error_matches (error, GST_CORE_ERROR, GST_CORE_ERROR_CLOCK));
+  g_error_free (error);
+  gst_message_unref (msg);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  for (GstElement *e : {v, out, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (hub_clock);
+}
+GST_END_TEST;
+
+/* A hub created after the participant started takes the waiting port. */
+GST_START_TEST (test_wait_for_hub)
+{
+  register_test_hubs ();
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true ! " VIDEO_CAPS " ! "
+                     "hubport name=p hub=later wait-for-hub=true ! fakesink");
+  GstElement *hubport = by_name (participant, "p");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  fail_unless_equals_int (get_port (hubport), -1);
+
+  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub = gst_element_factory_make ("roomtestmixer", "later");
+  gst_bin_add (GST_BIN (hub_pipeline), hub);
+  fail_unless (get_port (hubport) >= 0);
+  fail_unless_equals_int (count_pads (hub, "sink_"), 1);
+
+  /* The hub goes away: the port detaches with a warning, and comes back
+   * when a new hub of that name appears. */
+  gst_object_unref (hub_pipeline);
+  fail_unless_equals_int (get_port (hubport), -1);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+  GstElement *hub2 = gst_element_factory_make ("roomtestmixer", NULL);
+  gst_object_ref_sink (hub2);
+  fail_unless_equals_int (get_port (hubport), -1);
+  gst_object_set_name (GST_OBJECT (hub2), "later");
+  fail_unless (get_port (hubport) >= 0);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  fail_unless_equals_int (count_pads (hub2, "sink_"), 0);
+  gst_object_unref (hub2);
+  gst_object_unref (hubport);
+  gst_object_unref (participant);
+}
+GST_END_TEST;
+
+/* Against a mixer: the participant gets the shared output (what every port
+ * sends) on `src` and the hub pipeline keeps running when a participant
+ * pipeline fails or is thrown away. */
+GST_START_TEST (test_mixer_shared_output_and_departures)
+{
+  register_test_hubs ();
+  GstElement *hub_pipeline = make_pipeline (
+      "roomtestmixer name=mix mix.src ! fakesink name=out sync=false");
+  GstElement *hub = by_name (hub_pipeline, "mix");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+
+  GstElement *sender = make_pipeline (
+      "appsrc name=v is-live=true format=time caps=" VIDEO_CAPS " ! "
+      "hubport hub=mix");
+  GstElement *viewer =
+      make_pipeline ("hubport name=p hub=mix ! appsink name=vout sync=false");
+  set_state_checked (sender, GST_STATE_PLAYING);
+  set_state_checked (viewer, GST_STATE_PLAYING);
+  fail_unless_equals_int (count_pads (hub, "sink_"), 2);
+
+  GstElement *vsrc = by_name (sender, "v");
+  GstElement *vout = by_name (viewer, "vout");
+  fail_unless_equals_int (app_push (vsrc, video_frame (0, 0x7f)), GST_FLOW_OK);
+  GstSample *sample = app_pull (vout);
+  fail_unless (sample != NULL);
+  GstMapInfo map;
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+  fail_unless_equals_int (map.data[0], 0x7f);
+  fail_unless_equals_int (map.data[map.size - 1], 0x7f);
+  gst_buffer_unmap (buffer, &map);
+  gst_sample_unref (sample);
+
+  /* The sender's pipeline errors out and is thrown away; its port goes. */
+  GST_ELEMENT_ERROR (vsrc, STREAM, FAILED, ("participant failure"), (NULL));
+  gst_object_unref (vsrc);
+  gst_element_set_state (sender, GST_STATE_NULL);
+  gst_object_unref (sender);
+  fail_unless_equals_int (count_pads (hub, "sink_"), 1);
+
+  /* The viewer is disposed while PLAYING, from its bin: released too. */
+  GstElement *p = by_name (viewer, "p");
+  gst_bin_remove (GST_BIN (viewer), p);
+  fail_unless_equals_int (count_pads (hub, "sink_"), 0);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  gst_object_unref (vout);
+  gst_element_set_state (viewer, GST_STATE_NULL);
+  gst_object_unref (viewer);
+
+  GstState state;
+  fail_unless_equals_int (gst_element_get_state (hub_pipeline, &state, NULL, 0),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  GstMessage *error = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (error == NULL, "the hub pipeline got an error");
+  gst_object_unref (bus);
+  gst_object_unref (hub);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+/* A live participant with only `sink` linked reaches PLAYING at once. */
+GST_START_TEST (test_live_no_preroll)
+{
+  register_test_hubs ();
+  GstElement *hub = gst_element_factory_make ("roomtestmixer", "lonely");
+  gst_object_ref_sink (hub);
+  for (const char *description :
+      {"videotestsrc is-live=true ! " VIDEO_CAPS " ! hubport hub=lonely",
+          "videotestsrc ! " VIDEO_CAPS " ! hubport hub=lonely"}) {
+    GstElement *participant = make_pipeline (description);
+    fail_unless_equals_int (
+        gst_element_set_state (participant, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_NO_PREROLL);
+    GstStateChangeReturn ret =
+        gst_element_set_state (participant, GST_STATE_PLAYING);
+    fail_unless (
+        ret == GST_STATE_CHANGE_SUCCESS || ret == GST_STATE_CHANGE_NO_PREROLL,
+        "%s: %s", description, gst_element_state_change_return_get_name (ret));
+    GstState state;
+    gst_element_get_state (participant, &state, NULL, 0);
+    fail_unless_equals_int (state, GST_STATE_PLAYING);
+    gst_element_set_state (participant, GST_STATE_NULL);
+    gst_object_unref (participant);
+  }
+  gst_object_unref (hub);
+}
+GST_END_TEST;
+
+/* ---------------------------------------------------------------------- */
+/* With the real hubs */
+
+static bool
+have_element (const char *name)
+{
+  GstElementFactory *f = gst_element_factory_find (name);
+  if (f)
+    gst_object_unref (f);
+  return f != NULL;
+}
+
+struct Rect {
+  guint port;
+  gint x, y, width, height;
+};
+
+/* Waits for the next mcucompositor-layout message; returns its tiles. */
+static bool
+next_layout (GstBus *bus, std::vector<Rect> &tiles)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < deadline) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        (GstMessageType)(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+    if (msg == NULL)
+      continue;
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+        "error in the hub pipeline");
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (!gst_structure_has_name (s, "mcucompositor-layout")) {
+      gst_message_unref (msg);
+      continue;
+    }
+    tiles.clear ();
+    const GValue *ports = gst_structure_get_value (s, "ports");
+    for (guint i = 0; ports && i < gst_value_array_get_size (ports); i++) {
+      const GstStructure *tile =
+          gst_value_get_structure (gst_value_array_get_value (ports, i));
+      Rect r;
+      fail_unless (gst_structure_get (tile, "port", G_TYPE_UINT, &r.port, "x",
+          G_TYPE_INT, &r.x, "y", G_TYPE_INT, &r.y, "width", G_TYPE_INT,
+          &r.width, "height", G_TYPE_INT, &r.height, NULL));
+      tiles.push_back (r);
+    }
+    gst_message_unref (msg);
+    return true;
+  }
+  return false;
+}
+
+/* HUBPORT_TEST_ROUNDS overrides the 100 rounds when hunting a problem. */
+static int
+join_rounds (void)
+{
+  const char *env = g_getenv ("HUBPORT_TEST_ROUNDS");
+  return env ? atoi (env) : 100;
+}
+
+#define MCU_HUB                                                                \
+  "mcucompositor name=mcu width=320 height=240 framerate=60/1 "                \
+  "! fakesink sync=false "                                                     \
+  "videotestsrc is-live=true pattern=blue "                                    \
+  "! video/x-raw,width=160,height=120,framerate=30/1 ! mcu.sink_0 "
+
+/* Port 0 of the hub's own pipeline plus a participant from another pipeline,
+ * joining and leaving 100 times: each join shows the participant in the
+ * right half of a 1x2 grid, each departure gives the whole frame back. */
+GST_START_TEST (test_mcu_join_leave)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
+  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+
+  for (int round = 0; round < join_rounds (); round++) {
+    GstElement *participant =
+        make_pipeline ("videotestsrc is-live=true pattern=red "
+                       "! video/x-raw,width=160,height=120,framerate=30/1 "
+                       "! hubport name=p hub=mcu");
+    GstElement *hubport = by_name (participant, "p");
+    set_state_checked (participant, GST_STATE_PLAYING);
+    gint port = get_port (hubport);
+    fail_unless (port > 0);
+    do {
+      fail_unless (next_layout (bus, tiles), "round %d: no layout", round);
+    } while (tiles.size () != 2);
+    fail_unless_equals_int (tiles[0].port, 0);
+    fail_unless_equals_int (tiles[1].port, port);
+    fail_unless (tiles[0].x == 0 && tiles[0].y == 60 && tiles[0].width == 160
+                 && tiles[0].height == 120);
+    fail_unless (tiles[1].x == 160 && tiles[1].y == 60 && tiles[1].width == 160
+                     && tiles[1].height == 120,
+        "round %d: port %d at %d,%d %dx%d", round, port, tiles[1].x, tiles[1].y,
+        tiles[1].width, tiles[1].height);
+
+    /* Leave: a third of the time by removal from the bin, a third after an
+     * error in the participant pipeline, else by going to NULL. */
+    int leave = g_getenv ("HUBPORT_TEST_LEAVE")
+                    ? atoi (g_getenv ("HUBPORT_TEST_LEAVE"))
+                    : round % 3;
+    if (leave == 0) {
+      gst_bin_remove (GST_BIN (participant), hubport);
+      gst_element_set_state (hubport, GST_STATE_NULL);
+    } else if (leave == 1) {
+      GST_ELEMENT_ERROR (
+          hubport, STREAM, FAILED, ("participant failed"), (NULL));
+    }
+    gst_element_set_state (participant, GST_STATE_NULL);
+    fail_unless_equals_int (count_pads (mcu, "sink_"), 1);
+    do {
+      fail_unless (next_layout (bus, tiles), "round %d: no layout", round);
+    } while (tiles.size () != 1);
+    fail_unless_equals_int (tiles[0].port, 0);
+    fail_unless_equals_int (tiles[0].width, 320);
+    gst_object_unref (hubport);
+    gst_object_unref (participant);
+  }
+
+  GstState state;
+  gst_element_get_state (hub_pipeline, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+  gst_object_unref (mcu);
+  gst_object_unref (bus);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+static bool
+pixel_is (const GstMapInfo &map, gint stride, gint x, gint y, guint8 r,
+    guint8 g, guint8 b)
+{
+  const guint8 *p = map.data + y * stride + x * 3;
+  return std::abs (p[0] - r) < 40 && std::abs (p[1] - g) < 40
+         && std::abs (p[2] - b) < 40;
+}
+
+/* The participant sees the composite on its `src`: itself (red) on the
+ * right, port 0 (blue) on the left. */
+GST_START_TEST (test_mcu_composite_to_participant)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (MCU_HUB);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true pattern=red "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=mcu ! videoconvert "
+                     "! video/x-raw,format=RGB,width=320,height=240 "
+                     "! appsink name=out sync=false max-buffers=2 drop=true");
+  GstElement *out = by_name (participant, "out");
+  set_state_checked (participant, GST_STATE_PLAYING);
+
+  bool seen = false;
+  for (int i = 0; i < 120 && !seen; i++) {
+    GstSample *sample = app_pull (out);
+    fail_unless (sample != NULL, "no composite frame");
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    gint stride = GST_ROUND_UP_4 (320 * 3);
+    seen = pixel_is (map, stride, 240, 120, 255, 0, 0)
+           && pixel_is (map, stride, 80, 120, 0, 0, 255)
+           && pixel_is (map, stride, 160, 10, 0, 0, 0);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+  fail_unless (seen, "the participant never saw itself in the composite");
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+/* Two participants on a dispatcher: what is routed to port A arrives on A's
+ * `src` (B's green), pixels and all. */
+GST_START_TEST (test_dispatcher_route_to_port)
+{
+  if (!have_element ("dispatcher"))
+    return;
+  GstElement *hub_pipeline =
+      make_pipeline ("dispatcher name=d ! fakesink sync=false async=false "
+                     "d.audio_src ! fakesink sync=false async=false");
+  GstElement *d = by_name (hub_pipeline, "d");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *a = make_pipeline (
+      "videotestsrc is-live=true pattern=red "
+      "! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! hubport name=p hub=d ! videoconvert ! video/x-raw,format=RGB "
+      "! appsink name=out sync=false max-buffers=2 drop=true");
+  GstElement *b =
+      make_pipeline ("videotestsrc is-live=true pattern=green "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=d");
+  set_state_checked (a, GST_STATE_PLAYING);
+  set_state_checked (b, GST_STATE_PLAYING);
+  GstElement *pa = by_name (a, "p"), *pb = by_name (b, "p");
+  gint port_a = get_port (pa), port_b = get_port (pb);
+  fail_unless (port_a >= 0 && port_b >= 0 && port_a != port_b);
+  std::string routes = std::to_string (port_b) + ">" + std::to_string (port_a);
+  g_object_set (d, "routes", routes.c_str (), NULL);
+
+  GstElement *out = by_name (a, "out");
+  bool green = false;
+  for (int i = 0; i < 120 && !green; i++) {
+    GstSample *sample = app_pull (out);
+    fail_unless (sample != NULL, "nothing routed to port %d", port_a);
+    GstMapInfo map;
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    green = pixel_is (map, GST_ROUND_UP_4 (160 * 3), 80, 60, 0, 255, 0);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+  fail_unless (green, "port %d never got port %d's picture", port_a, port_b);
+
+  for (GstElement *p : {a, b})
+    gst_element_set_state (p, GST_STATE_NULL);
+  fail_unless_equals_int (count_pads (d, "sink_"), 0);
+  fail_unless_equals_int (count_pads (d, "src_"), 0);
+  for (GstElement *e : {out, pa, pb, a, b, d})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+/* Clock time (running time + base time) of every buffer, by buffer offset
+ * (frame number / sample number set by the test sources). */
+struct OffsetTimes {
+  GMutex lock;
+  std::map<guint64, GstClockTime> times;
+};
+
+static GstPadProbeReturn
+record_by_offset (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  OffsetTimes *rec = (OffsetTimes *)data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (seg_event == NULL)
+    return GST_PAD_PROBE_OK;
+  const GstSegment *segment;
+  gst_event_parse_segment (seg_event, &segment);
+  GstClockTime rt = gst_segment_to_running_time (
+      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  gst_event_unref (seg_event);
+  GstElement *element = gst_pad_get_parent_element (pad);
+  GstClockTime base = gst_element_get_base_time (element);
+  gst_object_unref (element);
+  g_mutex_lock (&rec->lock);
+  rec->times[GST_BUFFER_OFFSET (buffer)] = rt + base;
+  g_mutex_unlock (&rec->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_offset_probe (GstElement *element, const char *pad_name, OffsetTimes *rec)
+{
+  GstPad *pad = gst_element_get_static_pad (element, pad_name);
+  fail_unless (pad != NULL);
+  gst_pad_add_probe (
+      pad, GST_PAD_PROBE_TYPE_BUFFER, record_by_offset, rec, NULL);
+  gst_object_unref (pad);
+}
+
+/* Largest |hub clock time - participant clock time| over matching buffers. */
+static GstClockTimeDiff
+worst_skew (OffsetTimes &participant, OffsetTimes &hub, guint *matched)
+{
+  GstClockTimeDiff worst = 0;
+  *matched = 0;
+  g_mutex_lock (&participant.lock);
+  g_mutex_lock (&hub.lock);
+  for (auto &entry : hub.times) {
+    auto it = participant.times.find (entry.first);
+    if (it == participant.times.end ())
+      continue;
+    GstClockTimeDiff skew =
+        std::abs (GST_CLOCK_DIFF (it->second, entry.second));
+    worst = MAX (worst, skew);
+    (*matched)++;
+  }
+  g_mutex_unlock (&hub.lock);
+  g_mutex_unlock (&participant.lock);
+  return worst;
+}
+
+/* Live audio and video from a participant started later than the hub (so
+ * the base times differ) reach the dispatcher's outputs at the same clock
+ * time they stand for in the participant pipeline, within 20 ms. */
+GST_START_TEST (test_dispatcher_av_sync)
+{
+  if (!have_element ("dispatcher"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (
+      "dispatcher name=d source=0 ! fakesink name=vsink sync=false "
+      "async=false d.audio_src ! fakesink name=asink sync=false async=false");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  g_usleep (30 * 1000); /* only so that the base times differ */
+  GstElement *participant = make_pipeline (
+      "videotestsrc is-live=true "
+      "! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! hubport name=p hub=d "
+      "audiotestsrc is-live=true samplesperbuffer=480 ! " AUDIO_CAPS
+      " ! p.audio_sink");
+  GstElement *hubport = by_name (participant, "p");
+  GstElement *vsink = by_name (hub_pipeline, "vsink");
+  GstElement *asink = by_name (hub_pipeline, "asink");
+  OffsetTimes pv, pa, hv, ha;
+  for (OffsetTimes *r : {&pv, &pa, &hv, &ha})
+    g_mutex_init (&r->lock);
+  add_offset_probe (hubport, "sink", &pv);
+  add_offset_probe (hubport, "audio_sink", &pa);
+  add_offset_probe (vsink, "sink", &hv);
+  add_offset_probe (asink, "sink", &ha);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  fail_unless_equals_int (get_port (hubport), 0);
+  fail_unless (gst_element_get_base_time (participant)
+               != gst_element_get_base_time (hub_pipeline));
+
+  guint video_matched = 0, audio_matched = 0;
+  GstClockTimeDiff video_skew = 0, audio_skew = 0;
+  for (int i = 0; i < 100 && (video_matched < 10 || audio_matched < 30); i++) {
+    g_usleep (20 * 1000);
+    video_skew = worst_skew (pv, hv, &video_matched);
+    audio_skew = worst_skew (pa, ha, &audio_matched);
+  }
+  gst_element_set_state (participant, GST_STATE_NULL);
+  fail_unless (video_matched >= 10 && audio_matched >= 30,
+      "only %u video and %u audio buffers crossed", video_matched,
+      audio_matched);
+  GST_INFO ("worst skew: video %" GST_STIME_FORMAT ", audio %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (video_skew), GST_STIME_ARGS (audio_skew));
+  fail_unless (video_skew <= 20 * GST_MSECOND, "video skew %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (video_skew));
+  fail_unless (audio_skew <= 20 * GST_MSECOND, "audio skew %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (audio_skew));
+
+  for (GstElement *e : {hubport, vsink, asink, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  for (OffsetTimes *r : {&pv, &pa, &hv, &ha})
+    g_mutex_clear (&r->lock);
+}
+GST_END_TEST;
+
+/* wait-for-hub with a real mcucompositor created later, in a pipeline of
+ * its own; then the hub goes away under the attached port. */
+GST_START_TEST (test_mcu_wait_then_hub_disposed)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true pattern=red "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=late-mcu wait-for-hub=true");
+  GstElement *hubport = by_name (participant, "p");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  fail_unless_equals_int (get_port (hubport), -1);
+
+  GstElement *hub_pipeline = make_pipeline (
+      "mcucompositor name=late-mcu width=320 height=240 framerate=60/1 "
+      "! fakesink sync=false");
+  gint port = get_port (hubport);
+  fail_unless (port >= 0, "the port did not attach to the new hub");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+  fail_unless_equals_int (tiles[0].port, port);
+  gst_object_unref (bus);
+
+  /* The hub's pipeline ends while the participant plays on. */
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+  fail_unless_equals_int (get_port (hubport), -1);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+  GstState state;
+  gst_element_get_state (participant, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (hubport);
+  gst_object_unref (participant);
+}
+GST_END_TEST;
+
+/* A participant pipeline that reaches EOS releases its port (the hub
+ * re-lays out at once) and ends; the hub, whose only input that was, goes
+ * on instead of ending. */
+GST_START_TEST (test_mcu_participant_eos)
+{
+  if (!have_element ("mcucompositor"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (
+      "mcucompositor name=mcu width=320 height=240 framerate=60/1 "
+      "! fakesink sync=false");
+  GstElement *mcu = by_name (hub_pipeline, "mcu");
+  GstBus *bus = gst_element_get_bus (hub_pipeline);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *participant =
+      make_pipeline ("videotestsrc is-live=true num-buffers=15 "
+                     "! video/x-raw,width=160,height=120,framerate=30/1 "
+                     "! hubport name=p hub=mcu");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  std::vector<Rect> tiles;
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 1);
+  GstMessage *msg = pop_message (participant, GST_MESSAGE_EOS);
+  fail_unless (msg != NULL, "the participant pipeline did not end");
+  gst_message_unref (msg);
+  fail_unless_equals_int (count_pads (mcu, "sink_"), 0);
+  do {
+    fail_unless (next_layout (bus, tiles));
+  } while (tiles.size () != 0);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_EOS) == NULL);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  gst_object_unref (participant);
+  gst_object_unref (bus);
+  gst_object_unref (mcu);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
+static Suite *
+hubport_suite (void)
+{
+  Suite *s = suite_create ("hubport");
+  TCase *tc = tcase_create ("general");
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_missing_hub);
+  tcase_add_test (tc, test_switch_loopback_retimed);
+  tcase_add_test (tc, test_wait_for_hub);
+  tcase_add_test (tc, test_participant_takes_hub_clock);
+  tcase_add_test (tc, test_different_clocks_warn);
+  tcase_add_test (tc, test_mixer_shared_output_and_departures);
+  tcase_add_test (tc, test_live_no_preroll);
+  tcase_add_test (tc, test_mcu_join_leave);
+  tcase_add_test (tc, test_mcu_composite_to_participant);
+  tcase_add_test (tc, test_mcu_wait_then_hub_disposed);
+  tcase_add_test (tc, test_mcu_participant_eos);
+  tcase_add_test (tc, test_dispatcher_route_to_port);
+  tcase_add_test (tc, test_dispatcher_av_sync);
+  return s;
+}
+
+ROOM_CHECK_MAIN (hubport);
