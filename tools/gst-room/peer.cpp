@@ -21,6 +21,11 @@ const char *VIDEO_SEND_BRANCH =
     " ! vp8enc deadline=1 cpu-used=8 lag-in-frames=0 end-usage=cbr"
     " target-bitrate=1500000 keyframe-max-dist=90 error-resilient=default"
     " threads=2 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
+/* What a peer sends when the room encodes the video once for everybody
+ * (role key video-hub): payloaded only. */
+const char *VIDEO_PAY_BRANCH =
+    "queue max-size-buffers=30 max-size-bytes=0 max-size-time=0"
+    " ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
 const char *VIDEO_SEND_CAPS =
     "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000";
 const char *AUDIO_SEND_BRANCH =
@@ -147,6 +152,11 @@ Peer::start (std::string &error)
   }
   gst_bin_add_many (GST_BIN (pipeline_), webrtc_, port_, nullptr);
   g_object_set (port_, "hub", role_.hub.c_str (), nullptr);
+  if (!role_.video_hub.empty () && role_.receive_video) {
+    view_ = gst_element_factory_make ("hubport", "view");
+    g_object_set (view_, "hub", role_.video_hub.c_str (), nullptr);
+    gst_bin_add (GST_BIN (pipeline_), view_);
+  }
   g_object_set (webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE,
       nullptr);
   if (room_.spec ().ice_transport_policy == "relay")
@@ -238,12 +248,13 @@ Peer::link_outgoing (std::string &error)
 {
   struct Branch {
     bool wanted;
+    GstElement *port;
     const char *port_pad;
     const char *description;
-    const char *caps;
   } branches[] = {
-    {role_.receive_video, "src", VIDEO_SEND_BRANCH, VIDEO_SEND_CAPS},
-    {role_.receive_audio, "audio_src", AUDIO_SEND_BRANCH, AUDIO_SEND_CAPS},
+    {role_.receive_video, view_ ? view_ : port_, "src",
+        view_ ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH},
+    {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
   };
   guint sink_index = 0;
   for (const Branch &b : branches) {
@@ -253,7 +264,7 @@ Peer::link_outgoing (std::string &error)
     if (!bin)
       return false;
     gst_bin_add (GST_BIN (pipeline_), bin);
-    GstPad *from = gst_element_get_static_pad (port_, b.port_pad);
+    GstPad *from = gst_element_get_static_pad (b.port, b.port_pad);
     GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
     GstPad *bin_src = gst_element_get_static_pad (bin, "src");
     std::string sink_name = "sink_" + std::to_string (sink_index++);

@@ -67,6 +67,7 @@ private:
   GstElement *pipeline_ = nullptr;
   GstElement *webrtc_ = nullptr;
   GstElement *port_ = nullptr; /* the hubport */
+  GstElement *view_ = nullptr; /* hubport on the role's video-hub, if any */
   guint bus_watch_ = 0;
   std::shared_ptr<Shared> shared_;
 };

@@ -100,6 +100,21 @@ Room::build (std::string &error)
       return false;
     }
     gst_object_unref (hub);
+    if (role.video_hub.empty ())
+      continue;
+    GstElement *video_hub = find_hub (role.video_hub);
+    const gchar *video_factory = video_hub
+        ? GST_OBJECT_NAME (gst_element_get_factory (video_hub)) : nullptr;
+    bool is_dispatcher = video_factory && g_str_equal (video_factory, "dispatcher");
+    if (video_hub)
+      gst_object_unref (video_hub);
+    if (!is_dispatcher) {
+      error = spec_.where (role.line) + ": [role " + role.name + "] video-hub: '"
+          + role.video_hub + "' is " + (video_factory ? std::string ("a ") + video_factory
+              : std::string ("no element in any [pipeline]"))
+          + "; it must name a dispatcher carrying encoded VP8";
+      return false;
+    }
   }
   return true;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 namespace {
 
@@ -24,6 +25,40 @@ struct LineIndex {
   }
 };
 
+bool
+is_continuation (const std::string &line)
+{
+  return !line.empty () && (line[0] == ' ' || line[0] == '\t')
+      && line.find_first_not_of (" \t\r") != std::string::npos;
+}
+
+/* Long values (launch lines) may go on over lines that start with white
+ * space; GKeyFile knows no such thing, so they are joined first.  The line
+ * count stays the same: a joined line leaves an empty line behind. */
+std::string
+join_continuations (const std::string &text)
+{
+  std::istringstream in (text);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline (in, line))
+    lines.push_back (line);
+  for (size_t i = 1; i < lines.size (); i++) {
+    if (!is_continuation (lines[i]))
+      continue;
+    size_t target = i - 1;
+    while (target > 0 && lines[target].empty ())
+      target--;
+    std::string piece = lines[i].substr (lines[i].find_first_not_of (" \t"));
+    lines[target] += " " + piece;
+    lines[i].clear ();
+  }
+  std::string joined;
+  for (const std::string &l : lines)
+    joined += l + "\n";
+  return joined;
+}
+
 LineIndex
 index_lines (const std::string &text)
 {
@@ -31,6 +66,8 @@ index_lines (const std::string &text)
   std::istringstream in (text);
   std::string line, group;
   for (int number = 1; std::getline (in, line); number++) {
+    if (is_continuation (line))
+      continue;
     std::string s = line;
     s.erase (0, s.find_first_not_of (" \t"));
     if (s.empty () || s[0] == '#')
@@ -129,7 +166,7 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
     g_error_free (err);
     return false;
   }
-  std::string text (contents, length);
+  std::string text = join_continuations (std::string (contents, length));
   g_free (contents);
   LineIndex lines = index_lines (text);
 
@@ -254,8 +291,8 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
         return fail (group, "launch", "missing: a pipeline needs a launch line");
       spec.pipelines.push_back (p);
     } else if (g_str_has_prefix (group.c_str (), "role ")) {
-      if (!check_known (group, {"hub", "send", "receive", "token", "max-peers",
-                  "cross-route"}))
+      if (!check_known (group, {"hub", "video-hub", "send", "receive", "token",
+                  "max-peers", "cross-route"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));
@@ -269,6 +306,7 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
       if (has (group, "receive") && !parse_media (get (group, "receive"),
               r.receive_audio, r.receive_video))
         return fail (group, "receive", "expected a list of audio, video or none");
+      r.video_hub = get (group, "video-hub");
       r.token = get (group, "token");
       guint64 v = r.max_peers;
       if (!get_uint (group, "max-peers", 100000, v))

@@ -17,6 +17,10 @@ struct RoomPipelineSpec {
 struct RoomRoleSpec {
   std::string name; /* from [role NAME] */
   std::string hub;  /* the hub element a peer of this role attaches to */
+  /* A dispatcher carrying encoded VP8 that the role receives as its video,
+   * encoded once for every peer, instead of the hub's raw output encoded per
+   * peer.  Empty: encode per peer. */
+  std::string video_hub;
   bool send_video = true, send_audio = true;    /* browser → hub */
   bool receive_video = true, receive_audio = true; /* hub → browser */
   std::string token; /* empty: no token needed */
