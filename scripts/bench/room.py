@@ -208,11 +208,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--participants', type=int, default=4)
     parser.add_argument('--seconds', type=int, default=20)
+    parser.add_argument('--encode-per-peer', action='store_true',
+                        help='drop the room\'s video-hub: encode the composite once per participant')
     args = parser.parse_args()
     Gst.init(None)
     port = free_port()
     room_text = open(os.path.join(TOP, 'docs/rooms/group-call.ini')).read()
     room_text = re.sub(r'(?m)^listen=.*$', f'listen=127.0.0.1:{port}', room_text)
+    if args.encode_per_peer:
+        room_text = re.sub(r'(?m)^video-hub=.*$', '', room_text)
     room_file = f'/tmp/gst-rooms-bench-{port}.ini'
     with open(room_file, 'w') as f:
         f.write(room_text)
