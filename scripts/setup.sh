@@ -18,9 +18,12 @@ packages=(
   # vision plugin and its test data
   libopencv-dev opencv-data opencv-doc qrencode
   # the room tool
-  libsoup-3.0-dev libjson-glib-dev libnice-dev
+  libsoup-3.0-dev libjson-glib-dev libnice-dev nlohmann-json3-dev
+  # end-to-end tests: a real browser and a TURN server
+  chromium coturn
   # test helpers
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
+  gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
 )
 
 sudo_cmd=()
@@ -36,6 +39,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js for the browser tests: Debian's, unless the machine has one already.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm"
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends nodejs npm
+fi
+# playwright-core drives Debian's chromium; it downloads no browser.
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
 
 if [ ! -f build/build.ninja ]; then

@@ -1,0 +1,210 @@
+/* gst-room: builds the room a room file describes and serves it to browsers.
+ *
+ *   gst-room [--dot-dir DIR] [--web-dir DIR] ROOMFILE
+ *
+ * Exit codes: 0 after a clean stop (Ctrl-C), 1 when a room pipeline failed,
+ * 2 for a bad command line or room file, 3 when a needed plugin is missing,
+ * 4 when the server cannot listen. */
+#include <gst/gst.h>
+#include <glib-unix.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "room.h"
+#include "roomfile.h"
+#include "server.h"
+
+namespace {
+
+enum ExitCode {
+  EXIT_OK = 0,
+  EXIT_ROOM_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_MISSING_PLUGIN = 3,
+  EXIT_LISTEN = 4,
+};
+
+/* Like webrtc-sendrecv: report every missing plugin up front, one a line. */
+bool
+check_plugins ()
+{
+  static const char *needed[] = {"coreelements", "nice", "webrtc", "dtls", "srtp",
+    "rtpmanager", "rtp", "vpx", "opus", "videoconvertscale", "audioconvert",
+    "audioresample", "roomhub"};
+  bool ok = true;
+  GstRegistry *registry = gst_registry_get ();
+  for (const char *name : needed) {
+    GstPlugin *plugin = gst_registry_find_plugin (registry, name);
+    if (!plugin) {
+      g_printerr ("gst-room: missing GStreamer plugin '%s'\n", name);
+      ok = false;
+      continue;
+    }
+    gst_object_unref (plugin);
+  }
+  return ok;
+}
+
+std::string
+web_dir_default ()
+{
+  /* The uninstalled tool serves the pages of its source tree. */
+  if (g_file_test (ROOMS_WEB_SOURCE_DIR "/index.html", G_FILE_TEST_EXISTS))
+    return ROOMS_WEB_SOURCE_DIR;
+  return ROOMS_WEB_INSTALL_DIR;
+}
+
+struct App {
+  GMainLoop *loop = nullptr;
+  Room *room = nullptr;
+  int exit_code = EXIT_OK;
+  bool stopping = false;
+};
+
+gboolean
+on_sigint (gpointer data)
+{
+  auto *app = static_cast<App *> (data);
+  if (app->stopping) {
+    g_printerr ("gst-room: interrupted again, stopping now\n");
+    g_main_loop_quit (app->loop);
+    return G_SOURCE_CONTINUE;
+  }
+  app->stopping = true;
+  g_print ("gst-room: stopping: sending EOS so recordings finish...\n");
+  app->room->send_eos ();
+  /* Don't wait for ever on a pipeline that never finishes. */
+  g_timeout_add_seconds (5, [] (gpointer d) -> gboolean {
+        g_printerr ("gst-room: EOS did not arrive within 5 s, stopping anyway\n");
+        g_main_loop_quit (static_cast<App *> (d)->loop);
+        return G_SOURCE_REMOVE;
+      }, app);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A peer's pipeline is a loop by design: webrtcbin → hubport (into the hub)
+ * and hubport (back from the hub) → webrtcbin.  GstBin orders such a graph
+ * fine but says so on every state change; that one warning is not news. */
+void
+on_gstreamer_warning (const gchar * domain, GLogLevelFlags level,
+    const gchar * message, gpointer)
+{
+  if (g_str_has_prefix (message, "loop detected in the graph of bin 'peer-"))
+    return;
+  g_log_default_handler (domain, level, message, nullptr);
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  gchar *dot_dir = nullptr, *web_dir = nullptr;
+  gboolean check_only = FALSE;
+  GOptionEntry entries[] = {
+    {"dot-dir", 0, 0, G_OPTION_ARG_FILENAME, &dot_dir,
+        "Write pipeline graphs (.dot) into DIR when pipelines start and peers come and go", "DIR"},
+    {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &web_dir,
+        "Serve the web pages from DIR instead of the installed ones", "DIR"},
+    {"check", 0, 0, G_OPTION_ARG_NONE, &check_only,
+        "Only check the room file and build the room, then exit", nullptr},
+    {nullptr},
+  };
+  GOptionContext *ctx = g_option_context_new ("ROOMFILE - serve a gst-rooms room");
+  g_option_context_set_summary (ctx,
+      "Builds the room that ROOMFILE describes (pipelines in gst-launch-1.0 syntax,\n"
+      "roles that browsers join as) and serves it over HTTP and WebSocket: the web\n"
+      "pages, and WebRTC signalling for one webrtcbin per browser.  Ctrl-C sends\n"
+      "EOS, finishes recordings and exits.  See docs/room-file.md.");
+  g_option_context_set_description (ctx,
+      "Exit status: 0 stopped cleanly, 1 a room pipeline failed, 2 bad command line\n"
+      "or room file, 3 a GStreamer plugin is missing, 4 cannot listen.");
+  g_option_context_add_main_entries (ctx, entries, nullptr);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  GError *err = nullptr;
+  if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
+    g_printerr ("gst-room: %s\n", err->message);
+    g_error_free (err);
+    g_option_context_free (ctx);
+    return EXIT_USAGE;
+  }
+  g_option_context_free (ctx);
+  if (argc != 2) {
+    g_printerr ("usage: gst-room [OPTION...] ROOMFILE (see gst-room --help)\n");
+    return EXIT_USAGE;
+  }
+  if (dot_dir) {
+    g_mkdir_with_parents (dot_dir, 0755);
+    g_setenv ("GST_DEBUG_DUMP_DOT_DIR", dot_dir, TRUE);
+  }
+  gst_init (nullptr, nullptr);
+  g_log_set_handler ("GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning,
+      nullptr);
+
+  int code = EXIT_OK;
+  {
+    RoomSpec spec;
+    std::string error;
+    if (!room_file_load (argv[1], spec, error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      return EXIT_USAGE;
+    }
+    if (!check_plugins ())
+      return EXIT_MISSING_PLUGIN;
+
+    Room room (spec, dot_dir ? dot_dir : "");
+    if (!room.build (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      return EXIT_USAGE;
+    }
+    if (check_only) {
+      g_print ("gst-room: %s is a valid room\n", argv[1]);
+      return EXIT_OK;
+    }
+
+    App app;
+    app.loop = g_main_loop_new (nullptr, FALSE);
+    app.room = &room;
+    room.on_fatal = [&app] (int exit_code) {
+      app.exit_code = exit_code;
+      g_main_loop_quit (app.loop);
+    };
+    room.on_eos = [&app] () { g_main_loop_quit (app.loop); };
+
+    Server server (room, web_dir ? web_dir : web_dir_default ());
+    if (!server.listen (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      g_main_loop_unref (app.loop);
+      return EXIT_LISTEN;
+    }
+    if (!room.start (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      g_main_loop_unref (app.loop);
+      return EXIT_ROOM_FAILED;
+    }
+    g_print ("gst-room: '%s' is open at %s\n", spec.title.c_str (),
+        server.url ().c_str ());
+    for (const RoomRoleSpec &role : spec.roles)
+      g_print ("gst-room:   %s: %s?role=%s\n", role.name.c_str (),
+          server.url ().c_str (), role.name.c_str ());
+    fflush (stdout);
+
+    guint sigint = g_unix_signal_add (SIGINT, on_sigint, &app);
+    guint sigterm = g_unix_signal_add (SIGTERM, on_sigint, &app);
+    g_main_loop_run (app.loop);
+    g_source_remove (sigint);
+    g_source_remove (sigterm);
+
+    server.close_all ();
+    room.stop ();
+    code = app.exit_code;
+    g_main_loop_unref (app.loop);
+    g_print ("gst-room: stopped\n");
+  }
+  g_free (dot_dir);
+  g_free (web_dir);
+  gst_deinit ();
+  return code;
+}

@@ -1,0 +1,480 @@
+/* gst-room: a browser's webrtcbin pipeline, attached to the room through a
+ * hubport. */
+#include "peer.h"
+
+#define GST_USE_UNSTABLE_API
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include "room.h"
+
+GST_DEBUG_CATEGORY_STATIC (peer_debug);
+#define GST_CAT_DEFAULT peer_debug
+
+namespace {
+
+/* What a peer sends the browser: encoded once per peer from what the hub
+ * sends back to its port. */
+const char *VIDEO_SEND_BRANCH =
+    "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream"
+    " ! videoconvert ! video/x-raw,format=I420"
+    " ! vp8enc deadline=1 cpu-used=8 lag-in-frames=0 end-usage=cbr"
+    " target-bitrate=1500000 keyframe-max-dist=90 error-resilient=default"
+    " threads=2 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
+/* What a peer sends when the room encodes the video once for everybody
+ * (role key video-hub): payloaded only. */
+const char *VIDEO_PAY_BRANCH =
+    "queue max-size-buffers=30 max-size-bytes=0 max-size-time=0"
+    " ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
+const char *VIDEO_SEND_CAPS =
+    "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000";
+const char *AUDIO_SEND_BRANCH =
+    "queue max-size-time=200000000 leaky=downstream ! audioconvert ! audioresample"
+    " ! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 frame-size=20"
+    " ! rtpopuspay pt=111 mtu=1200";
+const char *AUDIO_SEND_CAPS =
+    "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
+    "encoding-params=(string)2";
+
+GstElement *
+parse_branch (const char *description, std::string &error)
+{
+  GError *err = nullptr;
+  GstParseContext *ctx = gst_parse_context_new ();
+  GstElement *bin = gst_parse_bin_from_description_full (description, TRUE, ctx,
+      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!bin) {
+    gchar **missing = gst_parse_context_get_missing_elements (ctx);
+    error = missing && missing[0]
+        ? std::string ("no element \"") + missing[0] + "\" (" + room_plugin_of (missing[0]) + ")"
+        : std::string (err ? err->message : "cannot build a pipeline branch");
+    g_strfreev (missing);
+  }
+  g_clear_error (&err);
+  gst_parse_context_free (ctx);
+  return bin;
+}
+
+}  // namespace
+
+struct Peer::Shared {
+  std::mutex lock;
+  Peer *peer = nullptr; /* null once the peer is gone; guarded by lock */
+  /* webrtcbin asks again as pads and caps settle; one offer per peer is
+   * enough (the media never changes), and a second one racing the first
+   * confuses the browser.  Guarded by lock. */
+  bool offer_requested = false;
+};
+
+Peer::Peer (Room &room, const RoomRoleSpec &role, guint id, SendFunc send,
+    FailFunc fail)
+    : room_ (room), role_ (role), id_ (id), send_ (std::move (send)),
+      fail_ (std::move (fail)), shared_ (std::make_shared<Shared> ())
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    GST_DEBUG_CATEGORY_INIT (peer_debug, "gstroom-peer", 0, "gst-room peers");
+    g_once_init_leave (&once, 1);
+  }
+  shared_->peer = this;
+}
+
+Peer::~Peer ()
+{
+  {
+    std::lock_guard<std::mutex> guard (shared_->lock);
+    shared_->peer = nullptr;
+  }
+  if (bus_watch_)
+    g_source_remove (bus_watch_);
+  if (pipeline_) {
+    /* NULL joins the streaming threads; the hubport releases its hub port. */
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+    room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-closed");
+    gst_object_unref (pipeline_);
+  }
+}
+
+void
+Peer::post_to_main (std::function<void (Peer &)> fn)
+{
+  struct Call {
+    std::shared_ptr<Shared> shared;
+    std::function<void (Peer &)> fn;
+  };
+  auto *call = new Call {shared_, std::move (fn)};
+  g_idle_add_full (G_PRIORITY_DEFAULT,
+      [] (gpointer data) -> gboolean {
+        auto *c = static_cast<Call *> (data);
+        Peer *peer = nullptr;
+        {
+          std::lock_guard<std::mutex> guard (c->shared->lock);
+          peer = c->shared->peer;
+        }
+        /* The main thread is the only one that destroys peers, so the peer
+         * stays valid for the call once seen here. */
+        if (peer)
+          c->fn (*peer);
+        return G_SOURCE_REMOVE;
+      },
+      call, [] (gpointer data) { delete static_cast<Call *> (data); });
+}
+
+gint
+Peer::hub_port () const
+{
+  gint port = -1;
+  if (port_)
+    g_object_get (port_, "port", &port, nullptr);
+  return port;
+}
+
+bool
+Peer::start (std::string &error)
+{
+  std::string name = "peer-" + std::to_string (id_);
+  pipeline_ = gst_pipeline_new (name.c_str ());
+  /* Every pipeline of the room runs on the same clock, so running times
+   * match across the hubports. */
+  gst_pipeline_use_clock (GST_PIPELINE (pipeline_), room_.clock ());
+
+  webrtc_ = gst_element_factory_make ("webrtcbin", "webrtc");
+  port_ = gst_element_factory_make ("hubport", "port");
+  if (!webrtc_ || !port_) {
+    error = std::string ("no element \"") + (webrtc_ ? "hubport" : "webrtcbin")
+        + "\" (" + room_plugin_of (webrtc_ ? "hubport" : "webrtcbin") + ")";
+    if (webrtc_)
+      gst_object_unref (webrtc_);
+    if (port_)
+      gst_object_unref (port_);
+    webrtc_ = port_ = nullptr;
+    return false;
+  }
+  gst_bin_add_many (GST_BIN (pipeline_), webrtc_, port_, nullptr);
+  g_object_set (port_, "hub", role_.hub.c_str (), nullptr);
+  if (!role_.video_hub.empty () && role_.receive_video) {
+    view_ = gst_element_factory_make ("hubport", "view");
+    g_object_set (view_, "hub", role_.video_hub.c_str (), nullptr);
+    gst_bin_add (GST_BIN (pipeline_), view_);
+  }
+  g_object_set (webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE,
+      nullptr);
+  if (room_.spec ().ice_transport_policy == "relay")
+    g_object_set (webrtc_, "ice-transport-policy",
+        GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
+  for (const std::string &uri : room_.spec ().ice_servers) {
+    gboolean ok = TRUE;
+    if (g_str_has_prefix (uri.c_str (), "stun:"))
+      g_object_set (webrtc_, "stun-server", uri.c_str (), nullptr);
+    else
+      g_signal_emit_by_name (webrtc_, "add-turn-server", uri.c_str (), &ok);
+  }
+  /* On a loopback-only host libnice must be told about 127.0.0.1. */
+  GstObject *ice = nullptr;
+  g_object_get (webrtc_, "ice-agent", &ice, nullptr);
+  if (ice) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (ice, "add-local-ip-address", "127.0.0.1", &ok);
+    gst_object_unref (ice);
+  }
+
+  g_signal_connect (webrtc_, "on-negotiation-needed",
+      G_CALLBACK (on_negotiation_needed), shared_.get ());
+  g_signal_connect (webrtc_, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
+      shared_.get ());
+  g_signal_connect (webrtc_, "pad-added", G_CALLBACK (on_pad_added),
+      shared_.get ());
+
+  GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
+  bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
+  gst_object_unref (bus);
+
+  /* Request every sink pad first, go to PLAYING, then link media: other
+   * orders sometimes stall webrtcbin or give an offer without media. */
+  auto add_media = [&] (bool send, bool receive, const char *caps_str,
+                       gboolean is_video) {
+    if (!send && !receive)
+      return;
+    GstCaps *caps = gst_caps_from_string (caps_str);
+    GstWebRTCRTPTransceiverDirection direction = send && receive
+        ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        : send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
+               : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY;
+    GstWebRTCRTPTransceiver *transceiver = nullptr;
+    if (receive) {
+      /* we send what the browser receives */
+      GstPadTemplate *templ = gst_element_get_pad_template (webrtc_, "sink_%u");
+      GstPad *pad = gst_element_request_pad (webrtc_, templ, nullptr, caps);
+      g_object_get (pad, "transceiver", &transceiver, nullptr);
+      gst_object_unref (pad);
+    } else {
+      g_signal_emit_by_name (webrtc_, "add-transceiver", direction, caps,
+          &transceiver);
+    }
+    if (transceiver) {
+      /* Fixed codec preferences: the offer must not depend on caps that only
+       * arrive with media. */
+      g_object_set (transceiver, "codec-preferences", caps, nullptr);
+      /* NACK/RTX keeps video smooth under loss; Chromium takes no RTX for
+       * audio and refuses an offer that has it. */
+      g_object_set (transceiver, "direction", direction, "do-nack", is_video,
+          nullptr);
+      gst_object_unref (transceiver);
+    }
+    gst_caps_unref (caps);
+  };
+  /* role.send_* is what the browser sends; receive_* what it gets. */
+  add_media (role_.send_video, role_.receive_video, VIDEO_SEND_CAPS, TRUE);
+  add_media (role_.send_audio, role_.receive_audio, AUDIO_SEND_CAPS, FALSE);
+
+  if (gst_element_set_state (pipeline_, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    error = "the peer's pipeline did not start (is the hub '" + role_.hub
+        + "' there?)";
+    return false;
+  }
+  if (!link_outgoing (error))
+    return false;
+  /* Offer now: webrtcbin would wait for caps on every sink pad, and a port
+   * that nothing is routed to yet (a caller alone in a private call) has
+   * none.  The transceivers' codec preferences are enough for the offer. */
+  on_negotiation_needed (webrtc_, shared_.get ());
+  room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-started");
+  return true;
+}
+
+bool
+Peer::link_outgoing (std::string &error)
+{
+  struct Branch {
+    bool wanted;
+    GstElement *port;
+    const char *port_pad;
+    const char *description;
+  } branches[] = {
+    {role_.receive_video, view_ ? view_ : port_, "src",
+        view_ ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH},
+    {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
+  };
+  guint sink_index = 0;
+  for (const Branch &b : branches) {
+    if (!b.wanted)
+      continue;
+    GstElement *bin = parse_branch (b.description, error);
+    if (!bin)
+      return false;
+    gst_bin_add (GST_BIN (pipeline_), bin);
+    GstPad *from = gst_element_get_static_pad (b.port, b.port_pad);
+    GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
+    GstPad *bin_src = gst_element_get_static_pad (bin, "src");
+    std::string sink_name = "sink_" + std::to_string (sink_index++);
+    GstPad *to = gst_element_get_static_pad (webrtc_, sink_name.c_str ());
+    bool ok = from && to && gst_pad_link (from, bin_sink) == GST_PAD_LINK_OK
+        && gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
+    if (from)
+      gst_object_unref (from);
+    if (to)
+      gst_object_unref (to);
+    gst_object_unref (bin_sink);
+    gst_object_unref (bin_src);
+    if (!ok) {
+      error = std::string ("cannot link the hubport's ") + b.port_pad
+          + " pad to webrtcbin";
+      return false;
+    }
+    gst_element_sync_state_with_parent (bin);
+  }
+  return true;
+}
+
+void
+Peer::on_negotiation_needed (GstElement * webrtc, gpointer data)
+{
+  auto *shared = static_cast<Shared *> (data);
+  std::lock_guard<std::mutex> guard (shared->lock);
+  if (!shared->peer || shared->offer_requested)
+    return;
+  shared->offer_requested = true;
+  GstPromise *promise = gst_promise_new_with_change_func (on_offer_created,
+      new std::shared_ptr<Shared> (shared->peer->shared_),
+      [] (gpointer d) { delete static_cast<std::shared_ptr<Shared> *> (d); });
+  g_signal_emit_by_name (webrtc, "create-offer", nullptr, promise);
+}
+
+void
+Peer::on_offer_created (GstPromise * promise, gpointer data)
+{
+  Shared *shared = static_cast<std::shared_ptr<Shared> *> (data)->get ();
+  GstWebRTCSessionDescription *offer = nullptr;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  if (reply)
+    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+        &offer, nullptr);
+  gst_promise_unref (promise);
+  std::lock_guard<std::mutex> guard (shared->lock);
+  Peer *self = shared->peer;
+  if (!self) {
+    if (offer)
+      gst_webrtc_session_description_free (offer);
+    return;
+  }
+  if (!offer) {
+    self->post_to_main ([] (Peer &p) { Peer::FailFunc (p.fail_) ("webrtcbin made no offer"); });
+    return;
+  }
+  g_signal_emit_by_name (self->webrtc_, "set-local-description", offer, nullptr);
+  gchar *sdp = gst_sdp_message_as_text (offer->sdp);
+  std::string text = sdp;
+  g_free (sdp);
+  gst_webrtc_session_description_free (offer);
+  self->post_to_main ([text] (Peer &p) {
+    p.send_ ({{"type", "offer"}, {"sdp", text}});
+  });
+}
+
+void
+Peer::on_ice_candidate (GstElement *, guint mline, gchar * candidate,
+    gpointer data)
+{
+  auto *shared = static_cast<Shared *> (data);
+  std::lock_guard<std::mutex> guard (shared->lock);
+  if (!shared->peer)
+    return;
+  std::string text = candidate;
+  shared->peer->post_to_main ([mline, text] (Peer &p) {
+    p.send_ ({{"type", "candidate"}, {"sdpMLineIndex", mline},
+        {"candidate", text}});
+  });
+}
+
+bool
+Peer::set_answer (const std::string &sdp_text, std::string &error)
+{
+  GstSDPMessage *sdp = nullptr;
+  gst_sdp_message_new (&sdp);
+  if (gst_sdp_message_parse_buffer ((const guint8 *) sdp_text.data (),
+          sdp_text.size (), sdp) != GST_SDP_OK
+      || gst_sdp_message_medias_len (sdp) == 0) {
+    gst_sdp_message_free (sdp);
+    error = "the answer is not an SDP with media sections";
+    return false;
+  }
+  GstWebRTCSessionDescription *answer = gst_webrtc_session_description_new (
+      GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+  GstPromise *promise = gst_promise_new ();
+  g_signal_emit_by_name (webrtc_, "set-remote-description", answer, promise);
+  gst_promise_wait (promise);
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GError *err = nullptr;
+  if (reply && gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr)) {
+    error = std::string ("the answer was refused: ") + err->message;
+    g_error_free (err);
+  }
+  gst_promise_unref (promise);
+  gst_webrtc_session_description_free (answer);
+  return error.empty ();
+}
+
+bool
+Peer::add_remote_candidate (guint mline, const std::string &candidate,
+    std::string &error)
+{
+  if (mline > 16) {
+    error = "sdpMLineIndex out of range";
+    return false;
+  }
+  if (candidate.empty ())
+    return true; /* end of candidates */
+  g_signal_emit_by_name (webrtc_, "add-ice-candidate", mline,
+      candidate.c_str ());
+  return true;
+}
+
+void
+Peer::on_pad_added (GstElement *, GstPad * pad, gpointer data)
+{
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  auto *shared = static_cast<Shared *> (data);
+  std::lock_guard<std::mutex> guard (shared->lock);
+  if (shared->peer)
+    shared->peer->link_incoming (pad);
+}
+
+void
+Peer::link_incoming (GstPad * pad)
+{
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, nullptr);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_string (s, "media");
+  const gchar *encoding = gst_structure_get_string (s, "encoding-name");
+  std::string description, port_pad;
+  if (g_strcmp0 (media, "video") == 0 && role_.send_video) {
+    port_pad = "sink";
+    if (g_strcmp0 (encoding, "H264") == 0)
+      description = "rtph264depay ! avdec_h264";
+    else
+      description = "rtpvp8depay ! vp8dec";
+    description += " ! videoconvert ! queue max-size-buffers=2 leaky=downstream";
+  } else if (g_strcmp0 (media, "audio") == 0 && role_.send_audio) {
+    port_pad = "audio_sink";
+    description = "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample"
+                  " ! queue max-size-time=200000000 leaky=downstream";
+  }
+  GST_INFO ("peer %u: incoming %s %s -> %s", id_, GST_STR_NULL (media),
+      GST_STR_NULL (encoding), port_pad.empty () ? "dropped" : port_pad.c_str ());
+  gst_caps_unref (caps);
+
+  if (description.empty ()) {
+    /* media we don't take from this role: drop it */
+    GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+    gst_bin_add (GST_BIN (pipeline_), sink);
+    GstPad *sinkpad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_link (pad, sinkpad);
+    gst_object_unref (sinkpad);
+    gst_element_sync_state_with_parent (sink);
+    return;
+  }
+  std::string error;
+  GstElement *bin = parse_branch (description.c_str (), error);
+  if (!bin) {
+    post_to_main ([error] (Peer &p) { Peer::FailFunc (p.fail_) (error); });
+    return;
+  }
+  gst_bin_add (GST_BIN (pipeline_), bin);
+  GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
+  GstPad *bin_src = gst_element_get_static_pad (bin, "src");
+  GstPad *to = gst_element_get_static_pad (port_, port_pad.c_str ());
+  gst_element_sync_state_with_parent (bin);
+  if (gst_pad_link (pad, bin_sink) != GST_PAD_LINK_OK || !to
+      || gst_pad_link (bin_src, to) != GST_PAD_LINK_OK)
+    post_to_main ([] (Peer &p) { Peer::FailFunc (p.fail_) ("cannot link incoming media"); });
+  if (to)
+    gst_object_unref (to);
+  gst_object_unref (bin_sink);
+  gst_object_unref (bin_src);
+}
+
+gboolean
+Peer::on_bus_message (GstBus *, GstMessage * msg, gpointer data)
+{
+  auto *self = static_cast<Peer *> (data);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    GError *err = nullptr;
+    gchar *debug = nullptr;
+    gst_message_parse_error (msg, &err, &debug);
+    gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
+    g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n", path,
+        err->message, debug ? debug : "");
+    std::string why = err->message;
+    g_free (path);
+    g_free (debug);
+    g_error_free (err);
+    self->bus_watch_ = 0;
+    self->post_to_main ([why] (Peer &p) { Peer::FailFunc (p.fail_) (why); });
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}

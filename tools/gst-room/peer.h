@@ -1,0 +1,73 @@
+/* gst-room: one browser = one webrtcbin in its own pipeline, attached to a hub of
+ * the room through a hubport, so a peer failing never stops another. */
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "roomfile.h"
+
+class Room;
+
+class Peer {
+public:
+  /* Messages for the browser; called on the main thread. */
+  using SendFunc = std::function<void (const nlohmann::json &)>;
+  /* The peer's pipeline failed or its connection went away; main thread. */
+  using FailFunc = std::function<void (const std::string &why)>;
+
+  Peer (Room &room, const RoomRoleSpec &role, guint id, SendFunc send,
+      FailFunc fail);
+  ~Peer ();
+  Peer (const Peer &) = delete;
+  Peer &operator= (const Peer &) = delete;
+
+  /* Builds the pipeline, attaches it to the hub and starts negotiation (the
+   * server makes the offer). */
+  bool start (std::string &error);
+
+  bool set_answer (const std::string &sdp, std::string &error);
+  bool add_remote_candidate (guint mline, const std::string &candidate,
+      std::string &error);
+
+  guint id () const { return id_; }
+  const RoomRoleSpec &role () const { return role_; }
+  /* The hub port the peer got, -1 before it attached. */
+  gint hub_port () const;
+  GstElement *pipeline () const { return pipeline_; }
+
+private:
+  struct Shared; /* state reachable from streaming threads */
+
+  static void on_negotiation_needed (GstElement * webrtc, gpointer data);
+  static void on_offer_created (GstPromise * promise, gpointer data);
+  static void on_ice_candidate (GstElement * webrtc, guint mline,
+      gchar * candidate, gpointer data);
+  static void on_pad_added (GstElement * webrtc, GstPad * pad, gpointer data);
+  static gboolean on_bus_message (GstBus * bus, GstMessage * msg, gpointer data);
+  static void on_keyframe_request (GstElement * rtpbin, guint session,
+      guint ssrc, gpointer data);
+
+  /* Runs @fn on the main thread if the peer still exists then. */
+  void post_to_main (std::function<void (Peer &)> fn);
+  void link_incoming (GstPad * pad);
+  bool link_outgoing (std::string &error);
+
+  Room &room_;
+  const RoomRoleSpec &role_;
+  guint id_;
+  SendFunc send_;
+  FailFunc fail_;
+  GstElement *pipeline_ = nullptr;
+  GstElement *webrtc_ = nullptr;
+  GstElement *port_ = nullptr; /* the hubport */
+  GstElement *view_ = nullptr; /* hubport on the role's video-hub, if any */
+  guint bus_watch_ = 0;
+  std::shared_ptr<Shared> shared_;
+};

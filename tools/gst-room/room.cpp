@@ -1,0 +1,306 @@
+/* gst-room: building and running a room. */
+#include "room.h"
+
+#include <map>
+
+GST_DEBUG_CATEGORY_STATIC (room_debug);
+#define GST_CAT_DEFAULT room_debug
+
+std::string
+room_plugin_of (const char *element)
+{
+  static const std::map<std::string, std::string> known = {
+    {"mcucompositor", "plugin roomhub of gst-rooms"},
+    {"dispatcher", "plugin roomhub of gst-rooms"},
+    {"hubport", "plugin roomhub of gst-rooms"},
+    {"qrdetect", "plugin roomvision of gst-rooms"},
+    {"faceoverlayfilter", "plugin roomvision of gst-rooms"},
+    {"chromakey", "plugin roomvision of gst-rooms"},
+    {"webrtcbin", "plugin webrtc, Debian package gstreamer1.0-plugins-bad"},
+    {"nicesrc", "plugin nice, Debian package gstreamer1.0-nice"},
+    {"vp8enc", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
+    {"vp8dec", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
+    {"rtpvp8pay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+    {"rtpvp8depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+    {"rtpopuspay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+    {"rtpopusdepay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+    {"rtph264depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+    {"opusenc", "plugin opus, Debian package gstreamer1.0-plugins-base"},
+    {"opusdec", "plugin opus, Debian package gstreamer1.0-plugins-base"},
+    {"x264enc", "plugin x264, Debian package gstreamer1.0-plugins-ugly"},
+    {"avdec_h264", "plugin libav, Debian package gstreamer1.0-libav"},
+    {"uridecodebin", "plugin playback, Debian package gstreamer1.0-plugins-base"},
+    {"webmmux", "plugin matroska, Debian package gstreamer1.0-plugins-good"},
+  };
+  auto it = known.find (element);
+  if (it != known.end ())
+    return it->second;
+  return "not installed; gst-inspect-1.0 lists the elements that are";
+}
+
+Room::Room (const RoomSpec &spec, std::string dot_dir)
+    : spec_ (spec), dot_dir_ (std::move (dot_dir))
+{
+  GST_DEBUG_CATEGORY_INIT (room_debug, "gstroom", 0, "gst-room rooms");
+  clock_ = gst_system_clock_obtain ();
+}
+
+Room::~Room ()
+{
+  stop ();
+  gst_object_unref (clock_);
+}
+
+bool
+Room::build (std::string &error)
+{
+  for (const RoomPipelineSpec &p : spec_.pipelines) {
+    GstParseContext *ctx = gst_parse_context_new ();
+    GError *err = nullptr;
+    GstElement *pipeline = gst_parse_launch_full (p.launch.c_str (), ctx,
+        (GstParseFlags) (GST_PARSE_FLAG_FATAL_ERRORS | GST_PARSE_FLAG_PLACE_IN_BIN), &err);
+    if (!pipeline) {
+      gchar **missing = gst_parse_context_get_missing_elements (ctx);
+      if (missing && missing[0])
+        error = spec_.where (p.line) + ": [pipeline " + p.name + "] launch: no element \""
+            + missing[0] + "\" (" + room_plugin_of (missing[0]) + ")";
+      else
+        error = spec_.where (p.line) + ": [pipeline " + p.name + "] launch: "
+            + (err ? err->message : "cannot be built");
+      g_strfreev (missing);
+      g_clear_error (&err);
+      gst_parse_context_free (ctx);
+      return false;
+    }
+    gst_parse_context_free (ctx);
+    if (!GST_IS_PIPELINE (pipeline)) {
+      GstElement *wrapper = gst_pipeline_new (nullptr);
+      gst_bin_add (GST_BIN (wrapper), pipeline);
+      pipeline = wrapper;
+    }
+    gst_object_set_name (GST_OBJECT (pipeline), p.name.c_str ());
+    gst_pipeline_use_clock (GST_PIPELINE (pipeline), clock_);
+    RoomPipeline rp;
+    rp.name = p.name;
+    rp.pipeline = pipeline;
+    pipelines_.push_back (rp);
+  }
+  for (const RoomRoleSpec &role : spec_.roles) {
+    GstElement *hub = find_hub (role.hub);
+    if (!hub) {
+      error = spec_.where (role.line) + ": [role " + role.name + "] hub: no element named '"
+          + role.hub + "' in any [pipeline]";
+      return false;
+    }
+    const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (hub));
+    if (!g_str_equal (factory, "mcucompositor") && !g_str_equal (factory, "dispatcher")) {
+      error = spec_.where (role.line) + ": [role " + role.name + "] hub: '" + role.hub
+          + "' is a " + factory + ", not an mcucompositor or a dispatcher";
+      gst_object_unref (hub);
+      return false;
+    }
+    gst_object_unref (hub);
+    if (role.video_hub.empty ())
+      continue;
+    GstElement *video_hub = find_hub (role.video_hub);
+    const gchar *video_factory = video_hub
+        ? GST_OBJECT_NAME (gst_element_get_factory (video_hub)) : nullptr;
+    bool is_dispatcher = video_factory && g_str_equal (video_factory, "dispatcher");
+    if (video_hub)
+      gst_object_unref (video_hub);
+    if (!is_dispatcher) {
+      error = spec_.where (role.line) + ": [role " + role.name + "] video-hub: '"
+          + role.video_hub + "' is " + (video_factory ? std::string ("a ") + video_factory
+              : std::string ("no element in any [pipeline]"))
+          + "; it must name a dispatcher carrying encoded VP8";
+      return false;
+    }
+  }
+  return true;
+}
+
+GstElement *
+Room::find_hub (const std::string &name) const
+{
+  for (const RoomPipeline &rp : pipelines_) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (rp.pipeline), name.c_str ());
+    if (e)
+      return e;
+  }
+  return nullptr;
+}
+
+bool
+Room::start (std::string &error)
+{
+  for (RoomPipeline &rp : pipelines_) {
+    GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (rp.pipeline));
+    rp.bus_watch = gst_bus_add_watch (bus, on_bus_message, this);
+    gst_object_unref (bus);
+    if (gst_element_set_state (rp.pipeline, GST_STATE_PLAYING)
+        == GST_STATE_CHANGE_FAILURE) {
+      error = "pipeline '" + rp.name + "' did not start";
+      return false;
+    }
+    dump_dot (rp.pipeline, rp.name + "-started");
+  }
+  return true;
+}
+
+void
+Room::dump_dot (GstElement * pipeline, const std::string &name) const
+{
+  if (dot_dir_.empty ())
+    return;
+  /* GST_DEBUG_BIN_TO_DOT_FILE writes into $GST_DEBUG_DUMP_DOT_DIR, which main
+   * sets from --dot-dir. */
+  GST_DEBUG_BIN_TO_DOT_FILE (GST_BIN (pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
+      name.c_str ());
+}
+
+void
+Room::send_eos ()
+{
+  eos_sent_ = true;
+  for (RoomPipeline &rp : pipelines_) {
+    /* A pipeline without sources (a hub fed only by hubports) has nothing
+     * to finish: it is done at once. */
+    GstIterator *sources = gst_bin_iterate_sources (GST_BIN (rp.pipeline));
+    GValue item = G_VALUE_INIT;
+    bool has_source = gst_iterator_next (sources, &item) == GST_ITERATOR_OK;
+    g_value_unset (&item);
+    gst_iterator_free (sources);
+    if (!has_source || !gst_element_send_event (rp.pipeline, gst_event_new_eos ()))
+      rp.eos = true;
+  }
+  if (eos_done () && on_eos)
+    on_eos ();
+}
+
+bool
+Room::eos_done () const
+{
+  for (const RoomPipeline &rp : pipelines_)
+    if (!rp.eos)
+      return false;
+  return true;
+}
+
+void
+Room::stop ()
+{
+  peers_.clear ();
+  for (RoomPipeline &rp : pipelines_) {
+    if (rp.bus_watch)
+      g_source_remove (rp.bus_watch);
+    gst_element_set_state (rp.pipeline, GST_STATE_NULL);
+    gst_object_unref (rp.pipeline);
+  }
+  pipelines_.clear ();
+}
+
+gboolean
+Room::on_bus_message (GstBus *, GstMessage * msg, gpointer data)
+{
+  auto *self = static_cast<Room *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR: {
+      GError *err = nullptr;
+      gchar *debug = nullptr;
+      gst_message_parse_error (msg, &err, &debug);
+      gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
+      g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n",
+          path, err->message, debug ? debug : "");
+      g_free (path);
+      g_free (debug);
+      g_error_free (err);
+      if (self->on_fatal)
+        self->on_fatal (1);
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      GError *err = nullptr;
+      gchar *debug = nullptr;
+      gst_message_parse_warning (msg, &err, &debug);
+      gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
+      g_printerr ("WARNING: from element %s: %s\n", path, err->message);
+      g_free (path);
+      g_free (debug);
+      g_error_free (err);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      for (RoomPipeline &rp : self->pipelines_) {
+        if (GST_MESSAGE_SRC (msg) == GST_OBJECT (rp.pipeline))
+          rp.eos = true;
+      }
+      if (self->eos_sent_ && self->eos_done () && self->on_eos)
+        self->on_eos ();
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+int
+Room::count_peers (const std::string &role) const
+{
+  int n = 0;
+  for (const auto &p : peers_)
+    if (p->role ().name == role)
+      n++;
+  return n;
+}
+
+Peer *
+Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
+    Peer::FailFunc fail, std::string &error)
+{
+  if (count_peers (role.name) >= role.max_peers) {
+    error = "the room is full: role '" + role.name + "' takes at most "
+        + std::to_string (role.max_peers) + (role.max_peers == 1 ? " peer" : " peers");
+    return nullptr;
+  }
+  auto peer = std::make_unique<Peer> (*this, role, next_peer_id_++,
+      std::move (send), std::move (fail));
+  if (!peer->start (error))
+    return nullptr;
+  Peer *raw = peer.get ();
+  peers_.push_back (std::move (peer));
+  if (role.cross_route)
+    update_cross_routes (role);
+  GST_INFO ("peer %u joined as %s on port %d", raw->id (), role.name.c_str (),
+      raw->hub_port ());
+  return raw;
+}
+
+void
+Room::remove_peer (Peer * peer)
+{
+  const RoomRoleSpec &role = peer->role ();
+  peers_.remove_if ([peer] (const std::unique_ptr<Peer> &p) {
+    return p.get () == peer;
+  });
+  if (role.cross_route)
+    update_cross_routes (role);
+}
+
+void
+Room::update_cross_routes (const RoomRoleSpec &role)
+{
+  /* Two callers on a dispatcher: each one's port gets the other's input. */
+  std::vector<gint> ports;
+  for (const auto &p : peers_)
+    if (&p->role () == &role && p->hub_port () >= 0)
+      ports.push_back (p->hub_port ());
+  std::string routes;
+  if (ports.size () == 2)
+    routes = std::to_string (ports[0]) + ">" + std::to_string (ports[1]) + ","
+        + std::to_string (ports[1]) + ">" + std::to_string (ports[0]);
+  GstElement *hub = find_hub (role.hub);
+  if (hub) {
+    g_object_set (hub, "routes", routes.c_str (), nullptr);
+    gst_object_unref (hub);
+  }
+}

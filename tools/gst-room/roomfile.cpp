@@ -1,0 +1,331 @@
+/* gst-room: reading and checking a room file. */
+#include "roomfile.h"
+
+#include <gio/gio.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+namespace {
+
+/* Where each group and key sits in the file: GKeyFile does not say. */
+struct LineIndex {
+  std::map<std::string, int> groups;
+  std::map<std::pair<std::string, std::string>, int> keys;
+
+  int key_line (const std::string &group, const std::string &key) const
+  {
+    auto it = keys.find ({group, key});
+    if (it != keys.end ())
+      return it->second;
+    auto g = groups.find (group);
+    return g != groups.end () ? g->second : 0;
+  }
+};
+
+bool
+is_continuation (const std::string &line)
+{
+  return !line.empty () && (line[0] == ' ' || line[0] == '\t')
+      && line.find_first_not_of (" \t\r") != std::string::npos;
+}
+
+/* Long values (launch lines) may go on over lines that start with white
+ * space; GKeyFile knows no such thing, so they are joined first.  The line
+ * count stays the same: a joined line leaves an empty line behind. */
+std::string
+join_continuations (const std::string &text)
+{
+  std::istringstream in (text);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline (in, line))
+    lines.push_back (line);
+  for (size_t i = 1; i < lines.size (); i++) {
+    if (!is_continuation (lines[i]))
+      continue;
+    size_t target = i - 1;
+    while (target > 0 && lines[target].empty ())
+      target--;
+    std::string piece = lines[i].substr (lines[i].find_first_not_of (" \t"));
+    lines[target] += " " + piece;
+    lines[i].clear ();
+  }
+  std::string joined;
+  for (const std::string &l : lines)
+    joined += l + "\n";
+  return joined;
+}
+
+LineIndex
+index_lines (const std::string &text)
+{
+  LineIndex index;
+  std::istringstream in (text);
+  std::string line, group;
+  for (int number = 1; std::getline (in, line); number++) {
+    if (is_continuation (line))
+      continue;
+    std::string s = line;
+    s.erase (0, s.find_first_not_of (" \t"));
+    if (s.empty () || s[0] == '#')
+      continue;
+    if (s[0] == '[') {
+      group = s.substr (1, s.find (']') - 1);
+      index.groups[group] = number;
+    } else if (s.find ('=') != std::string::npos) {
+      std::string key = s.substr (0, s.find ('='));
+      key.erase (key.find_last_not_of (" \t") + 1);
+      index.keys[{group, key}] = number;
+    }
+  }
+  return index;
+}
+
+/* A parse error of GKeyFile, located by finding the first line it rejects. */
+int
+first_bad_line (const std::string &text)
+{
+  std::istringstream in (text);
+  std::string line;
+  for (int number = 1; std::getline (in, line); number++) {
+    std::string s = line;
+    s.erase (0, s.find_first_not_of (" \t\r"));
+    if (s.empty () || s[0] == '#' || s[0] == '[' || s.find ('=') != std::string::npos)
+      continue;
+    return number;
+  }
+  return 0;
+}
+
+bool
+parse_bool (const std::string &value, bool &out)
+{
+  if (value == "true" || value == "yes" || value == "1") {
+    out = true;
+    return true;
+  }
+  if (value == "false" || value == "no" || value == "0") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+/* "audio,video" style media lists; "none" is empty. */
+bool
+parse_media (const std::string &value, bool &audio, bool &video)
+{
+  audio = video = false;
+  gchar **parts = g_strsplit_set (value.c_str (), ", ", -1);
+  bool ok = true;
+  for (gchar **p = parts; *p; p++) {
+    if (**p == '\0' || g_str_equal (*p, "none"))
+      continue;
+    if (g_str_equal (*p, "audio"))
+      audio = true;
+    else if (g_str_equal (*p, "video"))
+      video = true;
+    else
+      ok = false;
+  }
+  g_strfreev (parts);
+  return ok;
+}
+
+}  // namespace
+
+const RoomRoleSpec *
+RoomSpec::find_role (const std::string &name) const
+{
+  for (const RoomRoleSpec &role : roles)
+    if (role.name == name)
+      return &role;
+  return nullptr;
+}
+
+std::string
+RoomSpec::where (int line) const
+{
+  return line > 0 ? path + ":" + std::to_string (line) : path;
+}
+
+bool
+room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
+{
+  spec = RoomSpec ();
+  spec.path = path;
+
+  gchar *contents = nullptr;
+  gsize length = 0;
+  GError *err = nullptr;
+  if (!g_file_get_contents (path.c_str (), &contents, &length, &err)) {
+    error = path + ": cannot read the room file: " + err->message;
+    g_error_free (err);
+    return false;
+  }
+  std::string text = join_continuations (std::string (contents, length));
+  g_free (contents);
+  LineIndex lines = index_lines (text);
+
+  std::unique_ptr<GKeyFile, decltype (&g_key_file_free)> keys (g_key_file_new (),
+      g_key_file_free);
+  if (!g_key_file_load_from_data (keys.get (), text.data (), text.size (),
+          G_KEY_FILE_NONE, &err)) {
+    error = spec.where (first_bad_line (text)) + ": " + err->message;
+    g_error_free (err);
+    return false;
+  }
+
+  auto fail = [&] (const std::string &group, const std::string &key,
+                  const std::string &what) {
+    error = spec.where (lines.key_line (group, key)) + ": [" + group + "]"
+        + (key.empty () ? "" : " " + key) + ": " + what;
+    return false;
+  };
+  auto get = [&] (const std::string &group, const char *key) -> std::string {
+    gchar *v = g_key_file_get_string (keys.get (), group.c_str (), key, nullptr);
+    std::string s = v ? v : "";
+    g_free (v);
+    return s;
+  };
+  auto has = [&] (const std::string &group, const char *key) {
+    return g_key_file_has_key (keys.get (), group.c_str (), key, nullptr);
+  };
+  auto check_known = [&] (const std::string &group,
+                         std::initializer_list<const char *> known) -> bool {
+    gsize n = 0;
+    gchar **names = g_key_file_get_keys (keys.get (), group.c_str (), &n, nullptr);
+    std::string unknown;
+    for (gsize i = 0; i < n && unknown.empty (); i++) {
+      bool ok = false;
+      for (const char *k : known)
+        ok = ok || g_str_equal (k, names[i]);
+      if (!ok)
+        unknown = names[i];
+    }
+    g_strfreev (names);
+    if (!unknown.empty ())
+      return fail (group, unknown, "unknown key '" + unknown + "'");
+    return true;
+  };
+  auto get_uint = [&] (const std::string &group, const char *key, guint64 max,
+                      guint64 &out) -> bool {
+    if (!has (group, key))
+      return true;
+    std::string v = get (group, key);
+    guint64 value = 0;
+    if (!g_ascii_string_to_unsigned (v.c_str (), 10, 1, max, &value, nullptr))
+      return fail (group, key, "'" + v + "' is not a number from 1 to "
+          + std::to_string (max));
+    out = value;
+    return true;
+  };
+
+  if (!g_key_file_has_group (keys.get (), "room"))
+    return fail ("room", "", "missing: every room file starts with a [room] group");
+
+  gsize n_groups = 0;
+  gchar **groups = g_key_file_get_groups (keys.get (), &n_groups);
+  std::unique_ptr<gchar *, decltype (&g_strfreev)> groups_guard (groups, g_strfreev);
+  for (gsize i = 0; i < n_groups; i++) {
+    std::string group = groups[i];
+    if (group == "room") {
+      if (!check_known (group, {"title", "listen", "ice-servers",
+                  "ice-transport-policy", "max-message-bytes",
+                  "max-messages-per-second"}))
+        return false;
+      if (has (group, "title"))
+        spec.title = get (group, "title");
+      if (has (group, "listen")) {
+        std::string listen = get (group, "listen");
+        auto colon = listen.rfind (':');
+        guint64 port = 0;
+        if (colon == std::string::npos
+            || !g_ascii_string_to_unsigned (listen.substr (colon + 1).c_str (), 10,
+                0, 65535, &port, nullptr))
+          return fail (group, "listen", "'" + listen + "' is not HOST:PORT");
+        spec.host = listen.substr (0, colon);
+        if (spec.host.size () > 2 && spec.host.front () == '[')
+          spec.host = spec.host.substr (1, spec.host.size () - 2);
+        spec.port = (guint16) port;
+      }
+      if (has (group, "ice-servers")) {
+        gchar **uris = g_strsplit_set (get (group, "ice-servers").c_str (), " ,", -1);
+        for (gchar **u = uris; *u; u++) {
+          if (**u == '\0')
+            continue;
+          if (!g_str_has_prefix (*u, "stun:") && !g_str_has_prefix (*u, "turn:")) {
+            std::string bad = *u;
+            g_strfreev (uris);
+            return fail (group, "ice-servers", "'" + bad
+                + "' is not a stun: or turn: URI");
+          }
+          spec.ice_servers.push_back (*u);
+        }
+        g_strfreev (uris);
+      }
+      if (has (group, "ice-transport-policy")) {
+        spec.ice_transport_policy = get (group, "ice-transport-policy");
+        if (spec.ice_transport_policy != "all" && spec.ice_transport_policy != "relay")
+          return fail (group, "ice-transport-policy", "must be 'all' or 'relay'");
+      }
+      guint64 v = spec.max_message_bytes;
+      if (!get_uint (group, "max-message-bytes", 16 * 1024 * 1024, v))
+        return false;
+      spec.max_message_bytes = v;
+      v = spec.max_messages_per_second;
+      if (!get_uint (group, "max-messages-per-second", 100000, v))
+        return false;
+      spec.max_messages_per_second = (guint) v;
+    } else if (g_str_has_prefix (group.c_str (), "pipeline ")) {
+      if (!check_known (group, {"launch"}))
+        return false;
+      RoomPipelineSpec p;
+      p.name = group.substr (strlen ("pipeline "));
+      p.launch = get (group, "launch");
+      p.line = lines.key_line (group, "launch");
+      if (p.launch.empty ())
+        return fail (group, "launch", "missing: a pipeline needs a launch line");
+      spec.pipelines.push_back (p);
+    } else if (g_str_has_prefix (group.c_str (), "role ")) {
+      if (!check_known (group, {"hub", "video-hub", "send", "receive", "token",
+                  "max-peers", "cross-route"}))
+        return false;
+      RoomRoleSpec r;
+      r.name = group.substr (strlen ("role "));
+      r.line = lines.key_line (group, "");
+      r.hub = get (group, "hub");
+      if (r.hub.empty ())
+        return fail (group, "hub", "missing: which hub does this role attach to?");
+      if (has (group, "send") && !parse_media (get (group, "send"), r.send_audio,
+              r.send_video))
+        return fail (group, "send", "expected a list of audio, video or none");
+      if (has (group, "receive") && !parse_media (get (group, "receive"),
+              r.receive_audio, r.receive_video))
+        return fail (group, "receive", "expected a list of audio, video or none");
+      r.video_hub = get (group, "video-hub");
+      r.token = get (group, "token");
+      guint64 v = r.max_peers;
+      if (!get_uint (group, "max-peers", 100000, v))
+        return false;
+      r.max_peers = (int) v;
+      if (has (group, "cross-route") && !parse_bool (get (group, "cross-route"),
+              r.cross_route))
+        return fail (group, "cross-route", "expected true or false");
+      if (r.cross_route && r.max_peers != 2)
+        return fail (group, "cross-route", "needs max-peers=2");
+      spec.roles.push_back (r);
+    } else {
+      return fail (group, "", "unknown group (expected [room], [pipeline NAME] or [role NAME])");
+    }
+  }
+
+  if (spec.pipelines.empty ())
+    return fail ("room", "", "no [pipeline NAME] group: a room needs at least one hub");
+  if (spec.roles.empty ())
+    return fail ("room", "", "no [role NAME] group: nobody could join this room");
+  return true;
+}

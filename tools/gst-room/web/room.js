@@ -1,0 +1,131 @@
+// gst-rooms: the page of a room's participant, caller or viewer.  It joins with
+// the role and token of its URL (?role=participant&token=...), answers the
+// server's WebRTC offer, sends camera and microphone when the role sends, and
+// shows what the room sends back.  window.room exposes the state for tests.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const role = params.get('role') || 'participant';
+const token = params.get('token') || '';
+const statusEl = document.getElementById('status');
+const remoteVideo = document.getElementById('remote');
+const localVideo = document.getElementById('local');
+
+const room = window.room = { state: 'connecting', role, errors: [], peer: null, port: -1 };
+let ws = null;
+let pc = null;
+let localStream = null;
+let sendKinds = [];
+let receiveKinds = [];
+const pendingCandidates = [];
+
+function setStatus(text, isError) {
+  statusEl.textContent = text;
+  statusEl.classList.toggle('error', !!isError);
+}
+
+function send(message) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+async function onWelcome(m) {
+  room.peer = m.peer;
+  room.pc = null;
+  room.port = m.port;
+  room.state = 'joined';
+  document.getElementById('title').textContent = m.title;
+  setStatus(`joined as ${m.role}`);
+  sendKinds = m.send || [];
+  receiveKinds = m.receive || [];
+  pc = new RTCPeerConnection({
+    iceServers: m.iceServers || [],
+    iceTransportPolicy: m.iceTransportPolicy || 'all',
+    bundlePolicy: 'max-bundle',
+  });
+  room.pc = pc;
+  pc.onicecandidate = (e) => {
+    if (e.candidate) {
+      send({ type: 'candidate', candidate: e.candidate.candidate,
+             sdpMLineIndex: e.candidate.sdpMLineIndex });
+    }
+  };
+  pc.ontrack = (e) => {
+    const stream = remoteVideo.srcObject || new MediaStream();
+    stream.addTrack(e.track);
+    remoteVideo.srcObject = stream;
+    document.getElementById('remote-hint').hidden = true;
+  };
+  pc.onconnectionstatechange = () => {
+    room.connectionState = pc.connectionState;
+    if (pc.connectionState === 'connected') setStatus(`connected as ${m.role}`);
+    if (pc.connectionState === 'failed') setStatus('connection failed', true);
+  };
+  if (sendKinds.length > 0) {
+    localStream = await navigator.mediaDevices.getUserMedia({
+      audio: sendKinds.includes('audio'), video: sendKinds.includes('video') });
+    localVideo.srcObject = localStream;
+  }
+}
+
+async function onOffer(m) {
+  await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+  for (const transceiver of pc.getTransceivers()) {
+    const kind = transceiver.receiver.track.kind;
+    const track = localStream && localStream.getTracks().find((t) => t.kind === kind);
+    if (track && sendKinds.includes(kind)) {
+      await transceiver.sender.replaceTrack(track);
+      transceiver.direction = receiveKinds.includes(kind) ? 'sendrecv' : 'sendonly';
+    }
+  }
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  send({ type: 'answer', sdp: answer.sdp });
+  for (const c of pendingCandidates.splice(0)) await pc.addIceCandidate(c);
+}
+
+async function onCandidate(m) {
+  const c = { candidate: m.candidate, sdpMLineIndex: m.sdpMLineIndex };
+  if (!pc || !pc.remoteDescription) pendingCandidates.push(c);
+  else await pc.addIceCandidate(c);
+}
+
+function onError(m) {
+  room.errors.push(m);
+  if (m.request === 'join') room.state = 'refused';
+  setStatus(m.message, true);
+}
+
+const handlers = { welcome: onWelcome, offer: onOffer, candidate: onCandidate, error: onError,
+                   left: () => { room.state = 'left'; setStatus('left the room'); } };
+
+function connect() {
+  ws = new WebSocket(`ws://${location.host}/ws`);
+  ws.onopen = () => send({ type: 'join', role, token });
+  // Messages are handled one after the other: the offer must wait until the
+  // welcome handler has the camera and microphone.
+  let queue = Promise.resolve();
+  ws.onmessage = (event) => {
+    const m = JSON.parse(event.data);
+    const handler = handlers[m.type];
+    queue = queue.then(async () => {
+      try {
+        if (handler) await handler(m);
+      } catch (e) {
+        room.errors.push({ code: 'page', message: String(e) });
+        setStatus(String(e), true);
+      }
+    });
+  };
+  ws.onclose = () => {
+    if (room.state !== 'refused') room.state = 'closed';
+    setStatus('disconnected', true);
+  };
+}
+
+document.getElementById('leave').onclick = () => {
+  send({ type: 'leave' });
+  if (pc) pc.close();
+  if (localStream) localStream.getTracks().forEach((t) => t.stop());
+};
+
+connect();
