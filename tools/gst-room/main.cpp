@@ -30,9 +30,9 @@ enum ExitCode {
 bool
 check_plugins ()
 {
-  static const char *needed[] = {"coreelements", "nice", "webrtc", "dtls", "srtp",
-    "rtpmanager", "rtp", "vpx", "opus", "videoconvertscale", "audioconvert",
-    "audioresample", "roomhub"};
+  static const char *needed[] = {"coreelements", "nice", "webrtc", "dtls",
+      "srtp", "rtpmanager", "rtp", "vpx", "opus", "videoconvertscale",
+      "audioconvert", "audioresample", "roomhub"};
   bool ok = true;
   GstRegistry *registry = gst_registry_get ();
   for (const char *name : needed) {
@@ -76,11 +76,15 @@ on_sigint (gpointer data)
   g_print ("gst-room: stopping: sending EOS so recordings finish...\n");
   app->room->send_eos ();
   /* Don't wait for ever on a pipeline that never finishes. */
-  g_timeout_add_seconds (5, [] (gpointer d) -> gboolean {
-        g_printerr ("gst-room: EOS did not arrive within 5 s, stopping anyway\n");
+  g_timeout_add_seconds (
+      5,
+      [] (gpointer d) -> gboolean {
+        g_printerr (
+            "gst-room: EOS did not arrive within 5 s, stopping anyway\n");
         g_main_loop_quit (static_cast<App *> (d)->loop);
         return G_SOURCE_REMOVE;
-      }, app);
+      },
+      app);
   return G_SOURCE_CONTINUE;
 }
 
@@ -88,15 +92,15 @@ on_sigint (gpointer data)
  * and hubport (back from the hub) → webrtcbin.  GstBin orders such a graph
  * fine but says so on every state change; that one warning is not news. */
 void
-on_gstreamer_warning (const gchar * domain, GLogLevelFlags level,
-    const gchar * message, gpointer)
+on_gstreamer_warning (
+    const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer)
 {
   if (g_str_has_prefix (message, "loop detected in the graph of bin 'peer-"))
     return;
   g_log_default_handler (domain, level, message, nullptr);
 }
 
-}  // namespace
+} // namespace
 
 int
 main (int argc, char **argv)
@@ -104,22 +108,29 @@ main (int argc, char **argv)
   gchar *dot_dir = nullptr, *web_dir = nullptr;
   gboolean check_only = FALSE;
   GOptionEntry entries[] = {
-    {"dot-dir", 0, 0, G_OPTION_ARG_FILENAME, &dot_dir,
-        "Write pipeline graphs (.dot) into DIR when pipelines start and peers come and go", "DIR"},
-    {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &web_dir,
-        "Serve the web pages from DIR instead of the installed ones", "DIR"},
-    {"check", 0, 0, G_OPTION_ARG_NONE, &check_only,
-        "Only check the room file and build the room, then exit", nullptr},
-    {nullptr},
+      {"dot-dir", 0, 0, G_OPTION_ARG_FILENAME, &dot_dir,
+          "Write pipeline graphs (.dot) into DIR when pipelines start and "
+          "peers come and go",
+          "DIR"},
+      {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &web_dir,
+          "Serve the web pages from DIR instead of the installed ones", "DIR"},
+      {"check", 0, 0, G_OPTION_ARG_NONE, &check_only,
+          "Only check the room file and build the room, then exit", nullptr},
+      {nullptr},
   };
-  GOptionContext *ctx = g_option_context_new ("ROOMFILE - serve a gst-rooms room");
+  GOptionContext *ctx =
+      g_option_context_new ("ROOMFILE - serve a gst-rooms room");
   g_option_context_set_summary (ctx,
-      "Builds the room that ROOMFILE describes (pipelines in gst-launch-1.0 syntax,\n"
-      "roles that browsers join as) and serves it over HTTP and WebSocket: the web\n"
-      "pages, and WebRTC signalling for one webrtcbin per browser.  Ctrl-C sends\n"
+      "Builds the room that ROOMFILE describes (pipelines in gst-launch-1.0 "
+      "syntax,\n"
+      "roles that browsers join as) and serves it over HTTP and WebSocket: the "
+      "web\n"
+      "pages, and WebRTC signalling for one webrtcbin per browser.  Ctrl-C "
+      "sends\n"
       "EOS, finishes recordings and exits.  See docs/room-file.md.");
   g_option_context_set_description (ctx,
-      "Exit status: 0 stopped cleanly, 1 a room pipeline failed, 2 bad command line\n"
+      "Exit status: 0 stopped cleanly, 1 a room pipeline failed, 2 bad command "
+      "line\n"
       "or room file, 3 a GStreamer plugin is missing, 4 cannot listen.");
   g_option_context_add_main_entries (ctx, entries, nullptr);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
@@ -140,8 +151,8 @@ main (int argc, char **argv)
     g_setenv ("GST_DEBUG_DUMP_DOT_DIR", dot_dir, TRUE);
   }
   gst_init (nullptr, nullptr);
-  g_log_set_handler ("GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning,
-      nullptr);
+  g_log_set_handler (
+      "GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning, nullptr);
 
   int code = EXIT_OK;
   {

@@ -27,13 +27,16 @@ const char *VIDEO_PAY_BRANCH =
     "queue max-size-buffers=30 max-size-bytes=0 max-size-time=0"
     " ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
 const char *VIDEO_SEND_CAPS =
-    "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000";
+    "application/"
+    "x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000";
 const char *AUDIO_SEND_BRANCH =
-    "queue max-size-time=200000000 leaky=downstream ! audioconvert ! audioresample"
+    "queue max-size-time=200000000 leaky=downstream ! audioconvert ! "
+    "audioresample"
     " ! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 frame-size=20"
     " ! rtpopuspay pt=111 mtu=1200";
 const char *AUDIO_SEND_CAPS =
-    "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
+    "application/"
+    "x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
     "encoding-params=(string)2";
 
 GstElement *
@@ -41,13 +44,15 @@ parse_branch (const char *description, std::string &error)
 {
   GError *err = nullptr;
   GstParseContext *ctx = gst_parse_context_new ();
-  GstElement *bin = gst_parse_bin_from_description_full (description, TRUE, ctx,
-      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  GstElement *bin = gst_parse_bin_from_description_full (
+      description, TRUE, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
     gchar **missing = gst_parse_context_get_missing_elements (ctx);
     error = missing && missing[0]
-        ? std::string ("no element \"") + missing[0] + "\" (" + room_plugin_of (missing[0]) + ")"
-        : std::string (err ? err->message : "cannot build a pipeline branch");
+                ? std::string ("no element \"") + missing[0] + "\" ("
+                      + room_plugin_of (missing[0]) + ")"
+                : std::string (
+                    err ? err->message : "cannot build a pipeline branch");
     g_strfreev (missing);
   }
   g_clear_error (&err);
@@ -55,7 +60,7 @@ parse_branch (const char *description, std::string &error)
   return bin;
 }
 
-}  // namespace
+} // namespace
 
 struct Peer::Shared {
   std::mutex lock;
@@ -102,8 +107,9 @@ Peer::post_to_main (std::function<void (Peer &)> fn)
     std::shared_ptr<Shared> shared;
     std::function<void (Peer &)> fn;
   };
-  auto *call = new Call {shared_, std::move (fn)};
-  g_idle_add_full (G_PRIORITY_DEFAULT,
+  auto *call = new Call{shared_, std::move (fn)};
+  g_idle_add_full (
+      G_PRIORITY_DEFAULT,
       [] (gpointer data) -> gboolean {
         auto *c = static_cast<Call *> (data);
         Peer *peer = nullptr;
@@ -142,7 +148,7 @@ Peer::start (std::string &error)
   port_ = gst_element_factory_make ("hubport", "port");
   if (!webrtc_ || !port_) {
     error = std::string ("no element \"") + (webrtc_ ? "hubport" : "webrtcbin")
-        + "\" (" + room_plugin_of (webrtc_ ? "hubport" : "webrtcbin") + ")";
+            + "\" (" + room_plugin_of (webrtc_ ? "hubport" : "webrtcbin") + ")";
     if (webrtc_)
       gst_object_unref (webrtc_);
     if (port_)
@@ -157,8 +163,8 @@ Peer::start (std::string &error)
     g_object_set (view_, "hub", role_.video_hub.c_str (), nullptr);
     gst_bin_add (GST_BIN (pipeline_), view_);
   }
-  g_object_set (webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE,
-      nullptr);
+  g_object_set (
+      webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (room_.spec ().ice_transport_policy == "relay")
     g_object_set (webrtc_, "ice-transport-policy",
         GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
@@ -182,8 +188,8 @@ Peer::start (std::string &error)
       G_CALLBACK (on_negotiation_needed), shared_.get ());
   g_signal_connect (webrtc_, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
       shared_.get ());
-  g_signal_connect (webrtc_, "pad-added", G_CALLBACK (on_pad_added),
-      shared_.get ());
+  g_signal_connect (
+      webrtc_, "pad-added", G_CALLBACK (on_pad_added), shared_.get ());
 
   GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
   bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
@@ -196,10 +202,10 @@ Peer::start (std::string &error)
     if (!send && !receive)
       return;
     GstCaps *caps = gst_caps_from_string (caps_str);
-    GstWebRTCRTPTransceiverDirection direction = send && receive
-        ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
-        : send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
-               : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY;
+    GstWebRTCRTPTransceiverDirection direction =
+        send && receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        : send          ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
+                        : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY;
     GstWebRTCRTPTransceiver *transceiver = nullptr;
     if (receive) {
       /* we send what the browser receives */
@@ -208,8 +214,8 @@ Peer::start (std::string &error)
       g_object_get (pad, "transceiver", &transceiver, nullptr);
       gst_object_unref (pad);
     } else {
-      g_signal_emit_by_name (webrtc_, "add-transceiver", direction, caps,
-          &transceiver);
+      g_signal_emit_by_name (
+          webrtc_, "add-transceiver", direction, caps, &transceiver);
     }
     if (transceiver) {
       /* Fixed codec preferences: the offer must not depend on caps that only
@@ -217,8 +223,8 @@ Peer::start (std::string &error)
       g_object_set (transceiver, "codec-preferences", caps, nullptr);
       /* NACK/RTX keeps video smooth under loss; Chromium takes no RTX for
        * audio and refuses an offer that has it. */
-      g_object_set (transceiver, "direction", direction, "do-nack", is_video,
-          nullptr);
+      g_object_set (
+          transceiver, "direction", direction, "do-nack", is_video, nullptr);
       gst_object_unref (transceiver);
     }
     gst_caps_unref (caps);
@@ -230,7 +236,7 @@ Peer::start (std::string &error)
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
     error = "the peer's pipeline did not start (is the hub '" + role_.hub
-        + "' there?)";
+            + "' there?)";
     return false;
   }
   if (!link_outgoing (error))
@@ -252,9 +258,9 @@ Peer::link_outgoing (std::string &error)
     const char *port_pad;
     const char *description;
   } branches[] = {
-    {role_.receive_video, view_ ? view_ : port_, "src",
-        view_ ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH},
-    {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
+      {role_.receive_video, view_ ? view_ : port_, "src",
+          view_ ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH},
+      {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
   };
   guint sink_index = 0;
   for (const Branch &b : branches) {
@@ -270,7 +276,7 @@ Peer::link_outgoing (std::string &error)
     std::string sink_name = "sink_" + std::to_string (sink_index++);
     GstPad *to = gst_element_get_static_pad (webrtc_, sink_name.c_str ());
     bool ok = from && to && gst_pad_link (from, bin_sink) == GST_PAD_LINK_OK
-        && gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
+              && gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
     if (from)
       gst_object_unref (from);
     if (to)
@@ -279,7 +285,7 @@ Peer::link_outgoing (std::string &error)
     gst_object_unref (bin_src);
     if (!ok) {
       error = std::string ("cannot link the hubport's ") + b.port_pad
-          + " pad to webrtcbin";
+              + " pad to webrtcbin";
       return false;
     }
     gst_element_sync_state_with_parent (bin);
@@ -288,7 +294,7 @@ Peer::link_outgoing (std::string &error)
 }
 
 void
-Peer::on_negotiation_needed (GstElement * webrtc, gpointer data)
+Peer::on_negotiation_needed (GstElement *webrtc, gpointer data)
 {
   auto *shared = static_cast<Shared *> (data);
   std::lock_guard<std::mutex> guard (shared->lock);
@@ -302,14 +308,14 @@ Peer::on_negotiation_needed (GstElement * webrtc, gpointer data)
 }
 
 void
-Peer::on_offer_created (GstPromise * promise, gpointer data)
+Peer::on_offer_created (GstPromise *promise, gpointer data)
 {
   Shared *shared = static_cast<std::shared_ptr<Shared> *> (data)->get ();
   GstWebRTCSessionDescription *offer = nullptr;
   const GstStructure *reply = gst_promise_get_reply (promise);
   if (reply)
-    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
-        &offer, nullptr);
+    gst_structure_get (
+        reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
   gst_promise_unref (promise);
   std::lock_guard<std::mutex> guard (shared->lock);
   Peer *self = shared->peer;
@@ -319,10 +325,12 @@ Peer::on_offer_created (GstPromise * promise, gpointer data)
     return;
   }
   if (!offer) {
-    self->post_to_main ([] (Peer &p) { Peer::FailFunc (p.fail_) ("webrtcbin made no offer"); });
+    self->post_to_main (
+        [] (Peer &p) { Peer::FailFunc (p.fail_) ("webrtcbin made no offer"); });
     return;
   }
-  g_signal_emit_by_name (self->webrtc_, "set-local-description", offer, nullptr);
+  g_signal_emit_by_name (
+      self->webrtc_, "set-local-description", offer, nullptr);
   gchar *sdp = gst_sdp_message_as_text (offer->sdp);
   std::string text = sdp;
   g_free (sdp);
@@ -333,8 +341,8 @@ Peer::on_offer_created (GstPromise * promise, gpointer data)
 }
 
 void
-Peer::on_ice_candidate (GstElement *, guint mline, gchar * candidate,
-    gpointer data)
+Peer::on_ice_candidate (
+    GstElement *, guint mline, gchar *candidate, gpointer data)
 {
   auto *shared = static_cast<Shared *> (data);
   std::lock_guard<std::mutex> guard (shared->lock);
@@ -342,8 +350,8 @@ Peer::on_ice_candidate (GstElement *, guint mline, gchar * candidate,
     return;
   std::string text = candidate;
   shared->peer->post_to_main ([mline, text] (Peer &p) {
-    p.send_ ({{"type", "candidate"}, {"sdpMLineIndex", mline},
-        {"candidate", text}});
+    p.send_ (
+        {{"type", "candidate"}, {"sdpMLineIndex", mline}, {"candidate", text}});
   });
 }
 
@@ -352,21 +360,23 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
 {
   GstSDPMessage *sdp = nullptr;
   gst_sdp_message_new (&sdp);
-  if (gst_sdp_message_parse_buffer ((const guint8 *) sdp_text.data (),
-          sdp_text.size (), sdp) != GST_SDP_OK
+  if (gst_sdp_message_parse_buffer (
+          (const guint8 *)sdp_text.data (), sdp_text.size (), sdp)
+          != GST_SDP_OK
       || gst_sdp_message_medias_len (sdp) == 0) {
     gst_sdp_message_free (sdp);
     error = "the answer is not an SDP with media sections";
     return false;
   }
-  GstWebRTCSessionDescription *answer = gst_webrtc_session_description_new (
-      GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+  GstWebRTCSessionDescription *answer =
+      gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
   GstPromise *promise = gst_promise_new ();
   g_signal_emit_by_name (webrtc_, "set-remote-description", answer, promise);
   gst_promise_wait (promise);
   const GstStructure *reply = gst_promise_get_reply (promise);
   GError *err = nullptr;
-  if (reply && gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr)) {
+  if (reply
+      && gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr)) {
     error = std::string ("the answer was refused: ") + err->message;
     g_error_free (err);
   }
@@ -376,8 +386,8 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
 }
 
 bool
-Peer::add_remote_candidate (guint mline, const std::string &candidate,
-    std::string &error)
+Peer::add_remote_candidate (
+    guint mline, const std::string &candidate, std::string &error)
 {
   if (mline > 16) {
     error = "sdpMLineIndex out of range";
@@ -385,13 +395,13 @@ Peer::add_remote_candidate (guint mline, const std::string &candidate,
   }
   if (candidate.empty ())
     return true; /* end of candidates */
-  g_signal_emit_by_name (webrtc_, "add-ice-candidate", mline,
-      candidate.c_str ());
+  g_signal_emit_by_name (
+      webrtc_, "add-ice-candidate", mline, candidate.c_str ());
   return true;
 }
 
 void
-Peer::on_pad_added (GstElement *, GstPad * pad, gpointer data)
+Peer::on_pad_added (GstElement *, GstPad *pad, gpointer data)
 {
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
@@ -402,7 +412,7 @@ Peer::on_pad_added (GstElement *, GstPad * pad, gpointer data)
 }
 
 void
-Peer::link_incoming (GstPad * pad)
+Peer::link_incoming (GstPad *pad)
 {
   GstCaps *caps = gst_pad_get_current_caps (pad);
   if (!caps)
@@ -417,14 +427,17 @@ Peer::link_incoming (GstPad * pad)
       description = "rtph264depay ! avdec_h264";
     else
       description = "rtpvp8depay ! vp8dec";
-    description += " ! videoconvert ! queue max-size-buffers=2 leaky=downstream";
+    description +=
+        " ! videoconvert ! queue max-size-buffers=2 leaky=downstream";
   } else if (g_strcmp0 (media, "audio") == 0 && role_.send_audio) {
     port_pad = "audio_sink";
-    description = "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample"
-                  " ! queue max-size-time=200000000 leaky=downstream";
+    description =
+        "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample"
+        " ! queue max-size-time=200000000 leaky=downstream";
   }
   GST_INFO ("peer %u: incoming %s %s -> %s", id_, GST_STR_NULL (media),
-      GST_STR_NULL (encoding), port_pad.empty () ? "dropped" : port_pad.c_str ());
+      GST_STR_NULL (encoding),
+      port_pad.empty () ? "dropped" : port_pad.c_str ());
   gst_caps_unref (caps);
 
   if (description.empty ()) {
@@ -450,7 +463,9 @@ Peer::link_incoming (GstPad * pad)
   gst_element_sync_state_with_parent (bin);
   if (gst_pad_link (pad, bin_sink) != GST_PAD_LINK_OK || !to
       || gst_pad_link (bin_src, to) != GST_PAD_LINK_OK)
-    post_to_main ([] (Peer &p) { Peer::FailFunc (p.fail_) ("cannot link incoming media"); });
+    post_to_main ([] (Peer &p) {
+      Peer::FailFunc (p.fail_) ("cannot link incoming media");
+    });
   if (to)
     gst_object_unref (to);
   gst_object_unref (bin_sink);
@@ -458,7 +473,7 @@ Peer::link_incoming (GstPad * pad)
 }
 
 gboolean
-Peer::on_bus_message (GstBus *, GstMessage * msg, gpointer data)
+Peer::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
 {
   auto *self = static_cast<Peer *> (data);
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
@@ -466,8 +481,8 @@ Peer::on_bus_message (GstBus *, GstMessage * msg, gpointer data)
     gchar *debug = nullptr;
     gst_message_parse_error (msg, &err, &debug);
     gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
-    g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n", path,
-        err->message, debug ? debug : "");
+    g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n",
+        path, err->message, debug ? debug : "");
     std::string why = err->message;
     g_free (path);
     g_free (debug);

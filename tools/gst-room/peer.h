@@ -1,5 +1,5 @@
-/* gst-room: one browser = one webrtcbin in its own pipeline, attached to a hub of
- * the room through a hubport, so a peer failing never stops another. */
+/* gst-room: one browser = one webrtcbin in its own pipeline, attached to a hub
+ * of the room through a hubport, so a peer failing never stops another. */
 #pragma once
 
 #include <gst/gst.h>
@@ -33,8 +33,8 @@ public:
   bool start (std::string &error);
 
   bool set_answer (const std::string &sdp, std::string &error);
-  bool add_remote_candidate (guint mline, const std::string &candidate,
-      std::string &error);
+  bool add_remote_candidate (
+      guint mline, const std::string &candidate, std::string &error);
 
   guint id () const { return id_; }
   const RoomRoleSpec &role () const { return role_; }
@@ -45,18 +45,18 @@ public:
 private:
   struct Shared; /* state reachable from streaming threads */
 
-  static void on_negotiation_needed (GstElement * webrtc, gpointer data);
-  static void on_offer_created (GstPromise * promise, gpointer data);
-  static void on_ice_candidate (GstElement * webrtc, guint mline,
-      gchar * candidate, gpointer data);
-  static void on_pad_added (GstElement * webrtc, GstPad * pad, gpointer data);
-  static gboolean on_bus_message (GstBus * bus, GstMessage * msg, gpointer data);
-  static void on_keyframe_request (GstElement * rtpbin, guint session,
-      guint ssrc, gpointer data);
+  static void on_negotiation_needed (GstElement *webrtc, gpointer data);
+  static void on_offer_created (GstPromise *promise, gpointer data);
+  static void on_ice_candidate (
+      GstElement *webrtc, guint mline, gchar *candidate, gpointer data);
+  static void on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data);
+  static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
+  static void on_keyframe_request (
+      GstElement *rtpbin, guint session, guint ssrc, gpointer data);
 
   /* Runs @fn on the main thread if the peer still exists then. */
   void post_to_main (std::function<void (Peer &)> fn);
-  void link_incoming (GstPad * pad);
+  void link_incoming (GstPad *pad);
   bool link_outgoing (std::string &error);
 
   Room &room_;

@@ -10,27 +10,28 @@ std::string
 room_plugin_of (const char *element)
 {
   static const std::map<std::string, std::string> known = {
-    {"mcucompositor", "plugin roomhub of gst-rooms"},
-    {"dispatcher", "plugin roomhub of gst-rooms"},
-    {"hubport", "plugin roomhub of gst-rooms"},
-    {"qrdetect", "plugin roomvision of gst-rooms"},
-    {"faceoverlayfilter", "plugin roomvision of gst-rooms"},
-    {"chromakey", "plugin roomvision of gst-rooms"},
-    {"webrtcbin", "plugin webrtc, Debian package gstreamer1.0-plugins-bad"},
-    {"nicesrc", "plugin nice, Debian package gstreamer1.0-nice"},
-    {"vp8enc", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
-    {"vp8dec", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
-    {"rtpvp8pay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-    {"rtpvp8depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-    {"rtpopuspay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-    {"rtpopusdepay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-    {"rtph264depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-    {"opusenc", "plugin opus, Debian package gstreamer1.0-plugins-base"},
-    {"opusdec", "plugin opus, Debian package gstreamer1.0-plugins-base"},
-    {"x264enc", "plugin x264, Debian package gstreamer1.0-plugins-ugly"},
-    {"avdec_h264", "plugin libav, Debian package gstreamer1.0-libav"},
-    {"uridecodebin", "plugin playback, Debian package gstreamer1.0-plugins-base"},
-    {"webmmux", "plugin matroska, Debian package gstreamer1.0-plugins-good"},
+      {"mcucompositor", "plugin roomhub of gst-rooms"},
+      {"dispatcher", "plugin roomhub of gst-rooms"},
+      {"hubport", "plugin roomhub of gst-rooms"},
+      {"qrdetect", "plugin roomvision of gst-rooms"},
+      {"faceoverlayfilter", "plugin roomvision of gst-rooms"},
+      {"chromakey", "plugin roomvision of gst-rooms"},
+      {"webrtcbin", "plugin webrtc, Debian package gstreamer1.0-plugins-bad"},
+      {"nicesrc", "plugin nice, Debian package gstreamer1.0-nice"},
+      {"vp8enc", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
+      {"vp8dec", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
+      {"rtpvp8pay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+      {"rtpvp8depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+      {"rtpopuspay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+      {"rtpopusdepay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+      {"rtph264depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
+      {"opusenc", "plugin opus, Debian package gstreamer1.0-plugins-base"},
+      {"opusdec", "plugin opus, Debian package gstreamer1.0-plugins-base"},
+      {"x264enc", "plugin x264, Debian package gstreamer1.0-plugins-ugly"},
+      {"avdec_h264", "plugin libav, Debian package gstreamer1.0-libav"},
+      {"uridecodebin",
+          "plugin playback, Debian package gstreamer1.0-plugins-base"},
+      {"webmmux", "plugin matroska, Debian package gstreamer1.0-plugins-good"},
   };
   auto it = known.find (element);
   if (it != known.end ())
@@ -58,15 +59,18 @@ Room::build (std::string &error)
     GstParseContext *ctx = gst_parse_context_new ();
     GError *err = nullptr;
     GstElement *pipeline = gst_parse_launch_full (p.launch.c_str (), ctx,
-        (GstParseFlags) (GST_PARSE_FLAG_FATAL_ERRORS | GST_PARSE_FLAG_PLACE_IN_BIN), &err);
+        (GstParseFlags)(GST_PARSE_FLAG_FATAL_ERRORS
+                        | GST_PARSE_FLAG_PLACE_IN_BIN),
+        &err);
     if (!pipeline) {
       gchar **missing = gst_parse_context_get_missing_elements (ctx);
       if (missing && missing[0])
-        error = spec_.where (p.line) + ": [pipeline " + p.name + "] launch: no element \""
-            + missing[0] + "\" (" + room_plugin_of (missing[0]) + ")";
+        error = spec_.where (p.line) + ": [pipeline " + p.name
+                + "] launch: no element \"" + missing[0] + "\" ("
+                + room_plugin_of (missing[0]) + ")";
       else
-        error = spec_.where (p.line) + ": [pipeline " + p.name + "] launch: "
-            + (err ? err->message : "cannot be built");
+        error = spec_.where (p.line) + ": [pipeline " + p.name
+                + "] launch: " + (err ? err->message : "cannot be built");
       g_strfreev (missing);
       g_clear_error (&err);
       gst_parse_context_free (ctx);
@@ -88,14 +92,16 @@ Room::build (std::string &error)
   for (const RoomRoleSpec &role : spec_.roles) {
     GstElement *hub = find_hub (role.hub);
     if (!hub) {
-      error = spec_.where (role.line) + ": [role " + role.name + "] hub: no element named '"
-          + role.hub + "' in any [pipeline]";
+      error = spec_.where (role.line) + ": [role " + role.name
+              + "] hub: no element named '" + role.hub + "' in any [pipeline]";
       return false;
     }
     const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (hub));
-    if (!g_str_equal (factory, "mcucompositor") && !g_str_equal (factory, "dispatcher")) {
-      error = spec_.where (role.line) + ": [role " + role.name + "] hub: '" + role.hub
-          + "' is a " + factory + ", not an mcucompositor or a dispatcher";
+    if (!g_str_equal (factory, "mcucompositor")
+        && !g_str_equal (factory, "dispatcher")) {
+      error = spec_.where (role.line) + ": [role " + role.name + "] hub: '"
+              + role.hub + "' is a " + factory
+              + ", not an mcucompositor or a dispatcher";
       gst_object_unref (hub);
       return false;
     }
@@ -103,16 +109,19 @@ Room::build (std::string &error)
     if (role.video_hub.empty ())
       continue;
     GstElement *video_hub = find_hub (role.video_hub);
-    const gchar *video_factory = video_hub
-        ? GST_OBJECT_NAME (gst_element_get_factory (video_hub)) : nullptr;
-    bool is_dispatcher = video_factory && g_str_equal (video_factory, "dispatcher");
+    const gchar *video_factory =
+        video_hub ? GST_OBJECT_NAME (gst_element_get_factory (video_hub))
+                  : nullptr;
+    bool is_dispatcher =
+        video_factory && g_str_equal (video_factory, "dispatcher");
     if (video_hub)
       gst_object_unref (video_hub);
     if (!is_dispatcher) {
-      error = spec_.where (role.line) + ": [role " + role.name + "] video-hub: '"
-          + role.video_hub + "' is " + (video_factory ? std::string ("a ") + video_factory
-              : std::string ("no element in any [pipeline]"))
-          + "; it must name a dispatcher carrying encoded VP8";
+      error = spec_.where (role.line) + ": [role " + role.name
+              + "] video-hub: '" + role.video_hub + "' is "
+              + (video_factory ? std::string ("a ") + video_factory
+                               : std::string ("no element in any [pipeline]"))
+              + "; it must name a dispatcher carrying encoded VP8";
       return false;
     }
   }
@@ -148,14 +157,14 @@ Room::start (std::string &error)
 }
 
 void
-Room::dump_dot (GstElement * pipeline, const std::string &name) const
+Room::dump_dot (GstElement *pipeline, const std::string &name) const
 {
   if (dot_dir_.empty ())
     return;
   /* GST_DEBUG_BIN_TO_DOT_FILE writes into $GST_DEBUG_DUMP_DOT_DIR, which main
    * sets from --dot-dir. */
-  GST_DEBUG_BIN_TO_DOT_FILE (GST_BIN (pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
-      name.c_str ());
+  GST_DEBUG_BIN_TO_DOT_FILE (
+      GST_BIN (pipeline), GST_DEBUG_GRAPH_SHOW_ALL, name.c_str ());
 }
 
 void
@@ -170,7 +179,8 @@ Room::send_eos ()
     bool has_source = gst_iterator_next (sources, &item) == GST_ITERATOR_OK;
     g_value_unset (&item);
     gst_iterator_free (sources);
-    if (!has_source || !gst_element_send_event (rp.pipeline, gst_event_new_eos ()))
+    if (!has_source
+        || !gst_element_send_event (rp.pipeline, gst_event_new_eos ()))
       rp.eos = true;
   }
   if (eos_done () && on_eos)
@@ -200,7 +210,7 @@ Room::stop ()
 }
 
 gboolean
-Room::on_bus_message (GstBus *, GstMessage * msg, gpointer data)
+Room::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
 {
   auto *self = static_cast<Room *> (data);
   switch (GST_MESSAGE_TYPE (msg)) {
@@ -259,11 +269,12 @@ Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
 {
   if (count_peers (role.name) >= role.max_peers) {
     error = "the room is full: role '" + role.name + "' takes at most "
-        + std::to_string (role.max_peers) + (role.max_peers == 1 ? " peer" : " peers");
+            + std::to_string (role.max_peers)
+            + (role.max_peers == 1 ? " peer" : " peers");
     return nullptr;
   }
-  auto peer = std::make_unique<Peer> (*this, role, next_peer_id_++,
-      std::move (send), std::move (fail));
+  auto peer = std::make_unique<Peer> (
+      *this, role, next_peer_id_++, std::move (send), std::move (fail));
   if (!peer->start (error))
     return nullptr;
   Peer *raw = peer.get ();
@@ -276,12 +287,11 @@ Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
 }
 
 void
-Room::remove_peer (Peer * peer)
+Room::remove_peer (Peer *peer)
 {
   const RoomRoleSpec &role = peer->role ();
-  peers_.remove_if ([peer] (const std::unique_ptr<Peer> &p) {
-    return p.get () == peer;
-  });
+  peers_.remove_if (
+      [peer] (const std::unique_ptr<Peer> &p) { return p.get () == peer; });
   if (role.cross_route)
     update_cross_routes (role);
 }
@@ -297,7 +307,7 @@ Room::update_cross_routes (const RoomRoleSpec &role)
   std::string routes;
   if (ports.size () == 2)
     routes = std::to_string (ports[0]) + ">" + std::to_string (ports[1]) + ","
-        + std::to_string (ports[1]) + ">" + std::to_string (ports[0]);
+             + std::to_string (ports[1]) + ">" + std::to_string (ports[0]);
   GstElement *hub = find_hub (role.hub);
   if (hub) {
     g_object_set (hub, "routes", routes.c_str (), nullptr);

@@ -31,12 +31,12 @@ public:
 
   const RoomSpec &spec () const { return spec_; }
   GstClock *clock () const { return clock_; }
-  void dump_dot (GstElement * pipeline, const std::string &name) const;
+  void dump_dot (GstElement *pipeline, const std::string &name) const;
 
   /* The peer, or null with @error when the role is full or it fails. */
   Peer *add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
       Peer::FailFunc fail, std::string &error);
-  void remove_peer (Peer * peer);
+  void remove_peer (Peer *peer);
   int count_peers (const std::string &role) const;
 
   /* A room pipeline failed: the tool ends with this exit code. */
@@ -45,7 +45,7 @@ public:
   std::function<void ()> on_eos;
 
 private:
-  static gboolean on_bus_message (GstBus * bus, GstMessage * msg, gpointer data);
+  static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
   GstElement *find_hub (const std::string &name) const;
   void update_cross_routes (const RoomRoleSpec &role);
 

@@ -29,7 +29,7 @@ bool
 is_continuation (const std::string &line)
 {
   return !line.empty () && (line[0] == ' ' || line[0] == '\t')
-      && line.find_first_not_of (" \t\r") != std::string::npos;
+         && line.find_first_not_of (" \t\r") != std::string::npos;
 }
 
 /* Long values (launch lines) may go on over lines that start with white
@@ -93,7 +93,8 @@ first_bad_line (const std::string &text)
   for (int number = 1; std::getline (in, line); number++) {
     std::string s = line;
     s.erase (0, s.find_first_not_of (" \t\r"));
-    if (s.empty () || s[0] == '#' || s[0] == '[' || s.find ('=') != std::string::npos)
+    if (s.empty () || s[0] == '#' || s[0] == '['
+        || s.find ('=') != std::string::npos)
       continue;
     return number;
   }
@@ -135,7 +136,7 @@ parse_media (const std::string &value, bool &audio, bool &video)
   return ok;
 }
 
-}  // namespace
+} // namespace
 
 const RoomRoleSpec *
 RoomSpec::find_role (const std::string &name) const
@@ -170,10 +171,10 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
   g_free (contents);
   LineIndex lines = index_lines (text);
 
-  std::unique_ptr<GKeyFile, decltype (&g_key_file_free)> keys (g_key_file_new (),
-      g_key_file_free);
-  if (!g_key_file_load_from_data (keys.get (), text.data (), text.size (),
-          G_KEY_FILE_NONE, &err)) {
+  std::unique_ptr<GKeyFile, decltype (&g_key_file_free)> keys (
+      g_key_file_new (), g_key_file_free);
+  if (!g_key_file_load_from_data (
+          keys.get (), text.data (), text.size (), G_KEY_FILE_NONE, &err)) {
     error = spec.where (first_bad_line (text)) + ": " + err->message;
     g_error_free (err);
     return false;
@@ -182,11 +183,12 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
   auto fail = [&] (const std::string &group, const std::string &key,
                   const std::string &what) {
     error = spec.where (lines.key_line (group, key)) + ": [" + group + "]"
-        + (key.empty () ? "" : " " + key) + ": " + what;
+            + (key.empty () ? "" : " " + key) + ": " + what;
     return false;
   };
   auto get = [&] (const std::string &group, const char *key) -> std::string {
-    gchar *v = g_key_file_get_string (keys.get (), group.c_str (), key, nullptr);
+    gchar *v =
+        g_key_file_get_string (keys.get (), group.c_str (), key, nullptr);
     std::string s = v ? v : "";
     g_free (v);
     return s;
@@ -197,7 +199,8 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
   auto check_known = [&] (const std::string &group,
                          std::initializer_list<const char *> known) -> bool {
     gsize n = 0;
-    gchar **names = g_key_file_get_keys (keys.get (), group.c_str (), &n, nullptr);
+    gchar **names =
+        g_key_file_get_keys (keys.get (), group.c_str (), &n, nullptr);
     std::string unknown;
     for (gsize i = 0; i < n && unknown.empty (); i++) {
       bool ok = false;
@@ -218,24 +221,26 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
     std::string v = get (group, key);
     guint64 value = 0;
     if (!g_ascii_string_to_unsigned (v.c_str (), 10, 1, max, &value, nullptr))
-      return fail (group, key, "'" + v + "' is not a number from 1 to "
-          + std::to_string (max));
+      return fail (group, key,
+          "'" + v + "' is not a number from 1 to " + std::to_string (max));
     out = value;
     return true;
   };
 
   if (!g_key_file_has_group (keys.get (), "room"))
-    return fail ("room", "", "missing: every room file starts with a [room] group");
+    return fail (
+        "room", "", "missing: every room file starts with a [room] group");
 
   gsize n_groups = 0;
   gchar **groups = g_key_file_get_groups (keys.get (), &n_groups);
-  std::unique_ptr<gchar *, decltype (&g_strfreev)> groups_guard (groups, g_strfreev);
+  std::unique_ptr<gchar *, decltype (&g_strfreev)> groups_guard (
+      groups, g_strfreev);
   for (gsize i = 0; i < n_groups; i++) {
     std::string group = groups[i];
     if (group == "room") {
-      if (!check_known (group, {"title", "listen", "ice-servers",
-                  "ice-transport-policy", "max-message-bytes",
-                  "max-messages-per-second"}))
+      if (!check_known (
+              group, {"title", "listen", "ice-servers", "ice-transport-policy",
+                         "max-message-bytes", "max-messages-per-second"}))
         return false;
       if (has (group, "title"))
         spec.title = get (group, "title");
@@ -244,24 +249,26 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
         auto colon = listen.rfind (':');
         guint64 port = 0;
         if (colon == std::string::npos
-            || !g_ascii_string_to_unsigned (listen.substr (colon + 1).c_str (), 10,
-                0, 65535, &port, nullptr))
+            || !g_ascii_string_to_unsigned (listen.substr (colon + 1).c_str (),
+                10, 0, 65535, &port, nullptr))
           return fail (group, "listen", "'" + listen + "' is not HOST:PORT");
         spec.host = listen.substr (0, colon);
         if (spec.host.size () > 2 && spec.host.front () == '[')
           spec.host = spec.host.substr (1, spec.host.size () - 2);
-        spec.port = (guint16) port;
+        spec.port = (guint16)port;
       }
       if (has (group, "ice-servers")) {
-        gchar **uris = g_strsplit_set (get (group, "ice-servers").c_str (), " ,", -1);
+        gchar **uris =
+            g_strsplit_set (get (group, "ice-servers").c_str (), " ,", -1);
         for (gchar **u = uris; *u; u++) {
           if (**u == '\0')
             continue;
-          if (!g_str_has_prefix (*u, "stun:") && !g_str_has_prefix (*u, "turn:")) {
+          if (!g_str_has_prefix (*u, "stun:")
+              && !g_str_has_prefix (*u, "turn:")) {
             std::string bad = *u;
             g_strfreev (uris);
-            return fail (group, "ice-servers", "'" + bad
-                + "' is not a stun: or turn: URI");
+            return fail (group, "ice-servers",
+                "'" + bad + "' is not a stun: or turn: URI");
           }
           spec.ice_servers.push_back (*u);
         }
@@ -269,8 +276,10 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
       }
       if (has (group, "ice-transport-policy")) {
         spec.ice_transport_policy = get (group, "ice-transport-policy");
-        if (spec.ice_transport_policy != "all" && spec.ice_transport_policy != "relay")
-          return fail (group, "ice-transport-policy", "must be 'all' or 'relay'");
+        if (spec.ice_transport_policy != "all"
+            && spec.ice_transport_policy != "relay")
+          return fail (
+              group, "ice-transport-policy", "must be 'all' or 'relay'");
       }
       guint64 v = spec.max_message_bytes;
       if (!get_uint (group, "max-message-bytes", 16 * 1024 * 1024, v))
@@ -279,7 +288,7 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
       v = spec.max_messages_per_second;
       if (!get_uint (group, "max-messages-per-second", 100000, v))
         return false;
-      spec.max_messages_per_second = (guint) v;
+      spec.max_messages_per_second = (guint)v;
     } else if (g_str_has_prefix (group.c_str (), "pipeline ")) {
       if (!check_known (group, {"launch"}))
         return false;
@@ -288,44 +297,51 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
       p.launch = get (group, "launch");
       p.line = lines.key_line (group, "launch");
       if (p.launch.empty ())
-        return fail (group, "launch", "missing: a pipeline needs a launch line");
+        return fail (
+            group, "launch", "missing: a pipeline needs a launch line");
       spec.pipelines.push_back (p);
     } else if (g_str_has_prefix (group.c_str (), "role ")) {
       if (!check_known (group, {"hub", "video-hub", "send", "receive", "token",
-                  "max-peers", "cross-route"}))
+                                   "max-peers", "cross-route"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));
       r.line = lines.key_line (group, "");
       r.hub = get (group, "hub");
       if (r.hub.empty ())
-        return fail (group, "hub", "missing: which hub does this role attach to?");
-      if (has (group, "send") && !parse_media (get (group, "send"), r.send_audio,
-              r.send_video))
+        return fail (
+            group, "hub", "missing: which hub does this role attach to?");
+      if (has (group, "send")
+          && !parse_media (get (group, "send"), r.send_audio, r.send_video))
         return fail (group, "send", "expected a list of audio, video or none");
-      if (has (group, "receive") && !parse_media (get (group, "receive"),
-              r.receive_audio, r.receive_video))
-        return fail (group, "receive", "expected a list of audio, video or none");
+      if (has (group, "receive")
+          && !parse_media (
+              get (group, "receive"), r.receive_audio, r.receive_video))
+        return fail (
+            group, "receive", "expected a list of audio, video or none");
       r.video_hub = get (group, "video-hub");
       r.token = get (group, "token");
       guint64 v = r.max_peers;
       if (!get_uint (group, "max-peers", 100000, v))
         return false;
-      r.max_peers = (int) v;
-      if (has (group, "cross-route") && !parse_bool (get (group, "cross-route"),
-              r.cross_route))
+      r.max_peers = (int)v;
+      if (has (group, "cross-route")
+          && !parse_bool (get (group, "cross-route"), r.cross_route))
         return fail (group, "cross-route", "expected true or false");
       if (r.cross_route && r.max_peers != 2)
         return fail (group, "cross-route", "needs max-peers=2");
       spec.roles.push_back (r);
     } else {
-      return fail (group, "", "unknown group (expected [room], [pipeline NAME] or [role NAME])");
+      return fail (group, "",
+          "unknown group (expected [room], [pipeline NAME] or [role NAME])");
     }
   }
 
   if (spec.pipelines.empty ())
-    return fail ("room", "", "no [pipeline NAME] group: a room needs at least one hub");
+    return fail (
+        "room", "", "no [pipeline NAME] group: a room needs at least one hub");
   if (spec.roles.empty ())
-    return fail ("room", "", "no [role NAME] group: nobody could join this room");
+    return fail (
+        "room", "", "no [role NAME] group: nobody could join this room");
   return true;
 }

@@ -21,9 +21,9 @@ struct RoomRoleSpec {
    * encoded once for every peer, instead of the hub's raw output encoded per
    * peer.  Empty: encode per peer. */
   std::string video_hub;
-  bool send_video = true, send_audio = true;    /* browser → hub */
+  bool send_video = true, send_audio = true;       /* browser → hub */
   bool receive_video = true, receive_audio = true; /* hub → browser */
-  std::string token; /* empty: no token needed */
+  std::string token;                               /* empty: no token needed */
   int max_peers = 16;
   bool cross_route = false; /* two peers on a dispatcher see each other */
   int line = 0;
@@ -34,7 +34,7 @@ struct RoomSpec {
   std::string title = "gst-rooms";
   std::string host = "127.0.0.1";
   guint16 port = 8080;
-  std::vector<std::string> ice_servers; /* stun:/turn: URIs */
+  std::vector<std::string> ice_servers;     /* stun:/turn: URIs */
   std::string ice_transport_policy = "all"; /* all | relay */
   gsize max_message_bytes = 64 * 1024;
   guint max_messages_per_second = 50;
@@ -48,5 +48,5 @@ struct RoomSpec {
 
 /* Loads and checks @path.  On failure returns false with @error naming the
  * file, the line and what is wrong. */
-bool room_file_load (const std::string &path, RoomSpec &spec,
-    std::string &error);
+bool room_file_load (
+    const std::string &path, RoomSpec &spec, std::string &error);

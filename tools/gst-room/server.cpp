@@ -19,12 +19,12 @@ GST_DEBUG_CATEGORY_STATIC (server_debug);
 /* One WebSocket connection: at most one peer. */
 class Client {
 public:
-  Client (Server &server, Room &room, SoupWebsocketConnection * connection)
+  Client (Server &server, Room &room, SoupWebsocketConnection *connection)
       : server_ (server), room_ (room),
         connection_ (SOUP_WEBSOCKET_CONNECTION (g_object_ref (connection)))
   {
-    soup_websocket_connection_set_max_incoming_payload_size (connection_,
-        room_.spec ().max_message_bytes * 4);
+    soup_websocket_connection_set_max_incoming_payload_size (
+        connection_, room_.spec ().max_message_bytes * 4);
     soup_websocket_connection_set_keepalive_interval (connection_, 10);
     g_signal_connect (connection_, "message", G_CALLBACK (on_message), this);
     g_signal_connect (connection_, "closed", G_CALLBACK (on_closed), this);
@@ -36,15 +36,17 @@ public:
     if (peer_)
       room_.remove_peer (peer_);
     g_signal_handlers_disconnect_by_data (connection_, this);
-    if (soup_websocket_connection_get_state (connection_) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close (connection_, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-          "the room is closing");
+    if (soup_websocket_connection_get_state (connection_)
+        == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (
+          connection_, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the room is closing");
     g_object_unref (connection_);
   }
 
   void send (const json &message)
   {
-    if (soup_websocket_connection_get_state (connection_) != SOUP_WEBSOCKET_STATE_OPEN)
+    if (soup_websocket_connection_get_state (connection_)
+        != SOUP_WEBSOCKET_STATE_OPEN)
       return;
     std::string text = message.dump ();
     soup_websocket_connection_send_text (connection_, text.c_str ());
@@ -62,8 +64,8 @@ public:
 private:
   using Handler = void (Client::*) (const json &message);
 
-  static void on_message (SoupWebsocketConnection *, gint type, GBytes * bytes,
-      gpointer data)
+  static void on_message (
+      SoupWebsocketConnection *, gint type, GBytes *bytes, gpointer data)
   {
     static_cast<Client *> (data)->handle (type, bytes);
   }
@@ -74,12 +76,17 @@ private:
     /* Destroys this client and its peer (the hub re-lays out at once), once
      * the connection's signal emission is over. */
     Server *server = &self->server_;
-    g_idle_add_full (G_PRIORITY_HIGH, [] (gpointer d) -> gboolean {
+    g_idle_add_full (
+        G_PRIORITY_HIGH,
+        [] (gpointer d) -> gboolean {
           auto *pair = static_cast<std::pair<Server *, Client *> *> (d);
           pair->first->forget (pair->second);
           return G_SOURCE_REMOVE;
-        }, new std::pair<Server *, Client *> (server, self),
-        [] (gpointer d) { delete static_cast<std::pair<Server *, Client *> *> (d); });
+        },
+        new std::pair<Server *, Client *> (server, self),
+        [] (gpointer d) {
+          delete static_cast<std::pair<Server *, Client *> *> (d);
+        });
   }
 
   /* Flood control: a token bucket of max-messages-per-second; a client that
@@ -94,31 +101,33 @@ private:
     in_window_++;
     guint limit = room_.spec ().max_messages_per_second;
     if (in_window_ > 2 * limit) {
-      soup_websocket_connection_close (connection_, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-          "message flood");
+      soup_websocket_connection_close (
+          connection_, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "message flood");
       return false;
     }
     if (in_window_ > limit) {
-      send_error ("rate-limited", "too many messages: at most "
-          + std::to_string (limit) + " a second");
+      send_error ("rate-limited",
+          "too many messages: at most " + std::to_string (limit) + " a second");
       return false;
     }
     return true;
   }
 
-  void handle (gint type, GBytes * bytes)
+  void handle (gint type, GBytes *bytes)
   {
     if (!admit ())
       return;
     gsize size = 0;
-    const char *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+    const char *data =
+        static_cast<const char *> (g_bytes_get_data (bytes, &size));
     if (type != SOUP_WEBSOCKET_DATA_TEXT) {
       send_error ("bad-message", "messages are JSON text");
       return;
     }
     if (size > room_.spec ().max_message_bytes) {
-      send_error ("too-large", "a message may have at most "
-          + std::to_string (room_.spec ().max_message_bytes) + " bytes");
+      send_error ("too-large",
+          "a message may have at most "
+              + std::to_string (room_.spec ().max_message_bytes) + " bytes");
       return;
     }
     json message = json::parse (data, data + size, nullptr, false);
@@ -132,10 +141,10 @@ private:
     }
     std::string kind = message["type"];
     static const std::map<std::string, Handler> handlers = {
-      {"join", &Client::on_join},
-      {"answer", &Client::on_answer},
-      {"candidate", &Client::on_candidate},
-      {"leave", &Client::on_leave},
+        {"join", &Client::on_join},
+        {"answer", &Client::on_answer},
+        {"candidate", &Client::on_candidate},
+        {"leave", &Client::on_leave},
     };
     auto it = handlers.find (kind);
     if (it == handlers.end ()) {
@@ -155,26 +164,28 @@ private:
   void on_join (const json &m)
   {
     if (peer_) {
-      send_error ("already-joined", "this connection has joined already", "join");
+      send_error (
+          "already-joined", "this connection has joined already", "join");
       return;
     }
     std::string role_name = string_field (m, "role");
     const RoomRoleSpec *role = room_.spec ().find_role (role_name);
     if (!role) {
-      send_error ("unknown-role", "this room has no role '" + role_name + "'", "join");
+      send_error (
+          "unknown-role", "this room has no role '" + role_name + "'", "join");
       return;
     }
     if (!role->token.empty () && string_field (m, "token") != role->token) {
-      send_error ("forbidden", "wrong or missing token for role '" + role_name + "'",
-          "join");
+      send_error ("forbidden",
+          "wrong or missing token for role '" + role_name + "'", "join");
       return;
     }
     json ice = json::array ();
     for (const std::string &uri : room_.spec ().ice_servers)
       ice.push_back (browser_ice_server (uri));
     std::string error;
-    Peer *peer = room_.add_peer (*role,
-        [this] (const json &out) { send (out); },
+    Peer *peer = room_.add_peer (
+        *role, [this] (const json &out) { send (out); },
         [this] (const std::string &why) { on_peer_failed (why); }, error);
     if (!peer) {
       send_error ("join-refused", error, "join");
@@ -215,8 +226,8 @@ private:
       return;
     }
     std::string error;
-    if (!peer_->add_remote_candidate (line->get<guint> (),
-            string_field (m, "candidate"), error))
+    if (!peer_->add_remote_candidate (
+            line->get<guint> (), string_field (m, "candidate"), error))
       send_error ("bad-candidate", error, "candidate");
   }
 
@@ -252,14 +263,15 @@ private:
   /* webrtcbin's turn://user:pass@host:port → the browser's form. */
   static json browser_ice_server (const std::string &uri)
   {
-    GUri *parsed = g_uri_parse (uri.c_str (), G_URI_FLAGS_HAS_PASSWORD, nullptr);
+    GUri *parsed =
+        g_uri_parse (uri.c_str (), G_URI_FLAGS_HAS_PASSWORD, nullptr);
     if (!parsed)
       return {{"urls", uri}};
     std::string scheme = g_uri_get_scheme (parsed);
     std::string host = g_uri_get_host (parsed) ? g_uri_get_host (parsed) : "";
     int port = g_uri_get_port (parsed);
-    json server = {{"urls", scheme + ":" + host
-          + (port > 0 ? ":" + std::to_string (port) : "")}};
+    json server = {{"urls",
+        scheme + ":" + host + (port > 0 ? ":" + std::to_string (port) : "")}};
     if (g_uri_get_user (parsed))
       server["username"] = g_uri_get_user (parsed);
     if (g_uri_get_password (parsed))
@@ -279,7 +291,8 @@ private:
 Server::Server (Room &room, std::string web_dir)
     : room_ (room), web_dir_ (std::move (web_dir))
 {
-  GST_DEBUG_CATEGORY_INIT (server_debug, "gstroom-server", 0, "gst-room server");
+  GST_DEBUG_CATEGORY_INIT (
+      server_debug, "gstroom-server", 0, "gst-room server");
 }
 
 Server::~Server ()
@@ -298,7 +311,7 @@ Server::close_all ()
 }
 
 void
-Server::forget (Client * client)
+Server::forget (Client *client)
 {
   for (auto it = clients_.begin (); it != clients_.end (); ++it) {
     if (it->get () == client) {
@@ -313,13 +326,14 @@ Server::listen (std::string &error)
 {
   soup_ = soup_server_new ("server-header", "gst-room ", nullptr);
   soup_server_add_handler (soup_, nullptr, on_http, this, nullptr);
-  soup_server_add_websocket_handler (soup_, "/ws", nullptr, nullptr, on_websocket,
-      this, nullptr);
-  GInetAddress *address = g_inet_address_new_from_string (room_.spec ().host.c_str ());
+  soup_server_add_websocket_handler (
+      soup_, "/ws", nullptr, nullptr, on_websocket, this, nullptr);
+  GInetAddress *address =
+      g_inet_address_new_from_string (room_.spec ().host.c_str ());
   if (!address) {
     GResolver *resolver = g_resolver_get_default ();
-    GList *list = g_resolver_lookup_by_name (resolver, room_.spec ().host.c_str (),
-        nullptr, nullptr);
+    GList *list = g_resolver_lookup_by_name (
+        resolver, room_.spec ().host.c_str (), nullptr, nullptr);
     if (list)
       address = G_INET_ADDRESS (g_object_ref (list->data));
     g_resolver_free_addresses (list);
@@ -329,16 +343,16 @@ Server::listen (std::string &error)
     error = "cannot listen on '" + room_.spec ().host + "': not an address";
     return false;
   }
-  GSocketAddress *socket_address = g_inet_socket_address_new (address,
-      room_.spec ().port);
+  GSocketAddress *socket_address =
+      g_inet_socket_address_new (address, room_.spec ().port);
   g_object_unref (address);
   GError *err = nullptr;
-  gboolean ok = soup_server_listen (soup_, socket_address, (SoupServerListenOptions) 0,
-      &err);
+  gboolean ok = soup_server_listen (
+      soup_, socket_address, (SoupServerListenOptions)0, &err);
   g_object_unref (socket_address);
   if (!ok) {
     error = "cannot listen on " + room_.spec ().host + ":"
-        + std::to_string (room_.spec ().port) + ": " + err->message;
+            + std::to_string (room_.spec ().port) + ": " + err->message;
     g_error_free (err);
     return false;
   }
@@ -355,24 +369,26 @@ Server::url () const
   GSList *uris = soup_ ? soup_server_get_uris (soup_) : nullptr;
   if (uris) {
     port = g_uri_get_port (static_cast<GUri *> (uris->data));
-    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+    g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
   }
   return "http://" + host + ":" + std::to_string (port) + "/";
 }
 
 void
-Server::on_http (SoupServer *, SoupServerMessage * msg, const char *path,
+Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path,
     GHashTable *, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
   if (soup_server_message_get_method (msg) != SOUP_METHOD_GET
       && g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
+    soup_server_message_set_status (
+        msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
     return;
   }
   std::string rel = path && g_str_equal (path, "/") ? "/index.html" : path;
   /* Only plain file names of the web folder: no "..", no sub-folders. */
-  if (rel.find ("..") != std::string::npos || rel.find ('/', 1) != std::string::npos) {
+  if (rel.find ("..") != std::string::npos
+      || rel.find ('/', 1) != std::string::npos) {
     soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
     return;
   }
@@ -391,13 +407,15 @@ Server::on_http (SoupServer *, SoupServerMessage * msg, const char *path,
   else if (g_str_has_suffix (rel.c_str (), ".css"))
     type = "text/css; charset=utf-8";
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
-  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, contents, length);
+  soup_server_message_set_response (
+      msg, type, SOUP_MEMORY_TAKE, contents, length);
 }
 
 void
 Server::on_websocket (SoupServer *, SoupServerMessage *, const char *,
-    SoupWebsocketConnection * connection, gpointer data)
+    SoupWebsocketConnection *connection, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
-  self->clients_.insert (std::make_unique<Client> (*self, self->room_, connection));
+  self->clients_.insert (
+      std::make_unique<Client> (*self, self->room_, connection));
 }

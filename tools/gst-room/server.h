@@ -20,13 +20,13 @@ public:
   /* "http://HOST:PORT/" */
   std::string url () const;
   void close_all ();
-  void forget (Client * client);
+  void forget (Client *client);
 
 private:
-  static void on_http (SoupServer * server, SoupServerMessage * msg,
-      const char *path, GHashTable * query, gpointer data);
-  static void on_websocket (SoupServer * server, SoupServerMessage * msg,
-      const char *path, SoupWebsocketConnection * connection, gpointer data);
+  static void on_http (SoupServer *server, SoupServerMessage *msg,
+      const char *path, GHashTable *query, gpointer data);
+  static void on_websocket (SoupServer *server, SoupServerMessage *msg,
+      const char *path, SoupWebsocketConnection *connection, gpointer data);
 
   Room &room_;
   std::string web_dir_;
