@@ -26,9 +26,21 @@ const char *VIDEO_SEND_BRANCH =
 const char *VIDEO_PAY_BRANCH =
     "queue max-size-buffers=30 max-size-bytes=0 max-size-time=0"
     " ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200";
+/* For a browser that answers with H.264 only: encoded per peer. */
+const char *VIDEO_SEND_BRANCH_H264 =
+    "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream"
+    " ! videoconvert ! video/x-raw,format=I420"
+    " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=90"
+    " bitrate=1500 threads=2 ! video/x-h264,profile=constrained-baseline"
+    " ! rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency"
+    " mtu=1200";
+/* VP8 first: the browser picks it unless it only takes H.264. */
 const char *VIDEO_SEND_CAPS =
-    "application/"
-    "x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000";
+    "application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+    "clock-rate=90000;"
+    "application/x-rtp,media=video,encoding-name=H264,payload=102,"
+    "clock-rate=90000,packetization-mode=(string)1,"
+    "profile-level-id=(string)42c01f,level-asymmetry-allowed=(string)1";
 const char *AUDIO_SEND_BRANCH =
     "queue max-size-time=200000000 leaky=downstream ! audioconvert ! "
     "audioresample"
@@ -239,8 +251,7 @@ Peer::start (std::string &error)
             + "' there?)";
     return false;
   }
-  if (!link_outgoing (error))
-    return false;
+  /* What we send is linked once the answer says which video codec. */
   /* Offer now: webrtcbin would wait for caps on every sink pad, and a port
    * that nothing is routed to yet (a caller alone in a private call) has
    * none.  The transceivers' codec preferences are enough for the offer. */
@@ -250,16 +261,21 @@ Peer::start (std::string &error)
 }
 
 bool
-Peer::link_outgoing (std::string &error)
+Peer::link_outgoing (const std::string &video_codec, std::string &error)
 {
+  /* H.264 is encoded per peer from the port's raw video; VP8 comes from the
+   * role's encoded video hub when it has one. */
+  bool h264 = video_codec == "H264";
+  bool shared_vp8 = view_ && !h264;
   struct Branch {
     bool wanted;
     GstElement *port;
     const char *port_pad;
     const char *description;
   } branches[] = {
-      {role_.receive_video, view_ ? view_ : port_, "src",
-          view_ ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH},
+      {role_.receive_video, shared_vp8 ? view_ : port_, "src",
+          h264 ? VIDEO_SEND_BRANCH_H264
+               : (shared_vp8 ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH)},
       {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
   };
   guint sink_index = 0;
@@ -381,8 +397,39 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
     g_error_free (err);
   }
   gst_promise_unref (promise);
+  if (error.empty () && !outgoing_linked_) {
+    outgoing_linked_ = true;
+    if (!link_outgoing (answered_video_codec (answer->sdp), error))
+      error = "cannot send to this browser: " + error;
+  }
   gst_webrtc_session_description_free (answer);
   return error.empty ();
+}
+
+std::string
+Peer::answered_video_codec (const GstSDPMessage *sdp)
+{
+  /* The first payload of the video section is the one the browser will
+   * decode; its rtpmap names the codec. */
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+    if (g_strcmp0 (gst_sdp_media_get_media (media), "video") != 0
+        || gst_sdp_media_formats_len (media) == 0)
+      continue;
+    std::string payload = gst_sdp_media_get_format (media, 0);
+    for (guint a = 0;; a++) {
+      const gchar *rtpmap =
+          gst_sdp_media_get_attribute_val_n (media, "rtpmap", a);
+      if (!rtpmap)
+        break;
+      std::string map = rtpmap;
+      if (map.rfind (payload + " ", 0) == 0) {
+        std::string codec = map.substr (payload.size () + 1);
+        return codec.substr (0, codec.find ('/'));
+      }
+    }
+  }
+  return "VP8";
 }
 
 bool

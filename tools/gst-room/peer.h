@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 
 #include <functional>
 #include <memory>
@@ -57,7 +58,8 @@ private:
   /* Runs @fn on the main thread if the peer still exists then. */
   void post_to_main (std::function<void (Peer &)> fn);
   void link_incoming (GstPad *pad);
-  bool link_outgoing (std::string &error);
+  bool link_outgoing (const std::string &video_codec, std::string &error);
+  static std::string answered_video_codec (const GstSDPMessage *sdp);
 
   Room &room_;
   const RoomRoleSpec &role_;
@@ -66,8 +68,9 @@ private:
   FailFunc fail_;
   GstElement *pipeline_ = nullptr;
   GstElement *webrtc_ = nullptr;
-  GstElement *port_ = nullptr; /* the hubport */
-  GstElement *view_ = nullptr; /* hubport on the role's video-hub, if any */
+  GstElement *port_ = nullptr;   /* the hubport */
+  GstElement *view_ = nullptr;   /* hubport on the role's video-hub, if any */
+  bool outgoing_linked_ = false; /* main thread */
   guint bus_watch_ = 0;
   std::shared_ptr<Shared> shared_;
 };

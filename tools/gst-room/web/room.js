@@ -7,6 +7,7 @@
 const params = new URLSearchParams(location.search);
 const role = params.get('role') || 'participant';
 const token = params.get('token') || '';
+const videoCodec = params.get('codec');
 const statusEl = document.getElementById('status');
 const remoteVideo = document.getElementById('remote');
 const localVideo = document.getElementById('local');
@@ -71,6 +72,12 @@ async function onOffer(m) {
   await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
   for (const transceiver of pc.getTransceivers()) {
     const kind = transceiver.receiver.track.kind;
+    if (kind === 'video' && videoCodec) {
+      // ?codec=h264 answers with that codec only (as a browser without VP8 would)
+      const codecs = RTCRtpReceiver.getCapabilities('video').codecs
+        .filter((c) => c.mimeType.toLowerCase() === `video/${videoCodec.toLowerCase()}`);
+      transceiver.setCodecPreferences(codecs);
+    }
     const track = localStream && localStream.getTracks().find((t) => t.kind === kind);
     if (track && sendKinds.includes(kind)) {
       await transceiver.sender.replaceTrack(track);
@@ -79,6 +86,19 @@ async function onOffer(m) {
   }
   const answer = await pc.createAnswer();
   await pc.setLocalDescription(answer);
+  if (videoCodec) {
+    // and sends with it too (Chromium otherwise sends the offer's first codec)
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== 'video') continue;
+      const parameters = sender.getParameters();
+      const codec = (parameters.codecs || []).find(
+        (c) => c.mimeType.toLowerCase() === `video/${videoCodec.toLowerCase()}`);
+      if (codec && parameters.encodings && parameters.encodings.length) {
+        parameters.encodings[0].codec = codec;
+        await sender.setParameters(parameters);
+      }
+    }
+  }
   send({ type: 'answer', sdp: answer.sdp });
   for (const c of pendingCandidates.splice(0)) await pc.addIceCandidate(c);
 }
