@@ -108,10 +108,9 @@ enum {
  * scan that misses a code (blur, a hand passing) does not repeat it. */
 #define MISSED_SCANS_TO_FORGET 2
 
-/* The share of modules (percent) that may differ for a code to count as the
- * one the previous scan decoded at the same place: noise and a shift of a
- * pixel flip a few; another symbol flips about half of its data modules. */
-#define QR_CACHE_MAX_DIFFER_PERCENT 8
+/* A code with more unsure modules (percent), sampled between dark and light,
+ * is decoded again rather than compared with the previous scan's. */
+#define QR_CACHE_MAX_UNSURE_PERCENT 10
 
 /* Bounds the detect-and-erase rounds of one scan. */
 #define MAX_CODES_PER_FRAME 8
@@ -740,8 +739,13 @@ qr_group_finders (const std::vector<QrFinder> &finders)
   return grids;
 }
 
-/* The code's modules as 0/1 (1 = dark), sampled at their centres in the
- * full-size luma; empty when the code reaches out of the frame. */
+/* What a sampled module looks like. */
+enum QrModule : guint8 { QR_MODULE_DARK, QR_MODULE_LIGHT, QR_MODULE_UNSURE };
+
+/* The code's modules, sampled at their centres in the full-size luma: dark,
+ * light, or unsure when the sample is in between (on an edge, as the grid is
+ * approximate); empty when the code reaches out of the frame or has no
+ * contrast. */
 static std::vector<guint8>
 qr_sample_modules (const cv::Mat &luma, const QrGrid &grid)
 {
@@ -755,23 +759,39 @@ qr_sample_modules (const cv::Mat &luma, const QrGrid &grid)
         return {};
       values.push_back (luma.at<guint8> (y, x));
     }
-  unsigned long sum = 0;
-  for (guint8 value : values)
-    sum += value;
-  guint8 mean = (guint8)(sum / values.size ());
-  for (guint8 &value : values)
-    value = value < mean ? 1 : 0;
+  std::vector<guint8> sorted = values;
+  auto tenth = sorted.begin () + sorted.size () / 10;
+  std::nth_element (sorted.begin (), tenth, sorted.end ());
+  int dark = *tenth;
+  auto ninetieth = sorted.end () - 1 - sorted.size () / 10;
+  std::nth_element (sorted.begin (), ninetieth, sorted.end ());
+  int light = *ninetieth;
+  if (light - dark < 20)
+    return {};
+  int quarter = (light - dark) / 4;
+  for (guint8 &value : values) {
+    value = value < dark + quarter    ? QR_MODULE_DARK
+            : value > light - quarter ? QR_MODULE_LIGHT
+                                      : QR_MODULE_UNSURE;
+  }
   return values;
 }
 
 /* The previous scan's code that this one is: same size, finder centres
- * within a few pixels, and nearly all modules the same (another symbol at
- * the same place differs in about half of its data modules). */
+ * within a few pixels, few unsure modules and not one module seen surely
+ * dark in one and surely light in the other. Two different symbols of the
+ * same size differ in at least 8 modules (their Reed-Solomon codewords), in
+ * practice in dozens, so a changed code is decoded again; noise or a shift
+ * that flips a module only costs a decoding. */
 static const QrCached *
 qr_cache_find (const std::vector<QrCached> &cache, const QrGrid &grid,
     const std::vector<guint8> &modules)
 {
   if (modules.empty ())
+    return nullptr;
+  size_t unsure =
+      std::count (modules.begin (), modules.end (), QR_MODULE_UNSURE);
+  if (unsure * 100 > modules.size () * QR_CACHE_MAX_UNSURE_PERCENT)
     return nullptr;
   float n = (float)grid.size;
   const cv::Point2f where[3] = {
@@ -789,9 +809,14 @@ qr_cache_find (const std::vector<QrCached> &cache, const QrGrid &grid,
     if (!near)
       continue;
     size_t differ = 0;
-    for (size_t i = 0; i < modules.size (); i++)
-      differ += cached.modules[i] != modules[i];
-    if (differ * 100 <= modules.size () * QR_CACHE_MAX_DIFFER_PERCENT)
+    for (size_t i = 0; i < modules.size (); i++) {
+      differ += cached.modules[i] != QR_MODULE_UNSURE
+                && modules[i] != QR_MODULE_UNSURE
+                && cached.modules[i] != modules[i];
+    }
+    GST_LOG ("cached '%s': %zu of %zu modules differ, %zu unsure",
+        cached.symbol.c_str (), differ, modules.size (), unsure);
+    if (differ == 0)
       return &cached;
   }
   return nullptr;
