@@ -22,13 +22,18 @@
  * interleaved (I420, YV12, NV12, YUY2, ...), GRAY8, and packed RGB formats
  * (RGB, BGRx, RGBA, ...), which are turned into luma for scanning.
  *
- * Codes are located with OpenCV's QRCodeDetector in the downscaled luma and
- * decoded with OpenCV's WeChat decoder from the full-size luma, so small
- * codes decode as long as they can be located at #GstQrDetect:scan-width.
- * A cheap look for finder patterns first makes frames without any code cost
- * well under a millisecond. The read-only #GstQrDetect:scans property counts
- * the frames scanned. Late frames are never dropped (QoS is off). At EOS the
- * element waits for the scan in flight, so its codes are posted before EOS.
+ * A cheap look for finder patterns in the downscaled luma comes first: frames
+ * without any cost well under a millisecond. Three finders in a right
+ * isosceles triangle give a code's grid; the code is cut out of the full-size
+ * luma there and decoded with OpenCV's WeChat decoder, so small codes decode
+ * as long as their finders show at #GstQrDetect:scan-width. A code that the
+ * previous scan decoded at the same place, with the same modules, is not
+ * decoded again (#GstQrDetect:decodes counts the decodings); a different
+ * code at the same place is. OpenCV's QRCodeDetector is the fallback when
+ * finders are left unexplained. The read-only #GstQrDetect:scans property
+ * counts the frames scanned. Late frames are never dropped (QoS is off). At
+ * EOS the element waits for the scan in flight, so its codes are posted
+ * before EOS.
  *
  * ## Messages
  *
@@ -38,7 +43,7 @@
  * - `type` (string): always `QR-Code`.
  * - `points` (GstValueArray): the four corners of the code in pixels of the
  *   frame (not of the downscaled scan), each a GstValueArray `< x, y >` of two
- *   ints, going round the code in the order OpenCV's QRCodeDetector gives.
+ *   ints, going round the code (starting at any corner).
  * - `timestamp` (guint64): the PTS of the frame scanned.
  * - `stream-time` (guint64): its stream time.
  * - `running-time` (guint64): its running time.
@@ -832,7 +837,7 @@ qr_cache_find (const std::vector<QrCached> &cache, const QrGrid &grid,
  * then cut out of the full-size luma, straightened, and decoded by OpenCV's
  * WeChat decoder (contrib module wechat_qrcode) -- unless the previous scan
  * decoded the same code at the same place (finder centres within a few
- * pixels and its modules, sampled, nearly all the same), whose symbol is
+ * pixels and none of its modules surely different), whose symbol is
  * reused. Most frames have no code and stop after the first look.
  *
  * QRCodeDetector remains the fallback, when finders are left unexplained by

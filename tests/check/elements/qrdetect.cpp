@@ -432,6 +432,29 @@ GST_START_TEST (test_cache_changed_symbol)
 
 GST_END_TEST;
 
+/* A code stretched 1.5 times wider than high: its finders form no right
+ * isosceles triangle, so it is found by the QRCodeDetector fallback. */
+GST_START_TEST (test_stretched_code_fallback)
+{
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 1280, 720);
+  cv::Mat narrow = background (853, 720);
+  std::vector<cv::Point2f> corners =
+      draw_code (narrow, "stretched", 300, {426, 360}, 0);
+  cv::Mat luma;
+  cv::resize (narrow, luma, cv::Size (1280, 720), 0, 0, cv::INTER_LINEAR);
+  for (cv::Point2f &p : corners)
+    p.x *= 1280.0f / 853;
+  push_scanned (f, luma, GST_VIDEO_FORMAT_I420, 0);
+  GstMessage *msg = pop_code (f);
+  fail_unless (msg != NULL, "stretched code not found");
+  fail_unless_equals_string (message_symbol (msg), "stretched");
+  assert_corners (message_points (msg), corners, 12);
+  gst_message_unref (msg);
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
 /* A code staying in view is posted when it appears and then every
  * repeat-interval; one that leaves and comes back is posted again; frames
  * closer than interval are not scanned. */
@@ -659,6 +682,7 @@ qrdetect_suite (void)
   tcase_add_test (tc, test_repeat_leave_return);
   tcase_add_test (tc, test_cache_same_code);
   tcase_add_test (tc, test_cache_changed_symbol);
+  tcase_add_test (tc, test_stretched_code_fallback);
   tcase_add_test (tc, test_passthrough_and_draw);
   tcase_add_test (tc, test_draw_rgb);
   tcase_add_test (tc, test_never_delays_frames);
