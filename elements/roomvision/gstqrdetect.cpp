@@ -52,8 +52,8 @@
  * `gst-launch-1.0 -m` prints them like this:
  * |[
  * qrdetect, symbol=(string)"hello\ rooms", type=(string)QR-Code,
- *   points=(int)< < (int)48, (int)48 >, < (int)299, (int)48 >,
- *   < (int)301, (int)299 >, < (int)48, (int)299 > >, timestamp=(guint64)0,
+ *   points=(int)< < (int)48, (int)47 >, < (int)300, (int)47 >,
+ *   < (int)300, (int)299 >, < (int)48, (int)299 > >, timestamp=(guint64)0,
  *   stream-time=(guint64)0, running-time=(guint64)0,
  *   duration=(guint64)40000000;
  * ]|
