@@ -22,13 +22,18 @@
  * interleaved (I420, YV12, NV12, YUY2, ...), GRAY8, and packed RGB formats
  * (RGB, BGRx, RGBA, ...), which are turned into luma for scanning.
  *
- * Codes are located with OpenCV's QRCodeDetector in the downscaled luma and
- * decoded with OpenCV's WeChat decoder from the full-size luma, so small
- * codes decode as long as they can be located at #GstQrDetect:scan-width.
- * A cheap look for finder patterns first makes frames without any code cost
- * well under a millisecond. The read-only #GstQrDetect:scans property counts
- * the frames scanned. Late frames are never dropped (QoS is off). At EOS the
- * element waits for the scan in flight, so its codes are posted before EOS.
+ * A cheap look for finder patterns in the downscaled luma comes first: frames
+ * without any cost well under a millisecond. Three finders in a right
+ * isosceles triangle give a code's grid; the code is cut out of the full-size
+ * luma there and decoded with OpenCV's WeChat decoder, so small codes decode
+ * as long as their finders show at #GstQrDetect:scan-width. A code that the
+ * previous scan decoded at the same place, with the same modules, is not
+ * decoded again (#GstQrDetect:decodes counts the decodings); a different
+ * code at the same place is. OpenCV's QRCodeDetector is the fallback when
+ * finders are left unexplained. The read-only #GstQrDetect:scans property
+ * counts the frames scanned. Late frames are never dropped (QoS is off). At
+ * EOS the element waits for the scan in flight, so its codes are posted
+ * before EOS.
  *
  * ## Messages
  *
@@ -38,7 +43,7 @@
  * - `type` (string): always `QR-Code`.
  * - `points` (GstValueArray): the four corners of the code in pixels of the
  *   frame (not of the downscaled scan), each a GstValueArray `< x, y >` of two
- *   ints, going round the code in the order OpenCV's QRCodeDetector gives.
+ *   ints, going round the code (starting at any corner).
  * - `timestamp` (guint64): the PTS of the frame scanned.
  * - `stream-time` (guint64): its stream time.
  * - `running-time` (guint64): its running time.
@@ -47,8 +52,8 @@
  * `gst-launch-1.0 -m` prints them like this:
  * |[
  * qrdetect, symbol=(string)"hello\ rooms", type=(string)QR-Code,
- *   points=(int)< < (int)48, (int)48 >, < (int)299, (int)48 >,
- *   < (int)301, (int)299 >, < (int)48, (int)299 > >, timestamp=(guint64)0,
+ *   points=(int)< < (int)48, (int)47 >, < (int)300, (int)47 >,
+ *   < (int)300, (int)299 >, < (int)48, (int)299 > >, timestamp=(guint64)0,
  *   stream-time=(guint64)0, running-time=(guint64)0,
  *   duration=(guint64)40000000;
  * ]|
@@ -95,6 +100,7 @@ enum {
   PROP_DRAW,
   PROP_MESSAGE,
   PROP_SCANS,
+  PROP_DECODES,
 };
 
 #define DEFAULT_SCAN_WIDTH 640
@@ -106,6 +112,10 @@ enum {
 /* A code missing from this many scans in a row is forgotten, so a single
  * scan that misses a code (blur, a hand passing) does not repeat it. */
 #define MISSED_SCANS_TO_FORGET 2
+
+/* A code with more unsure modules (percent), sampled between dark and light,
+ * is decoded again rather than compared with the previous scan's. */
+#define QR_CACHE_MAX_UNSURE_PERCENT 10
 
 /* Bounds the detect-and-erase rounds of one scan. */
 #define MAX_CODES_PER_FRAME 8
@@ -141,6 +151,48 @@ struct QrCode {
   std::vector<cv::Point> corners; /* frame pixels */
 };
 
+/* Where the modules of a code are: module (u, v), counted from the code's
+ * top-left corner in its own axes, is at origin + u * du + v * dv. Built
+ * from the three finder centres, so it ignores perspective; good enough to
+ * cut out the code for the decoder and to sample its modules. */
+struct QrGrid {
+  cv::Point2f origin, du, dv;
+  int size;      /* modules per side */
+  int finder[3]; /* the finders it was built from */
+
+  cv::Point2f at (float u, float v) const { return origin + u * du + v * dv; }
+  QrGrid scaled (float sx, float sy) const
+  {
+    QrGrid g = *this;
+    g.origin = cv::Point2f (origin.x * sx, origin.y * sy);
+    g.du = cv::Point2f (du.x * sx, du.y * sy);
+    g.dv = cv::Point2f (dv.x * sx, dv.y * sy);
+    return g;
+  }
+  std::vector<cv::Point2f> quad () const
+  {
+    float n = (float)size;
+    return {at (0, 0), at (n, 0), at (n, n), at (0, n)};
+  }
+  /* Module coordinates of a pixel. */
+  cv::Point2f uv (cv::Point2f p) const
+  {
+    float det = du.x * dv.y - du.y * dv.x;
+    cv::Point2f d = p - origin;
+    return cv::Point2f (
+        (d.x * dv.y - d.y * dv.x) / det, (du.x * d.y - du.y * d.x) / det);
+  }
+};
+
+/* A code decoded by the previous scan, kept so that the same code at the
+ * same place is not decoded again. */
+struct QrCached {
+  QrGrid grid; /* frame pixels */
+  std::vector<guint8> modules;
+  std::string symbol;
+  std::vector<cv::Point2f> corners_uv; /* its corners, in module units */
+};
+
 /* Lock order: GST_OBJECT_LOCK is never held while taking worker_lock, nor the
  * other way round. */
 struct GstQrDetectPrivate {
@@ -150,7 +202,8 @@ struct GstQrDetectPrivate {
   guint repeat_interval_ms = DEFAULT_REPEAT_INTERVAL;
   bool draw = DEFAULT_DRAW;
   bool message = DEFAULT_MESSAGE;
-  guint64 scans = 0; /* completed scans */
+  guint64 scans = 0;   /* completed scans */
+  guint64 decodes = 0; /* runs of the decoder */
 
   /* Streaming thread only. */
   GstClockTime last_handoff = GST_CLOCK_TIME_NONE;
@@ -167,6 +220,7 @@ struct GstQrDetectPrivate {
 
   /* Worker thread only (and start/stop when it is not running). */
   std::map<std::string, QrTracked> tracked;
+  std::vector<QrCached> cache; /* codes decoded by the previous scan */
 };
 
 struct _GstQrDetect {
@@ -241,6 +295,13 @@ gst_qr_detect_class_init (GstQrDetectClass *klass)
       g_param_spec_uint64 ("scans", "Scans",
           "Number of frames scanned since the element started", 0, G_MAXUINT64,
           0, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_DECODES,
+      g_param_spec_uint64 ("decodes", "Decodes",
+          "Number of times a code was decoded since the element started (a "
+          "code the previous scan decoded at the same place is not decoded "
+          "again)",
+          0, G_MAXUINT64, 0,
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_set_static_metadata (element_class, "QR code detector",
       "Filter/Analyzer/Video",
@@ -365,6 +426,9 @@ gst_qr_detect_get_property (
     case PROP_SCANS:
       g_value_set_uint64 (value, priv->scans);
       break;
+    case PROP_DECODES:
+      g_value_set_uint64 (value, priv->decodes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -423,10 +487,11 @@ qr_code_message (GstQrDetect *self, const QrScanJob &job, const QrCode &code)
 
 /* Decodes the code inside one quadrangle of the full-size luma: the quad is
  * straightened into a square with a light border as quiet zone, so the
- * decoder only sees that code. */
+ * decoder only sees that code (and never the whole frame). CORNERS gets the
+ * decoder's corners of the code, in frame pixels, or the quad itself. */
 static std::string
 qr_decode_quad (cv::wechat_qrcode::WeChatQRCode &decoder, const cv::Mat &luma,
-    const std::vector<cv::Point2f> &quad)
+    const std::vector<cv::Point2f> &quad, std::vector<cv::Point2f> &corners)
 {
   double edge = 0;
   for (size_t c = 0; c < 4; c++)
@@ -442,10 +507,21 @@ qr_decode_quad (cv::wechat_qrcode::WeChatQRCode &decoder, const cv::Mat &luma,
   cv::warpPerspective (luma, straight, warp, cv::Size (out, out),
       cv::INTER_LINEAR, cv::BORDER_REPLICATE);
 
-  std::vector<std::string> symbols = decoder.detectAndDecode (straight);
-  for (const std::string &symbol : symbols) {
-    if (!symbol.empty ())
-      return symbol;
+  std::vector<cv::Mat> points;
+  std::vector<std::string> symbols = decoder.detectAndDecode (straight, points);
+  for (size_t i = 0; i < symbols.size (); i++) {
+    if (symbols[i].empty ())
+      continue;
+    corners = quad;
+    if (i < points.size () && points[i].total () == 4
+        && points[i].type () == CV_32FC1 && points[i].cols == 2) {
+      std::vector<cv::Point2f> found;
+      for (int r = 0; r < 4; r++)
+        found.emplace_back (
+            points[i].at<float> (r, 0), points[i].at<float> (r, 1));
+      cv::perspectiveTransform (found, corners, warp.inv ());
+    }
+    return symbols[i];
   }
   return std::string ();
 }
@@ -504,19 +580,33 @@ qr_finder_vertical (const cv::Mat &binary, int x, int y, float module)
          && vertical > module / 1.6f;
 }
 
+/* A finder pattern seen by the first look: the mean of the row hits that
+ * crossed it, in pixels of the scanned image. */
+struct QrFinder {
+  cv::Point2f centre;
+  float module;
+  int hits;
+};
+
 /* A cheap first look, as QRCodeDetector takes several milliseconds even on
- * frames without any code (most frames): is there something shaped like a
- * finder pattern, runs dark-light-dark-light-dark in the ratio 1:1:3:1:1
- * across a row and down the column through its middle? A finder pattern spans
- * 7 modules, so rows every other line cross each one several times. */
-static bool
-qr_may_have_code (const cv::Mat &gray)
+ * frames without any code (most frames): things shaped like a finder pattern,
+ * runs dark-light-dark-light-dark in the ratio 1:1:3:1:1 across a row and
+ * down the column through its middle. A finder pattern spans 7 modules, so
+ * rows every other line cross each one several times; hits close together
+ * are merged into one finder. Returns the total number of hits. */
+static int
+qr_find_finders (const cv::Mat &gray, std::vector<QrFinder> &finders)
 {
   cv::Mat binary; /* 0 = dark */
   int block = std::max (3, (gray.cols / 8) | 1);
   cv::adaptiveThreshold (gray, binary, 255, cv::ADAPTIVE_THRESH_MEAN_C,
       cv::THRESH_BINARY, block, 14);
 
+  struct Sum {
+    double x, y, module;
+    int hits;
+  };
+  std::vector<Sum> sums;
   int hits = 0;
   std::vector<int> runs;
   for (int y = 0; y < binary.rows; y += 2) {
@@ -536,15 +626,40 @@ qr_may_have_code (const cv::Mat &gray)
       x0 += runs[i];
     for (size_t i = first_dark; i + 4 < runs.size (); i += 2) {
       float module;
-      int centre = x0 + runs[i] + runs[i + 1] + runs[i + 2] / 2;
+      int left = x0 + runs[i] + runs[i + 1];
+      int centre = left + runs[i + 2] / 2;
       if (qr_finder_ratio (&runs[i], &module)
-          && qr_finder_vertical (binary, centre, y, module) && ++hits >= 6)
-        return true;
+          && qr_finder_vertical (binary, centre, y, module)) {
+        hits++;
+        float cx = left + runs[i + 2] * 0.5f;
+        auto near = std::find_if (
+            sums.begin (), sums.end (), [cx, y, module] (const Sum &s) {
+              float m = s.module / s.hits;
+              return std::abs (s.x / s.hits - cx) < 2.5f * m
+                     && std::abs (s.y / s.hits - y) < 4.5f * m
+                     && module < 1.6f * m && module > m / 1.6f;
+            });
+        if (near == sums.end ())
+          sums.push_back (Sum{cx, (double)y, module, 1});
+        else
+          *near = Sum{
+              near->x + cx, near->y + y, near->module + module, near->hits + 1};
+      }
       x0 += runs[i] + runs[i + 1];
     }
   }
-  return false;
+
+  finders.clear ();
+  for (const Sum &s : sums) {
+    finders.push_back (
+        QrFinder{cv::Point2f ((float)(s.x / s.hits), (float)(s.y / s.hits)),
+            (float)(s.module / s.hits), s.hits});
+  }
+  return hits;
 }
+
+/* Whether the first look saw enough to be worth a QRCodeDetector run. */
+#define FIRST_LOOK_HITS 6
 
 static bool
 qr_has_symbol (const std::vector<QrCode> &codes, const std::string &symbol)
@@ -553,25 +668,192 @@ qr_has_symbol (const std::vector<QrCode> &codes, const std::string &symbol)
       [&symbol] (const QrCode &code) { return code.symbol == symbol; });
 }
 
+/* Finders sharing a code: three of about the same module size, one at the
+ * right angle of an isosceles triangle, the other two 10 to 170 modules away
+ * from it. Best-shaped triangles first, each finder used once. */
+static std::vector<QrGrid>
+qr_group_finders (const std::vector<QrFinder> &finders)
+{
+  std::vector<int> cand;
+  for (size_t i = 0; i < finders.size (); i++) {
+    if (finders[i].hits >= 2)
+      cand.push_back ((int)i);
+  }
+  std::sort (cand.begin (), cand.end (),
+      [&finders] (int x, int y) { return finders[x].hits > finders[y].hits; });
+  if (cand.size () > 16)
+    cand.resize (16);
+
+  std::vector<std::pair<float, QrGrid>> scored;
+  for (size_t i = 0; i < cand.size (); i++)
+    for (size_t j = i + 1; j < cand.size (); j++)
+      for (size_t k = j + 1; k < cand.size (); k++) {
+        int idx[3] = {cand[i], cand[j], cand[k]};
+        float m[3] = {finders[idx[0]].module, finders[idx[1]].module,
+            finders[idx[2]].module};
+        float lo = std::min ({m[0], m[1], m[2]});
+        float hi = std::max ({m[0], m[1], m[2]});
+        if (hi > 1.5f * lo)
+          continue;
+        float module = (m[0] + m[1] + m[2]) / 3;
+        for (int corner = 0; corner < 3; corner++) {
+          int a = idx[corner], b = idx[(corner + 1) % 3],
+              c = idx[(corner + 2) % 3];
+          cv::Point2f ab = finders[b].centre - finders[a].centre;
+          cv::Point2f ac = finders[c].centre - finders[a].centre;
+          float d1 = (float)cv::norm (ab), d2 = (float)cv::norm (ac);
+          if (std::min (d1, d2) < 10 * module
+              || std::max (d1, d2) > 170 * module)
+            continue;
+          float ratio = d1 / d2;
+          float cosine = ab.dot (ac) / (d1 * d2);
+          if (ratio < 0.8f || ratio > 1.25f || std::abs (cosine) > 0.2f)
+            continue;
+          /* b is the top-right finder: clockwise from a to b to c. */
+          if (ab.x * ac.y - ab.y * ac.x < 0) {
+            std::swap (b, c);
+            std::swap (ab, ac);
+          }
+          float estimate = (d1 + d2) / 2 / module + 7;
+          int version =
+              std::clamp ((int)std::lround ((estimate - 17) / 4), 1, 40);
+          QrGrid g;
+          g.size = 17 + 4 * version;
+          g.du = ab / (float)(g.size - 7);
+          g.dv = ac / (float)(g.size - 7);
+          g.origin = finders[a].centre - 3.5f * g.du - 3.5f * g.dv;
+          g.finder[0] = a;
+          g.finder[1] = b;
+          g.finder[2] = c;
+          scored.emplace_back (std::abs (ratio - 1) + std::abs (cosine), g);
+        }
+      }
+  std::stable_sort (scored.begin (), scored.end (),
+      [] (const auto &x, const auto &y) { return x.first < y.first; });
+
+  std::vector<QrGrid> grids;
+  std::vector<bool> used (finders.size (), false);
+  for (const auto &entry : scored) {
+    const QrGrid &g = entry.second;
+    if (used[g.finder[0]] || used[g.finder[1]] || used[g.finder[2]])
+      continue;
+    for (int f : g.finder)
+      used[f] = true;
+    grids.push_back (g);
+  }
+  return grids;
+}
+
+/* What a sampled module looks like. */
+enum QrModule : guint8 { QR_MODULE_DARK, QR_MODULE_LIGHT, QR_MODULE_UNSURE };
+
+/* The code's modules, sampled at their centres in the full-size luma: dark,
+ * light, or unsure when the sample is in between (on an edge, as the grid is
+ * approximate); empty when the code reaches out of the frame or has no
+ * contrast. */
+static std::vector<guint8>
+qr_sample_modules (const cv::Mat &luma, const QrGrid &grid)
+{
+  std::vector<guint8> values;
+  values.reserve ((size_t)grid.size * grid.size);
+  for (int v = 0; v < grid.size; v++)
+    for (int u = 0; u < grid.size; u++) {
+      cv::Point2f p = grid.at (u + 0.5f, v + 0.5f);
+      int x = (int)std::lround (p.x), y = (int)std::lround (p.y);
+      if (x < 0 || y < 0 || x >= luma.cols || y >= luma.rows)
+        return {};
+      values.push_back (luma.at<guint8> (y, x));
+    }
+  std::vector<guint8> sorted = values;
+  auto tenth = sorted.begin () + sorted.size () / 10;
+  std::nth_element (sorted.begin (), tenth, sorted.end ());
+  int dark = *tenth;
+  auto ninetieth = sorted.end () - 1 - sorted.size () / 10;
+  std::nth_element (sorted.begin (), ninetieth, sorted.end ());
+  int light = *ninetieth;
+  if (light - dark < 20)
+    return {};
+  int quarter = (light - dark) / 4;
+  for (guint8 &value : values) {
+    value = value < dark + quarter    ? QR_MODULE_DARK
+            : value > light - quarter ? QR_MODULE_LIGHT
+                                      : QR_MODULE_UNSURE;
+  }
+  return values;
+}
+
+/* The previous scan's code that this one is: same size, finder centres
+ * within a few pixels, few unsure modules and not one module seen surely
+ * dark in one and surely light in the other. Two different symbols of the
+ * same size differ in at least 8 modules (their Reed-Solomon codewords), in
+ * practice in dozens, so a changed code is decoded again; noise or a shift
+ * that flips a module only costs a decoding. */
+static const QrCached *
+qr_cache_find (const std::vector<QrCached> &cache, const QrGrid &grid,
+    const std::vector<guint8> &modules)
+{
+  if (modules.empty ())
+    return nullptr;
+  size_t unsure =
+      std::count (modules.begin (), modules.end (), QR_MODULE_UNSURE);
+  if (unsure * 100 > modules.size () * QR_CACHE_MAX_UNSURE_PERCENT)
+    return nullptr;
+  float n = (float)grid.size;
+  const cv::Point2f where[3] = {
+      {3.5f, 3.5f}, {n - 3.5f, 3.5f}, {3.5f, n - 3.5f}};
+  float tolerance = std::max (4.0f, (float)cv::norm (grid.du));
+  for (const QrCached &cached : cache) {
+    if (cached.grid.size != grid.size
+        || cached.modules.size () != modules.size ())
+      continue;
+    bool near = true;
+    for (const cv::Point2f &w : where) {
+      if (cv::norm (cached.grid.at (w.x, w.y) - grid.at (w.x, w.y)) > tolerance)
+        near = false;
+    }
+    if (!near)
+      continue;
+    size_t differ = 0;
+    for (size_t i = 0; i < modules.size (); i++) {
+      differ += cached.modules[i] != QR_MODULE_UNSURE
+                && modules[i] != QR_MODULE_UNSURE
+                && cached.modules[i] != modules[i];
+    }
+    GST_LOG ("cached '%s': %zu of %zu modules differ, %zu unsure",
+        cached.symbol.c_str (), differ, modules.size (), unsure);
+    if (differ == 0)
+      return &cached;
+  }
+  return nullptr;
+}
+
 /* Runs on the worker thread: finds the codes in one frame.
  *
  * Debian's OpenCV 4.6 is built without the quirc decoder that
- * QRCodeDetector's own decoding needs, so QRCodeDetector only locates codes,
- * in the downscaled luma, and OpenCV's WeChat decoder (contrib module
- * wechat_qrcode) decodes each from its straightened quadrangle of the
- * full-size luma. detect() finds one code at a time: each code found is
- * erased from the downscaled luma and detect() runs again until it finds
- * none, or until qr_may_have_code() sees no finder pattern left (most frames
- * have no code at all and cost well under a millisecond). detect() fails when
- * it sees several codes, so when it finds nothing at first detectMulti tries
- * (it is slower, misses lone codes and often finds only some of several, which
- * the next rounds pick up). WeChat on a whole frame would be simpler but takes
- * ~50 ms on a textured frame without codes and gives no corners. */
+ * QRCodeDetector's own decoding needs, and QRCodeDetector::detect() costs
+ * ~7 ms (it rescales every image to 512 px). So codes are located from the
+ * finder patterns of the cheap first look, in the downscaled luma: three
+ * finders in a right isosceles triangle give the code's grid. Each code is
+ * then cut out of the full-size luma, straightened, and decoded by OpenCV's
+ * WeChat decoder (contrib module wechat_qrcode) -- unless the previous scan
+ * decoded the same code at the same place (finder centres within a few
+ * pixels and none of its modules surely different), whose symbol is
+ * reused. Most frames have no code and stop after the first look.
+ *
+ * QRCodeDetector remains the fallback, when finders are left unexplained by
+ * the codes decoded (a code too distorted for the grid, finders missed): the
+ * codes found are erased from the downscaled luma and detect() runs until it
+ * finds none, or until the first look sees no finder pattern left. detect()
+ * fails when it sees several codes, so when it finds nothing at first
+ * detectMulti tries (it is slower, misses lone codes and often finds only
+ * some of several, which the next rounds pick up). WeChat on a whole frame
+ * would be simpler but takes ~50 ms on a textured frame without codes. */
 static std::vector<QrCode>
 qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
     cv::wechat_qrcode::WeChatQRCode &decoder, const QrScanJob &job,
     int scan_width)
 {
+  GstQrDetectPrivate *priv = self->priv;
   cv::Mat luma = qr_job_luma (job);
   cv::Mat scanned = luma;
   if (scan_width > 0 && luma.cols > scan_width) {
@@ -585,10 +867,86 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
   float back_y = (float)luma.rows / scanned.rows;
 
   std::vector<QrCode> codes;
+  std::vector<QrFinder> finders;
+  std::vector<QrCached> cache;
+  guint decodes = 0;
+  int hits = qr_find_finders (scanned, finders);
+  if (hits < FIRST_LOOK_HITS) {
+    priv->cache.clear ();
+    return codes;
+  }
+
+  /* Codes located from their finders. */
+  std::vector<bool> explained (finders.size (), false);
+  std::vector<std::vector<cv::Point2f>> erase; /* scan pixels */
+  for (const QrGrid &grid : qr_group_finders (finders)) {
+    QrGrid full = grid.scaled (back_x, back_y);
+    std::vector<guint8> modules = qr_sample_modules (luma, full);
+    QrCached entry;
+    entry.grid = full;
+    entry.modules = modules;
+    std::vector<cv::Point2f> corners;
+    if (const QrCached *same = qr_cache_find (priv->cache, full, modules)) {
+      entry.symbol = same->symbol;
+      entry.corners_uv = same->corners_uv;
+      for (const cv::Point2f &uv : same->corners_uv)
+        corners.push_back (full.at (uv.x, uv.y));
+    } else {
+      decodes++;
+      entry.symbol = qr_decode_quad (decoder, luma, full.quad (), corners);
+      for (const cv::Point2f &p : corners)
+        entry.corners_uv.push_back (full.uv (p));
+    }
+    if (entry.symbol.empty ())
+      continue;
+    for (int f : grid.finder)
+      explained[f] = true;
+    erase.push_back (grid.quad ());
+    if (!qr_has_symbol (codes, entry.symbol)) {
+      QrCode code;
+      code.symbol = entry.symbol;
+      for (const cv::Point2f &p : corners)
+        code.corners.emplace_back (
+            (int)std::lround (p.x), (int)std::lround (p.y));
+      codes.push_back (std::move (code));
+    }
+    if (!modules.empty ())
+      cache.push_back (std::move (entry));
+  }
+  priv->cache = std::move (cache);
+
+  /* Finders inside a decoded code are its own data, not another code. */
+  bool unexplained = false;
+  for (size_t i = 0; i < finders.size (); i++) {
+    if (explained[i] || finders[i].hits < 3)
+      continue;
+    bool inside = false;
+    for (const auto &quad : erase) {
+      if (cv::pointPolygonTest (quad, finders[i].centre, false) >= 0)
+        inside = true;
+    }
+    unexplained |= !inside;
+  }
+
   cv::Mat remaining = scanned; /* copied before the first code is erased */
-  for (int round = 0; round < MAX_CODES_PER_FRAME; round++) {
+  auto erase_quad = [&remaining, &scanned] (const cv::Point2f *at) {
+    if (remaining.data == scanned.data)
+      remaining = scanned.clone ();
+    cv::Point2f centre = (at[0] + at[2]) * 0.5f;
+    std::vector<cv::Point> cover;
+    for (size_t c = 0; c < 4; c++)
+      cover.push_back (centre + (at[c] - centre) * 1.15f);
+    cv::fillConvexPoly (remaining, cover, cv::Scalar (255));
+  };
+  if (codes.empty () || unexplained) {
+    for (const auto &quad : erase)
+      erase_quad (quad.data ());
+  }
+  bool fallback = codes.empty () || unexplained;
+  for (int round = 0; fallback && round < MAX_CODES_PER_FRAME; round++) {
     /* Also after erasing: usually no other code is left. */
-    if (!qr_may_have_code (remaining))
+    if ((round > 0 || !erase.empty ())
+        && qr_find_finders (remaining, finders) < FIRST_LOOK_HITS)
       break;
     std::vector<cv::Point2f> corners;
     bool found = detector.detect (remaining, corners) && corners.size () >= 4;
@@ -606,27 +964,26 @@ qr_detect_scan (GstQrDetect *self, cv::QRCodeDetector &detector,
       for (size_t c = 0; c < 4; c++)
         quad.emplace_back (at[c].x * back_x, at[c].y * back_y);
       QrCode code;
-      code.symbol = qr_decode_quad (decoder, luma, quad);
+      std::vector<cv::Point2f> decoded;
+      decodes++;
+      code.symbol = qr_decode_quad (decoder, luma, quad, decoded);
       if (!code.symbol.empty () && !qr_has_symbol (codes, code.symbol)) {
-        for (const cv::Point2f &p : quad)
+        for (const cv::Point2f &p : decoded)
           code.corners.emplace_back (
               (int)std::lround (p.x), (int)std::lround (p.y));
         codes.push_back (std::move (code));
       }
-
       /* Erased even when it does not decode, or it would hide the rest. */
-      if (remaining.data == scanned.data)
-        remaining = scanned.clone ();
-      cv::Point2f centre = (at[0] + at[2]) * 0.5f;
-      std::vector<cv::Point> cover;
-      for (size_t c = 0; c < 4; c++)
-        cover.push_back (centre + (at[c] - centre) * 1.15f);
-      cv::fillConvexPoly (remaining, cover, cv::Scalar (255));
+      erase_quad (at);
     }
   }
 
-  GST_LOG_OBJECT (self, "scanned %dx%d: %zu codes", scanned.cols, scanned.rows,
-      codes.size ());
+  GST_OBJECT_LOCK (self);
+  priv->decodes += decodes;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "scanned %dx%d: %zu codes, %u decoded%s", scanned.cols,
+      scanned.rows, codes.size (), decodes,
+      fallback ? " (with QRCodeDetector)" : "");
   return codes;
 }
 
@@ -749,9 +1106,11 @@ gst_qr_detect_start (GstBaseTransform *trans)
   GstQrDetectPrivate *priv = self->priv;
 
   priv->tracked.clear ();
+  priv->cache.clear ();
   priv->last_handoff = GST_CLOCK_TIME_NONE;
   GST_OBJECT_LOCK (self);
   priv->scans = 0;
+  priv->decodes = 0;
   GST_OBJECT_UNLOCK (self);
   {
     std::lock_guard<std::mutex> lk (priv->worker_lock);
@@ -787,6 +1146,7 @@ gst_qr_detect_stop (GstBaseTransform *trans)
   priv->job.plane.release ();
   priv->outlines.clear ();
   priv->tracked.clear ();
+  priv->cache.clear ();
   return TRUE;
 }
 

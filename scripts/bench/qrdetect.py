@@ -12,8 +12,9 @@ to frame, with noise; some scenes have no code, some two), then plays them at
   qrdetect interval=0 repeat-interval=1            (every frame it can scan)
 
 each in its own process, and prints the CPU time per frame of each (process
-user+system time minus the baseline's), the codes each found against the
-ground truth, and the ratios.
+user+system time minus the baseline's), the frames scanned and codes decoded
+(qrdetect's `scans` and `decodes`), the codes each found against the ground
+truth, and the ratios.
 
 Usage: meson devenv -C build /usr/bin/python3 scripts/bench/qrdetect.py
 """
@@ -147,12 +148,14 @@ def run_child(raw, element):
         if s.get_name() in ("barcode", "qrdetect"):
             ok, rt = s.get_uint64("running-time")
             found.append([s.get_string("symbol"), rt])
-    scans = None
+    scans = decodes = None
     det = pipeline.get_by_name("detector")
     if det is not None and det.find_property("scans") is not None:
         scans = det.get_property("scans")
+    if det is not None and det.find_property("decodes") is not None:
+        decodes = det.get_property("decodes")
     pipeline.set_state(Gst.State.NULL)
-    print(json.dumps({"found": found, "scans": scans}))
+    print(json.dumps({"found": found, "scans": scans, "decodes": decodes}))
 
 
 def run(raw, element):
@@ -201,7 +204,7 @@ def main():
     base = results["baseline"]["cpu"]
     print(f"\nbaseline pipeline: {base / FRAMES * 1000:.2f} ms CPU per frame")
     print(f"{'detector':<22} {'CPU ms/frame':>12} {'ms/scan':>8} {'scans':>6} "
-          f"{'distinct':>9} {'detections':>11}  missed")
+          f"{'decodes':>7} {'distinct':>9} {'detections':>11}  missed")
     per_frame = {}
     frame_ns = 1_000_000_000 // FPS
     for name, _ in configs[1:]:
@@ -216,7 +219,9 @@ def main():
         r["symbols"] = symbols
         scans = r["scans"] if r["scans"] is not None else FRAMES
         per_scan = max(r["cpu"] - base, 0) / max(scans, 1) * 1000
+        decodes = r["decodes"] if r["decodes"] is not None else "-"
         print(f"{name:<22} {per_frame[name]:>12.2f} {per_scan:>8.2f} {scans:>6} "
+              f"{decodes:>7} "
               f"{len(symbols):>4}/{len(all_symbols):<4} "
               f"{right:>5}/{len(r['found']):<5}  "
               f"{sorted(all_symbols - symbols)}"

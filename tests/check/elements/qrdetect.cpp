@@ -353,6 +353,108 @@ GST_START_TEST (test_two_codes)
 
 GST_END_TEST;
 
+static guint64
+decodes (Fixture &f)
+{
+  guint64 n = 0;
+  g_object_get (f.h->element, "decodes", &n, NULL);
+  return n;
+}
+
+/* Pops one message and checks its symbol and corners. */
+static void
+expect_code (Fixture &f, const char *symbol,
+    const std::vector<cv::Point2f> &corners, GstClockTime running_time)
+{
+  GstMessage *msg = pop_code (f);
+  fail_unless (msg != NULL, "'%s' not posted", symbol);
+  fail_unless_equals_string (message_symbol (msg), symbol);
+  assert_corners (message_points (msg), corners, 8);
+  fail_unless_equals_uint64 (message_running_time (msg), running_time);
+  gst_message_unref (msg);
+  fail_unless (pop_code (f) == NULL);
+}
+
+/* A code that stays (or drifts a pixel or two) is decoded once: later scans
+ * reuse its symbol, still posted per repeat-interval at its new corners. */
+GST_START_TEST (test_cache_same_code)
+{
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 1280, 720);
+  g_object_set (f.h->element, "interval", 0, "repeat-interval", 1, NULL);
+  cv::Mat luma = background (1280, 720);
+  std::vector<cv::Point2f> corners =
+      draw_code (luma, "same place", 300, {640, 360}, 12);
+  push_scanned (f, luma, GST_VIDEO_FORMAT_I420, 0);
+  expect_code (f, "same place", corners, 0);
+  fail_unless_equals_uint64 (decodes (f), 1);
+
+  push_scanned (f, luma, GST_VIDEO_FORMAT_I420, 33 * MS);
+  expect_code (f, "same place", corners, 33 * MS);
+
+  cv::Mat moved = background (1280, 720);
+  corners = draw_code (moved, "same place", 300, {642, 359}, 12.3);
+  push_scanned (f, moved, GST_VIDEO_FORMAT_I420, 66 * MS);
+  expect_code (f, "same place", corners, 66 * MS);
+  fail_unless_equals_uint64 (decodes (f), 1);
+
+  /* Far away: decoded again. */
+  cv::Mat away = background (1280, 720);
+  corners = draw_code (away, "same place", 300, {400, 360}, 12);
+  push_scanned (f, away, GST_VIDEO_FORMAT_I420, 99 * MS);
+  expect_code (f, "same place", corners, 99 * MS);
+  fail_unless_equals_uint64 (decodes (f), 2);
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
+/* Another symbol of the same size at the same place is decoded, never
+ * reported with the previous symbol. */
+GST_START_TEST (test_cache_changed_symbol)
+{
+  const char *symbols[] = {"https://rooms.example/r/0001",
+      "https://rooms.example/r/0002", "https://rooms.example/x/9999",
+      "https://rooms.example/r/0001"};
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 1280, 720);
+  g_object_set (f.h->element, "interval", 0, "repeat-interval", 1, NULL);
+  int n = encode_modules (symbols[0]).cols;
+  for (int i = 0; i < 4; i++) {
+    fail_unless_equals_int (encode_modules (symbols[i]).cols, n);
+    cv::Mat luma = background (1280, 720);
+    std::vector<cv::Point2f> corners =
+        draw_code (luma, symbols[i], 280, {640, 360}, 0);
+    push_scanned (f, luma, GST_VIDEO_FORMAT_I420, i * 33 * MS);
+    expect_code (f, symbols[i], corners, i * 33 * MS);
+    fail_unless_equals_uint64 (decodes (f), i + 1);
+  }
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
+/* A code stretched 1.5 times wider than high: its finders form no right
+ * isosceles triangle, so it is found by the QRCodeDetector fallback. */
+GST_START_TEST (test_stretched_code_fallback)
+{
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 1280, 720);
+  cv::Mat narrow = background (853, 720);
+  std::vector<cv::Point2f> corners =
+      draw_code (narrow, "stretched", 300, {426, 360}, 0);
+  cv::Mat luma;
+  cv::resize (narrow, luma, cv::Size (1280, 720), 0, 0, cv::INTER_LINEAR);
+  for (cv::Point2f &p : corners)
+    p.x *= 1280.0f / 853;
+  push_scanned (f, luma, GST_VIDEO_FORMAT_I420, 0);
+  GstMessage *msg = pop_code (f);
+  fail_unless (msg != NULL, "stretched code not found");
+  fail_unless_equals_string (message_symbol (msg), "stretched");
+  assert_corners (message_points (msg), corners, 12);
+  gst_message_unref (msg);
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
 /* A code staying in view is posted when it appears and then every
  * repeat-interval; one that leaves and comes back is posted again; frames
  * closer than interval are not scanned. */
@@ -578,6 +680,9 @@ qrdetect_suite (void)
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_two_codes);
   tcase_add_test (tc, test_repeat_leave_return);
+  tcase_add_test (tc, test_cache_same_code);
+  tcase_add_test (tc, test_cache_changed_symbol);
+  tcase_add_test (tc, test_stretched_code_fallback);
   tcase_add_test (tc, test_passthrough_and_draw);
   tcase_add_test (tc, test_draw_rgb);
   tcase_add_test (tc, test_never_delays_frames);
