@@ -683,60 +683,63 @@ faces_message (GstFaceOverlayFilter *self,
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
-/* Runs the cascade on @job; returns faces in frame pixels.  A full scan
- * looks everywhere; otherwise only around the faces already tracked
- * (@known, frame pixels), at nearby sizes, which costs a small fraction. */
+/* Runs the cascade on @job; returns faces in frame pixels.  Always looks
+ * around the faces already tracked (@known, frame pixels), at nearby sizes,
+ * which costs a small fraction; a full scan also looks everywhere. */
 static std::vector<cv::Rect2d>
 detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     const std::vector<cv::Rect> &known, bool full_scan)
 {
-  cv::Mat small;
-  if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
-    double scale = (double)job.grey.cols / job.detect_width;
-    int h = std::max (1, (int)std::lround (job.grey.rows / scale));
-    cv::resize (
-        job.grey, small, cv::Size (job.detect_width, h), 0, 0, cv::INTER_AREA);
-  } else {
-    small = job.grey;
+  std::vector<cv::Rect2d> faces;
+  /* Keeps each face once: neighbouring searches overlap. */
+  auto add = [&faces] (const cv::Rect2d &r) {
+    for (const cv::Rect2d &f : faces)
+      if ((r & f).area () > 0.5 * std::min (r.area (), f.area ()))
+        return;
+    faces.push_back (r);
+  };
+  /* Around each known face, at nearby sizes, on the full-resolution frame:
+   * the crop is small, so this costs little, and the finer grid keeps faces
+   * the downscaled copy loses (a face 70 pixels wide is only 35 at 320). */
+  cv::Size window = priv->classifier.getOriginalWindowSize ();
+  for (const cv::Rect &k : known) {
+    double w = k.width, h = k.height;
+    double cx = k.x + w / 2, cy = k.y + h / 2;
+    cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
+    area &= cv::Rect (0, 0, job.grey.cols, job.grey.rows);
+    cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
+    min_size.width = std::max (min_size.width, window.width);
+    min_size.height = std::max (min_size.height, window.height);
+    if (area.width < min_size.width || area.height < min_size.height)
+      continue;
+    std::vector<cv::Rect> here;
+    priv->classifier.detectMultiScale (job.grey (area), here, job.scale_factor,
+        job.min_neighbors, 0, min_size,
+        cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
+    for (const cv::Rect &r : here)
+      add (cv::Rect2d (r.x + area.x, r.y + area.y, r.width, r.height));
   }
-  double sx = (double)job.grey.cols / small.cols;
-  double sy = (double)job.grey.rows / small.rows;
-  /* No histogram equalisation: on real video it loses more faces (those
-   * in dim, flat scenes) than it gains. */
-  std::vector<cv::Rect> found;
+  /* Everywhere, on the downscaled copy, for new faces. */
   if (full_scan) {
+    cv::Mat small;
+    if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
+      double scale = (double)job.grey.cols / job.detect_width;
+      int h = std::max (1, (int)std::lround (job.grey.rows / scale));
+      cv::resize (job.grey, small, cv::Size (job.detect_width, h), 0, 0,
+          cv::INTER_AREA);
+    } else {
+      small = job.grey;
+    }
+    double sx = (double)job.grey.cols / small.cols;
+    double sy = (double)job.grey.rows / small.rows;
+    /* No histogram equalisation: on real video it loses more faces (those
+     * in dim, flat scenes) than it gains. */
+    std::vector<cv::Rect> found;
     priv->classifier.detectMultiScale (
         small, found, job.scale_factor, job.min_neighbors);
-  } else {
-    cv::Size window = priv->classifier.getOriginalWindowSize ();
-    for (const cv::Rect &k : known) {
-      double w = k.width / sx, h = k.height / sy;
-      double cx = k.x / sx + w / 2, cy = k.y / sy + h / 2;
-      cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
-      area &= cv::Rect (0, 0, small.cols, small.rows);
-      cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
-      min_size.width = std::max (min_size.width, window.width);
-      min_size.height = std::max (min_size.height, window.height);
-      if (area.width < min_size.width || area.height < min_size.height)
-        continue;
-      std::vector<cv::Rect> here;
-      priv->classifier.detectMultiScale (small (area), here, job.scale_factor,
-          job.min_neighbors, 0, min_size,
-          cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
-      for (cv::Rect r : here) {
-        r += area.tl ();
-        /* Neighbouring areas overlap: keep each face once. */
-        bool seen = false;
-        for (const cv::Rect &f : found)
-          seen |= (r & f).area () > 0.5 * std::min (r.area (), f.area ());
-        if (!seen)
-          found.push_back (r);
-      }
-    }
+    for (const cv::Rect &r : found)
+      add (cv::Rect2d (r.x * sx, r.y * sy, r.width * sx, r.height * sy));
   }
-  std::vector<cv::Rect2d> faces;
-  for (const cv::Rect &r : found)
-    faces.emplace_back (r.x * sx, r.y * sy, r.width * sx, r.height * sy);
   return faces;
 }
 

@@ -44,6 +44,7 @@ CLIPS = [("Megamind.avi", 270), ("vtest.avi", 230)]
 WIDTH, HEIGHT, FPS = 640, 480, 30
 CAPS = f"video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate={FPS}/1"
 RUN_TIMEOUT = 60  # seconds, per pipeline
+MATCH = float(__import__("os").environ.get("MATCH_IOU", "0.5"))  # IoU for "found"
 
 
 def decode_frames():
@@ -164,6 +165,26 @@ class DetectionCounter:
             self.count += 1
 
 
+def show_misses(frames, stock_msgs, extra):
+    """--misses: which of facedetect's faces ours (defaults + extra) misses,
+    frame by frame, with what ours held on that frame."""
+    n = len(frames)
+    for label in (f"faceoverlayfilter {extra}",
+                  f"faceoverlayfilter interval=0 {extra}"):
+        _, msgs = run(frames, label)
+        ours = faces_per_frame(msgs, n)
+        missed = 0
+        print(f"--- {label}")
+        for i in range(n):
+            for s in stock_msgs.get(i * Gst.SECOND // FPS, []):
+                best = max((iou(s, o) for o in ours[i]), default=0.0)
+                if best < MATCH:
+                    missed += 1
+                    print(f"frame {i:3d} missed {s} (best IoU {best:.2f}); "
+                          f"ours {ours[i]}")
+        print(f"missed {missed}")
+
+
 def main():
     Gst.init(None)
     Gst.debug_remove_log_function(None)
@@ -180,7 +201,12 @@ def main():
     base1, _ = run(frames, None)
     stock_cpu, stock_msgs = run(frames, "facedetect display=false")
     counter.count = 0
-    extra = " ".join(sys.argv[1:])  # e.g. scale-factor=1.2, for trying
+    misses_only = "--misses" in sys.argv
+    # e.g. scale-factor=1.2, for trying
+    extra = " ".join(a for a in sys.argv[1:] if a != "--misses")
+    if misses_only:
+        show_misses(frames, stock_msgs, extra)
+        return
     ours_cpu, ours_msgs = run(frames, f"faceoverlayfilter {extra}")
     ours_detections = counter.count
     counter.count = 0
@@ -205,12 +231,12 @@ def main():
         ours = faces_per_frame(msgs, n)
         total = sum(len(f) for f in ours)
         matched = sum(1 for i in range(n) for s in stock_faces[i]
-                      if any(iou(s, o) >= 0.3 for o in ours[i]))
+                      if any(iou(s, o) >= MATCH for o in ours[i]))
         recall = matched / stock_total * 100 if stock_total else 100.0
         big = [(i, s) for i in range(n) for s in stock_faces[i]
                if s[2] >= VISIBLE]
         big_matched = sum(1 for i, s in big
-                          if any(iou(s, o) >= 0.3 for o in ours[i]))
+                          if any(iou(s, o) >= MATCH for o in ours[i]))
         per_detection = (cpu - base) / max(detections, 1) * 1000
         print(f"{label:38s} {per_frame:7.2f} ms CPU/frame  "
               f"{total:5d} face-frames  {detections:4d} detections "
