@@ -129,7 +129,7 @@ enum {
 /* A face is dropped when missing from this many detections in a row. */
 #define MAX_MISSED 2
 /* A face moving or resizing by more than this fraction of its size is news. */
-#define MOVE_FRACTION 0.2
+#define MOVE_FRACTION 0.1
 /* Pre-scaled overlays kept, one per face size. */
 #define MAX_CACHED_OVERLAYS 16
 
