@@ -18,7 +18,9 @@
  * frames pass with the last known faces).  The whole frame is searched at
  * least every `full-scan-interval` ms, when no face is known and after a face
  * was lost; the detections in between only search around the known faces, at
- * nearby sizes, which costs a fraction.  Each detected face is matched by
+ * nearby sizes and on the full-resolution frame (a small crop, so it costs a
+ * fraction, and it keeps faces too small for the downscaled copy); full
+ * scans search there too.  Each detected face is matched by
  * overlap with a tracked one and smoothed, so the overlay does not jitter; a
  * face disappears after it is missing from two detections in a row.
  *
@@ -33,7 +35,7 @@
  *
  * The element posts an element message named `faceoverlayfilter` whenever
  * the set of faces changes (a face appears or disappears, or one moves or
- * grows by more than a fifth of its size).  Fields:
+ * grows by more than a tenth of its size).  Fields:
  *
  * - `faces` (#GstValueArray of #GstStructure named `face`): each face with
  *   `id` (guint, stable while the face is tracked), `x`, `y`, `width`,
