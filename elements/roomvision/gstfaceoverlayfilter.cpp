@@ -690,13 +690,15 @@ faces_message (GstFaceOverlayFilter *self,
  * which costs a small fraction; a full scan also looks everywhere. */
 static std::vector<cv::Rect2d>
 detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
-    const std::vector<cv::Rect> &known, bool full_scan)
+    const std::vector<cv::Rect> &known, bool &full_scan)
 {
   std::vector<cv::Rect2d> faces;
-  /* Keeps each face once: neighbouring searches overlap. */
+  /* Keeps each face once: neighbouring searches overlap.  Only a face of
+   * about the same size is the same one; a much larger one around it (a
+   * face that grew faster than the local search's sizes) is kept. */
   auto add = [&faces] (const cv::Rect2d &r) {
     for (const cv::Rect2d &f : faces)
-      if ((r & f).area () > 0.5 * std::min (r.area (), f.area ()))
+      if (iou (r, f) > 0.5)
         return;
     faces.push_back (r);
   };
@@ -721,7 +723,11 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     for (const cv::Rect &r : here)
       add (cv::Rect2d (r.x + area.x, r.y + area.y, r.width, r.height));
   }
-  /* Everywhere, on the downscaled copy, for new faces. */
+  /* Everywhere, on the downscaled copy, for new faces; also at once when a
+   * known face was not found around its place (it moved away, or the scene
+   * cut), rather than a detection later. */
+  if (faces.size () < known.size ())
+    full_scan = true;
   if (full_scan) {
     cv::Mat small;
     if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
@@ -750,7 +756,6 @@ worker_loop (GstFaceOverlayFilter *self)
 {
   FaceOverlayFilterPrivate *priv = PRIV (self);
   GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
-  bool lost_face = false; /* a local search missed a known face */
   std::unique_lock<std::mutex> lk (priv->lock);
   while (true) {
     priv->wake.wait (lk, [priv] { return priv->quit || priv->job_ready; });
@@ -765,24 +770,22 @@ worker_loop (GstFaceOverlayFilter *self)
     lk.unlock ();
 
     /* Look everywhere (for new faces) at least every full-scan-interval of
-     * running time, whenever no face is known and after a local search lost
-     * one; in between, only where the known faces are. */
+     * running time and whenever no face is known; in between, only where the
+     * known faces are (detect_faces also looks everywhere when one of them
+     * is not found there). */
     bool full_scan =
-        known.empty () || lost_face
-        || !GST_CLOCK_TIME_IS_VALID (job.running_time)
+        known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
         || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
         || job.running_time < last_full_scan
         || job.running_time - last_full_scan >= job.full_scan_interval;
-    if (full_scan)
-      last_full_scan = job.running_time;
 
     std::vector<cv::Rect2d> detections;
     std::string error;
     gint64 began = g_get_monotonic_time ();
     try {
       detections = detect_faces (priv, job, known, full_scan);
-      /* It may have moved out of its surroundings: look everywhere next. */
-      lost_face = !full_scan && detections.size () < known.size ();
+      if (full_scan)
+        last_full_scan = job.running_time;
       GST_DEBUG_OBJECT (self, "detection (%s) found %zu faces in %.1f ms",
           full_scan ? "full" : "around known faces", detections.size (),
           (g_get_monotonic_time () - began) / 1000.0);
