@@ -16,8 +16,9 @@
  * downscaled to `detect-width`, at most every `interval` milliseconds of
  * running time; frames are never held back by it (while a detection runs, new
  * frames pass with the last known faces).  The whole frame is searched at
- * least every `full-scan-interval` ms, when no face is known and after a face
- * was lost; the detections in between only search around the known faces, at
+ * least every `full-scan-interval` ms, when no face is known and, in the same
+ * detection, when a known face is not found around its place; the detections
+ * in between only search around the known faces, at
  * nearby sizes and on the full-resolution frame (a small crop, so it costs a
  * fraction, and it keeps faces too small for the downscaled copy); full
  * scans search there too.  Each detected face is matched by
