@@ -16,9 +16,12 @@
  * downscaled to `detect-width`, at most every `interval` milliseconds of
  * running time; frames are never held back by it (while a detection runs, new
  * frames pass with the last known faces).  The whole frame is searched at
- * least every `full-scan-interval` ms, when no face is known and after a face
- * was lost; the detections in between only search around the known faces, at
- * nearby sizes, which costs a fraction.  Each detected face is matched by
+ * least every `full-scan-interval` ms, when no face is known and, in the same
+ * detection, when a known face is not found around its place; the detections
+ * in between only search around the known faces, at
+ * nearby sizes and on the full-resolution frame (a small crop, so it costs a
+ * fraction, and it keeps faces too small for the downscaled copy); full
+ * scans search there too.  Each detected face is matched by
  * overlap with a tracked one and smoothed, so the overlay does not jitter; a
  * face disappears after it is missing from two detections in a row.
  *
@@ -33,7 +36,7 @@
  *
  * The element posts an element message named `faceoverlayfilter` whenever
  * the set of faces changes (a face appears or disappears, or one moves or
- * grows by more than a fifth of its size).  Fields:
+ * grows by more than a tenth of its size).  Fields:
  *
  * - `faces` (#GstValueArray of #GstStructure named `face`): each face with
  *   `id` (guint, stable while the face is tracked), `x`, `y`, `width`,
@@ -129,7 +132,7 @@ enum {
 /* A face is dropped when missing from this many detections in a row. */
 #define MAX_MISSED 2
 /* A face moving or resizing by more than this fraction of its size is news. */
-#define MOVE_FRACTION 0.2
+#define MOVE_FRACTION 0.1
 /* Pre-scaled overlays kept, one per face size. */
 #define MAX_CACHED_OVERLAYS 16
 
@@ -683,60 +686,69 @@ faces_message (GstFaceOverlayFilter *self,
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
-/* Runs the cascade on @job; returns faces in frame pixels.  A full scan
- * looks everywhere; otherwise only around the faces already tracked
- * (@known, frame pixels), at nearby sizes, which costs a small fraction. */
+/* Runs the cascade on @job; returns faces in frame pixels.  Always looks
+ * around the faces already tracked (@known, frame pixels), at nearby sizes,
+ * which costs a small fraction; a full scan also looks everywhere. */
 static std::vector<cv::Rect2d>
 detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
-    const std::vector<cv::Rect> &known, bool full_scan)
+    const std::vector<cv::Rect> &known, bool &full_scan)
 {
-  cv::Mat small;
-  if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
-    double scale = (double)job.grey.cols / job.detect_width;
-    int h = std::max (1, (int)std::lround (job.grey.rows / scale));
-    cv::resize (
-        job.grey, small, cv::Size (job.detect_width, h), 0, 0, cv::INTER_AREA);
-  } else {
-    small = job.grey;
+  std::vector<cv::Rect2d> faces;
+  /* Keeps each face once: neighbouring searches overlap.  Only a face of
+   * about the same size is the same one; a much larger one around it (a
+   * face that grew faster than the local search's sizes) is kept. */
+  auto add = [&faces] (const cv::Rect2d &r) {
+    for (const cv::Rect2d &f : faces)
+      if (iou (r, f) > 0.5)
+        return;
+    faces.push_back (r);
+  };
+  /* Around each known face, at nearby sizes, on the full-resolution frame:
+   * the crop is small, so this costs little, and the finer grid keeps faces
+   * the downscaled copy loses (a face 70 pixels wide is only 35 at 320). */
+  cv::Size window = priv->classifier.getOriginalWindowSize ();
+  for (const cv::Rect &k : known) {
+    double w = k.width, h = k.height;
+    double cx = k.x + w / 2, cy = k.y + h / 2;
+    cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
+    area &= cv::Rect (0, 0, job.grey.cols, job.grey.rows);
+    cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
+    min_size.width = std::max (min_size.width, window.width);
+    min_size.height = std::max (min_size.height, window.height);
+    if (area.width < min_size.width || area.height < min_size.height)
+      continue;
+    std::vector<cv::Rect> here;
+    priv->classifier.detectMultiScale (job.grey (area), here, job.scale_factor,
+        job.min_neighbors, 0, min_size,
+        cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
+    for (const cv::Rect &r : here)
+      add (cv::Rect2d (r.x + area.x, r.y + area.y, r.width, r.height));
   }
-  double sx = (double)job.grey.cols / small.cols;
-  double sy = (double)job.grey.rows / small.rows;
-  /* No histogram equalisation: on real video it loses more faces (those
-   * in dim, flat scenes) than it gains. */
-  std::vector<cv::Rect> found;
+  /* Everywhere, on the downscaled copy, for new faces; also at once when a
+   * known face was not found around its place (it moved away, or the scene
+   * cut), rather than a detection later. */
+  if (faces.size () < known.size ())
+    full_scan = true;
   if (full_scan) {
+    cv::Mat small;
+    if (job.detect_width > 0 && job.grey.cols > job.detect_width) {
+      double scale = (double)job.grey.cols / job.detect_width;
+      int h = std::max (1, (int)std::lround (job.grey.rows / scale));
+      cv::resize (job.grey, small, cv::Size (job.detect_width, h), 0, 0,
+          cv::INTER_AREA);
+    } else {
+      small = job.grey;
+    }
+    double sx = (double)job.grey.cols / small.cols;
+    double sy = (double)job.grey.rows / small.rows;
+    /* No histogram equalisation: on real video it loses more faces (those
+     * in dim, flat scenes) than it gains. */
+    std::vector<cv::Rect> found;
     priv->classifier.detectMultiScale (
         small, found, job.scale_factor, job.min_neighbors);
-  } else {
-    cv::Size window = priv->classifier.getOriginalWindowSize ();
-    for (const cv::Rect &k : known) {
-      double w = k.width / sx, h = k.height / sy;
-      double cx = k.x / sx + w / 2, cy = k.y / sy + h / 2;
-      cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
-      area &= cv::Rect (0, 0, small.cols, small.rows);
-      cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
-      min_size.width = std::max (min_size.width, window.width);
-      min_size.height = std::max (min_size.height, window.height);
-      if (area.width < min_size.width || area.height < min_size.height)
-        continue;
-      std::vector<cv::Rect> here;
-      priv->classifier.detectMultiScale (small (area), here, job.scale_factor,
-          job.min_neighbors, 0, min_size,
-          cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
-      for (cv::Rect r : here) {
-        r += area.tl ();
-        /* Neighbouring areas overlap: keep each face once. */
-        bool seen = false;
-        for (const cv::Rect &f : found)
-          seen |= (r & f).area () > 0.5 * std::min (r.area (), f.area ());
-        if (!seen)
-          found.push_back (r);
-      }
-    }
+    for (const cv::Rect &r : found)
+      add (cv::Rect2d (r.x * sx, r.y * sy, r.width * sx, r.height * sy));
   }
-  std::vector<cv::Rect2d> faces;
-  for (const cv::Rect &r : found)
-    faces.emplace_back (r.x * sx, r.y * sy, r.width * sx, r.height * sy);
   return faces;
 }
 
@@ -745,7 +757,6 @@ worker_loop (GstFaceOverlayFilter *self)
 {
   FaceOverlayFilterPrivate *priv = PRIV (self);
   GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
-  bool lost_face = false; /* a local search missed a known face */
   std::unique_lock<std::mutex> lk (priv->lock);
   while (true) {
     priv->wake.wait (lk, [priv] { return priv->quit || priv->job_ready; });
@@ -760,24 +771,22 @@ worker_loop (GstFaceOverlayFilter *self)
     lk.unlock ();
 
     /* Look everywhere (for new faces) at least every full-scan-interval of
-     * running time, whenever no face is known and after a local search lost
-     * one; in between, only where the known faces are. */
+     * running time and whenever no face is known; in between, only where the
+     * known faces are (detect_faces also looks everywhere when one of them
+     * is not found there). */
     bool full_scan =
-        known.empty () || lost_face
-        || !GST_CLOCK_TIME_IS_VALID (job.running_time)
+        known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
         || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
         || job.running_time < last_full_scan
         || job.running_time - last_full_scan >= job.full_scan_interval;
-    if (full_scan)
-      last_full_scan = job.running_time;
 
     std::vector<cv::Rect2d> detections;
     std::string error;
     gint64 began = g_get_monotonic_time ();
     try {
       detections = detect_faces (priv, job, known, full_scan);
-      /* It may have moved out of its surroundings: look everywhere next. */
-      lost_face = !full_scan && detections.size () < known.size ();
+      if (full_scan)
+        last_full_scan = job.running_time;
       GST_DEBUG_OBJECT (self, "detection (%s) found %zu faces in %.1f ms",
           full_scan ? "full" : "around known faces", detections.size (),
           (g_get_monotonic_time () - began) / 1000.0);
