@@ -31,7 +31,7 @@ export function fakeMedia(name, rgb, freq) {
   return { video, audio, rgb, freq };
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {

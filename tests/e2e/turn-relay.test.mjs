@@ -4,19 +4,11 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours, near, tmp }
-  from './lib.mjs';
+import { fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours, near, tmp,
+  freePort } from './lib.mjs';
 
 const ORANGE = 0xff8000;
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
 
 test('media flows through a TURN relay only', async () => {
   const turnPort = await freePort();

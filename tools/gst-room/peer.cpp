@@ -524,16 +524,7 @@ Peer::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
 {
   auto *self = static_cast<Peer *> (data);
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *err = nullptr;
-    gchar *debug = nullptr;
-    gst_message_parse_error (msg, &err, &debug);
-    gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
-    g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n",
-        path, err->message, debug ? debug : "");
-    std::string why = err->message;
-    g_free (path);
-    g_free (debug);
-    g_error_free (err);
+    std::string why = room_report_error (msg);
     self->bus_watch_ = 0;
     self->post_to_main ([why] (Peer &p) { Peer::FailFunc (p.fail_) (why); });
     return G_SOURCE_REMOVE;

@@ -39,6 +39,22 @@ room_plugin_of (const char *element)
   return "not installed; gst-inspect-1.0 lists the elements that are";
 }
 
+std::string
+room_report_error (GstMessage *msg)
+{
+  GError *err = nullptr;
+  gchar *debug = nullptr;
+  gst_message_parse_error (msg, &err, &debug);
+  gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
+  g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n", path,
+      err->message, debug ? debug : "");
+  std::string message = err->message;
+  g_free (path);
+  g_free (debug);
+  g_error_free (err);
+  return message;
+}
+
 Room::Room (const RoomSpec &spec, std::string dot_dir)
     : spec_ (spec), dot_dir_ (std::move (dot_dir))
 {
@@ -215,15 +231,7 @@ Room::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
   auto *self = static_cast<Room *> (data);
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR: {
-      GError *err = nullptr;
-      gchar *debug = nullptr;
-      gst_message_parse_error (msg, &err, &debug);
-      gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
-      g_printerr ("ERROR: from element %s: %s\nAdditional debug info:\n%s\n",
-          path, err->message, debug ? debug : "");
-      g_free (path);
-      g_free (debug);
-      g_error_free (err);
+      room_report_error (msg);
       if (self->on_fatal)
         self->on_fatal (1);
       break;

@@ -16,6 +16,10 @@
 /* "plugin X from Debian package Y" for an element the room tool relies on. */
 std::string room_plugin_of (const char *element);
 
+/* Prints an error message as gst-launch-1.0 does ("ERROR: from element
+ * PATH: MESSAGE" and its debug info) and returns MESSAGE. */
+std::string room_report_error (GstMessage *msg);
+
 class Room {
 public:
   Room (const RoomSpec &spec, std::string dot_dir);
