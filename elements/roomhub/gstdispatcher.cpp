@@ -1504,15 +1504,18 @@ gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     return is_fku || GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE;
   }
   if (is_fku) {
-    /* Viewers joining mid-stream need the codec headers too. */
+    /* Viewers joining mid-stream need the codec headers too.  A running time
+     * in the request belongs to this output's timeline, not to the input's
+     * (outputs are re-timestamped), so the input is asked for the next frame:
+     * an encoder would otherwise skip a request it thinks it already met. */
     GstClockTime running_time;
     gboolean all_headers;
     guint count;
     gst_video_event_parse_upstream_force_key_unit (
         event, &running_time, &all_headers, &count);
     gst_event_unref (event);
-    event =
-        gst_video_event_new_upstream_force_key_unit (running_time, TRUE, count);
+    event = gst_video_event_new_upstream_force_key_unit (
+        GST_CLOCK_TIME_NONE, TRUE, count);
   }
   gboolean ret = gst_pad_push_event (target, event);
   gst_object_unref (target);
