@@ -2081,6 +2081,15 @@ skip_late_frames (
     GstMcuCompositor *self, const GstSegment *segment, gint fps_n, gint fps_d)
 {
   McuCompositorPrivate *priv = self->priv;
+  /* Until the element is PLAYING its base time may not be set yet (the
+   * source pad task can run during PAUSED→PLAYING): "now" would be the
+   * clock's absolute time and every frame since the epoch would look late. */
+  GST_OBJECT_LOCK (self);
+  const bool playing = GST_STATE (self) == GST_STATE_PLAYING
+                       && GST_STATE_PENDING (self) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (self);
+  if (!playing)
+    return;
   GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
   if (!clock)
     return;
