@@ -10,4 +10,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 room=${1:-$top/docs/rooms/group-call.ini}
-exec meson devenv -C "$top/build" "$top/build/tools/gst-room/gst-room" "$room"
+# The uninstalled plugins, as `meson devenv` would set them; exec'd directly so
+# that Ctrl-C reaches gst-room alone (it sends EOS and stops cleanly).
+export GST_PLUGIN_PATH="$top/build/plugins${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export GST_REGISTRY="$top/build/registry.dat"
+exec "$top/build/tools/gst-room/gst-room" "$room"
