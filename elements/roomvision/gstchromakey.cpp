@@ -738,9 +738,9 @@ scaled_background_image (Private *priv, int width, int height)
 
 /* Converts between a GstVideoFrame and an RGBA cv::Mat of the frame's size
  * through a GstVideoConverter (which also scales). */
+/* Maps an RGBA cv::Mat as a video frame (no copy), for GstVideoConverter. */
 static bool
-convert_into_mat (
-    GstVideoConverter *converter, const GstVideoFrame *src, cv::Mat &rgba)
+map_mat (cv::Mat &rgba, GstMapFlags flags, GstVideoFrame *frame)
 {
   GstVideoInfo info;
   gst_video_info_set_format (
@@ -749,35 +749,33 @@ convert_into_mat (
   info.size = rgba.step * rgba.rows;
   GstBuffer *wrapped = gst_buffer_new_wrapped_full (
       (GstMemoryFlags)0, rgba.data, info.size, 0, info.size, nullptr, nullptr);
-  GstVideoFrame dest;
-  bool ok = gst_video_frame_map (&dest, &info, wrapped, GST_MAP_WRITE);
-  if (ok) {
-    gst_video_converter_frame (converter, src, &dest);
-    gst_video_frame_unmap (&dest);
-  }
-  gst_buffer_unref (wrapped);
+  bool ok = gst_video_frame_map (frame, &info, wrapped, flags);
+  gst_buffer_unref (wrapped); /* the mapped frame holds its own reference */
   return ok;
+}
+
+static bool
+convert_into_mat (
+    GstVideoConverter *converter, const GstVideoFrame *src, cv::Mat &rgba)
+{
+  GstVideoFrame dest;
+  if (!map_mat (rgba, GST_MAP_WRITE, &dest))
+    return false;
+  gst_video_converter_frame (converter, src, &dest);
+  gst_video_frame_unmap (&dest);
+  return true;
 }
 
 static bool
 convert_from_mat (
     GstVideoConverter *converter, cv::Mat &rgba, GstVideoFrame *dest)
 {
-  GstVideoInfo info;
-  gst_video_info_set_format (
-      &info, GST_VIDEO_FORMAT_RGBA, rgba.cols, rgba.rows);
-  info.stride[0] = (gint)rgba.step;
-  info.size = rgba.step * rgba.rows;
-  GstBuffer *wrapped = gst_buffer_new_wrapped_full (
-      (GstMemoryFlags)0, rgba.data, info.size, 0, info.size, nullptr, nullptr);
   GstVideoFrame src;
-  bool ok = gst_video_frame_map (&src, &info, wrapped, GST_MAP_READ);
-  if (ok) {
-    gst_video_converter_frame (converter, &src, dest);
-    gst_video_frame_unmap (&src);
-  }
-  gst_buffer_unref (wrapped);
-  return ok;
+  if (!map_mat (rgba, GST_MAP_READ, &src))
+    return false;
+  gst_video_converter_frame (converter, &src, dest);
+  gst_video_frame_unmap (&src);
+  return true;
 }
 
 /* The newest background video frame at frame size, converted when a new one
