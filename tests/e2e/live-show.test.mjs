@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'n
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
-  near } from './lib.mjs';
+  near, audioLevels } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -27,14 +27,14 @@ const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/roo
   .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
   .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
 
-// Two seconds of solid green with a tone, in WebM, as an operator would play.
+// Four seconds of solid green with a tone, in WebM, as an operator would play.
 function greenWebm() {
   const file = path.join(videos, 'green.webm');
   execFileSync('gst-launch-1.0', ['-q',
-    'videotestsrc', 'pattern=solid-color', 'foreground-color=0xff00ff00', 'num-buffers=60', '!',
+    'videotestsrc', 'pattern=solid-color', 'foreground-color=0xff00ff00', 'num-buffers=120', '!',
     'video/x-raw,width=320,height=240,framerate=30/1', '!', 'vp8enc', '!', 'webmmux', 'name=m', '!',
     'filesink', `location=${file}`,
-    'audiotestsrc', 'num-buffers=94', 'freq=700', '!', 'audio/x-raw,rate=48000,channels=2', '!',
+    'audiotestsrc', 'num-buffers=188', 'freq=700', '!', 'audio/x-raw,rate=48000,channels=2', '!',
     'opusenc', '!', 'm.']);
   return `file://${file}`;
 }
@@ -63,6 +63,14 @@ function encodersByPipeline() {
     result[name] = (text.match(/label="(GstVP8Enc|GstX264Enc|GstVP9Enc)\\n/g) || []).length;
   }
   return result;
+}
+
+async function waitForDot(name, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  while (!readdirSync(dots).includes(`${name}.dot`)) {
+    if (Date.now() > deadline) throw new Error(`no ${name}.dot in ${readdirSync(dots)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 test('live show: stage, camera, injection, viewers, console', async () => {
@@ -111,6 +119,16 @@ test('live show: stage, camera, injection, viewers, console', async () => {
         `viewer peer ${id} must only forward: ${JSON.stringify(encoders)}`);
     }
 
+    // A new viewer's picture: from the join to the first decoded frame.
+    const firstFrames = await Promise.all(viewers.map((p) => p.evaluate(
+      () => `${window.room.firstFrameMs} (connected at ${window.room.connectedMs})`)));
+    console.log(`# viewers' first frame after joining: ${firstFrames.join(', ')} ms`);
+
+    // Presenters hear each other, not themselves (the stage's mix-minus).
+    const [ownTone, otherTone] = await audioLevels(presenters[0], [500, 1300]);
+    assert.ok(otherTone > ownTone + 20,
+      `red presenter should hear blue (${otherTone} dB) above itself (${ownTone} dB)`);
+
     // Viewers can neither publish nor run the show.
     const v0 = viewers[0];
     assert.deepEqual(await v0.evaluate(() => window.room.pc.getTransceivers()
@@ -157,6 +175,65 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     await command({ type: 'set-max-tiles', tiles: 4 });
     await waitForColours(viewers[2], halves, twoTiles);
 
+    // Malformed or impossible commands: an error each, nothing changes.
+    const before = await console_.evaluate(() => window.room.errors.length);
+    for (const m of [{ type: 'switch', source: 'nowhere' }, { type: 'switch', source: 'video' },
+      { type: 'set-max-tiles', tiles: 0 }, { type: 'set-max-tiles', tiles: 9 },
+      { type: 'set-max-tiles', tiles: 'two' }, { type: 'choose-camera', peer: viewerPeers[0] },
+      { type: 'stop-injection' }]) {
+      await command(m);
+    }
+    await waitFor(console_, (n) => window.room.errors.length >= n + 7, before);
+    assert.deepEqual(await console_.evaluate((n) => window.room.errors.slice(n).map((e) => e.request), before),
+      ['switch', 'switch', 'set-max-tiles', 'set-max-tiles', 'set-max-tiles', 'choose-camera',
+        'stop-injection']);
+    await console_.evaluate(() => { window.room.errors.length = 0; });
+    assert.equal(await console_.evaluate(() => window.show.program), 'stage');
+    for (const page of viewers) await waitForColours(page, halves, twoTiles);
+
+    // A presenter whose camera stops drops out of the picture and comes back.
+    await presenters[1].evaluate(() => {
+      const sender = window.room.pc.getSenders().find((s) => s.track && s.track.kind === 'video');
+      window.pausedSender = sender;
+      window.pausedTrack = sender.track;
+      return sender.replaceTrack(null);
+    });
+    await waitForColours(viewers[0], halves, all(RED));
+    await presenters[1].evaluate(() => window.pausedSender.replaceTrack(window.pausedTrack));
+    await waitForColours(viewers[0], halves, twoTiles);
+
+    // A browser that takes only H.264 starts the room's H.264 encoder, gets the
+    // program from it, and stops it by leaving.
+    const h264 = await openPage(audience, `${room.url}?role=viewer&codec=h264`);
+    await waitFor(h264, () => window.room.connectionState === 'connected');
+    try {
+      await waitForColours(h264, halves, twoTiles);
+    } catch (e) {
+      const stats = await h264.evaluate(async () => {
+        const out = [];
+        for (const s of (await window.room.pc.getStats()).values()) {
+          if (s.type === 'inbound-rtp' || s.type === 'codec') out.push(s);
+        }
+        return out;
+      });
+      console.log(`# H.264 viewer stats: ${JSON.stringify(stats)}`);
+      throw e;
+    }
+    const h264Peer = await h264.evaluate(() => window.room.peer);
+    const withH264 = encodersByPipeline();
+    assert.equal(withH264['program-h264'], 1, JSON.stringify(withH264));
+    assert.equal(withH264[`peer-${h264Peer}`], 0, JSON.stringify(withH264));
+    assert.equal(withH264.show, 1, JSON.stringify(withH264));
+    const codec = await h264.evaluate(async () => {
+      const stats = await window.room.pc.getStats();
+      for (const s of stats.values()) if (s.type === 'codec' && s.mimeType.startsWith('video/')) return s.mimeType;
+      return null;
+    });
+    assert.equal(codec, 'video/H264');
+    await h264.close();
+    await waitFor(console_, () => window.show.viewers === 3);
+    await waitForDot('program-h264-stopped');
+
     // Bad injections: a clear error, and the program stays on the stage.
     const consoleErrors = () => console_.evaluate(() => window.room.errors.map((e) => e.code));
     await command({ type: 'inject', uri: 'file:///etc/passwd' });
@@ -176,7 +253,7 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     await waitFor(console_, () => window.show.injection && window.show.injection.showing
       && window.show.injection.position > 0);
     const progress = await console_.evaluate(() => window.show.injection);
-    assert.ok(progress.duration > 1.5 && progress.duration < 2.5 && progress.position <= progress.duration,
+    assert.ok(progress.duration > 3.5 && progress.duration < 4.5 && progress.position <= progress.duration,
       `injection progress: ${JSON.stringify(progress)}`);
     await waitFor(console_, () => window.show.injection === null && window.show.program === 'stage');
     for (const page of viewers) await waitForColours(page, halves, twoTiles);

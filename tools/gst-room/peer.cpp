@@ -4,6 +4,7 @@
 
 #define GST_USE_UNSTABLE_API
 #include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
 #include "room.h"
@@ -233,6 +234,8 @@ Peer::start (std::string &error)
       shared_.get ());
   g_signal_connect (
       webrtc_, "pad-added", G_CALLBACK (on_pad_added), shared_.get ());
+  g_signal_connect (webrtc_, "notify::connection-state",
+      G_CALLBACK (on_connection_state), shared_.get ());
 
   GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
   bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
@@ -519,6 +522,32 @@ Peer::add_remote_candidate (
 }
 
 void
+Peer::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer data)
+{
+  GstWebRTCPeerConnectionState state;
+  g_object_get (webrtc, "connection-state", &state, nullptr);
+  if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    return;
+  auto *shared = static_cast<Shared *> (data);
+  std::lock_guard<std::mutex> guard (shared->lock);
+  if (!shared->peer)
+    return;
+  /* The browser can decode from now on: ask for a keyframe at once rather
+   * than wait for its first PLI (a shared stream is mid-GOP).  The room's
+   * dispatcher coalesces a crowd's requests. */
+  shared->peer->post_to_main ([] (Peer &p) {
+    if (!p.role_.receive_video)
+      return;
+    GstPad *pad = gst_element_get_static_pad (p.webrtc_, "sink_0");
+    if (!pad)
+      return;
+    gst_pad_push_event (pad, gst_video_event_new_upstream_force_key_unit (
+                                 GST_CLOCK_TIME_NONE, TRUE, 0));
+    gst_object_unref (pad);
+  });
+}
+
+void
 Peer::on_pad_added (GstElement *, GstPad *pad, gpointer data)
 {
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
@@ -542,9 +571,11 @@ Peer::link_incoming (GstPad *pad)
   if (g_strcmp0 (media, "video") == 0 && role_.send_video) {
     port_pad = "sink";
     if (g_strcmp0 (encoding, "H264") == 0)
-      description = "rtph264depay ! avdec_h264";
+      description = "rtph264depay request-keyframe=true wait-for-keyframe=true "
+                    "! avdec_h264";
     else
-      description = "rtpvp8depay ! vp8dec";
+      description =
+          "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec";
     description +=
         " ! videoconvert ! queue max-size-buffers=2 leaky=downstream";
   } else if (g_strcmp0 (media, "audio") == 0 && role_.send_audio) {

@@ -57,6 +57,8 @@ private:
   static void on_ice_candidate (
       GstElement *webrtc, guint mline, gchar *candidate, gpointer data);
   static void on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data);
+  static void on_connection_state (
+      GstElement *webrtc, GParamSpec *pspec, gpointer data);
   static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
   static void on_keyframe_request (
       GstElement *rtpbin, guint session, guint ssrc, gpointer data);

@@ -196,6 +196,7 @@ Room::release_on_demand (const std::string &hub)
     return;
   GST_INFO (
       "stopping on-demand pipeline '%s': nobody needs it", rp->name.c_str ());
+  dump_dot (rp->pipeline, rp->name + "-stopped");
   gst_element_set_state (rp->pipeline, GST_STATE_NULL);
 }
 
@@ -303,6 +304,18 @@ Room::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR: {
       room_report_error (msg);
+      /* An on-demand pipeline serves some peers only: it stops, and the
+       * room goes on (its peers lose that stream).  Any other is fatal. */
+      for (RoomPipeline &rp : self->pipelines_) {
+        if (rp.on_demand
+            && gst_object_has_as_ancestor (
+                GST_MESSAGE_SRC (msg), GST_OBJECT (rp.pipeline))) {
+          g_printerr (
+              "gst-room: on-demand pipeline '%s' stopped\n", rp.name.c_str ());
+          gst_element_set_state (rp.pipeline, GST_STATE_NULL);
+          return G_SOURCE_CONTINUE;
+        }
+      }
       if (self->on_fatal)
         self->on_fatal (1);
       break;

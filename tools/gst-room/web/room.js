@@ -57,6 +57,12 @@ async function onWelcome(m) {
     }
   };
   pc.ontrack = (e) => {
+    if (e.track.kind === 'video' && remoteVideo.requestVideoFrameCallback) {
+      // how long a new viewer waits for a picture, from the join
+      remoteVideo.requestVideoFrameCallback(() => {
+        room.firstFrameMs = Math.round(performance.now() - room.joinedAt);
+      });
+    }
     const stream = remoteVideo.srcObject || new MediaStream();
     stream.addTrack(e.track);
     remoteVideo.srcObject = stream;
@@ -64,6 +70,9 @@ async function onWelcome(m) {
   };
   pc.onconnectionstatechange = () => {
     room.connectionState = pc.connectionState;
+    if (pc.connectionState === 'connected' && room.connectedMs === undefined) {
+      room.connectedMs = Math.round(performance.now() - room.joinedAt);
+    }
     if (pc.connectionState === 'connected') setStatus(`connected as ${m.role}`);
     if (pc.connectionState === 'failed') setStatus('connection failed', true);
   };
@@ -147,7 +156,10 @@ window.roomSend = send;
 
 function connect() {
   ws = new WebSocket(`ws://${location.host}/ws`);
-  ws.onopen = () => send({ type: 'join', role, token, name: displayName });
+  ws.onopen = () => {
+    room.joinedAt = performance.now();
+    send({ type: 'join', role, token, name: displayName });
+  };
   // Messages are handled one after the other: the offer must wait until the
   // welcome handler has the camera and microphone.
   let queue = Promise.resolve();
