@@ -81,6 +81,14 @@ test('a room file with errors is refused with file, line and reason', async () =
     ['[room]\nthis line is wrong\n', /bad\.ini:2: /],
     ['[room]\n[pipeline p]\nlaunch=mcucompositor name=s ! fakesink\n[role r]\nhub=s\nmax-peers=lots\n',
       /bad\.ini:6: \[role r\] max-peers: 'lots' is not a number/],
+    ['[room]\n[show]\nprogram=s\n[pipeline p]\nlaunch=mcucompositor name=s ! fakesink\n[role r]\nhub=s\n',
+      /bad\.ini:2: \[show\] program: 's' is a mcucompositor; it must name a dispatcher/],
+    ['[room]\n[show]\nprogram=d\nsize=big\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\n',
+      /bad\.ini:4: \[show\] size: unknown key 'size'/],
+    ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\nrtp-media=video\n',
+      /bad\.ini:6: \[role r\] rtp-media: needs an rtp-hub/],
+    ['[room]\n[pipeline p]\nlaunch=mcucompositor name=s ! fakesink\n[role r]\nsend=none\nrtp-hub=s\n',
+      /bad\.ini:4: \[role r\] rtp-hub: 's' is a mcucompositor; it must name a dispatcher/],
   ];
   for (const [text, expected] of cases) {
     const file = path.join(tmp, 'bad.ini');

@@ -141,14 +141,15 @@ Room::check_hub (const RoomRoleSpec &role, const char *key,
     gst_object_unref (hub);
   bool ok = factory == "dispatcher"
             || (!dispatcher_only && factory == "mcucompositor");
-  if (!ok)
-    error =
-        spec_.where (role.line) + ": [role " + role.name + "] " + key + ": '"
-        + name + "' is "
-        + (hub ? "a " + factory : std::string ("no element in any [pipeline]"))
-        + (dispatcher_only ? "; it must name a dispatcher"
-                           : "; it must name an mcucompositor or a "
-                             "dispatcher");
+  if (!ok && !hub)
+    error = spec_.where (role.line) + ": [role " + role.name + "] " + key
+            + ": no element named '" + name + "' in any [pipeline]";
+  else if (!ok)
+    error = spec_.where (role.line) + ": [role " + role.name + "] " + key
+            + ": '" + name + "' is a " + factory
+            + (dispatcher_only ? "; it must name a dispatcher"
+                               : "; it must name an mcucompositor or a "
+                                 "dispatcher");
   return ok;
 }
 

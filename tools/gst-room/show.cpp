@@ -92,11 +92,11 @@ Show::build (std::string &error)
       return true;
     GstElement *e = room_.find_element (name);
     if (element_factory (e) != factory) {
-      error =
-          room.where (spec_.line) + ": [show] " + key + ": '" + name + "' is "
-          + (e ? "a " + element_factory (e)
-               : std::string ("no element in any [pipeline]"))
-          + "; it must name " + (factory[0] == 'm' ? "an " : "a ") + factory;
+      error = room.where (spec_.line) + ": [show] " + key + ": "
+              + (e ? "'" + name + "' is a " + element_factory (e)
+                          + "; it must name "
+                          + (factory[0] == 'm' ? "an " : "a ") + factory
+                   : "no element named '" + name + "' in any [pipeline]");
       if (e)
         gst_object_unref (e);
       return false;
