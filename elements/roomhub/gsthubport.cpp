@@ -42,12 +42,14 @@
  *
  * For the participant pipeline the hubport is a live element: it does not
  * preroll (PAUSED gives NO_PREROLL) and only pushes what the hub sends while
- * PLAYING, from a thread of its own behind a short leaky queue, so a slow or
- * paused participant never stalls the hub.  An input's EOS releases its hub
- * pad when the hub is in another pipeline (the room outlives its
- * participants) and goes to the hub when it is in the same pipeline (which
- * then ends as a whole).  When every input that carried data has reached EOS,
- * the hubport sends EOS on its source pads and posts EOS like a sink.
+ * PLAYING, from a thread of its own behind a short leaky queue (a few raw
+ * frames; about a second of encoded frames or RTP packets, whose loss would
+ * break decoding), so a slow or paused participant never stalls the hub.  An
+ * input's EOS releases its hub pad when the hub is in another pipeline (the
+ * room outlives its participants) and goes to the hub when it is in the same
+ * pipeline (which then ends as a whole).  When every input that carried data
+ * has reached EOS, the hubport sends EOS on its source pads and posts EOS like
+ * a sink.
  *
  * ## Messages
  *
@@ -112,9 +114,15 @@ enum {
 #define DEFAULT_WAIT_FOR_HUB FALSE
 
 /* How many buffers wait for the participant pipeline before the oldest is
- * dropped: a frame or two of video, ~100-200 ms of audio. */
+ * dropped: a frame or two of raw video, ~100-200 ms of raw audio.  Dropping
+ * any encoded frame or RTP packet breaks decoding until the next keyframe, so
+ * those queues only guard against a participant that stopped taking them:
+ * about a second of encoded frames, or of RTP packets of a few Mbit/s (a
+ * keyframe arrives as a burst of packets). */
 #define VIDEO_QUEUE_BUFFERS 3
 #define AUDIO_QUEUE_BUFFERS 10
+#define ENCODED_QUEUE_BUFFERS 30
+#define RTP_QUEUE_BUFFERS 500
 
 /* Media types rather than ANY, so that launch syntax links audio to
  * `audio_sink` and video to `sink`.  A dispatcher forwards encoded media,
@@ -147,7 +155,8 @@ struct OutputQueue {
   std::condition_variable cond;
   std::deque<GstMiniObject *> items; /* lock */
   guint buffers = 0;                 /* lock: buffers among items */
-  guint max_buffers = 0;             /* constant */
+  guint max_buffers = 0;             /* lock: set by the caps */
+  guint raw_max_buffers = 0;         /* constant: for raw media */
   bool flushing = true;              /* lock: the source pad is inactive */
   bool ended = false;                /* lock: EOS was queued, drop the rest */
 
@@ -187,6 +196,17 @@ struct OutputQueue {
       buffers++;
     } else if (GST_EVENT_TYPE (item) == GST_EVENT_EOS) {
       ended = true;
+    } else if (GST_EVENT_TYPE (item) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps (GST_EVENT_CAST (item), &caps);
+      const gchar *name =
+          gst_structure_get_name (gst_caps_get_structure (caps, 0));
+      if (g_str_has_suffix (name, "/x-raw"))
+        max_buffers = raw_max_buffers;
+      else if (g_str_equal (name, "application/x-rtp"))
+        max_buffers = RTP_QUEUE_BUFFERS;
+      else
+        max_buffers = ENCODED_QUEUE_BUFFERS;
     }
     items.push_back (item);
     cond.notify_one ();
@@ -1452,7 +1472,7 @@ gst_hub_port_init (GstHubPort *self)
     output.hub_template = hub_src_templates[i];
     output.hub_shared = hub_shared[i];
     output.queue = std::make_shared<OutputQueue> ();
-    output.queue->max_buffers =
+    output.queue->raw_max_buffers = output.queue->max_buffers =
         i == 0 ? VIDEO_QUEUE_BUFFERS : AUDIO_QUEUE_BUFFERS;
     output.srcpad = gst_pad_new_from_static_template (
         src_templates[i], src_templates[i]->name_template);
