@@ -1029,6 +1029,69 @@ worst_skew (OffsetTimes &participant, OffsetTimes &hub, guint *matched)
 /* Live audio and video from a participant started later than the hub (so
  * the base times differ) reach the dispatcher's outputs at the same clock
  * time they stand for in the participant pipeline, within 20 ms. */
+/* RTP fanned out to a participant that lags: a keyframe's burst of packets
+ * waits for it rather than being cut to the last few (a lost packet breaks
+ * the picture until the next keyframe). */
+GST_START_TEST (test_dispatcher_rtp_burst_kept)
+{
+  if (!have_element ("dispatcher"))
+    return;
+  GstElement *hub_pipeline = make_pipeline (
+      "appsrc name=src is-live=true format=time "
+      "caps=application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+      "clock-rate=90000 ! dispatcher name=d source=0 "
+      "! fakesink sync=false async=false");
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstElement *participant = make_pipeline (
+      "hubport name=p hub=d ! appsink name=out sync=false async=false");
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstElement *p = by_name (participant, "p");
+  fail_unless (get_port (p) >= 0);
+  GstElement *out = by_name (participant, "out");
+  GstPad *sink = gst_element_get_static_pad (out, "sink");
+  /* The participant stalls on its first packet... */
+  gulong block = gst_pad_add_probe (
+      sink, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+      [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; },
+      NULL, NULL);
+
+  /* ...while the hub forwards a burst of 200. */
+  const guint n = 200;
+  GstElement *src = by_name (hub_pipeline, "src");
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buffer = gst_buffer_new_allocate (NULL, 4, NULL);
+    gst_buffer_memset (buffer, 0, (guint8)i, 4);
+    GST_BUFFER_PTS (buffer) = i * GST_MSECOND;
+    GST_BUFFER_OFFSET (buffer) = i;
+    GstFlowReturn ret;
+    g_signal_emit_by_name (src, "push-buffer", buffer, &ret);
+    gst_buffer_unref (buffer);
+    fail_unless_equals_int (ret, GST_FLOW_OK);
+  }
+  g_usleep (200 * 1000);
+  gst_pad_remove_probe (sink, block);
+
+  for (guint i = 0; i < n; i++) {
+    GstSample *sample = app_pull (out);
+    fail_unless (sample != NULL, "packet %u of %u never arrived", i, n);
+    GstMapInfo map;
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    fail_unless_equals_int (map.data[0], (guint8)i);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+
+  gst_object_unref (sink);
+  gst_element_set_state (participant, GST_STATE_NULL);
+  for (GstElement *e : {p, out, src})
+    gst_object_unref (e);
+  gst_object_unref (participant);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub_pipeline);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_dispatcher_av_sync)
 {
   if (!have_element ("dispatcher"))
@@ -1190,6 +1253,7 @@ hubport_suite (void)
   tcase_add_test (tc, test_mcu_participant_eos);
   tcase_add_test (tc, test_dispatcher_route_to_port);
   tcase_add_test (tc, test_dispatcher_av_sync);
+  tcase_add_test (tc, test_dispatcher_rtp_burst_kept);
   return s;
 }
 
