@@ -245,20 +245,29 @@ private:
       send_error ("bad-request", error, "switch");
   }
 
+  /* A whole number field of @m; false, with an error reply, when it is
+   * missing or not one. */
+  bool uint_field (
+      const json &m, const char *name, const char *request, guint &out)
+  {
+    auto it = m.find (name);
+    if (it == m.end () || !it->is_number_unsigned ()) {
+      send_error ("bad-message",
+          std::string (request) + " needs a number \"" + name + "\"", request);
+      return false;
+    }
+    out = (guint)std::min<guint64> (it->get<guint64> (), G_MAXUINT);
+    return true;
+  }
+
   /* {"type":"set-max-tiles","tiles":3} */
   void on_set_max_tiles (const json &m)
   {
     Show *show = control_show ("set-max-tiles");
-    if (!show)
-      return;
-    auto tiles = m.find ("tiles");
+    guint tiles = 0;
     std::string error;
-    if (tiles == m.end () || !tiles->is_number_unsigned ())
-      send_error ("bad-message", "set-max-tiles needs a number \"tiles\"",
-          "set-max-tiles");
-    else if (!show->set_max_tiles (
-                 (guint)std::min<guint64> (tiles->get<guint64> (), 1000),
-                 error))
+    if (show && uint_field (m, "tiles", "set-max-tiles", tiles)
+        && !show->set_max_tiles (tiles, error))
       send_error ("bad-request", error, "set-max-tiles");
   }
 
@@ -266,16 +275,10 @@ private:
   void on_choose_camera (const json &m)
   {
     Show *show = control_show ("choose-camera");
-    if (!show)
-      return;
-    auto peer = m.find ("peer");
+    guint peer = 0;
     std::string error;
-    if (peer == m.end () || !peer->is_number_unsigned ())
-      send_error ("bad-message", "choose-camera needs a number \"peer\"",
-          "choose-camera");
-    else if (!show->choose_camera (
-                 (guint)std::min<guint64> (peer->get<guint64> (), G_MAXUINT),
-                 error))
+    if (show && uint_field (m, "peer", "choose-camera", peer)
+        && !show->choose_camera (peer, error))
       send_error ("bad-request", error, "choose-camera");
   }
 

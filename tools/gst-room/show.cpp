@@ -421,11 +421,11 @@ Show::inject (const std::string &uri, std::string &error)
 {
   if (!uri_allowed (uri, error))
     return false;
-  std::string previous = player_ ? before_video_ : source_;
-  if (player_) {
-    previous = player_showing_ ? "stage" : before_video_;
+  /* A new video replaces the one playing: the program falls back first, so
+   * a failing new one leaves it there. */
+  if (player_)
     end_injection ("");
-  }
+  std::string previous = source_;
 
   player_ = gst_pipeline_new ("injection");
   gst_pipeline_use_clock (GST_PIPELINE (player_), room_.clock ());
