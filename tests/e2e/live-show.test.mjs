@@ -151,6 +151,11 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     assert.equal(await badOperator.evaluate(() => window.room.errors[0].code), 'forbidden');
     await badOperator.close();
 
+    // Emote buttons are for viewers; presenters see the counts instead.
+    assert.equal(await v0.isVisible('#emote-buttons'), true);
+    assert.equal(await presenters[0].isVisible('#emote-buttons'), false);
+    assert.equal(await presenters[0].isVisible('#emote-counts'), true);
+
     // An emote from a viewer reaches both presenters; a flood is cut short.
     await v0.click('#emote-buttons [data-emote="clap"]');
     for (const page of presenters) {
