@@ -35,6 +35,7 @@ Usage (from the repository root, after a build; bounded to < 10 minutes):
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -58,12 +59,18 @@ JANUS = shutil.which('janus') or '/usr/bin/janus'
 JANUS_LIB = '/usr/lib/x86_64-linux-gnu/janus'
 TOTAL_BUDGET = 540  # seconds: stop starting new measurements after this
 RTP_CAPS = 'application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000'
-SENDER = ('videotestsrc is-live=true pattern=smpte horizontal-speed=6 '
-          '! video/x-raw,width=1280,height=720,framerate=30/1 '
-          '! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=2000000 '
-          'keyframe-max-dist=60 lag-in-frames=0 error-resilient=default threads=2 '
-          '! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit '
-          '! multiudpsink sync=false async=false clients={clients}')
+# The program: moving SMPTE bars, 1280x720 30 fps, VP8 at 2 Mbit/s (realtime
+# settings), a keyframe every 2 s.  Encoded once before the run and replayed
+# in a loop at its own pace: the same packets at the same rate for both
+# servers, whatever the load of the machine does to a live encoder.
+CLIP_FRAMES = 300
+CLIP = ('videotestsrc num-buffers={frames} pattern=smpte horizontal-speed=6 '
+        '! video/x-raw,width=1280,height=720,framerate=30/1 '
+        '! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=2000000 '
+        'keyframe-max-dist=60 lag-in-frames=0 error-resilient=default threads=2 '
+        '! webmmux ! filesink location={path}')
+SENDER = ('filesrc location={path} ! matroskademux ! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit '
+          '! multiudpsink sync=true clients={clients}')
 
 
 class BenchError(Exception):
@@ -115,7 +122,7 @@ def thread_names(pid):
     for tid in os.listdir(f'/proc/{pid}/task'):
         try:
             with open(f'/proc/{pid}/task/{tid}/comm') as f:
-                name = f.read().strip().rstrip('0123456789:')
+                name = re.sub(r'\d+', 'N', f.read().strip())
         except OSError:
             continue
         names[name] = names.get(name, 0) + 1
@@ -204,6 +211,9 @@ class Viewer:
         # 127.0.0.1: nothing leaves the loopback interface.
         self.ice = self.webrtc.get_property('ice-agent')
         self.ice.emit('add-local-ip-address', '127.0.0.1')
+        # No UPnP discovery from the viewers (as Janus does for its agents).
+        self.agent = self.ice.get_property('agent')
+        self.agent.set_property('upnp', False)
         self.webrtc.connect('on-ice-candidate', self.on_ice_candidate)
         self.webrtc.connect('pad-added', self.on_pad_added)
         self.pipe.set_state(Gst.State.PLAYING)
@@ -578,9 +588,12 @@ class Bench:
             Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, self.on_sent)
         self.reference.set_state(Gst.State.PLAYING)
         clients = ','.join(f'127.0.0.1:{p}' for p in list(ports) + [ref_port])
-        description = SENDER.format(clients=clients)
-        self.sender_description = description
-        self.sender = Process('sender', ['gst-launch-1.0', '-q'] + description.split(),
+        clip = os.path.join(self.tmp, 'program.webm')
+        subprocess.run(['gst-launch-1.0', '-q'] + CLIP.format(frames=CLIP_FRAMES, path=clip).split(),
+                       check=True, timeout=180, stdout=subprocess.DEVNULL)
+        self.sender_description = SENDER.format(path=clip, clients=clients)
+        self.sender = Process('sender', [sys.executable, os.path.abspath(__file__), '--send',
+                                         self.sender_description],
                               os.path.join(self.tmp, 'sender.log'))
         if not pump(10, lambda: self.sent_packets > 100 or not self.sender.alive()) or not self.sender.alive():
             raise BenchError(f'the sender sends nothing; its log:\n{self.sender.log_text()[-2000:]}')
@@ -675,14 +688,51 @@ class Bench:
 
 def per_viewer(result, n):
     idle, busy = result['idle'], result['busy']
+    pps = sum(busy['viewer_pps']) / len(busy['viewer_pps'])
     return {
         'cpu_ms': (busy['cores'] - idle['cores']) / n * 1000,  # ms of CPU per second per viewer
+        # the sender's bitrate wanders with the machine's load: per packet
+        # forwarded is the figure to compare
+        'cpu_us_per_packet': (busy['cores'] - idle['cores']) * 1e6 / (n * pps),
+        'pps': pps,
+        'per_core': 1000 / ((busy['cores'] - idle['cores']) / n * 1000)
+        if busy['cores'] > idle['cores'] else float('inf'),
         'threads': (busy['threads'] - idle['threads']) / n,
         'rss_kb': (busy['rss_kb'] - idle['rss_kb']) / n,
     }
 
 
+def send(description):
+    """The sender process: plays the clip in a loop, in real time, with
+    segment seeks (running time and RTP timestamps go on across loops)."""
+    Gst.init(None)
+    pipe = Gst.parse_launch(description)
+    loop = GLib.MainLoop()
+    flags = Gst.SeekFlags.SEGMENT
+
+    def on_message(bus, msg):
+        if msg.type == Gst.MessageType.SEGMENT_DONE:
+            pipe.seek_simple(Gst.Format.TIME, flags, 0)
+        elif msg.type in (Gst.MessageType.ERROR, Gst.MessageType.EOS):
+            log(f'sender: {msg.type.value_nick}: {msg.parse_error() if msg.type == Gst.MessageType.ERROR else ""}')
+            loop.quit()
+    bus = pipe.get_bus()
+    bus.add_signal_watch()
+    bus.connect('message', on_message)
+    pipe.set_state(Gst.State.PAUSED)
+    pipe.get_state(Gst.CLOCK_TIME_NONE)
+    pipe.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | flags, 0)
+    pipe.set_state(Gst.State.PLAYING)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, lambda: loop.quit() or False)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, lambda: loop.quit() or False)
+    loop.run()
+    pipe.set_state(Gst.State.NULL)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--send':
+        send(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--viewers', default='10,20,40', help='viewer counts, comma-separated')
     parser.add_argument('--window', type=float, default=10, help='seconds per CPU window')
@@ -731,7 +781,8 @@ def main():
                 log(f'  idle {r["idle"]["cores"]:.3f} cores, {r["idle"]["threads"]} threads, '
                     f'{r["idle"]["rss_kb"] / 1024:.1f} MB; with viewers {r["busy"]["cores"]:.3f} cores, '
                     f'{r["busy"]["threads"]} threads, {r["busy"]["rss_kb"] / 1024:.1f} MB; '
-                    f'connected in {r["connect_s"]:.1f} s; per viewer {pv["cpu_ms"]:.2f} ms CPU/s; '
+                    f'connected in {r["connect_s"]:.1f} s; per viewer {pv["cpu_ms"]:.2f} ms CPU/s, '
+                    f'{pv["cpu_us_per_packet"]:.1f} us per packet; '
                     f'received {min(kbps):.0f}-{max(kbps):.0f} kbit/s per viewer, '
                     f'sent {r["busy"]["sent_kbps"]:.0f} kbit/s; this process {r["busy"]["client_cores"]:.2f} cores')
                 log(f'  threads added: {r["new_threads"]}')
@@ -753,14 +804,14 @@ def main():
 
     form = next((s.form for s in servers if s.name == 'gst-room'), None)
     print()
-    print(f'One RTP stream (VP8 1280x720 30 fps, {results[next(iter(results))]["busy"]["sent_kbps"]:.0f} kbit/s '
-          f'sent) fanned out to N WebRTC viewers; window {args.window:.0f} s; '
+    print(f'One RTP stream (VP8 1280x720 30 fps) fanned out to N WebRTC viewers; window {args.window:.0f} s; '
           f'gst-room viewers via {form or "-"}; {os.cpu_count()} CPUs, load average '
           f'{os.getloadavg()[0]:.1f}')
     print()
-    print('| server | viewers | CPU idle (cores) | CPU with viewers (cores) | CPU per viewer (ms/s) '
-          '| viewers per core | threads per viewer | RSS per viewer (kB) | received per viewer (kbit/s, min-max) |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+    print('| server | viewers | sent (kbit/s, pkt/s) | received per viewer (kbit/s, min-max) '
+          '| CPU idle (cores) | CPU with viewers (cores) | CPU per viewer (ms/s) | CPU per packet per viewer (us) '
+          '| viewers per core | threads per viewer | RSS per viewer (kB) |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for n in counts:
         for server in servers:
             r = results.get((server.name, n))
@@ -768,13 +819,14 @@ def main():
                 continue
             pv = per_viewer(r, n)
             kbps = r['busy']['viewer_kbps']
-            per_core = 1000 / pv['cpu_ms'] if pv['cpu_ms'] > 0 else float('inf')
-            print(f'| {server.name} | {n} | {r["idle"]["cores"]:.3f} | {r["busy"]["cores"]:.3f} '
-                  f'| {pv["cpu_ms"]:.2f} | {per_core:.0f} | {pv["threads"]:.1f} | {pv["rss_kb"]:.0f} '
-                  f'| {min(kbps):.0f}-{max(kbps):.0f} |')
+            print(f'| {server.name} | {n} | {r["busy"]["sent_kbps"]:.0f}, {r["busy"]["sent_pps"]:.0f} '
+                  f'| {min(kbps):.0f}-{max(kbps):.0f} | {r["idle"]["cores"]:.3f} | {r["busy"]["cores"]:.3f} '
+                  f'| {pv["cpu_ms"]:.2f} | {pv["cpu_us_per_packet"]:.1f} | {pv["per_core"]:.0f} | {pv["threads"]:.1f} '
+                  f'| {pv["rss_kb"]:.0f} |')
     print()
-    print('| viewers | gst-room/janus CPU per viewer | threads per viewer | RSS per viewer |')
-    print('|---:|---:|---:|---:|')
+    print('| viewers | gst-room/janus: CPU per packet per viewer | CPU per viewer | threads per viewer '
+          '| RSS per viewer |')
+    print('|---:|---:|---:|---:|---:|')
     for n in counts:
         a, b = results.get(('gst-room', n)), results.get(('janus', n))
         if not a or not b:
@@ -783,7 +835,8 @@ def main():
 
         def ratio(x, y):
             return f'{x / y:.2f}' if y > 0 else 'n/a'
-        print(f'| {n} | **{ratio(pa["cpu_ms"], pb["cpu_ms"])}** | {ratio(pa["threads"], pb["threads"])} '
+        print(f'| {n} | **{ratio(pa["cpu_us_per_packet"], pb["cpu_us_per_packet"])}** '
+              f'| {ratio(pa["cpu_ms"], pb["cpu_ms"])} | {ratio(pa["threads"], pb["threads"])} '
               f'| {ratio(pa["rss_kb"], pb["rss_kb"])} |')
 
 

@@ -13,7 +13,7 @@ getifaddrs (struct ifaddrs **list)
 {
   static int (*next) (struct ifaddrs **) = NULL;
   if (!next)
-    next = (int (*) (struct ifaddrs **)) dlsym (RTLD_NEXT, "getifaddrs");
+    next = (int (*) (struct ifaddrs **))dlsym (RTLD_NEXT, "getifaddrs");
   if (!next)
     return -1;
   int result = next (list);
