@@ -678,12 +678,43 @@ class Bench:
             wrong = [v.index for v in self.viewers if v.encoding != 'VP8']
             if wrong:
                 raise BenchError(f'{server.name}: viewers {wrong} did not get VP8')
+            profile = self.profile(server, pid, n) if self.args.perf else None
             names = thread_names(pid)
             new_threads = {k: c - idle_names.get(k, 0) for k, c in names if c - idle_names.get(k, 0) > 0}
-            return {'idle': idle, 'busy': busy, 'connect_s': connect_s, 'new_threads': new_threads}
+            return {'idle': idle, 'busy': busy, 'connect_s': connect_s, 'new_threads': new_threads,
+                    'profile': profile}
         finally:
             self.stop_viewers()
             server.stop()
+
+
+    def profile(self, server, pid, n):
+        """Where the server spends its CPU: perf samples over one more
+        window (after the measured one, so perf's cost is not in it), by
+        thread name and by shared object / symbol."""
+        data = os.path.join(self.tmp, f'perf-{server.name}-{n}.data')
+        rec = subprocess.Popen(['perf', 'record', '-q', '-F', '499', '-p', str(pid), '-o', data],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pump(self.args.window)
+        rec.send_signal(signal.SIGINT)
+        rec.wait(30)
+        report = []
+        for sort, lines in (('comm', 12), ('dso,sym', 25)):
+            out = subprocess.run(['perf', 'report', '-i', data, '--stdio', '--no-children', '--sort', sort,
+                                  '--percent-limit', '0.7'], capture_output=True, text=True, timeout=120).stdout
+            rows = [re.sub(r'\s+', ' ', line.strip()) for line in out.splitlines()
+                    if line.strip() and not line.startswith('#')]
+            report.append(f'{server.name} with {n} viewers, perf by {sort}:')
+            # thread names carry the element's index: add them up by kind
+            if sort == 'comm':
+                kinds = {}
+                for row in rows:
+                    pct, _, name = row.partition('% ')
+                    kind = re.sub(r'\d+', 'N', name)
+                    kinds[kind] = kinds.get(kind, 0.0) + float(pct)
+                rows = [f'{v:5.1f}% {k}' for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])[:lines]]
+            report += ['  ' + r for r in rows[:lines]]
+        return report
 
 
 def per_viewer(result, n):
@@ -739,6 +770,8 @@ def main():
     parser.add_argument('--servers', default='gst-room,janus')
     parser.add_argument('--gst-room-form', choices=['auto', 'rtp-hub', 'video-hub'], default='auto',
                         help='how the gst-room viewers get the stream (auto: rtp-hub if this tree has it)')
+    parser.add_argument('--perf', action='store_true',
+                        help='after each measured window, profile the server with perf for one more window')
     parser.add_argument('--keep', action='store_true', help='keep the temporary directory (logs)')
     args = parser.parse_args()
     counts = [int(x) for x in args.viewers.split(',') if x]
@@ -786,6 +819,8 @@ def main():
                     f'received {min(kbps):.0f}-{max(kbps):.0f} kbit/s per viewer, '
                     f'sent {r["busy"]["sent_kbps"]:.0f} kbit/s; this process {r["busy"]["client_cores"]:.2f} cores')
                 log(f'  threads added: {r["new_threads"]}')
+                for line in r['profile'] or []:
+                    log(line)
     except KeyboardInterrupt:
         log('interrupted')
         raise SystemExit(130)
