@@ -146,10 +146,8 @@ main (int argc, char **argv)
     g_printerr ("usage: gst-room [OPTION...] ROOMFILE (see gst-room --help)\n");
     return EXIT_USAGE;
   }
-  if (dot_dir) {
+  if (dot_dir)
     g_mkdir_with_parents (dot_dir, 0755);
-    g_setenv ("GST_DEBUG_DUMP_DOT_DIR", dot_dir, TRUE);
-  }
   gst_init (nullptr, nullptr);
   g_log_set_handler (
       "GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning, nullptr);
@@ -198,8 +196,10 @@ main (int argc, char **argv)
     g_print ("gst-room: '%s' is open at %s\n", spec.title.c_str (),
         server.url ().c_str ());
     for (const RoomRoleSpec &role : spec.roles)
-      g_print ("gst-room:   %s: %s?role=%s\n", role.name.c_str (),
-          server.url ().c_str (), role.name.c_str ());
+      g_print ("gst-room:   %s: %s%s?role=%s%s\n", role.name.c_str (),
+          server.url ().c_str (), role.control ? "console.html" : "",
+          role.name.c_str (),
+          role.token.empty () ? "" : ("&token=" + role.token).c_str ());
     fflush (stdout);
 
     guint sigint = g_unix_signal_add (SIGINT, on_sigint, &app);

@@ -110,6 +110,19 @@ Peer::~Peer ()
     room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-closed");
     gst_object_unref (pipeline_);
   }
+  if (!on_demand_hub_.empty ())
+    room_.release_on_demand (on_demand_hub_);
+}
+
+GstElement *
+Peer::add_hubport (const std::string &hub, const char *name)
+{
+  GstElement *port = gst_element_factory_make ("hubport", name);
+  if (!port)
+    return nullptr;
+  g_object_set (port, "hub", hub.c_str (), nullptr);
+  gst_bin_add (GST_BIN (pipeline_), port);
+  return port;
 }
 
 void
@@ -147,6 +160,22 @@ Peer::hub_port () const
   return port;
 }
 
+gint
+Peer::port_on (const std::string &hub) const
+{
+  if (hub == role_.hub)
+    return hub_port ();
+  for (size_t i = 0; i < role_.also_send_to.size () && i < copies_.size ();
+       i++) {
+    if (role_.also_send_to[i] == hub && copies_[i]) {
+      gint port = -1;
+      g_object_get (copies_[i], "port", &port, nullptr);
+      return port;
+    }
+  }
+  return -1;
+}
+
 bool
 Peer::start (std::string &error)
 {
@@ -157,24 +186,26 @@ Peer::start (std::string &error)
   gst_pipeline_use_clock (GST_PIPELINE (pipeline_), room_.clock ());
 
   webrtc_ = gst_element_factory_make ("webrtcbin", "webrtc");
-  port_ = gst_element_factory_make ("hubport", "port");
-  if (!webrtc_ || !port_) {
+  GstElement *probe = gst_element_factory_make ("hubport", nullptr);
+  if (!webrtc_ || !probe) {
     error = std::string ("no element \"") + (webrtc_ ? "hubport" : "webrtcbin")
             + "\" (" + room_plugin_of (webrtc_ ? "hubport" : "webrtcbin") + ")";
     if (webrtc_)
       gst_object_unref (webrtc_);
-    if (port_)
-      gst_object_unref (port_);
-    webrtc_ = port_ = nullptr;
+    if (probe)
+      gst_object_unref (probe);
+    webrtc_ = nullptr;
     return false;
   }
-  gst_bin_add_many (GST_BIN (pipeline_), webrtc_, port_, nullptr);
-  g_object_set (port_, "hub", role_.hub.c_str (), nullptr);
-  if (!role_.video_hub.empty () && role_.receive_video) {
-    view_ = gst_element_factory_make ("hubport", "view");
-    g_object_set (view_, "hub", role_.video_hub.c_str (), nullptr);
-    gst_bin_add (GST_BIN (pipeline_), view_);
-  }
+  gst_object_unref (probe);
+  gst_bin_add (GST_BIN (pipeline_), webrtc_);
+  /* A role that only receives payloaded RTP needs no port on a hub. */
+  if (!role_.hub.empty ())
+    port_ = add_hubport (role_.hub, "port");
+  if (!role_.video_hub.empty () && role_.receive_video)
+    view_ = add_hubport (role_.video_hub, "view");
+  for (const std::string &hub : role_.also_send_to)
+    copies_.push_back (add_hubport (hub, ("copy-" + hub).c_str ()));
   g_object_set (
       webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (room_.spec ().ice_transport_policy == "relay")
@@ -247,8 +278,7 @@ Peer::start (std::string &error)
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
-    error = "the peer's pipeline did not start (is the hub '" + role_.hub
-            + "' there?)";
+    error = "the peer's pipeline did not start (are the role's hubs there?)";
     return false;
   }
   /* What we send is linked once the answer says which video codec. */
@@ -263,49 +293,88 @@ Peer::start (std::string &error)
 bool
 Peer::link_outgoing (const std::string &video_codec, std::string &error)
 {
-  /* H.264 is encoded per peer from the port's raw video; VP8 comes from the
-   * role's encoded video hub when it has one. */
   bool h264 = video_codec == "H264";
+  /* Payloaded RTP from the role's rtp-hub (VP8 and Opus, or its H.264 twin),
+   * forwarded as it is: nothing is encoded or payloaded for this peer. */
+  GstElement *rtp = nullptr, *rtp_video = nullptr;
+  if (role_.rtp_audio || (role_.rtp_video && !h264))
+    rtp = add_hubport (role_.rtp_hub, "rtp");
+  if (role_.rtp_video && h264) {
+    if (role_.h264_rtp_hub.empty ()) {
+      error = "this room sends its video in VP8 only, and the browser takes "
+              "no VP8";
+      return false;
+    }
+    if (!room_.use_on_demand (role_.h264_rtp_hub, error))
+      return false;
+    on_demand_hub_ = role_.h264_rtp_hub;
+    rtp_video = add_hubport (role_.h264_rtp_hub, "rtp-h264");
+  } else if (role_.rtp_video) {
+    rtp_video = rtp;
+  }
+  /* Otherwise H.264 is encoded per peer from the port's raw video; VP8
+   * comes from the role's encoded video hub when it has one. */
   bool shared_vp8 = view_ && !h264;
   struct Branch {
     bool wanted;
     GstElement *port;
     const char *port_pad;
-    const char *description;
+    const char *description; /* null: linked as it is */
   } branches[] = {
-      {role_.receive_video, shared_vp8 ? view_ : port_, "src",
-          h264 ? VIDEO_SEND_BRANCH_H264
-               : (shared_vp8 ? VIDEO_PAY_BRANCH : VIDEO_SEND_BRANCH)},
-      {role_.receive_audio, port_, "audio_src", AUDIO_SEND_BRANCH},
+      {role_.receive_video,
+          rtp_video    ? rtp_video
+          : shared_vp8 ? view_
+                       : port_,
+          "src",
+          rtp_video    ? nullptr
+          : h264       ? VIDEO_SEND_BRANCH_H264
+          : shared_vp8 ? VIDEO_PAY_BRANCH
+                       : VIDEO_SEND_BRANCH},
+      {role_.receive_audio, role_.rtp_audio ? rtp : port_, "audio_src",
+          role_.rtp_audio ? nullptr : AUDIO_SEND_BRANCH},
   };
   guint sink_index = 0;
   for (const Branch &b : branches) {
     if (!b.wanted)
       continue;
-    GstElement *bin = parse_branch (b.description, error);
-    if (!bin)
-      return false;
-    gst_bin_add (GST_BIN (pipeline_), bin);
-    GstPad *from = gst_element_get_static_pad (b.port, b.port_pad);
-    GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
-    GstPad *bin_src = gst_element_get_static_pad (bin, "src");
+    GstElement *bin = nullptr;
+    if (b.description) {
+      bin = parse_branch (b.description, error);
+      if (!bin)
+        return false;
+      gst_bin_add (GST_BIN (pipeline_), bin);
+    }
+    GstPad *from =
+        b.port ? gst_element_get_static_pad (b.port, b.port_pad) : nullptr;
     std::string sink_name = "sink_" + std::to_string (sink_index++);
     GstPad *to = gst_element_get_static_pad (webrtc_, sink_name.c_str ());
-    bool ok = from && to && gst_pad_link (from, bin_sink) == GST_PAD_LINK_OK
-              && gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
+    bool ok = from && to;
+    if (ok && bin) {
+      GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
+      GstPad *bin_src = gst_element_get_static_pad (bin, "src");
+      ok = gst_pad_link (from, bin_sink) == GST_PAD_LINK_OK
+           && gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
+      gst_object_unref (bin_sink);
+      gst_object_unref (bin_src);
+    } else if (ok) {
+      ok = gst_pad_link (from, to) == GST_PAD_LINK_OK;
+    }
     if (from)
       gst_object_unref (from);
     if (to)
       gst_object_unref (to);
-    gst_object_unref (bin_sink);
-    gst_object_unref (bin_src);
     if (!ok) {
       error = std::string ("cannot link the hubport's ") + b.port_pad
               + " pad to webrtcbin";
       return false;
     }
-    gst_element_sync_state_with_parent (bin);
+    if (bin)
+      gst_element_sync_state_with_parent (bin);
   }
+  /* The rtp hubports attach once playing, now that their pads are linked. */
+  for (GstElement *late : {rtp, rtp_video})
+    if (late)
+      gst_element_sync_state_with_parent (late);
   return true;
 }
 
@@ -401,6 +470,8 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
     outgoing_linked_ = true;
     if (!link_outgoing (answered_video_codec (answer->sdp), error))
       error = "cannot send to this browser: " + error;
+    else
+      room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-linked");
   }
   gst_webrtc_session_description_free (answer);
   return error.empty ();
@@ -507,9 +578,29 @@ Peer::link_incoming (GstPad *pad)
   GstPad *bin_sink = gst_element_get_static_pad (bin, "sink");
   GstPad *bin_src = gst_element_get_static_pad (bin, "src");
   GstPad *to = gst_element_get_static_pad (port_, port_pad.c_str ());
+  bool ok = gst_pad_link (pad, bin_sink) == GST_PAD_LINK_OK && to;
+  if (ok && copies_.empty ()) {
+    ok = gst_pad_link (bin_src, to) == GST_PAD_LINK_OK;
+  } else if (ok) {
+    /* The same media into the role's other hubs, each behind a leaky queue
+     * so one slow hub never holds the others up. */
+    GstElement *tee = gst_element_factory_make ("tee", nullptr);
+    gst_bin_add (GST_BIN (pipeline_), tee);
+    ok = gst_element_link_pads (bin, "src", tee, nullptr)
+         && gst_element_link_pads (tee, nullptr, port_, port_pad.c_str ());
+    for (GstElement *copy : copies_) {
+      GstElement *queue = gst_element_factory_make ("queue", nullptr);
+      g_object_set (queue, "max-size-buffers", 3, "max-size-bytes", 0,
+          "max-size-time", (guint64)0, "leaky", 2, nullptr);
+      gst_bin_add (GST_BIN (pipeline_), queue);
+      ok = ok && gst_element_link_pads (tee, nullptr, queue, "sink")
+           && gst_element_link_pads (queue, "src", copy, port_pad.c_str ());
+      gst_element_sync_state_with_parent (queue);
+    }
+    gst_element_sync_state_with_parent (tee);
+  }
   gst_element_sync_state_with_parent (bin);
-  if (gst_pad_link (pad, bin_sink) != GST_PAD_LINK_OK || !to
-      || gst_pad_link (bin_src, to) != GST_PAD_LINK_OK)
+  if (!ok)
     post_to_main ([] (Peer &p) {
       Peer::FailFunc (p.fail_) ("cannot link incoming media");
     });

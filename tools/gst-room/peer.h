@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,11 @@ public:
   const RoomRoleSpec &role () const { return role_; }
   /* The hub port the peer got, -1 before it attached. */
   gint hub_port () const;
+  /* Its port on @hub (the role's hub or an also-send-to hub), or -1. */
+  gint port_on (const std::string &hub) const;
+  /* The name the browser gave when joining (may be empty). */
+  const std::string &name () const { return name_; }
+  void set_name (const std::string &name) { name_ = name; }
   GstElement *pipeline () const { return pipeline_; }
 
 private:
@@ -59,17 +65,23 @@ private:
   void post_to_main (std::function<void (Peer &)> fn);
   void link_incoming (GstPad *pad);
   bool link_outgoing (const std::string &video_codec, std::string &error);
+  GstElement *add_hubport (const std::string &hub, const char *name);
   static std::string answered_video_codec (const GstSDPMessage *sdp);
 
   Room &room_;
   const RoomRoleSpec &role_;
   guint id_;
+  std::string name_;
   SendFunc send_;
   FailFunc fail_;
   GstElement *pipeline_ = nullptr;
   GstElement *webrtc_ = nullptr;
-  GstElement *port_ = nullptr;   /* the hubport */
-  GstElement *view_ = nullptr;   /* hubport on the role's video-hub, if any */
+  GstElement *port_ = nullptr; /* the hubport */
+  GstElement *view_ = nullptr; /* hubport on the role's video-hub, if any */
+  /* hubports on the role's also-send-to hubs: they get what the peer sends */
+  std::vector<GstElement *> copies_;
+  /* an on-demand pipeline this peer keeps running (an H.264 rtp-hub) */
+  std::string on_demand_hub_;
   bool outgoing_linked_ = false; /* main thread */
   guint bus_watch_ = 0;
   std::shared_ptr<Shared> shared_;

@@ -103,49 +103,104 @@ Room::build (std::string &error)
     RoomPipeline rp;
     rp.name = p.name;
     rp.pipeline = pipeline;
+    rp.on_demand = p.on_demand;
     pipelines_.push_back (rp);
   }
   for (const RoomRoleSpec &role : spec_.roles) {
-    GstElement *hub = find_hub (role.hub);
-    if (!hub) {
-      error = spec_.where (role.line) + ": [role " + role.name
-              + "] hub: no element named '" + role.hub + "' in any [pipeline]";
+    if (!role.hub.empty () && !check_hub (role, "hub", role.hub, false, error))
       return false;
-    }
-    const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (hub));
-    if (!g_str_equal (factory, "mcucompositor")
-        && !g_str_equal (factory, "dispatcher")) {
-      error = spec_.where (role.line) + ": [role " + role.name + "] hub: '"
-              + role.hub + "' is a " + factory
-              + ", not an mcucompositor or a dispatcher";
-      gst_object_unref (hub);
+    if (!role.video_hub.empty ()
+        && !check_hub (role, "video-hub", role.video_hub, true, error))
       return false;
-    }
-    gst_object_unref (hub);
-    if (role.video_hub.empty ())
-      continue;
-    GstElement *video_hub = find_hub (role.video_hub);
-    const gchar *video_factory =
-        video_hub ? GST_OBJECT_NAME (gst_element_get_factory (video_hub))
-                  : nullptr;
-    bool is_dispatcher =
-        video_factory && g_str_equal (video_factory, "dispatcher");
-    if (video_hub)
-      gst_object_unref (video_hub);
-    if (!is_dispatcher) {
-      error = spec_.where (role.line) + ": [role " + role.name
-              + "] video-hub: '" + role.video_hub + "' is "
-              + (video_factory ? std::string ("a ") + video_factory
-                               : std::string ("no element in any [pipeline]"))
-              + "; it must name a dispatcher carrying encoded VP8";
+    if (!role.rtp_hub.empty ()
+        && !check_hub (role, "rtp-hub", role.rtp_hub, true, error))
       return false;
-    }
+    if (!role.h264_rtp_hub.empty ()
+        && !check_hub (role, "h264-rtp-hub", role.h264_rtp_hub, true, error))
+      return false;
+    for (const std::string &hub : role.also_send_to)
+      if (!check_hub (role, "also-send-to", hub, false, error))
+        return false;
+  }
+  if (!spec_.show.program.empty ()) {
+    show_ = std::make_unique<Show> (*this);
+    if (!show_->build (error))
+      return false;
   }
   return true;
 }
 
+bool
+Room::check_hub (const RoomRoleSpec &role, const char *key,
+    const std::string &name, bool dispatcher_only, std::string &error)
+{
+  GstElement *hub = find_element (name);
+  std::string factory =
+      hub ? GST_OBJECT_NAME (gst_element_get_factory (hub)) : "";
+  if (hub)
+    gst_object_unref (hub);
+  bool ok = factory == "dispatcher"
+            || (!dispatcher_only && factory == "mcucompositor");
+  if (!ok)
+    error =
+        spec_.where (role.line) + ": [role " + role.name + "] " + key + ": '"
+        + name + "' is "
+        + (hub ? "a " + factory : std::string ("no element in any [pipeline]"))
+        + (dispatcher_only ? "; it must name a dispatcher"
+                           : "; it must name an mcucompositor or a "
+                             "dispatcher");
+  return ok;
+}
+
+Room::RoomPipeline *
+Room::pipeline_of (const std::string &element)
+{
+  for (RoomPipeline &rp : pipelines_) {
+    GstElement *e =
+        gst_bin_get_by_name (GST_BIN (rp.pipeline), element.c_str ());
+    if (e) {
+      gst_object_unref (e);
+      return &rp;
+    }
+  }
+  return nullptr;
+}
+
+bool
+Room::use_on_demand (const std::string &hub, std::string &error)
+{
+  RoomPipeline *rp = pipeline_of (hub);
+  if (!rp) {
+    error = "no hub named '" + hub + "'";
+    return false;
+  }
+  if (!rp->on_demand || rp->users++ > 0)
+    return true;
+  GST_INFO ("starting on-demand pipeline '%s'", rp->name.c_str ());
+  if (gst_element_set_state (rp->pipeline, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    rp->users--;
+    gst_element_set_state (rp->pipeline, GST_STATE_NULL);
+    error = "pipeline '" + rp->name + "' did not start";
+    return false;
+  }
+  dump_dot (rp->pipeline, rp->name + "-started");
+  return true;
+}
+
+void
+Room::release_on_demand (const std::string &hub)
+{
+  RoomPipeline *rp = pipeline_of (hub);
+  if (!rp || !rp->on_demand || rp->users == 0 || --rp->users > 0)
+    return;
+  GST_INFO (
+      "stopping on-demand pipeline '%s': nobody needs it", rp->name.c_str ());
+  gst_element_set_state (rp->pipeline, GST_STATE_NULL);
+}
+
 GstElement *
-Room::find_hub (const std::string &name) const
+Room::find_element (const std::string &name) const
 {
   for (const RoomPipeline &rp : pipelines_) {
     GstElement *e = gst_bin_get_by_name (GST_BIN (rp.pipeline), name.c_str ());
@@ -162,6 +217,8 @@ Room::start (std::string &error)
     GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (rp.pipeline));
     rp.bus_watch = gst_bus_add_watch (bus, on_bus_message, this);
     gst_object_unref (bus);
+    if (rp.on_demand)
+      continue;
     if (gst_element_set_state (rp.pipeline, GST_STATE_PLAYING)
         == GST_STATE_CHANGE_FAILURE) {
       error = "pipeline '" + rp.name + "' did not start";
@@ -169,6 +226,8 @@ Room::start (std::string &error)
     }
     dump_dot (rp.pipeline, rp.name + "-started");
   }
+  if (show_)
+    show_->start ();
   return true;
 }
 
@@ -177,10 +236,17 @@ Room::dump_dot (GstElement *pipeline, const std::string &name) const
 {
   if (dot_dir_.empty ())
     return;
-  /* GST_DEBUG_BIN_TO_DOT_FILE writes into $GST_DEBUG_DUMP_DOT_DIR, which main
-   * sets from --dot-dir. */
-  GST_DEBUG_BIN_TO_DOT_FILE (
-      GST_BIN (pipeline), GST_DEBUG_GRAPH_SHOW_ALL, name.c_str ());
+  /* Written here rather than through GST_DEBUG_DUMP_DOT_DIR, which
+   * GStreamer reads once, while parsing the command line. */
+  gchar *data =
+      gst_debug_bin_to_dot_data (GST_BIN (pipeline), GST_DEBUG_GRAPH_SHOW_ALL);
+  std::string file = dot_dir_ + G_DIR_SEPARATOR_S + name + ".dot";
+  GError *err = nullptr;
+  if (!g_file_set_contents (file.c_str (), data, -1, &err)) {
+    g_printerr ("gst-room: cannot write %s: %s\n", file.c_str (), err->message);
+    g_error_free (err);
+  }
+  g_free (data);
 }
 
 void
@@ -188,6 +254,10 @@ Room::send_eos ()
 {
   eos_sent_ = true;
   for (RoomPipeline &rp : pipelines_) {
+    if (rp.on_demand && rp.users == 0) {
+      rp.eos = true;
+      continue;
+    }
     /* A pipeline without sources (a hub fed only by hubports) has nothing
      * to finish: it is done at once. */
     GstIterator *sources = gst_bin_iterate_sources (GST_BIN (rp.pipeline));
@@ -216,6 +286,7 @@ void
 Room::stop ()
 {
   peers_.clear ();
+  show_.reset ();
   for (RoomPipeline &rp : pipelines_) {
     if (rp.bus_watch)
       g_source_remove (rp.bus_watch);
@@ -247,6 +318,10 @@ Room::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
       g_error_free (err);
       break;
     }
+    case GST_MESSAGE_ELEMENT:
+      if (self->on_element_message)
+        self->on_element_message (msg);
+      break;
     case GST_MESSAGE_EOS:
       for (RoomPipeline &rp : self->pipelines_) {
         if (GST_MESSAGE_SRC (msg) == GST_OBJECT (rp.pipeline))
@@ -291,6 +366,8 @@ Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
     update_cross_routes (role);
   GST_INFO ("peer %u joined as %s on port %d", raw->id (), role.name.c_str (),
       raw->hub_port ());
+  if (show_)
+    show_->peers_changed ();
   return raw;
 }
 
@@ -298,10 +375,15 @@ void
 Room::remove_peer (Peer *peer)
 {
   const RoomRoleSpec &role = peer->role ();
+  guint id = peer->id ();
   peers_.remove_if (
       [peer] (const std::unique_ptr<Peer> &p) { return p.get () == peer; });
   if (role.cross_route)
     update_cross_routes (role);
+  if (show_) {
+    show_->forget_peer (id);
+    show_->peers_changed ();
+  }
 }
 
 void

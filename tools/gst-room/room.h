@@ -12,6 +12,7 @@
 
 #include "peer.h"
 #include "roomfile.h"
+#include "show.h"
 
 /* "plugin X from Debian package Y" for an element the room tool relies on. */
 std::string room_plugin_of (const char *element);
@@ -42,15 +43,33 @@ public:
       Peer::FailFunc fail, std::string &error);
   void remove_peer (Peer *peer);
   int count_peers (const std::string &role) const;
+  const std::list<std::unique_ptr<Peer>> &peers () const { return peers_; }
+  /* The live show of a room file with a [show] group, else null. */
+  Show *show () const { return show_.get (); }
+
+  /* The element named @name in any room pipeline (a new reference), or
+   * null. */
+  GstElement *find_element (const std::string &name) const;
+
+  /* An on-demand pipeline runs while at least one peer uses a hub of it. */
+  bool use_on_demand (const std::string &hub, std::string &error);
+  void release_on_demand (const std::string &hub);
 
   /* A room pipeline failed: the tool ends with this exit code. */
   std::function<void (int exit_code)> on_fatal;
+  /* A room pipeline's element message (e.g. mcucompositor-layout). */
+  std::function<void (GstMessage *msg)> on_element_message;
   /* Every room pipeline reached EOS after send_eos(). */
   std::function<void ()> on_eos;
 
 private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
-  GstElement *find_hub (const std::string &name) const;
+  GstElement *find_hub (const std::string &name) const
+  {
+    return find_element (name);
+  }
+  bool check_hub (const RoomRoleSpec &role, const char *key,
+      const std::string &name, bool dispatcher_only, std::string &error);
   void update_cross_routes (const RoomRoleSpec &role);
 
   RoomSpec spec_;
@@ -61,9 +80,13 @@ private:
     GstElement *pipeline = nullptr;
     guint bus_watch = 0;
     bool eos = false;
+    bool on_demand = false;
+    int users = 0; /* peers using an on-demand pipeline */
   };
+  RoomPipeline *pipeline_of (const std::string &element);
   std::vector<RoomPipeline> pipelines_;
   std::list<std::unique_ptr<Peer>> peers_;
+  std::unique_ptr<Show> show_;
   guint next_peer_id_ = 1;
   bool eos_sent_ = false;
 };

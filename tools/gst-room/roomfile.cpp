@@ -136,6 +136,19 @@ parse_media (const std::string &value, bool &audio, bool &video)
   return ok;
 }
 
+/* "a,b c" → {"a","b","c"} */
+std::vector<std::string>
+parse_list (const std::string &value)
+{
+  std::vector<std::string> items;
+  gchar **parts = g_strsplit_set (value.c_str (), ", ", -1);
+  for (gchar **p = parts; *p; p++)
+    if (**p != '\0')
+      items.push_back (*p);
+  g_strfreev (parts);
+  return items;
+}
+
 } // namespace
 
 const RoomRoleSpec *
@@ -290,27 +303,29 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
         return false;
       spec.max_messages_per_second = (guint)v;
     } else if (g_str_has_prefix (group.c_str (), "pipeline ")) {
-      if (!check_known (group, {"launch"}))
+      if (!check_known (group, {"launch", "on-demand"}))
         return false;
       RoomPipelineSpec p;
       p.name = group.substr (strlen ("pipeline "));
       p.launch = get (group, "launch");
       p.line = lines.key_line (group, "launch");
+      if (has (group, "on-demand")
+          && !parse_bool (get (group, "on-demand"), p.on_demand))
+        return fail (group, "on-demand", "expected true or false");
       if (p.launch.empty ())
         return fail (
             group, "launch", "missing: a pipeline needs a launch line");
       spec.pipelines.push_back (p);
     } else if (g_str_has_prefix (group.c_str (), "role ")) {
-      if (!check_known (group, {"hub", "video-hub", "send", "receive", "token",
-                                   "max-peers", "cross-route"}))
+      if (!check_known (group,
+              {"hub", "video-hub", "rtp-hub", "rtp-media", "h264-rtp-hub",
+                  "also-send-to", "send", "receive", "token", "max-peers",
+                  "cross-route", "control", "emote", "show-emotes"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));
       r.line = lines.key_line (group, "");
       r.hub = get (group, "hub");
-      if (r.hub.empty ())
-        return fail (
-            group, "hub", "missing: which hub does this role attach to?");
       if (has (group, "send")
           && !parse_media (get (group, "send"), r.send_audio, r.send_video))
         return fail (group, "send", "expected a list of audio, video or none");
@@ -330,10 +345,89 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
         return fail (group, "cross-route", "expected true or false");
       if (r.cross_route && r.max_peers != 2)
         return fail (group, "cross-route", "needs max-peers=2");
+      r.rtp_hub = get (group, "rtp-hub");
+      r.h264_rtp_hub = get (group, "h264-rtp-hub");
+      if (!r.h264_rtp_hub.empty () && r.rtp_hub.empty ())
+        return fail (group, "h264-rtp-hub", "needs an rtp-hub for VP8 too");
+      if (!r.rtp_hub.empty ()) {
+        r.rtp_audio = r.receive_audio;
+        r.rtp_video = r.receive_video;
+        if (has (group, "rtp-media")
+            && !parse_media (
+                get (group, "rtp-media"), r.rtp_audio, r.rtp_video))
+          return fail (
+              group, "rtp-media", "expected a list of audio, video or none");
+        r.rtp_audio = r.rtp_audio && r.receive_audio;
+        r.rtp_video = r.rtp_video && r.receive_video;
+      } else if (has (group, "rtp-media")) {
+        return fail (group, "rtp-media", "needs an rtp-hub");
+      }
+      r.also_send_to = parse_list (get (group, "also-send-to"));
+      bool needs_hub = r.send_audio || r.send_video
+                       || (r.receive_audio && !r.rtp_audio)
+                       || (r.receive_video && !r.rtp_video);
+      if (r.hub.empty () && needs_hub)
+        return fail (
+            group, "hub", "missing: which hub does this role attach to?");
+      for (const char *key : {"control", "emote", "show-emotes"}) {
+        bool value = false;
+        if (has (group, key) && !parse_bool (get (group, key), value))
+          return fail (group, key, "expected true or false");
+        if (g_str_equal (key, "control"))
+          r.control = value;
+        else if (g_str_equal (key, "emote"))
+          r.emote = value;
+        else
+          r.show_emotes = value;
+      }
       spec.roles.push_back (r);
+    } else if (group == "show") {
+      if (!check_known (group, {"program", "stage", "stage-port", "camera",
+                                   "camera-port", "output", "inject-schemes",
+                                   "inject-folders", "emotes-per-second"}))
+        return false;
+      RoomShowSpec &show = spec.show;
+      show.line = lines.key_line (group, "");
+      show.program = get (group, "program");
+      show.stage = get (group, "stage");
+      show.camera = get (group, "camera");
+      show.output = get (group, "output");
+      if (show.program.empty ())
+        return fail (group, "program",
+            "missing: the dispatcher that chooses what viewers see");
+      for (const char *key : {"stage-port", "camera-port"}) {
+        guint64 v = 0;
+        if (!has (group, key))
+          continue;
+        std::string text = get (group, key);
+        if (!g_ascii_string_to_unsigned (
+                text.c_str (), 10, 0, 1000, &v, nullptr))
+          return fail (
+              group, key, "'" + text + "' is not a port number from 0 to 1000");
+        (g_str_equal (key, "stage-port") ? show.stage_port : show.camera_port) =
+            (int)v;
+      }
+      show.inject_schemes = has (group, "inject-schemes")
+                                ? parse_list (get (group, "inject-schemes"))
+                                : std::vector<std::string>{"file"};
+      gchar *dir = g_path_get_dirname (path.c_str ());
+      gchar *base = g_canonicalize_filename (dir, nullptr);
+      g_free (dir);
+      for (const std::string &folder :
+          parse_list (get (group, "inject-folders"))) {
+        gchar *absolute = g_canonicalize_filename (folder.c_str (), base);
+        show.inject_folders.push_back (absolute);
+        g_free (absolute);
+      }
+      g_free (base);
+      guint64 v = show.emotes_per_second;
+      if (!get_uint (group, "emotes-per-second", 1000, v))
+        return false;
+      show.emotes_per_second = (guint)v;
     } else {
       return fail (group, "",
-          "unknown group (expected [room], [pipeline NAME] or [role NAME])");
+          "unknown group (expected [room], [show], [pipeline NAME] or "
+          "[role NAME])");
     }
   }
 

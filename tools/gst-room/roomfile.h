@@ -11,7 +11,10 @@
 struct RoomPipelineSpec {
   std::string name;   /* from [pipeline NAME] */
   std::string launch; /* gst-launch-1.0 description */
-  int line = 0;       /* line of the launch key, for error messages */
+  /* Runs only while a peer needs one of its hubs (an H.264 encoder that only
+   * some browsers need). */
+  bool on_demand = false;
+  int line = 0; /* line of the launch key, for error messages */
 };
 
 struct RoomRoleSpec {
@@ -21,11 +24,38 @@ struct RoomRoleSpec {
    * encoded once for every peer, instead of the hub's raw output encoded per
    * peer.  Empty: encode per peer. */
   std::string video_hub;
+  /* A dispatcher whose outputs are RTP packets ready for webrtcbin (VP8 pt 96
+   * video, Opus pt 111 audio), payloaded once for every peer: the role takes
+   * rtp_media from it and only forwards them.  h264_rtp_hub: the same in
+   * H.264 (pt 102) for browsers that take no VP8. */
+  std::string rtp_hub, h264_rtp_hub;
+  bool rtp_audio = false, rtp_video = false;
+  /* More hubs that get what the peer sends (a presenter's camera also goes
+   * to the single-camera compositor). */
+  std::vector<std::string> also_send_to;
   bool send_video = true, send_audio = true;       /* browser → hub */
   bool receive_video = true, receive_audio = true; /* hub → browser */
   std::string token;                               /* empty: no token needed */
   int max_peers = 16;
   bool cross_route = false; /* two peers on a dispatcher see each other */
+  bool control = false;     /* may run the show (the operator console) */
+  bool emote = false;       /* may send emotes */
+  bool show_emotes = false; /* is told about emotes */
+  int line = 0;
+};
+
+/* [show]: the live-show controls a control role drives.  Empty program: the
+ * room is no show. */
+struct RoomShowSpec {
+  std::string program; /* raw dispatcher choosing what viewers see */
+  std::string stage;   /* mcucompositor of the presenters */
+  std::string camera;  /* mcucompositor showing one chosen presenter */
+  std::string output;  /* dispatcher of the encoded program (for its bitrate) */
+  int stage_port = 0;  /* program ports of the stage and the camera */
+  int camera_port = 1;
+  std::vector<std::string> inject_schemes; /* URI schemes videos may use */
+  std::vector<std::string> inject_folders; /* absolute, for file: URIs */
+  guint emotes_per_second = 2;             /* per peer */
   int line = 0;
 };
 
@@ -40,6 +70,7 @@ struct RoomSpec {
   guint max_messages_per_second = 50;
   std::vector<RoomPipelineSpec> pipelines;
   std::vector<RoomRoleSpec> roles;
+  RoomShowSpec show;
 
   const RoomRoleSpec *find_role (const std::string &name) const;
   /* "FILE:LINE" of a group or key, for messages. */

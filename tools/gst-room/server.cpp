@@ -3,6 +3,7 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -51,6 +52,8 @@ public:
     std::string text = message.dump ();
     soup_websocket_connection_send_text (connection_, text.c_str ());
   }
+
+  Peer *peer () const { return peer_; }
 
   void send_error (const std::string &code, const std::string &message,
       const std::string &request = "")
@@ -145,6 +148,12 @@ private:
         {"answer", &Client::on_answer},
         {"candidate", &Client::on_candidate},
         {"leave", &Client::on_leave},
+        {"switch", &Client::on_switch},
+        {"set-max-tiles", &Client::on_set_max_tiles},
+        {"choose-camera", &Client::on_choose_camera},
+        {"inject", &Client::on_inject},
+        {"stop-injection", &Client::on_stop_injection},
+        {"emote", &Client::on_emote},
     };
     auto it = handlers.find (kind);
     if (it == handlers.end ()) {
@@ -192,12 +201,119 @@ private:
       return;
     }
     peer_ = peer;
+    std::string name = string_field (m, "name").substr (0, 40);
+    peer->set_name (name);
+    if (room_.show ())
+      room_.show ()->peers_changed ();
     send ({{"type", "welcome"}, {"peer", peer->id ()}, {"role", role_name},
         {"port", peer->hub_port ()}, {"iceServers", ice},
         {"iceTransportPolicy", room_.spec ().ice_transport_policy},
         {"title", room_.spec ().title},
         {"send", media_list (role->send_audio, role->send_video)},
-        {"receive", media_list (role->receive_audio, role->receive_video)}});
+        {"receive", media_list (role->receive_audio, role->receive_video)},
+        {"control", role->control}, {"emote", role->emote},
+        {"showEmotes", role->show_emotes}});
+    if (role->control && room_.show ())
+      send (room_.show ()->state ());
+  }
+
+  /* The show's controls need a joined peer of a control role and a show. */
+  Show *control_show (const char *request)
+  {
+    if (!peer_) {
+      send_error ("not-joined", "join first", request);
+      return nullptr;
+    }
+    if (!peer_->role ().control) {
+      send_error ("forbidden",
+          "role '" + peer_->role ().name + "' may not run the show", request);
+      return nullptr;
+    }
+    if (!room_.show ()) {
+      send_error ("no-show", "this room has no [show]", request);
+      return nullptr;
+    }
+    return room_.show ();
+  }
+
+  /* {"type":"switch","source":"stage"|"camera"|"video"} */
+  void on_switch (const json &m)
+  {
+    Show *show = control_show ("switch");
+    std::string error;
+    if (show && !show->switch_program (string_field (m, "source"), error))
+      send_error ("bad-request", error, "switch");
+  }
+
+  /* {"type":"set-max-tiles","tiles":3} */
+  void on_set_max_tiles (const json &m)
+  {
+    Show *show = control_show ("set-max-tiles");
+    if (!show)
+      return;
+    auto tiles = m.find ("tiles");
+    std::string error;
+    if (tiles == m.end () || !tiles->is_number_unsigned ())
+      send_error ("bad-message", "set-max-tiles needs a number \"tiles\"",
+          "set-max-tiles");
+    else if (!show->set_max_tiles (
+                 (guint)std::min<guint64> (tiles->get<guint64> (), 1000),
+                 error))
+      send_error ("bad-request", error, "set-max-tiles");
+  }
+
+  /* {"type":"choose-camera","peer":3} */
+  void on_choose_camera (const json &m)
+  {
+    Show *show = control_show ("choose-camera");
+    if (!show)
+      return;
+    auto peer = m.find ("peer");
+    std::string error;
+    if (peer == m.end () || !peer->is_number_unsigned ())
+      send_error ("bad-message", "choose-camera needs a number \"peer\"",
+          "choose-camera");
+    else if (!show->choose_camera (
+                 (guint)std::min<guint64> (peer->get<guint64> (), G_MAXUINT),
+                 error))
+      send_error ("bad-request", error, "choose-camera");
+  }
+
+  /* {"type":"inject","uri":"file:///srv/videos/intro.webm"} */
+  void on_inject (const json &m)
+  {
+    Show *show = control_show ("inject");
+    std::string error;
+    if (show && !show->inject (string_field (m, "uri"), error))
+      send_error ("inject-refused", error, "inject");
+  }
+
+  /* {"type":"stop-injection"} */
+  void on_stop_injection (const json &)
+  {
+    Show *show = control_show ("stop-injection");
+    std::string error;
+    if (show && !show->stop_injection (error))
+      send_error ("bad-request", error, "stop-injection");
+  }
+
+  /* {"type":"emote","emote":"clap"|"heart"|"confetti"} */
+  void on_emote (const json &m)
+  {
+    if (!peer_) {
+      send_error ("not-joined", "join first", "emote");
+      return;
+    }
+    if (!peer_->role ().emote || !room_.show ()) {
+      send_error ("forbidden",
+          "role '" + peer_->role ().name + "' sends no emotes", "emote");
+      return;
+    }
+    std::string error;
+    if (!room_.show ()->emote (*peer_, string_field (m, "emote"), error))
+      send_error (
+          error.rfind ("at most", 0) == 0 ? "rate-limited" : "bad-request",
+          error, "emote");
   }
 
   /* {"type":"answer","sdp":"v=0..."} */
@@ -293,10 +409,32 @@ Server::Server (Room &room, std::string web_dir)
 {
   GST_DEBUG_CATEGORY_INIT (
       server_debug, "gstroom-server", 0, "gst-room server");
+  if (Show *show = room_.show ()) {
+    show->to_control = [this] (const json &message) {
+      broadcast (message, [] (const RoomRoleSpec &r) { return r.control; });
+    };
+    show->to_emote_watchers = [this] (const json &message) {
+      broadcast (message,
+          [] (const RoomRoleSpec &r) { return r.show_emotes || r.control; });
+    };
+  }
+}
+
+void
+Server::broadcast (
+    const json &message, const std::function<bool (const RoomRoleSpec &)> &to)
+{
+  for (const auto &client : clients_)
+    if (client->peer () && to (client->peer ()->role ()))
+      client->send (message);
 }
 
 Server::~Server ()
 {
+  if (Show *show = room_.show ()) {
+    show->to_control = nullptr;
+    show->to_emote_watchers = nullptr;
+  }
   close_all ();
   if (soup_) {
     soup_server_disconnect (soup_);

@@ -4,9 +4,14 @@
 
 #include <libsoup/soup.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "roomfile.h"
 
 class Room;
 class Client;
@@ -21,6 +26,9 @@ public:
   std::string url () const;
   void close_all ();
   void forget (Client *client);
+  /* Sends @message to every joined client whose role @to accepts. */
+  void broadcast (const nlohmann::json &message,
+      const std::function<bool (const RoomRoleSpec &)> &to);
 
 private:
   static void on_http (SoupServer *server, SoupServerMessage *msg,

@@ -1,18 +1,22 @@
-// gst-rooms: the page of a room's participant, caller or viewer.  It joins with
-// the role and token of its URL (?role=participant&token=...), answers the
-// server's WebRTC offer, sends camera and microphone when the role sends, and
-// shows what the room sends back.  window.room exposes the state for tests.
+// gst-rooms: the page of a room's participant, caller, presenter or viewer (and
+// the WebRTC half of the operator console).  It joins with the role, token and
+// name of its URL (?role=presenter&token=...&name=Ann), answers the server's
+// WebRTC offer, sends camera and microphone when the role sends, and shows
+// what the room sends back.  Viewers get emote buttons; presenters see the
+// emotes.  window.room exposes the state for tests.
 'use strict';
 
 const params = new URLSearchParams(location.search);
 const role = params.get('role') || 'participant';
 const token = params.get('token') || '';
 const videoCodec = params.get('codec');
+const displayName = params.get('name') || '';
 const statusEl = document.getElementById('status');
 const remoteVideo = document.getElementById('remote');
 const localVideo = document.getElementById('local');
 
-const room = window.room = { state: 'connecting', role, errors: [], peer: null, port: -1 };
+const room = window.room = { state: 'connecting', role, errors: [], peer: null, port: -1,
+                             emotes: { clap: 0, heart: 0, confetti: 0 }, emoteEvents: 0 };
 let ws = null;
 let pc = null;
 let localStream = null;
@@ -38,6 +42,8 @@ async function onWelcome(m) {
   setStatus(`joined as ${m.role}`);
   sendKinds = m.send || [];
   receiveKinds = m.receive || [];
+  document.getElementById('emote-buttons').hidden = !m.emote;
+  document.getElementById('emote-counts').hidden = !m.showEmotes;
   pc = new RTCPeerConnection({
     iceServers: m.iceServers || [],
     iceTransportPolicy: m.iceTransportPolicy || 'all',
@@ -109,18 +115,39 @@ async function onCandidate(m) {
   else await pc.addIceCandidate(c);
 }
 
+const EMOTE_SIGNS = { clap: '\u{1F44F}', heart: '\u2764\uFE0F', confetti: '\u{1F389}' };
+
+// An emote from a viewer: a sign floats up over the video, the counts go up.
+function onEmote(m) {
+  room.emotes = m.counts;
+  room.emoteEvents += 1;
+  for (const [kind, count] of Object.entries(m.counts)) {
+    const el = document.querySelector(`#emote-counts [data-emote="${kind}"] .count`);
+    if (el) el.textContent = count;
+  }
+  const sign = document.createElement('span');
+  sign.className = 'emote-float';
+  sign.textContent = EMOTE_SIGNS[m.emote] || '';
+  sign.style.left = `${10 + Math.random() * 80}%`;
+  document.getElementById('emote-layer').appendChild(sign);
+  sign.addEventListener('animationend', () => sign.remove());
+}
+
 function onError(m) {
   room.errors.push(m);
   if (m.request === 'join') room.state = 'refused';
   setStatus(m.message, true);
 }
 
-const handlers = { welcome: onWelcome, offer: onOffer, candidate: onCandidate, error: onError,
-                   left: () => { room.state = 'left'; setStatus('left the room'); } };
+const handlers = window.roomHandlers = {
+  welcome: onWelcome, offer: onOffer, candidate: onCandidate, error: onError, emote: onEmote,
+  left: () => { room.state = 'left'; setStatus('left the room'); },
+};
+window.roomSend = send;
 
 function connect() {
   ws = new WebSocket(`ws://${location.host}/ws`);
-  ws.onopen = () => send({ type: 'join', role, token });
+  ws.onopen = () => send({ type: 'join', role, token, name: displayName });
   // Messages are handled one after the other: the offer must wait until the
   // welcome handler has the camera and microphone.
   let queue = Promise.resolve();
@@ -140,6 +167,10 @@ function connect() {
     if (room.state !== 'refused') room.state = 'closed';
     setStatus('disconnected', true);
   };
+}
+
+for (const button of document.querySelectorAll('#emote-buttons button')) {
+  button.onclick = () => send({ type: 'emote', emote: button.dataset.emote });
 }
 
 document.getElementById('leave').onclick = () => {

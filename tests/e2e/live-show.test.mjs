@@ -1,0 +1,199 @@
+// The live show in real browsers: two presenters with coloured fake cameras,
+// three viewers and an operator console.  Viewers see the stage, the single
+// camera and an injected video as the operator switches; the program is
+// encoded once however many watch; viewers cannot publish or run the show;
+// emotes reach the presenters.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
+  near } from './lib.mjs';
+
+const RED = 0xff0000;
+const BLUE = 0x0000ff;
+const GREEN = 0x00ff00;
+const videos = path.join(tmp, 'videos');
+const dots = path.join(tmp, 'dots');
+mkdirSync(videos);
+
+// The reference room, smaller so six browsers fit on a small machine, with
+// the test's folder of videos.
+const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/live-show.ini'),
+  'utf8')
+  .replace(/^listen=.*$/m, '')
+  .replace(/width=1280 height=720/g, 'width=640 height=360')
+  .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
+  .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
+
+// Two seconds of solid green with a tone, in WebM, as an operator would play.
+function greenWebm() {
+  const file = path.join(videos, 'green.webm');
+  execFileSync('gst-launch-1.0', ['-q',
+    'videotestsrc', 'pattern=solid-color', 'foreground-color=0xff00ff00', 'num-buffers=60', '!',
+    'video/x-raw,width=320,height=240,framerate=30/1', '!', 'vp8enc', '!', 'webmmux', 'name=m', '!',
+    'filesink', `location=${file}`,
+    'audiotestsrc', 'num-buffers=94', 'freq=700', '!', 'audio/x-raw,rate=48000,channels=2', '!',
+    'opusenc', '!', 'm.']);
+  return `file://${file}`;
+}
+
+const halves = [[0.25, 0.5], [0.75, 0.5]];
+const fullFrame = [[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]];
+// A 4:3 video letterboxed into the 16:9 program.
+const centre = [[0.5, 0.2], [0.5, 0.5], [0.5, 0.8]];
+const twoTiles = ([left, right]) => near(left, RED) && near(right, BLUE);
+const all = (colour) => (samples) => samples.every((c) => near(c, colour));
+
+// The elements of the last graph dumped for each pipeline of the room.
+function encodersByPipeline() {
+  const latest = new Map();
+  for (const file of readdirSync(dots).filter((f) => f.endsWith('.dot'))) {
+    // "<timestamp>-<name>-<event>.dot": peer-3-linked, show-started, ...
+    const m = file.match(/^(.*)-(started|linked|closed)\.dot$/);
+    if (!m || m[2] === 'closed') continue;
+    const mtime = statSync(path.join(dots, file)).mtimeMs;
+    const prev = latest.get(m[1]);
+    if (!prev || prev.mtime <= mtime) latest.set(m[1], { file, mtime });
+  }
+  const result = {};
+  for (const [name, { file }] of latest) {
+    const text = readFileSync(path.join(dots, file), 'utf8');
+    result[name] = (text.match(/label="(GstVP8Enc|GstX264Enc|GstVP9Enc)\\n/g) || []).length;
+  }
+  return result;
+}
+
+test('live show: stage, camera, injection, viewers, console', async () => {
+  const red = fakeMedia('red', RED, 500);
+  const blue = fakeMedia('blue', BLUE, 1300);
+  const green = greenWebm();
+  writeFileSync(path.join(videos, 'broken.webm'), 'this is not a video\n'.repeat(100));
+  const room = await startRoom(roomText, { extraArgs: [`--dot-dir=${dots}`] });
+  const browsers = [];
+  try {
+    browsers.push(await launchBrowser(red), await launchBrowser(blue), await launchBrowser(null));
+    const audience = browsers[2];
+    const presenters = [];
+    for (const [i, name] of [[0, 'Red'], [1, 'Blue']]) {
+      const page = await openPage(browsers[i],
+        `${room.url}?role=presenter&token=stage-secret&name=${name}`);
+      await waitFor(page, () => window.room.connectionState === 'connected');
+      presenters.push(page);
+    }
+    const viewers = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await openPage(audience, `${room.url}?role=viewer`);
+      await waitFor(page, () => window.room.connectionState === 'connected');
+      viewers.push(page);
+    }
+    const console_ = await openPage(audience,
+      `${room.url}console.html?role=operator&token=console-secret`);
+    await waitFor(console_, () => window.room.connectionState === 'connected'
+      && window.show && window.show.presenters.length === 2 && window.show.viewers === 3);
+    const command = (m) => console_.evaluate((msg) => window.roomSend(msg), m);
+    const errorsOf = (page) => page.evaluate(() => window.room.errors.map((e) => e.code));
+
+    // Viewers and the console's monitor see both presenters on the stage.
+    for (const page of [...viewers, console_]) await waitForColours(page, halves, twoTiles);
+    // Presenters see the program too.
+    await waitForColours(presenters[0], halves, twoTiles);
+
+    // However many watch, the room encodes the program once: one video
+    // encoder in the show's pipeline, none in any viewer's or operator's.
+    const encoders = encodersByPipeline();
+    assert.equal(encoders.show, 1, `encoders per pipeline: ${JSON.stringify(encoders)}`);
+    const viewerPeers = await Promise.all([...viewers, console_].map(
+      (p) => p.evaluate(() => window.room.peer)));
+    for (const id of viewerPeers) {
+      assert.equal(encoders[`peer-${id}`], 0,
+        `viewer peer ${id} must only forward: ${JSON.stringify(encoders)}`);
+    }
+
+    // Viewers can neither publish nor run the show.
+    const v0 = viewers[0];
+    assert.deepEqual(await v0.evaluate(() => window.room.pc.getTransceivers()
+      .map((t) => t.currentDirection)), ['recvonly', 'recvonly']);
+    await v0.evaluate(() => {
+      window.roomSend({ type: 'switch', source: 'camera' });
+      window.roomSend({ type: 'offer', sdp: 'v=0' });
+    });
+    await waitFor(v0, () => window.room.errors.length >= 2);
+    assert.deepEqual(await errorsOf(v0), ['forbidden', 'unknown-type']);
+    const sneaky = await openPage(audience, `${room.url}?role=presenter`);
+    await waitFor(sneaky, () => window.room.state === 'refused');
+    await sneaky.close();
+    const badOperator = await openPage(audience, `${room.url}console.html?role=operator&token=nope`);
+    await waitFor(badOperator, () => window.room.state === 'refused');
+    assert.equal(await badOperator.evaluate(() => window.room.errors[0].code), 'forbidden');
+    await badOperator.close();
+
+    // An emote from a viewer reaches both presenters; a flood is cut short.
+    await v0.click('#emote-buttons [data-emote="clap"]');
+    for (const page of presenters) {
+      await waitFor(page, () => window.room.emotes.clap === 1 && window.room.emoteEvents === 1);
+      assert.equal(await page.evaluate(
+        () => document.querySelector('#emote-counts [data-emote="clap"] .count').textContent), '1');
+    }
+    const v1 = viewers[1];
+    await v1.evaluate(() => { for (let i = 0; i < 6; i++) window.roomSend({ type: 'emote', emote: 'heart' }); });
+    await waitFor(v1, () => window.room.errors.some((e) => e.code === 'rate-limited'));
+    const hearts = await presenters[0].evaluate(() => window.room.emotes.heart);
+    assert.ok(hearts >= 1 && hearts <= 2, `2 emotes a second per viewer, got ${hearts}`);
+
+    // The single camera: the first presenter full frame, then the one chosen.
+    await command({ type: 'switch', source: 'camera' });
+    for (const page of viewers) await waitForColours(page, fullFrame, all(RED));
+    const blueId = await presenters[1].evaluate(() => window.room.peer);
+    await command({ type: 'choose-camera', peer: blueId });
+    for (const page of viewers) await waitForColours(page, fullFrame, all(BLUE));
+    await command({ type: 'switch', source: 'stage' });
+    for (const page of viewers) await waitForColours(page, halves, twoTiles);
+
+    // One tile on the stage, then two again.
+    await command({ type: 'set-max-tiles', tiles: 1 });
+    await waitForColours(viewers[2], halves, all(RED));
+    await command({ type: 'set-max-tiles', tiles: 4 });
+    await waitForColours(viewers[2], halves, twoTiles);
+
+    // Bad injections: a clear error, and the program stays on the stage.
+    const consoleErrors = () => console_.evaluate(() => window.room.errors.map((e) => e.code));
+    await command({ type: 'inject', uri: 'file:///etc/passwd' });
+    await command({ type: 'inject', uri: `file://${videos}/missing.webm` });
+    await command({ type: 'inject', uri: 'http://127.0.0.1:9/video.webm' });
+    await waitFor(console_, () => window.room.errors.length >= 3);
+    assert.deepEqual(await consoleErrors(), ['inject-refused', 'inject-refused', 'inject-refused']);
+    await command({ type: 'inject', uri: `file://${videos}/broken.webm` });
+    await waitFor(console_, () => window.room.errors.some((e) => e.code === 'inject-failed'));
+    await waitFor(console_, () => window.show.program === 'stage' && window.show.injection === null);
+    for (const page of viewers) await waitForColours(page, halves, twoTiles);
+
+    // The operator plays a green video: viewers see it with its progress on
+    // the console, then the stage again when it ends.
+    await command({ type: 'inject', uri: green });
+    for (const page of viewers) await waitForColours(page, centre, all(GREEN), 10000);
+    await waitFor(console_, () => window.show.injection && window.show.injection.showing
+      && window.show.injection.position > 0);
+    const progress = await console_.evaluate(() => window.show.injection);
+    assert.ok(progress.duration > 1.5 && progress.duration < 2.5 && progress.position <= progress.duration,
+      `injection progress: ${JSON.stringify(progress)}`);
+    await waitFor(console_, () => window.show.injection === null && window.show.program === 'stage');
+    for (const page of viewers) await waitForColours(page, halves, twoTiles);
+
+    // Health on the console: a bitrate, a CPU figure, the viewers.
+    const health = await console_.evaluate(() => window.show.health);
+    assert.ok(health.bitrate > 50, `program bitrate: ${JSON.stringify(health)}`);
+    assert.ok(health.cpu > 0 && health.viewers === 3, `health: ${JSON.stringify(health)}`);
+
+    // A presenter leaves: one tile on every viewer's screen.
+    await browsers[1].close();
+    browsers.splice(1, 1);
+    for (const page of viewers) await waitForColours(page, halves, all(RED));
+    await waitFor(console_, () => window.show.presenters.length === 1);
+  } finally {
+    for (const b of browsers) await b.close();
+    const { code } = await room.stop();
+    assert.equal(code, 0, `gst-room should stop cleanly on Ctrl-C:\n${room.output()}`);
+  }
+});
