@@ -116,6 +116,20 @@ def proc_status(pid):
     return threads, rss
 
 
+def context_switches(pid):
+    """Context switches of all the threads of a process so far."""
+    total = 0
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/status') as f:
+                for line in f:
+                    if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def thread_names(pid):
     """How many threads of each name (digits stripped) a process has."""
     names = {}
@@ -404,6 +418,7 @@ class GstRoomServer:
         self.tmp = tmp
         self.rtp_port = rtp_port
         self.form = form
+        self.name = f'gst-room {form}'
         self.proc = None
 
     def room_text(self, listen_port):
@@ -442,7 +457,7 @@ class GstRoomServer:
         path = os.path.join(self.tmp, 'room.ini')
         with open(path, 'w') as f:
             f.write(self.room_text(self.port))
-        self.proc = Process('gst-room', [GST_ROOM, path], os.path.join(self.tmp, 'gst-room.log'),
+        self.proc = Process('gst-room', [GST_ROOM, path], os.path.join(self.tmp, f'gst-room-{self.form}.log'),
                             env=self.env())
         self.proc.wait_for_log('is open at', 30)
         self.url = f'ws://127.0.0.1:{self.port}/ws'
@@ -619,14 +634,17 @@ class Bench:
         viewers0 = [(v.packets, v.bytes) for v in self.viewers]
         sent0 = (self.sent_packets, self.sent_bytes)
         own0 = os.times()
+        switches0 = context_switches(pid)
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
         pump(seconds)
         cpu1, t1 = proc_cpu_seconds(pid), time.monotonic()
+        switches1 = context_switches(pid)
         own1 = os.times()
         elapsed = t1 - t0
         threads, rss = proc_status(pid)
         return {
             'cores': (cpu1 - cpu0) / elapsed,
+            'switches': (switches1 - switches0) / elapsed,
             'threads': threads,
             'rss_kb': rss,
             'elapsed': elapsed,
@@ -726,6 +744,7 @@ def per_viewer(result, n):
         # forwarded is the figure to compare
         'cpu_us_per_packet': (busy['cores'] - idle['cores']) * 1e6 / (n * pps),
         'pps': pps,
+        'switches_per_packet': (busy['switches'] - idle['switches']) / (n * pps),
         'per_core': 1000 / ((busy['cores'] - idle['cores']) / n * 1000)
         if busy['cores'] > idle['cores'] else float('inf'),
         'threads': (busy['threads'] - idle['threads']) / n,
@@ -768,8 +787,9 @@ def main():
     parser.add_argument('--viewers', default='10,20,40', help='viewer counts, comma-separated')
     parser.add_argument('--window', type=float, default=10, help='seconds per CPU window')
     parser.add_argument('--servers', default='gst-room,janus')
-    parser.add_argument('--gst-room-form', choices=['auto', 'rtp-hub', 'video-hub'], default='auto',
-                        help='how the gst-room viewers get the stream (auto: rtp-hub if this tree has it)')
+    parser.add_argument('--gst-room-forms', default='auto',
+                        help='how the gst-room viewers get the stream, comma-separated: rtp-hub (payloaded '
+                        'once), video-hub (payloaded per viewer); auto: both if this tree has rtp-hub')
     parser.add_argument('--perf', action='store_true',
                         help='after each measured window, profile the server with perf for one more window')
     parser.add_argument('--keep', action='store_true', help='keep the temporary directory (logs)')
@@ -794,10 +814,13 @@ def main():
     try:
         room_port, janus_port = free_udp_port(), free_udp_port()
         if 'gst-room' in wanted:
-            form = args.gst_room_form
-            if form == 'auto':
-                form = 'rtp-hub' if GstRoomServer.supports(tmp, 'rtp-hub') else 'video-hub'
-            servers.append(GstRoomServer(tmp, room_port, form))
+            forms = args.gst_room_forms.split(',')
+            if forms == ['auto']:
+                forms = ['rtp-hub', 'video-hub'] if GstRoomServer.supports(tmp, 'rtp-hub') else ['video-hub']
+            for form in forms:
+                if form not in ('rtp-hub', 'video-hub'):
+                    sys.exit(f'unknown gst-room form {form}')
+                servers.append(GstRoomServer(tmp, room_port, form))
         if 'janus' in wanted:
             servers.append(JanusServer(tmp, janus_port))
         bench.start_sender([room_port, janus_port])
@@ -815,7 +838,7 @@ def main():
                     f'{r["idle"]["rss_kb"] / 1024:.1f} MB; with viewers {r["busy"]["cores"]:.3f} cores, '
                     f'{r["busy"]["threads"]} threads, {r["busy"]["rss_kb"] / 1024:.1f} MB; '
                     f'connected in {r["connect_s"]:.1f} s; per viewer {pv["cpu_ms"]:.2f} ms CPU/s, '
-                    f'{pv["cpu_us_per_packet"]:.1f} us per packet; '
+                    f'{pv["cpu_us_per_packet"]:.1f} us and {pv["switches_per_packet"]:.2f} context switches per packet; '
                     f'received {min(kbps):.0f}-{max(kbps):.0f} kbit/s per viewer, '
                     f'sent {r["busy"]["sent_kbps"]:.0f} kbit/s; this process {r["busy"]["client_cores"]:.2f} cores')
                 log(f'  threads added: {r["new_threads"]}')
@@ -837,16 +860,15 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    form = next((s.form for s in servers if s.name == 'gst-room'), None)
     print()
     print(f'One RTP stream (VP8 1280x720 30 fps) fanned out to N WebRTC viewers; window {args.window:.0f} s; '
-          f'gst-room viewers via {form or "-"}; {os.cpu_count()} CPUs, load average '
+          f'{os.cpu_count()} CPUs, load average '
           f'{os.getloadavg()[0]:.1f}')
     print()
-    print('| server | viewers | sent (kbit/s, pkt/s) | received per viewer (kbit/s, min-max) '
+    print('| server | viewers | sent (kbit/s, pkt/s) | received per viewer (kbit/s, min-max; min % of sent) '
           '| CPU idle (cores) | CPU with viewers (cores) | CPU per viewer (ms/s) | CPU per packet per viewer (us) '
-          '| viewers per core | threads per viewer | RSS per viewer (kB) |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+          '| viewers per core | context switches per packet per viewer | threads per viewer | RSS per viewer (kB) |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for n in counts:
         for server in servers:
             r = results.get((server.name, n))
@@ -855,25 +877,29 @@ def main():
             pv = per_viewer(r, n)
             kbps = r['busy']['viewer_kbps']
             print(f'| {server.name} | {n} | {r["busy"]["sent_kbps"]:.0f}, {r["busy"]["sent_pps"]:.0f} '
-                  f'| {min(kbps):.0f}-{max(kbps):.0f} | {r["idle"]["cores"]:.3f} | {r["busy"]["cores"]:.3f} '
-                  f'| {pv["cpu_ms"]:.2f} | {pv["cpu_us_per_packet"]:.1f} | {pv["per_core"]:.0f} | {pv["threads"]:.1f} '
+                  f'| {min(kbps):.0f}-{max(kbps):.0f}; {min(kbps) / r["busy"]["sent_kbps"] * 100:.0f}% '
+                  f'| {r["idle"]["cores"]:.3f} | {r["busy"]["cores"]:.3f} '
+                  f'| {pv["cpu_ms"]:.2f} | {pv["cpu_us_per_packet"]:.1f} | {pv["per_core"]:.0f} | {pv["switches_per_packet"]:.2f} '
+                  f'| {pv["threads"]:.1f} '
                   f'| {pv["rss_kb"]:.0f} |')
     print()
-    print('| viewers | gst-room/janus: CPU per packet per viewer | CPU per viewer | threads per viewer '
-          '| RSS per viewer |')
-    print('|---:|---:|---:|---:|---:|')
-    for n in counts:
-        a, b = results.get(('gst-room', n)), results.get(('janus', n))
-        if not a or not b:
+    print('| gst-room form | viewers | gst-room/janus: CPU per packet per viewer | CPU per viewer '
+          '| threads per viewer | RSS per viewer |')
+    print('|---|---:|---:|---:|---:|---:|')
+
+    def ratio(x, y):
+        return f'{x / y:.2f}' if y > 0 else 'n/a'
+    for server in servers:
+        if server.name == 'janus':
             continue
-        pa, pb = per_viewer(a, n), per_viewer(b, n)
-
-        def ratio(x, y):
-            return f'{x / y:.2f}' if y > 0 else 'n/a'
-        print(f'| {n} | **{ratio(pa["cpu_us_per_packet"], pb["cpu_us_per_packet"])}** '
-              f'| {ratio(pa["cpu_ms"], pb["cpu_ms"])} | {ratio(pa["threads"], pb["threads"])} '
-              f'| {ratio(pa["rss_kb"], pb["rss_kb"])} |')
-
+        for n in counts:
+            a, b = results.get((server.name, n)), results.get(('janus', n))
+            if not a or not b:
+                continue
+            pa, pb = per_viewer(a, n), per_viewer(b, n)
+            print(f'| {server.form} | {n} | **{ratio(pa["cpu_us_per_packet"], pb["cpu_us_per_packet"])}** '
+                  f'| {ratio(pa["cpu_ms"], pb["cpu_ms"])} | {ratio(pa["threads"], pb["threads"])} '
+                  f'| {ratio(pa["rss_kb"], pb["rss_kb"])} |')
 
 if __name__ == '__main__':
     main()
