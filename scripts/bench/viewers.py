@@ -35,6 +35,7 @@ Usage (from the repository root, after a build; bounded to < 10 minutes):
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -87,6 +88,29 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def fixed_udp_port():
+    """A free UDP port below the ephemeral range, for a server that is
+    stopped and started again on it: an ephemeral port could be taken in
+    between by one of the many ICE sockets of the run."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(('127.0.0.1', port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise BenchError('no free UDP port below the ephemeral range')
 
 
 def free_tcp_port():
@@ -812,7 +836,7 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     try:
-        room_port, janus_port = free_udp_port(), free_udp_port()
+        room_port, janus_port = fixed_udp_port(), fixed_udp_port()
         if 'gst-room' in wanted:
             forms = args.gst_room_forms.split(',')
             if forms == ['auto']:
