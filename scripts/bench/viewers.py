@@ -741,7 +741,7 @@ class Bench:
         rec.send_signal(signal.SIGINT)
         rec.wait(30)
         report = []
-        for sort, lines in (('comm', 12), ('dso,sym', 25)):
+        for sort, lines in (('comm', 12), ('dso', 12), ('dso,sym', 25)):
             out = subprocess.run(['perf', 'report', '-i', data, '--stdio', '--no-children', '--sort', sort,
                                   '--percent-limit', '0.7'], capture_output=True, text=True, timeout=120).stdout
             rows = [re.sub(r'\s+', ' ', line.strip()) for line in out.splitlines()
