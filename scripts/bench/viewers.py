@@ -836,7 +836,9 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     try:
-        room_port, janus_port = fixed_udp_port(), fixed_udp_port()
+        room_port = janus_port = fixed_udp_port()
+        while janus_port == room_port:
+            janus_port = fixed_udp_port()
         if 'gst-room' in wanted:
             forms = args.gst_room_forms.split(',')
             if forms == ['auto']:
