@@ -835,6 +835,7 @@ def main():
     def on_term(*_):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     try:
         room_port = janus_port = fixed_udp_port()
         while janus_port == room_port:
