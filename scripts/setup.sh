@@ -21,6 +21,8 @@ packages=(
   libsoup-3.0-dev libjson-glib-dev libnice-dev nlohmann-json3-dev
   # end-to-end tests: a real browser and a TURN server
   chromium coturn
+  # benchmarks: Janus (streaming plugin) for the live-show fan-out comparison
+  janus
   # test helpers
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
   gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
