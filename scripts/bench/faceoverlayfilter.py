@@ -160,6 +160,7 @@ class DetectionCounter:
 
     def __init__(self):
         self.count = 0
+        self.tracking = 0
         Gst.debug_set_threshold_for_name("faceoverlayfilter", Gst.DebugLevel.DEBUG)
         Gst.debug_add_log_function(self.log, None)
 
@@ -167,6 +168,9 @@ class DetectionCounter:
         if category.get_name() == "faceoverlayfilter" and \
                 message.get().startswith("detection "):
             self.count += 1
+        elif category.get_name() == "faceoverlayfilter" and \
+                message.get().startswith("tracking "):
+            self.tracking += 1
 
 
 def show_misses(frames, stock_msgs, extra):
