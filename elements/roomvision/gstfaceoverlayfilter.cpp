@@ -1343,9 +1343,10 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
           0, G_MAXUINT, DEFAULT_FULL_SCAN_INTERVAL, live));
   g_object_class_install_property (gobject_class, PROP_TRACK,
       g_param_spec_boolean ("track", "Track",
-          "Between detections, follow each known face on every frame the "
-          "detector is idle for (a search around it at nearby sizes) and "
-          "search the whole frame at once on a scene cut",
+          "Between detections, follow each known face from frame to frame (a "
+          "search around it at nearby sizes; the newest frame when the "
+          "detector is busy) and search the whole frame at once on a scene "
+          "cut",
           DEFAULT_TRACK, live));
 
   gst_element_class_set_static_metadata (element_class, "Face overlay filter",
