@@ -138,9 +138,14 @@ enum {
 #define MAX_MISSED 2
 #define LOST_SEARCH (500 * GST_MSECOND)
 /* The search around a face covers twice its width and height, for faces
- * from LOCAL_MIN to LOCAL_MAX times its size. */
-#define LOCAL_MIN 0.5
+ * from LOCAL_MIN to LOCAL_MAX times its size; from one frame to the next
+ * (tracking) a face changes less: TRACK_MIN to TRACK_MAX.  A lost face is
+ * searched for from LOST_MIN (a head turning away shows a smaller part). */
+#define LOCAL_MIN 0.6
 #define LOCAL_MAX 1.6
+#define TRACK_MIN 0.7
+#define TRACK_MAX 1.45
+#define LOST_MIN 0.5
 /* A face moving or resizing by more than this fraction of its size is news. */
 #define MOVE_FRACTION 0.1
 /* A scene cut: the mean grey level difference between two frames' thumbnails
@@ -180,8 +185,9 @@ struct TrackedFace {
 
 /* One frame handed to the worker. */
 struct DetectJob {
-  cv::Mat grey;     /* full resolution, owned */
-  bool due = false; /* a detection is due (interval), not only tracking */
+  cv::Mat grey;       /* full resolution, owned */
+  bool due = false;   /* a detection is due (interval), not only tracking */
+  bool track = false; /* the frames are followed one by one */
   gint detect_width = 0;
   gint min_neighbors = 0;
   double scale_factor = 0;
@@ -760,7 +766,10 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     double cx = k.x + w / 2, cy = k.y + h / 2;
     cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
     area &= cv::Rect (0, 0, job.grey.cols, job.grey.rows);
-    cv::Size min_size ((int)(LOCAL_MIN * w), (int)(LOCAL_MIN * h));
+    bool is_lost = i >= known.size ();
+    double smallest = is_lost ? LOST_MIN : job.track ? TRACK_MIN : LOCAL_MIN;
+    double largest = !is_lost && job.track ? TRACK_MAX : LOCAL_MAX;
+    cv::Size min_size ((int)(smallest * w), (int)(smallest * h));
     min_size.width = std::max (min_size.width, window.width);
     min_size.height = std::max (min_size.height, window.height);
     if (area.width < min_size.width || area.height < min_size.height)
@@ -768,7 +777,7 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     std::vector<cv::Rect> here;
     priv->classifier.detectMultiScale (job.grey (area), here, job.scale_factor,
         job.min_neighbors, 0, min_size,
-        cv::Size ((int)(LOCAL_MAX * w) + 1, (int)(LOCAL_MAX * h) + 1));
+        cv::Size ((int)(largest * w) + 1, (int)(largest * h) + 1));
     for (const cv::Rect &r : here)
       add (cv::Rect2d (r.x + area.x, r.y + area.y, r.width, r.height));
   }
@@ -1063,6 +1072,7 @@ gst_face_overlay_filter_transform_frame_ip (
       DetectJob job;
       job.grey = grey_copy (frame);
       job.due = due;
+      job.track = settings.track;
       job.detect_width = settings.detect_width;
       job.min_neighbors = settings.min_neighbors;
       job.scale_factor = settings.scale_factor;

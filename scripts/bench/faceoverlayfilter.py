@@ -173,13 +173,13 @@ class DetectionCounter:
             self.tracking += 1
 
 
-def show_misses(frames, stock_msgs, extra):
+def show_misses(frames, stock_msgs, extra, stock_cpu, base):
     """--misses: which of facedetect's faces ours (defaults + extra) misses,
     frame by frame, with what ours held on that frame."""
     n = len(frames)
     for label in (f"faceoverlayfilter {extra}",
                   f"faceoverlayfilter interval=0 {extra}"):
-        _, msgs = run(frames, label)
+        cpu, msgs = run(frames, label)
         ours = faces_per_frame(msgs, n)
         missed = 0
         print(f"--- {label}")
@@ -190,7 +190,9 @@ def show_misses(frames, stock_msgs, extra):
                     missed += 1
                     print(f"frame {i:3d} missed {s} (best IoU {best:.2f}); "
                           f"ours {ours[i]}")
-        print(f"missed {missed}")
+        per_frame = (cpu - base) / n * 1000
+        print(f"missed {missed}; {per_frame:.2f} ms CPU/frame, "
+              f"{stock_cpu / per_frame:.1f}x less than facedetect")
 
 
 def main():
@@ -213,20 +215,24 @@ def main():
     # e.g. scale-factor=1.2, for trying
     extra = " ".join(a for a in sys.argv[1:] if a != "--misses")
     if misses_only:
-        show_misses(frames, stock_msgs, extra)
+        show_misses(frames, stock_msgs, extra,
+                    (stock_cpu - base1) / n * 1000, base1)
         return
     ours_cpu, ours_msgs = run(frames, f"faceoverlayfilter {extra}")
-    ours_detections = counter.count
-    counter.count = 0
+    ours_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
+    old_cpu, old_msgs = run(frames, f"faceoverlayfilter track=false {extra}")
+    old_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     all_cpu, all_msgs = run(frames, f"faceoverlayfilter interval=0 {extra}")
-    all_detections = counter.count
-    counter.count = 0
+    all_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     full_cpu, full_msgs = run(
         frames, f"faceoverlayfilter interval=0 full-scan-interval=0 {extra}")
-    full_detections = counter.count
-    counter.count = 0
+    full_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     same_cpu, same_msgs = run(frames, f"faceoverlayfilter {SAME_GRID} {extra}")
-    same_detections = counter.count
+    same_detections = (counter.count, counter.tracking)
     base2, _ = run(frames, None)
     base = (base1 + base2) / 2
 
@@ -244,10 +250,10 @@ def main():
         late = sum(1 for i in range(n) for s in stock_faces[i]
                    if any(iou(s, o) >= MATCH for j in range(i, min(n, i + LATE + 1))
                           for o in ours[j]))
-        per_detection = (cpu - base) / max(detections, 1) * 1000
+        searches, tracking = detections
         print(f"{label:38s} {per_frame:7.2f} ms CPU/frame  "
-              f"{total:5d} face-frames  {detections:4d} detections "
-              f"({per_detection:.1f} ms CPU each)  "
+              f"{total:5d} face-frames  {searches:4d} detections "
+              f"+ {tracking:3d} tracking searches  "
               f"{matched}/{stock_total} of facedetect's faces ({recall:.0f} %, "
               f"IoU >= {MATCH}), {late} ({late / max(stock_total, 1) * 100:.0f} %) "
               f"on the frame or within {LATE} frames")
@@ -260,6 +266,8 @@ def main():
           f"({stock:.1f} ms CPU each)  on {stock_frames} frames")
     ours = report("faceoverlayfilter (defaults)", ours_cpu, ours_msgs,
                   ours_detections)
+    old = report("faceoverlayfilter track=false", old_cpu, old_msgs,
+                 old_detections)
     every = report("faceoverlayfilter interval=0", all_cpu, all_msgs,
                    all_detections)
     full = report("faceoverlayfilter interval=0 full-scan-interval=0",
@@ -267,7 +275,8 @@ def main():
     same = report(f"faceoverlayfilter {SAME_GRID}", same_cpu, same_msgs,
                   same_detections)
     print(f"ratio facedetect/faceoverlayfilter CPU per frame: defaults "
-          f"{stock / ours:.1f}x, interval=0 {stock / every:.1f}x, "
+          f"{stock / ours:.1f}x, track=false {stock / old:.1f}x, "
+          f"interval=0 {stock / every:.1f}x, "
           f"interval=0 full-scan-interval=0 {stock / full:.1f}x, "
           f"{SAME_GRID} {stock / same:.1f}x")
 
