@@ -12,18 +12,23 @@
  * Finds faces with an OpenCV Haar cascade and draws `image` (PNG or JPEG,
  * alpha respected) over each of them, or blurs them with `mode=blur`.
  *
- * Detection runs on a worker thread on a grey copy of the newest frame,
- * downscaled to `detect-width`, at most every `interval` milliseconds of
- * running time; frames are never held back by it (while a detection runs, new
- * frames pass with the last known faces).  The whole frame is searched at
- * least every `full-scan-interval` ms, when no face is known and, in the same
- * detection, when a known face is not found around its place; the detections
- * in between only search around the known faces, at
+ * Detection runs on a worker thread on a grey copy of the frame, downscaled
+ * to `detect-width`, at most every `interval` milliseconds of running time;
+ * frames are never held back by it (while the worker is busy, new frames
+ * pass with the last known faces, and the newest one waits for the worker).
+ * The whole frame is searched at least every `full-scan-interval` ms, when no
+ * face is known, on a scene cut (a large change of the whole picture from one
+ * frame to the next) and, in the same search, when a known face is not found
+ * around its place; the other searches only look around the known faces, at
  * nearby sizes and on the full-resolution frame (a small crop, so it costs a
- * fraction, and it keeps faces too small for the downscaled copy); full
- * scans search there too.  Each detected face is matched by
+ * fraction, and it keeps faces too small for the downscaled copy).  With
+ * `track` (the default) such a search follows the known faces on every
+ * frame between detections, so the faces posted and drawn are those of the
+ * frame itself, not of the last detection.  Each face found is matched by
  * overlap with a tracked one and smoothed, so the overlay does not jitter; a
- * face disappears after it is missing from two detections in a row.
+ * face is no longer shown after it is missing from two searches in a row,
+ * and its place is still searched for half a second: found there again, it
+ * gets its id back.
  *
  * The image is placed relative to each face: its left edge at
  * `face.x + offset-x * face.width`, its top at `face.y + offset-y *
