@@ -739,8 +739,9 @@ faces_message (GstFaceOverlayFilter *self,
 }
 
 /* Runs the cascade on @job; returns faces in frame pixels.  Always looks
- * around the faces already tracked (@known, frame pixels), at nearby sizes,
- * which costs a small fraction; a full scan also looks everywhere. */
+ * around the faces shown (@known) and those lost lately (@lost), frame
+ * pixels, at nearby sizes, which costs a small fraction; a full scan also
+ * looks everywhere, and @full_scan is set when a shown face was not found. */
 static std::vector<cv::Rect2d>
 detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     const std::vector<cv::Rect> &known, const std::vector<cv::Rect> &lost,
@@ -841,12 +842,13 @@ worker_loop (GstFaceOverlayFilter *self)
 
     std::vector<cv::Rect2d> detections;
     std::string error;
-    bool searched = false, cut = false;
+    bool searched = false;
     gint64 began = g_get_monotonic_time ();
     try {
       /* A scene cut (or a fade from black) makes every known face stale and
        * may show new ones: look everywhere at once rather than at the next
        * detection. */
+      bool cut = false;
       cv::Mat thumb;
       cv::resize (job.grey, thumb, cv::Size (THUMB_WIDTH, THUMB_HEIGHT), 0, 0,
           cv::INTER_AREA);
