@@ -12,18 +12,23 @@
  * Finds faces with an OpenCV Haar cascade and draws `image` (PNG or JPEG,
  * alpha respected) over each of them, or blurs them with `mode=blur`.
  *
- * Detection runs on a worker thread on a grey copy of the newest frame,
- * downscaled to `detect-width`, at most every `interval` milliseconds of
- * running time; frames are never held back by it (while a detection runs, new
- * frames pass with the last known faces).  The whole frame is searched at
- * least every `full-scan-interval` ms, when no face is known and, in the same
- * detection, when a known face is not found around its place; the detections
- * in between only search around the known faces, at
+ * Detection runs on a worker thread on a grey copy of the frame, downscaled
+ * to `detect-width`, at most every `interval` milliseconds of running time;
+ * frames are never held back by it (while the worker is busy, new frames
+ * pass with the last known faces, and the newest one waits for the worker).
+ * The whole frame is searched at least every `full-scan-interval` ms, when no
+ * face is known, on a scene cut (a large change of the whole picture from one
+ * frame to the next) and, in the same search, when a known face is not found
+ * around its place; the other searches only look around the known faces, at
  * nearby sizes and on the full-resolution frame (a small crop, so it costs a
- * fraction, and it keeps faces too small for the downscaled copy); full
- * scans search there too.  Each detected face is matched by
+ * fraction, and it keeps faces too small for the downscaled copy).  With
+ * `track` (the default) such a search follows the known faces on every
+ * frame between detections, so the faces posted and drawn are those of the
+ * frame itself, not of the last detection.  Each face found is matched by
  * overlap with a tracked one and smoothed, so the overlay does not jitter; a
- * face disappears after it is missing from two detections in a row.
+ * face is no longer shown after it is missing from two searches in a row,
+ * and its place is still searched for half a second: found there again, it
+ * gets its id back.
  *
  * The image is placed relative to each face: its left edge at
  * `face.x + offset-x * face.width`, its top at `face.y + offset-y *
@@ -104,6 +109,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_face_overlay_filter_debug);
 #define DEFAULT_MIN_NEIGHBORS 3
 #define DEFAULT_SCALE_FACTOR 1.15
 #define DEFAULT_FULL_SCAN_INTERVAL 300
+#define DEFAULT_TRACK TRUE
 
 enum {
   PROP_0,
@@ -119,6 +125,7 @@ enum {
   PROP_MIN_NEIGHBORS,
   PROP_SCALE_FACTOR,
   PROP_FULL_SCAN_INTERVAL,
+  PROP_TRACK,
 };
 
 /* Smoothing: how far a tracked face moves towards a new detection.  Small
@@ -129,10 +136,29 @@ enum {
 #define JITTER_IOU 0.6
 /* A detection belongs to a tracked face when they overlap at least this. */
 #define MATCH_IOU 0.15
-/* A face is dropped when missing from this many detections in a row. */
+/* A face is no longer shown when missing from this many searches in a row;
+ * its place is still searched for LOST_SEARCH of running time (a head turned
+ * away for a moment, a hand in front), and a face found there again gets its
+ * id back. */
 #define MAX_MISSED 2
+#define LOST_SEARCH (500 * GST_MSECOND)
+/* The search around a face covers twice its width and height, for faces
+ * from LOCAL_MIN to LOCAL_MAX times its size; from one frame to the next
+ * (tracking) a face changes less: TRACK_MIN to TRACK_MAX.  A lost face is
+ * searched for from LOST_MIN (a head turning away shows a smaller part). */
+#define LOCAL_MIN 0.6
+#define LOCAL_MAX 1.6
+#define TRACK_MIN 0.7
+#define TRACK_MAX 1.45
+#define LOST_MIN 0.5
 /* A face moving or resizing by more than this fraction of its size is news. */
 #define MOVE_FRACTION 0.1
+/* A scene cut: the mean grey level difference between two frames' thumbnails
+ * (THUMB_WIDTH x THUMB_HEIGHT) is more than this.  Motion within a scene
+ * stays under a few levels; a cut or a fade from black is tens. */
+#define CUT_LEVEL 20.0
+#define THUMB_WIDTH 64
+#define THUMB_HEIGHT 48
 /* Pre-scaled overlays kept, one per face size. */
 #define MAX_CACHED_OVERLAYS 16
 
@@ -151,6 +177,7 @@ struct Settings {
   gint min_neighbors = DEFAULT_MIN_NEIGHBORS;
   double scale_factor = DEFAULT_SCALE_FACTOR;
   guint full_scan_ms = DEFAULT_FULL_SCAN_INTERVAL;
+  bool track = DEFAULT_TRACK;
 };
 
 struct TrackedFace {
@@ -158,11 +185,14 @@ struct TrackedFace {
   cv::Rect2d smooth; /* smoothed position, frame pixels */
   cv::Rect rect;     /* what is drawn and posted: smooth, rounded */
   int missed = 0;
+  GstClockTime lost_since = GST_CLOCK_TIME_NONE; /* when it was hidden */
 };
 
 /* One frame handed to the worker. */
 struct DetectJob {
-  cv::Mat grey; /* full resolution, owned */
+  cv::Mat grey;       /* full resolution, owned */
+  bool due = false;   /* a detection is due (interval), not only tracking */
+  bool track = false; /* the frames are followed one by one */
   gint detect_width = 0;
   gint min_neighbors = 0;
   double scale_factor = 0;
@@ -191,11 +221,12 @@ struct FaceOverlayFilterPrivate {
   std::condition_variable wake;          /* lock */
   std::thread worker;                    /* start/stop only */
   bool quit = false;                     /* lock */
-  bool busy = false;                     /* lock: a job is queued or running */
+  bool running = false;                  /* lock: the worker is running a job */
   bool job_ready = false;                /* lock */
   DetectJob job;                         /* lock */
   std::vector<TrackedFace> faces;        /* lock */
   std::vector<TrackedFace> posted_faces; /* lock: as last posted */
+  std::vector<TrackedFace> lost_faces;   /* lock: hidden, still searched */
   guint next_face_id = 1;                /* lock */
   guint caps_generation = 0;             /* lock */
   std::shared_ptr<const cv::Mat> image;  /* lock: BGRA, NULL if none */
@@ -207,7 +238,7 @@ struct FaceOverlayFilterPrivate {
   cv::CascadeClassifier classifier;
 
   /* Streaming thread only. */
-  GstClockTime last_submit = GST_CLOCK_TIME_NONE;
+  GstClockTime last_detection = GST_CLOCK_TIME_NONE;
   std::vector<PreparedOverlay> overlays; /* most recently used last */
   guint overlays_image_generation = 0;
 };
@@ -586,13 +617,20 @@ round_rect (const cv::Rect2d &r)
       (int)std::lround (r.width), (int)std::lround (r.height));
 }
 
-/* Folds one detection's faces into the tracked ones. */
+/* Folds one search's faces (of the frame at @running_time) into the tracked
+ * ones. */
 static void
-update_tracks (
-    FaceOverlayFilterPrivate *priv, const std::vector<cv::Rect2d> &detections)
+update_tracks (FaceOverlayFilterPrivate *priv,
+    const std::vector<cv::Rect2d> &detections, GstClockTime running_time)
 {
+  /* The shown faces first, then the lost ones. */
+  size_t shown = priv->faces.size ();
+  std::vector<TrackedFace> tracks = std::move (priv->faces);
+  tracks.insert (
+      tracks.end (), priv->lost_faces.begin (), priv->lost_faces.end ());
+  priv->lost_faces.clear ();
   std::vector<bool> used (detections.size (), false);
-  std::vector<bool> matched (priv->faces.size (), false);
+  std::vector<bool> matched (tracks.size (), false);
 
   /* Greedy matching, best overlap first. */
   struct Pair {
@@ -600,9 +638,9 @@ update_tracks (
     size_t track, detection;
   };
   std::vector<Pair> pairs;
-  for (size_t t = 0; t < priv->faces.size (); t++)
+  for (size_t t = 0; t < tracks.size (); t++)
     for (size_t d = 0; d < detections.size (); d++) {
-      double o = iou (priv->faces[t].smooth, detections[d]);
+      double o = iou (tracks[t].smooth, detections[d]);
       if (o >= MATCH_IOU)
         pairs.push_back ({o, t, d});
     }
@@ -612,23 +650,37 @@ update_tracks (
     if (matched[p.track] || used[p.detection])
       continue;
     matched[p.track] = used[p.detection] = true;
-    TrackedFace &face = priv->faces[p.track];
+    TrackedFace &face = tracks[p.track];
     const cv::Rect2d &d = detections[p.detection];
-    double k = p.overlap >= JITTER_IOU ? SMOOTH_JITTER : SMOOTH_MOTION;
+    /* A lost face found again starts afresh from where it is now. */
+    double k = p.track >= shown          ? 1.0
+               : p.overlap >= JITTER_IOU ? SMOOTH_JITTER
+                                         : SMOOTH_MOTION;
     face.smooth = cv::Rect2d (face.smooth.x + k * (d.x - face.smooth.x),
         face.smooth.y + k * (d.y - face.smooth.y),
         face.smooth.width + k * (d.width - face.smooth.width),
         face.smooth.height + k * (d.height - face.smooth.height));
     face.rect = round_rect (face.smooth);
     face.missed = 0;
+    face.lost_since = GST_CLOCK_TIME_NONE;
   }
 
   std::vector<TrackedFace> kept;
-  for (size_t t = 0; t < priv->faces.size (); t++) {
-    TrackedFace &face = priv->faces[t];
-    if (!matched[t] && ++face.missed >= MAX_MISSED)
-      continue;
-    kept.push_back (face);
+  for (size_t t = 0; t < tracks.size (); t++) {
+    TrackedFace &face = tracks[t];
+    if (matched[t]) {
+      kept.push_back (face);
+    } else if (t < shown && ++face.missed < MAX_MISSED) {
+      kept.push_back (face);
+    } else if (t < shown) {
+      face.lost_since = running_time;
+      priv->lost_faces.push_back (face);
+    } else if (GST_CLOCK_TIME_IS_VALID (running_time)
+               && GST_CLOCK_TIME_IS_VALID (face.lost_since)
+               && running_time >= face.lost_since
+               && running_time - face.lost_since < LOST_SEARCH) {
+      priv->lost_faces.push_back (face);
+    }
   }
   for (size_t d = 0; d < detections.size (); d++) {
     if (used[d])
@@ -687,11 +739,13 @@ faces_message (GstFaceOverlayFilter *self,
 }
 
 /* Runs the cascade on @job; returns faces in frame pixels.  Always looks
- * around the faces already tracked (@known, frame pixels), at nearby sizes,
- * which costs a small fraction; a full scan also looks everywhere. */
+ * around the faces shown (@known) and those lost lately (@lost), frame
+ * pixels, at nearby sizes, which costs a small fraction; a full scan also
+ * looks everywhere, and @full_scan is set when a shown face was not found. */
 static std::vector<cv::Rect2d>
 detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
-    const std::vector<cv::Rect> &known, bool &full_scan)
+    const std::vector<cv::Rect> &known, const std::vector<cv::Rect> &lost,
+    bool &full_scan)
 {
   std::vector<cv::Rect2d> faces;
   /* Keeps each face once: neighbouring searches overlap.  Only a face of
@@ -707,12 +761,21 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
    * the crop is small, so this costs little, and the finer grid keeps faces
    * the downscaled copy loses (a face 70 pixels wide is only 35 at 320). */
   cv::Size window = priv->classifier.getOriginalWindowSize ();
-  for (const cv::Rect &k : known) {
+  std::vector<cv::Rect> around = known;
+  around.insert (around.end (), lost.begin (), lost.end ());
+  size_t found_around_known = 0;
+  for (size_t i = 0; i < around.size (); i++) {
+    if (i == known.size ())
+      found_around_known = faces.size ();
+    const cv::Rect &k = around[i];
     double w = k.width, h = k.height;
     double cx = k.x + w / 2, cy = k.y + h / 2;
     cv::Rect area ((int)(cx - w), (int)(cy - h), (int)(2 * w), (int)(2 * h));
     area &= cv::Rect (0, 0, job.grey.cols, job.grey.rows);
-    cv::Size min_size ((int)(0.6 * w), (int)(0.6 * h));
+    bool is_lost = i >= known.size ();
+    double smallest = is_lost ? LOST_MIN : job.track ? TRACK_MIN : LOCAL_MIN;
+    double largest = !is_lost && job.track ? TRACK_MAX : LOCAL_MAX;
+    cv::Size min_size ((int)(smallest * w), (int)(smallest * h));
     min_size.width = std::max (min_size.width, window.width);
     min_size.height = std::max (min_size.height, window.height);
     if (area.width < min_size.width || area.height < min_size.height)
@@ -720,14 +783,16 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
     std::vector<cv::Rect> here;
     priv->classifier.detectMultiScale (job.grey (area), here, job.scale_factor,
         job.min_neighbors, 0, min_size,
-        cv::Size ((int)(1.6 * w) + 1, (int)(1.6 * h) + 1));
+        cv::Size ((int)(largest * w) + 1, (int)(largest * h) + 1));
     for (const cv::Rect &r : here)
       add (cv::Rect2d (r.x + area.x, r.y + area.y, r.width, r.height));
   }
   /* Everywhere, on the downscaled copy, for new faces; also at once when a
    * known face was not found around its place (it moved away, or the scene
    * cut), rather than a detection later. */
-  if (faces.size () < known.size ())
+  if (around.size () == known.size ())
+    found_around_known = faces.size ();
+  if (found_around_known < known.size ())
     full_scan = true;
   if (full_scan) {
     cv::Mat small;
@@ -757,6 +822,8 @@ worker_loop (GstFaceOverlayFilter *self)
 {
   FaceOverlayFilterPrivate *priv = PRIV (self);
   GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
+  cv::Mat last_thumb; /* the previous frame, tiny, to see scene cuts */
+  guint last_caps_generation = 0;
   std::unique_lock<std::mutex> lk (priv->lock);
   while (true) {
     priv->wake.wait (lk, [priv] { return priv->quit || priv->job_ready; });
@@ -765,31 +832,58 @@ worker_loop (GstFaceOverlayFilter *self)
     DetectJob job = std::move (priv->job);
     priv->job = DetectJob ();
     priv->job_ready = false;
-    std::vector<cv::Rect> known;
+    priv->running = true;
+    std::vector<cv::Rect> known, lost;
     for (const TrackedFace &f : priv->faces)
       known.push_back (f.rect);
+    for (const TrackedFace &f : priv->lost_faces)
+      lost.push_back (f.rect);
     lk.unlock ();
-
-    /* Look everywhere (for new faces) at least every full-scan-interval of
-     * running time and whenever no face is known; in between, only where the
-     * known faces are (detect_faces also looks everywhere when one of them
-     * is not found there). */
-    bool full_scan =
-        known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
-        || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
-        || job.running_time < last_full_scan
-        || job.running_time - last_full_scan >= job.full_scan_interval;
 
     std::vector<cv::Rect2d> detections;
     std::string error;
+    bool searched = false;
     gint64 began = g_get_monotonic_time ();
     try {
-      detections = detect_faces (priv, job, known, full_scan);
-      if (full_scan)
-        last_full_scan = job.running_time;
-      GST_DEBUG_OBJECT (self, "detection (%s) found %zu faces in %.1f ms",
-          full_scan ? "full" : "around known faces", detections.size (),
-          (g_get_monotonic_time () - began) / 1000.0);
+      /* A scene cut (or a fade from black) makes every known face stale and
+       * may show new ones: look everywhere at once rather than at the next
+       * detection. */
+      bool cut = false;
+      cv::Mat thumb;
+      cv::resize (job.grey, thumb, cv::Size (THUMB_WIDTH, THUMB_HEIGHT), 0, 0,
+          cv::INTER_AREA);
+      if (!last_thumb.empty () && last_caps_generation == job.caps_generation) {
+        cv::Mat diff;
+        cv::absdiff (thumb, last_thumb, diff);
+        cut = cv::mean (diff)[0] > CUT_LEVEL;
+      }
+      last_thumb = thumb;
+      last_caps_generation = job.caps_generation;
+
+      /* Look everywhere (for new faces) at least every full-scan-interval of
+       * running time, on a cut and, at detections, whenever no face is
+       * known; otherwise only where the known faces are (detect_faces also
+       * looks everywhere when one of them is not found there).  A frame
+       * given only for tracking with no face known needs no search. */
+      bool full_scan =
+          cut
+          || (job.due
+              && (known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
+                  || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
+                  || job.running_time < last_full_scan
+                  || job.running_time - last_full_scan
+                         >= job.full_scan_interval));
+      if (full_scan || !known.empty () || !lost.empty ()) {
+        detections = detect_faces (priv, job, known, lost, full_scan);
+        searched = true;
+        if (full_scan)
+          last_full_scan = job.running_time;
+        GST_DEBUG_OBJECT (self, "%s (%s) found %zu faces in %.1f ms",
+            job.due || cut ? "detection" : "tracking",
+            full_scan ? (cut ? "full, scene cut" : "full")
+                      : "around known faces",
+            detections.size (), (g_get_monotonic_time () - began) / 1000.0);
+      }
     } catch (const cv::Exception &e) {
       error = e.what ();
     } catch (...) {
@@ -799,14 +893,15 @@ worker_loop (GstFaceOverlayFilter *self)
 
     GstMessage *msg = NULL;
     lk.lock ();
-    if (error.empty () && job.caps_generation == priv->caps_generation) {
-      update_tracks (priv, detections);
+    if (searched && error.empty ()
+        && job.caps_generation == priv->caps_generation) {
+      update_tracks (priv, detections, job.running_time);
       if (faces_changed (priv->faces, priv->posted_faces)) {
         priv->posted_faces = priv->faces;
         msg = faces_message (self, priv->faces, job);
       }
     }
-    priv->busy = false;
+    priv->running = false;
     lk.unlock ();
 
     if (!error.empty ())
@@ -867,13 +962,14 @@ gst_face_overlay_filter_start (GstBaseTransform *trans)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->quit = false;
-    priv->busy = false;
+    priv->running = false;
     priv->job_ready = false;
     priv->faces.clear ();
     priv->posted_faces.clear ();
+    priv->lost_faces.clear ();
     priv->started = true;
   }
-  priv->last_submit = GST_CLOCK_TIME_NONE;
+  priv->last_detection = GST_CLOCK_TIME_NONE;
   priv->worker = std::thread (worker_loop, self);
   return TRUE;
 }
@@ -894,9 +990,10 @@ gst_face_overlay_filter_stop (GstBaseTransform *trans)
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->job = DetectJob ();
   priv->job_ready = false;
-  priv->busy = false;
+  priv->running = false;
   priv->faces.clear ();
   priv->posted_faces.clear ();
+  priv->lost_faces.clear ();
   priv->overlays.clear ();
   return TRUE;
 }
@@ -912,8 +1009,9 @@ gst_face_overlay_filter_set_info (GstVideoFilter *filter, GstCaps *incaps,
   priv->caps_generation++;
   priv->faces.clear ();
   priv->posted_faces.clear ();
+  priv->lost_faces.clear ();
   priv->overlays.clear ();
-  priv->last_submit = GST_CLOCK_TIME_NONE;
+  priv->last_detection = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
 
@@ -956,24 +1054,32 @@ gst_face_overlay_filter_transform_frame_ip (
       gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts);
 
   try {
-    /* Hand the frame to the worker if it is idle and the interval is up. */
+    /* Hand the frame to the worker if it is idle: for a detection when the
+     * interval is up, otherwise (with `track`) to follow the known faces and
+     * watch for a scene cut. */
     bool due = !GST_CLOCK_TIME_IS_VALID (running_time)
-               || !GST_CLOCK_TIME_IS_VALID (priv->last_submit)
-               || running_time < priv->last_submit
-               || running_time - priv->last_submit
+               || !GST_CLOCK_TIME_IS_VALID (priv->last_detection)
+               || running_time < priv->last_detection
+               || running_time - priv->last_detection
                       >= settings.interval_ms * GST_MSECOND;
     bool submit = false;
     guint caps_generation = 0;
-    if (due) {
+    {
+      /* With `track`, every frame is handed over: while the worker is busy
+       * it waits in place of the one before (the worker takes the newest
+       * frame as soon as it is free). */
       std::lock_guard<std::mutex> guard (priv->lock);
-      if (!priv->busy && priv->started) {
-        priv->busy = submit = true;
+      bool idle = !priv->running && !priv->job_ready;
+      if (priv->started && (settings.track || (due && idle))) {
+        submit = true;
         caps_generation = priv->caps_generation;
       }
     }
     if (submit) {
       DetectJob job;
       job.grey = grey_copy (frame);
+      job.due = due;
+      job.track = settings.track;
       job.detect_width = settings.detect_width;
       job.min_neighbors = settings.min_neighbors;
       job.scale_factor = settings.scale_factor;
@@ -982,9 +1088,13 @@ gst_face_overlay_filter_transform_frame_ip (
       job.timestamp = pts;
       job.stream_time = stream_time;
       job.running_time = running_time;
-      priv->last_submit = running_time;
+      if (due)
+        priv->last_detection = running_time;
       {
         std::lock_guard<std::mutex> guard (priv->lock);
+        /* A detection due on a frame still waiting stays due. */
+        if (priv->job_ready && priv->job.due)
+          job.due = true;
         priv->job = std::move (job);
         priv->job_ready = true;
       }
@@ -1095,6 +1205,9 @@ gst_face_overlay_filter_set_property (
     case PROP_FULL_SCAN_INTERVAL:
       s.full_scan_ms = g_value_get_uint (value);
       break;
+    case PROP_TRACK:
+      s.track = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1145,6 +1258,9 @@ gst_face_overlay_filter_get_property (
       break;
     case PROP_FULL_SCAN_INTERVAL:
       g_value_set_uint (value, s.full_scan_ms);
+      break;
+    case PROP_TRACK:
+      g_value_set_boolean (value, s.track);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1242,6 +1358,13 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
           "detections in between only search around the faces already found "
           "(0: always the whole frame)",
           0, G_MAXUINT, DEFAULT_FULL_SCAN_INTERVAL, live));
+  g_object_class_install_property (gobject_class, PROP_TRACK,
+      g_param_spec_boolean ("track", "Track",
+          "Between detections, follow each known face from frame to frame (a "
+          "search around it at nearby sizes; the newest frame when the "
+          "detector is busy) and search the whole frame at once on a scene "
+          "cut",
+          DEFAULT_TRACK, live));
 
   gst_element_class_set_static_metadata (element_class, "Face overlay filter",
       "Filter/Effect/Video",

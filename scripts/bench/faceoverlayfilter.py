@@ -24,6 +24,9 @@ IoU >= 0.5 (MATCH_IOU in the environment changes it).  A second figure,
 default interval): what a face ours finds after a detection delay is worth.
 `--misses [properties]` instead lists, frame by frame, the facedetect faces
 ours misses (defaults and interval=0) with what ours held on that frame.
+`--unhurried [properties]` runs ours (defaults and track=false) with a pause
+of 150 ms after each frame (timestamps still 30 frames/s), so that its worker
+is never short of time: what the rules find apart from the machine's load.
 
 Run from the source tree after building:
   meson devenv -C build /usr/bin/python3 ../scripts/bench/faceoverlayfilter.py
@@ -48,6 +51,7 @@ WIDTH, HEIGHT, FPS = 640, 480, 30
 CAPS = f"video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate={FPS}/1"
 RUN_TIMEOUT = 60  # seconds, per pipeline
 LATE = 3  # frames
+UNHURRIED_US = 150000  # --unhurried: pause after each frame
 MATCH = float(__import__("os").environ.get("MATCH_IOU", "0.5"))  # IoU for "found"
 
 
@@ -88,14 +92,17 @@ def rect_list(structure):
     return [tuple(int(v) for v in m) for m in FACE_RE.findall(text)]
 
 
-def run(frames, element):
-    """Pushes the frames through `element` (None: baseline) at 30 fps.
-    Returns (cpu seconds, {timestamp: faces} from the element's messages,
-    number of detections ours ran)."""
+def run(frames, element, pause_us=0):
+    """Pushes the frames through `element` (None: baseline) at 30 fps, or
+    with a pause of `pause_us` after each frame instead (timestamps still at
+    30 fps).  Returns (cpu seconds, {timestamp: faces} from the element's
+    messages)."""
     middle = f"{element} ! " if element else ""
+    sink = (f"identity sleep-time={pause_us} ! fakesink sync=false"
+            if pause_us else "fakesink sync=true")
     pipe = Gst.parse_launch(
         f"appsrc name=src format=time caps={CAPS} max-bytes=0 ! {middle}"
-        "fakesink sync=true")
+        f"{sink}")
     src = pipe.get_by_name("src")
     for i, buf in enumerate(frames):
         b = buf.copy()
@@ -111,7 +118,7 @@ def run(frames, element):
     pipe.set_state(Gst.State.PLAYING)
     while True:
         msg = bus.timed_pop_filtered(
-            RUN_TIMEOUT * Gst.SECOND,
+            int((RUN_TIMEOUT + n_pause(frames, pause_us)) * Gst.SECOND),
             Gst.MessageType.EOS | Gst.MessageType.ERROR
             | Gst.MessageType.ELEMENT)
         if msg is None:
@@ -124,11 +131,16 @@ def run(frames, element):
         s = msg.get_structure()
         if s.get_name() in ("facedetect", "faceoverlayfilter"):
             messages[s.get_value("timestamp")] = rect_list(s)
-        if time.monotonic() - wall > RUN_TIMEOUT:
+        if time.monotonic() - wall > RUN_TIMEOUT + n_pause(frames, pause_us):
             sys.exit(f"timeout running {element}")
     pipe.set_state(Gst.State.NULL)
     used = cpu_seconds() - start
     return used, messages
+
+
+def n_pause(frames, pause_us):
+    """Extra seconds a paused run may take."""
+    return len(frames) * pause_us / 1e6
 
 
 def iou(a, b):
@@ -160,6 +172,7 @@ class DetectionCounter:
 
     def __init__(self):
         self.count = 0
+        self.tracking = 0
         Gst.debug_set_threshold_for_name("faceoverlayfilter", Gst.DebugLevel.DEBUG)
         Gst.debug_add_log_function(self.log, None)
 
@@ -167,15 +180,18 @@ class DetectionCounter:
         if category.get_name() == "faceoverlayfilter" and \
                 message.get().startswith("detection "):
             self.count += 1
+        elif category.get_name() == "faceoverlayfilter" and \
+                message.get().startswith("tracking "):
+            self.tracking += 1
 
 
-def show_misses(frames, stock_msgs, extra):
+def show_misses(frames, stock_msgs, extra, stock_cpu, base):
     """--misses: which of facedetect's faces ours (defaults + extra) misses,
     frame by frame, with what ours held on that frame."""
     n = len(frames)
     for label in (f"faceoverlayfilter {extra}",
                   f"faceoverlayfilter interval=0 {extra}"):
-        _, msgs = run(frames, label)
+        cpu, msgs = run(frames, label)
         ours = faces_per_frame(msgs, n)
         missed = 0
         print(f"--- {label}")
@@ -186,7 +202,30 @@ def show_misses(frames, stock_msgs, extra):
                     missed += 1
                     print(f"frame {i:3d} missed {s} (best IoU {best:.2f}); "
                           f"ours {ours[i]}")
-        print(f"missed {missed}")
+        per_frame = (cpu - base) / n * 1000
+        print(f"missed {missed}; {per_frame:.2f} ms CPU/frame, "
+              f"{stock_cpu / per_frame:.1f}x less than facedetect")
+
+
+def show_unhurried(frames, stock_msgs, extra, stock_ms, base):
+    """--unhurried: ours with a pause of UNHURRIED_US after every frame, so
+    that its worker is never short of time however loaded the machine: what
+    the rules find, apart from the machine's load."""
+    n = len(frames)
+    for label in (f"faceoverlayfilter {extra}",
+                  f"faceoverlayfilter track=false {extra}"):
+        cpu, msgs = run(frames, label, UNHURRIED_US)
+        ours = faces_per_frame(msgs, n)
+        missed = [(i, s) for i in range(n)
+                  for s in stock_msgs.get(i * Gst.SECOND // FPS, [])
+                  if not any(iou(s, o) >= MATCH for o in ours[i])]
+        total = sum(len(stock_msgs.get(i * Gst.SECOND // FPS, []))
+                    for i in range(n))
+        per_frame = (cpu - base) / n * 1000
+        print(f"{label} (unhurried): {per_frame:.2f} ms CPU/frame "
+              f"({stock_ms / per_frame:.1f}x less than facedetect), "
+              f"{total - len(missed)}/{total} of facedetect's faces; "
+              f"missed on frames {sorted(set(i for i, _ in missed))}")
 
 
 def main():
@@ -206,23 +245,32 @@ def main():
     stock_cpu, stock_msgs = run(frames, "facedetect display=false")
     counter.count = 0
     misses_only = "--misses" in sys.argv
+    unhurried = "--unhurried" in sys.argv
     # e.g. scale-factor=1.2, for trying
-    extra = " ".join(a for a in sys.argv[1:] if a != "--misses")
+    extra = " ".join(a for a in sys.argv[1:] if not a.startswith("--"))
+    if unhurried:
+        show_unhurried(frames, stock_msgs, extra,
+                       (stock_cpu - base1) / n * 1000, base1)
+        return
     if misses_only:
-        show_misses(frames, stock_msgs, extra)
+        show_misses(frames, stock_msgs, extra,
+                    (stock_cpu - base1) / n * 1000, base1)
         return
     ours_cpu, ours_msgs = run(frames, f"faceoverlayfilter {extra}")
-    ours_detections = counter.count
-    counter.count = 0
+    ours_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
+    old_cpu, old_msgs = run(frames, f"faceoverlayfilter track=false {extra}")
+    old_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     all_cpu, all_msgs = run(frames, f"faceoverlayfilter interval=0 {extra}")
-    all_detections = counter.count
-    counter.count = 0
+    all_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     full_cpu, full_msgs = run(
         frames, f"faceoverlayfilter interval=0 full-scan-interval=0 {extra}")
-    full_detections = counter.count
-    counter.count = 0
+    full_detections = (counter.count, counter.tracking)
+    counter.count = counter.tracking = 0
     same_cpu, same_msgs = run(frames, f"faceoverlayfilter {SAME_GRID} {extra}")
-    same_detections = counter.count
+    same_detections = (counter.count, counter.tracking)
     base2, _ = run(frames, None)
     base = (base1 + base2) / 2
 
@@ -240,10 +288,10 @@ def main():
         late = sum(1 for i in range(n) for s in stock_faces[i]
                    if any(iou(s, o) >= MATCH for j in range(i, min(n, i + LATE + 1))
                           for o in ours[j]))
-        per_detection = (cpu - base) / max(detections, 1) * 1000
+        searches, tracking = detections
         print(f"{label:38s} {per_frame:7.2f} ms CPU/frame  "
-              f"{total:5d} face-frames  {detections:4d} detections "
-              f"({per_detection:.1f} ms CPU each)  "
+              f"{total:5d} face-frames  {searches:4d} detections "
+              f"+ {tracking:3d} tracking searches  "
               f"{matched}/{stock_total} of facedetect's faces ({recall:.0f} %, "
               f"IoU >= {MATCH}), {late} ({late / max(stock_total, 1) * 100:.0f} %) "
               f"on the frame or within {LATE} frames")
@@ -256,6 +304,8 @@ def main():
           f"({stock:.1f} ms CPU each)  on {stock_frames} frames")
     ours = report("faceoverlayfilter (defaults)", ours_cpu, ours_msgs,
                   ours_detections)
+    old = report("faceoverlayfilter track=false", old_cpu, old_msgs,
+                 old_detections)
     every = report("faceoverlayfilter interval=0", all_cpu, all_msgs,
                    all_detections)
     full = report("faceoverlayfilter interval=0 full-scan-interval=0",
@@ -263,7 +313,8 @@ def main():
     same = report(f"faceoverlayfilter {SAME_GRID}", same_cpu, same_msgs,
                   same_detections)
     print(f"ratio facedetect/faceoverlayfilter CPU per frame: defaults "
-          f"{stock / ours:.1f}x, interval=0 {stock / every:.1f}x, "
+          f"{stock / ours:.1f}x, track=false {stock / old:.1f}x, "
+          f"interval=0 {stock / every:.1f}x, "
           f"interval=0 full-scan-interval=0 {stock / full:.1f}x, "
           f"{SAME_GRID} {stock / same:.1f}x")
 

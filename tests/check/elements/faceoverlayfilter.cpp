@@ -196,6 +196,7 @@ struct Fixture {
   GstVideoFormat format;
   int width, height;
   GstClockTime pts = 0;
+  GstClockTime step = FRAME_STEP; /* between two frames' timestamps */
 };
 
 static Fixture
@@ -244,8 +245,8 @@ push_frame (Fixture &f, GstBuffer *input)
 {
   GstBuffer *buf = gst_buffer_copy (input);
   GST_BUFFER_PTS (buf) = f.pts;
-  GST_BUFFER_DURATION (buf) = FRAME_STEP;
-  f.pts += FRAME_STEP;
+  GST_BUFFER_DURATION (buf) = f.step;
+  f.pts += f.step;
   fail_unless_equals_int (gst_harness_push (f.h, buf), GST_FLOW_OK);
   GstBuffer *out = gst_harness_try_pull (f.h);
   fail_unless (out != NULL, "the frame did not come out at once");
@@ -628,6 +629,135 @@ GST_START_TEST (test_messages_on_change)
 }
 GST_END_TEST;
 
+/* With the defaults, a face moving from frame to frame at 30 frames/s is
+ * followed on every frame, not only every `interval`: each frame gets a
+ * message with its own timestamp and the face where it is on that frame. */
+GST_START_TEST (test_face_followed_every_frame)
+{
+  const int shift = 48; /* a quarter of the face per frame */
+  cv::Mat lena = load_sample (LENA);
+  auto frame_at = [&lena] (int x) {
+    cv::Mat bgr (512, 832, CV_8UC3, cv::Scalar (90, 90, 90));
+    lena.copyTo (bgr (cv::Rect (x, 0, 512, 512)));
+    return bgr;
+  };
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 832, 512);
+  f.step = GST_SECOND / 30;
+  GstBuffer *input = make_buffer (frame_at (0), f.format);
+  std::vector<cv::Rect> start = detect (f, input);
+  gst_buffer_unref (input);
+  fail_unless_equals_int ((int)start.size (), 1);
+  for (int k = 1; k <= 6; k++) {
+    input = make_buffer (frame_at (k * shift), f.format);
+    GstClockTime pts = f.pts;
+    gst_buffer_unref (push_frame (f, input));
+    gst_buffer_unref (input);
+    GstMessage *msg = wait_faces_message (f);
+    guint64 ts;
+    fail_unless (gst_structure_get_uint64 (
+        gst_message_get_structure (msg), "timestamp", &ts));
+    fail_unless_equals_uint64 (ts, pts);
+    std::vector<cv::Rect> now = faces_of (msg);
+    gst_message_unref (msg);
+    fail_unless_equals_int ((int)now.size (), 1);
+    cv::Rect expected = start[0] + cv::Point (k * shift, 0);
+    fail_unless (iou (now[0], expected) >= 0.5,
+        "frame %d: face at %d,%d %dx%d, expected near %d,%d", k, now[0].x,
+        now[0].y, now[0].width, now[0].height, expected.x, expected.y);
+  }
+  fixture_free (f);
+}
+GST_END_TEST;
+
+/* A scene cut between two detections: the whole frame is searched on the
+ * frame of the cut, so a new face is reported with that frame's timestamp
+ * although the face already known is still found where it was. */
+GST_START_TEST (test_scene_cut_searches_at_once)
+{
+  cv::Mat lena = load_sample (LENA), mona = load_sample (MONA_LISA);
+  cv::Mat before (480, 640, CV_8UC3, cv::Scalar (30, 30, 30));
+  cv::resize (lena, before (cv::Rect (0, 80, 320, 320)), cv::Size (320, 320));
+  cv::Mat after (480, 640, CV_8UC3, cv::Scalar (200, 200, 200));
+  before (cv::Rect (0, 80, 320, 320))
+      .copyTo (after (cv::Rect (0, 80, 320, 320)));
+  cv::Mat m;
+  cv::resize (mona, m, cv::Size (300, 444));
+  m (cv::Rect (0, 0, 300, 440)).copyTo (after (cv::Rect (330, 20, 300, 440)));
+
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 640, 480);
+  f.step = GST_SECOND / 30; /* the next frame is no detection's */
+  GstBuffer *input = make_buffer (before, f.format);
+  fail_unless_equals_int ((int)detect (f, input).size (), 1);
+  gst_buffer_unref (input);
+
+  input = make_buffer (after, f.format);
+  GstClockTime pts = f.pts;
+  gst_buffer_unref (push_frame (f, input));
+  gst_buffer_unref (input);
+  GstMessage *msg = wait_faces_message (f);
+  guint64 ts;
+  fail_unless (gst_structure_get_uint64 (
+      gst_message_get_structure (msg), "timestamp", &ts));
+  fail_unless_equals_uint64 (ts, pts);
+  std::vector<cv::Rect> faces = faces_of (msg);
+  gst_message_unref (msg);
+  check_faces_match (faces, reference_faces (after, 320),
+      (int)std::ceil (24.0 * after.cols / 320));
+  fail_unless_equals_int ((int)faces.size (), 2);
+  fixture_free (f);
+}
+GST_END_TEST;
+
+/* A face missing from two searches is no longer reported; found again at
+ * its place soon after, it gets its id back. */
+GST_START_TEST (test_lost_face_keeps_its_id)
+{
+  cv::Mat lena = load_sample (LENA);
+  cv::Mat with (480, 640, CV_8UC3, cv::Scalar (90, 90, 90));
+  cv::resize (lena, with (cv::Rect (100, 80, 320, 320)), cv::Size (320, 320));
+  cv::Mat without (480, 640, CV_8UC3, cv::Scalar (90, 90, 90));
+
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_I420, 640, 480);
+  f.step = GST_SECOND / 30;
+  GstBuffer *face = make_buffer (with, f.format);
+  GstBuffer *empty = make_buffer (without, f.format);
+  gst_buffer_unref (push_frame (f, face));
+  GstMessage *msg = wait_faces_message (f);
+  const GstStructure *s = gst_message_get_structure (msg);
+  const GValue *list = gst_structure_get_value (s, "faces");
+  fail_unless_equals_int (gst_value_array_get_size (list), 1);
+  guint id = 0;
+  fail_unless (gst_structure_get_uint (
+      gst_value_get_structure (gst_value_array_get_value (list, 0)), "id",
+      &id));
+  gst_message_unref (msg);
+
+  gst_buffer_unref (push_frame (f, empty));
+  msg = gst_bus_timed_pop_filtered (f.bus, 2 * GST_SECOND, GST_MESSAGE_ELEMENT);
+  fail_unless (msg == NULL, "face dropped after one missing search");
+  gst_buffer_unref (push_frame (f, empty));
+  msg = wait_faces_message (f);
+  fail_unless_equals_int ((int)faces_of (msg).size (), 0);
+  gst_message_unref (msg);
+
+  gst_buffer_unref (push_frame (f, face));
+  msg = wait_faces_message (f);
+  s = gst_message_get_structure (msg);
+  list = gst_structure_get_value (s, "faces");
+  fail_unless_equals_int (gst_value_array_get_size (list), 1);
+  guint again = 0;
+  fail_unless (gst_structure_get_uint (
+      gst_value_get_structure (gst_value_array_get_value (list, 0)), "id",
+      &again));
+  fail_unless_equals_int (again, id);
+  gst_message_unref (msg);
+
+  gst_buffer_unref (face);
+  gst_buffer_unref (empty);
+  fixture_free (f);
+}
+GST_END_TEST;
+
 /* Every supported format: the image lands on each face (checked after
  * converting back to RGBA) and blur changes only the faces. */
 GST_START_TEST (test_all_formats)
@@ -864,6 +994,9 @@ faceoverlayfilter_suite (void)
   tcase_add_test (tc, test_all_formats);
   tcase_add_test (tc, test_caps_change_forgets_faces);
   tcase_add_test (tc, test_messages_on_change);
+  tcase_add_test (tc, test_face_followed_every_frame);
+  tcase_add_test (tc, test_scene_cut_searches_at_once);
+  tcase_add_test (tc, test_lost_face_keeps_its_id);
   tcase_add_test (tc, test_slow_detection_does_not_delay);
   tcase_add_test (tc, test_bad_files_are_clear_errors);
   return s;
