@@ -338,6 +338,8 @@ static void gst_dispatcher_release_pad (GstElement *element, GstPad *pad);
 static GstStateChangeReturn gst_dispatcher_change_state (
     GstElement *element, GstStateChange transition);
 
+static GstFlowReturn gst_dispatcher_sink_chain_list (
+    GstPad *pad, GstObject *parent, GstBufferList *list);
 static GstFlowReturn gst_dispatcher_sink_chain (
     GstPad *pad, GstObject *parent, GstBuffer *buffer);
 static gboolean gst_dispatcher_sink_event (
@@ -899,6 +901,8 @@ gst_dispatcher_request_new_pad (GstElement *element, GstPadTemplate *templ,
     pad->input = in;
     gst_pad_set_chain_function (
         GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_chain));
+    gst_pad_set_chain_list_function (
+        GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_chain_list));
     gst_pad_set_event_function (
         GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_sink_event));
     gst_pad_set_query_function (
@@ -1034,20 +1038,13 @@ struct RetimedCache {
   ~RetimedCache () { gst_clear_buffer (&buffer); }
 };
 
-static void
-push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
-    GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
+/* What @buf becomes on @out: a ref of it, or a shallow copy with the
+ * output's timestamps (shared through @cache by outputs with the same
+ * offset).  Called with out->stream held, after prepare_output(). */
+static GstBuffer *
+retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
+    GstClockTime in_dts_rt, RetimedCache &cache)
 {
-  /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
-   * events go out with the first buffer after it gets linked. */
-  if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
-    return;
-  std::lock_guard<std::mutex> lk (out->stream);
-  if (out->current.load () != in)
-    return; /* switched away since the list was taken */
-
-  prepare_output (self, out, in);
-
   bool discont = false;
   if (out->last_serial != in->serial) {
     /* First buffer of a new input: continue at the output's position. */
@@ -1096,10 +1093,55 @@ push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
     if (!GST_CLOCK_TIME_IS_VALID (out->position) || end > out->position)
       out->position = end;
   }
+  return outbuf;
+}
 
+static void
+push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
+    GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
+{
+  /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
+   * events go out with the first buffer after it gets linked. */
+  if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
+    return;
+  std::lock_guard<std::mutex> lk (out->stream);
+  if (out->current.load () != in)
+    return; /* switched away since the list was taken */
+
+  prepare_output (self, out, in);
+  GstBuffer *outbuf = retime_for_output (out, in, buf, in_rt, in_dts_rt, cache);
   GstFlowReturn ret = gst_pad_push (out->pad, outbuf);
   if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
     GST_LOG_OBJECT (out->pad, "push: %s", gst_flow_get_name (ret));
+}
+
+/* Running times of a buffer on its input. */
+struct InputTimes {
+  GstClockTime pts = GST_CLOCK_TIME_NONE, dts = GST_CLOCK_TIME_NONE;
+};
+
+/* Like push_to_output for a whole list, pushed on as one list. */
+static void
+push_list_to_output (GstDispatcher *self, Output *out, Input *in,
+    GstBufferList *list, const std::vector<InputTimes> &times,
+    std::vector<RetimedCache> &caches)
+{
+  if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
+    return;
+  std::lock_guard<std::mutex> lk (out->stream);
+  if (out->current.load () != in)
+    return;
+
+  prepare_output (self, out, in);
+  guint n = gst_buffer_list_length (list);
+  GstBufferList *outlist = gst_buffer_list_new_sized (n);
+  for (guint i = 0; i < n; i++)
+    gst_buffer_list_add (
+        outlist, retime_for_output (out, in, gst_buffer_list_get (list, i),
+                     times[i].pts, times[i].dts, caches[i]));
+  GstFlowReturn ret = gst_pad_push_list (out->pad, outlist);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
+    GST_LOG_OBJECT (out->pad, "push list: %s", gst_flow_get_name (ret));
 }
 
 /* Keeps outputs without a live input going with GAP events: each output's
@@ -1202,6 +1244,33 @@ handle_waiting (GstDispatcher *self, Input *in, GstBuffer *buf,
   }
 }
 
+/* One input at a time paces the gaps of outputs without media. */
+static void
+drive_gaps (GstDispatcher *self, Input *in, GstClockTime in_rt)
+{
+  DispatcherPrivate *priv = self->priv;
+  Input *driver = priv->gap_driver.load ();
+  if (!driver && !in->eos.load ()) {
+    priv->gap_driver.compare_exchange_strong (driver, in);
+    driver = priv->gap_driver.load ();
+  }
+  if (driver != in || !GST_CLOCK_TIME_IS_VALID (in_rt))
+    return;
+  if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
+      || in_rt + GAP_INTERVAL < in->next_gap_rt) {
+    in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
+  } else if (in_rt >= in->next_gap_rt) {
+    GstClockTime elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
+    in->next_gap_rt = in_rt + GAP_INTERVAL;
+    OutputListPtr all;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      all = priv->all_outputs;
+    }
+    push_gaps (self, *all, elapsed);
+  }
+}
+
 static GstFlowReturn
 gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -1237,32 +1306,54 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     post_switch_messages (self, msgs);
   }
 
-  /* One input at a time paces the gaps of outputs without media. */
-  Input *driver = priv->gap_driver.load ();
-  if (!driver && !in->eos.load ()) {
-    priv->gap_driver.compare_exchange_strong (driver, in);
-    driver = priv->gap_driver.load ();
-  }
-  if (driver == in && GST_CLOCK_TIME_IS_VALID (in_rt)) {
-    if (!GST_CLOCK_TIME_IS_VALID (in->next_gap_rt)
-        || in_rt + GAP_INTERVAL < in->next_gap_rt) {
-      in->next_gap_rt = in_rt + GAP_INTERVAL; /* (re)start the ticks */
-    } else if (in_rt >= in->next_gap_rt) {
-      GstClockTime elapsed = in_rt - (in->next_gap_rt - GAP_INTERVAL);
-      in->next_gap_rt = in_rt + GAP_INTERVAL;
-      OutputListPtr all;
-      {
-        std::lock_guard<std::mutex> lk (priv->lock);
-        all = priv->all_outputs;
-      }
-      push_gaps (self, *all, elapsed);
-    }
-  }
+  drive_gaps (self, in, in_rt);
 
   RetimedCache cache;
   for (auto &out : *in->local_fed)
     push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
   gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
+/* A list (a frame's RTP packets from a payloader) goes on as one list to
+ * every output it feeds, so a viewer's pipeline takes it in one push.  While
+ * a switch waits on this input each buffer is judged on its own. */
+static GstFlowReturn
+gst_dispatcher_sink_chain_list (
+    GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  Input *in = GST_DISPATCHER_PAD (pad)->input;
+  guint n = gst_buffer_list_length (list);
+  if (n <= 1 || in->attention.load ()) {
+    for (guint i = 0; i < n; i++)
+      gst_dispatcher_sink_chain (
+          pad, parent, gst_buffer_ref (gst_buffer_list_get (list, i)));
+    gst_buffer_list_unref (list);
+    return GST_FLOW_OK;
+  }
+
+  std::vector<InputTimes> times (n);
+  GstClockTime last_rt = GST_CLOCK_TIME_NONE;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_list_get (list, i);
+    if (GST_BUFFER_PTS_IS_VALID (buf))
+      times[i].pts = gst_segment_to_running_time (
+          &in->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+    if (GST_BUFFER_DTS_IS_VALID (buf))
+      times[i].dts = gst_segment_to_running_time (
+          &in->segment, GST_FORMAT_TIME, GST_BUFFER_DTS (buf));
+    if (GST_CLOCK_TIME_IS_VALID (times[i].pts))
+      last_rt = times[i].pts;
+  }
+  if (GST_CLOCK_TIME_IS_VALID (last_rt))
+    in->last_rt.store (last_rt);
+  drive_gaps (self, in, last_rt);
+
+  std::vector<RetimedCache> caches (n);
+  for (auto &out : *in->local_fed)
+    push_list_to_output (self, out.get (), in, list, times, caches);
+  gst_buffer_list_unref (list);
   return GST_FLOW_OK;
 }
 

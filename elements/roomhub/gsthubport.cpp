@@ -123,6 +123,8 @@ enum {
 #define AUDIO_QUEUE_BUFFERS 10
 #define ENCODED_QUEUE_BUFFERS 30
 #define RTP_QUEUE_BUFFERS 500
+/* At most this many queued buffers are pushed on as one list. */
+#define MAX_PUSH_LIST 64
 
 /* Media types rather than ANY, so that launch syntax links audio to
  * `audio_sink` and video to `sink`.  A dispatcher forwards encoded media,
@@ -175,6 +177,24 @@ struct OutputQueue {
   void push (GstMiniObject *item)
   {
     std::lock_guard<std::mutex> guard (lock);
+    push_locked (item);
+    cond.notify_one ();
+  }
+
+  /* The buffers of @list (refs taken), with one wake-up of the source pad's
+   * task for all of them: a frame's RTP packets cost one hand-over. */
+  void push_list (GstBufferList *list)
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    guint n = gst_buffer_list_length (list);
+    for (guint i = 0; i < n; i++)
+      push_locked (GST_MINI_OBJECT_CAST (
+          gst_buffer_ref (gst_buffer_list_get (list, i))));
+    cond.notify_one ();
+  }
+
+  void push_locked (GstMiniObject *item)
+  {
     /* Events are kept while the source pad is not active yet (the port
      * attaches just before it activates): they carry the stream-start and
      * caps the pad needs first.  Deactivating clears them. */
@@ -209,7 +229,6 @@ struct OutputQueue {
         max_buffers = ENCODED_QUEUE_BUFFERS;
     }
     items.push_back (item);
-    cond.notify_one ();
   }
 
   void drop_buffers ()
@@ -822,10 +841,7 @@ gst_hub_port_shared_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     queue.push (GST_MINI_OBJECT_CAST (
         gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info))));
   } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
-    for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      queue.push (GST_MINI_OBJECT_CAST (
-          gst_buffer_ref (gst_buffer_list_get (list, i))));
+    queue.push_list (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
   } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     queue_hub_event (queue, gst_event_ref (GST_PAD_PROBE_INFO_EVENT (info)));
   }
@@ -910,10 +926,16 @@ gst_hub_port_ensure_output (GstHubPort *self, HubPortOutput *output)
   gst_object_unref (hub);
 }
 
+static void gst_hub_port_src_loop (GstPad *pad);
+
 static GstPadLinkReturn
 gst_hub_port_src_link (GstPad *pad, GstObject *parent, GstPad *peer)
 {
   gst_hub_port_ensure_output (GST_HUB_PORT (parent), output_of (pad));
+  /* An unlinked source pad has no task (see activate_mode): start it now
+   * if the pad is already active. */
+  if (GST_PAD_MODE (pad) == GST_PAD_MODE_PUSH)
+    gst_pad_start_task (pad, (GstTaskFunction)gst_hub_port_src_loop, pad, NULL);
   return GST_PAD_LINK_OK;
 }
 
@@ -944,6 +966,7 @@ gst_hub_port_src_loop (GstPad *pad)
   HubPortOutput *output = output_of (pad);
   OutputQueue &queue = *output->queue;
   GstMiniObject *item;
+  GstBufferList *list = NULL;
 
   {
     std::unique_lock<std::mutex> lock (queue.lock);
@@ -961,21 +984,39 @@ gst_hub_port_src_loop (GstPad *pad)
     }
     item = queue.items.front ();
     queue.items.pop_front ();
-    if (GST_IS_BUFFER (item))
+    if (GST_IS_BUFFER (item)) {
       queue.buffers--;
+      /* Buffers that queued up together (a frame's RTP packets) leave
+       * together, as one list: one push through the participant's chain. */
+      if (!queue.items.empty () && GST_IS_BUFFER (queue.items.front ())) {
+        list = gst_buffer_list_new ();
+        gst_buffer_list_add (list, GST_BUFFER_CAST (item));
+        item = NULL;
+        while (!queue.items.empty () && GST_IS_BUFFER (queue.items.front ())
+               && gst_buffer_list_length (list) < MAX_PUSH_LIST) {
+          gst_buffer_list_add (list, GST_BUFFER_CAST (queue.items.front ()));
+          queue.items.pop_front ();
+          queue.buffers--;
+        }
+      }
+    }
   }
 
-  if (GST_IS_EVENT (item)) {
+  if (item && GST_IS_EVENT (item)) {
     gst_pad_push_event (pad, GST_EVENT_CAST (item));
     return;
   }
   if (!self->priv->playing) {
     /* Live: what the hub sent while we were paused is gone. */
-    gst_mini_object_unref (item);
+    if (item)
+      gst_mini_object_unref (item);
+    if (list)
+      gst_buffer_list_unref (list);
     return;
   }
   gst_hub_port_retime (self, pad, false);
-  GstFlowReturn ret = gst_pad_push (pad, GST_BUFFER_CAST (item));
+  GstFlowReturn ret = list ? gst_pad_push_list (pad, list)
+                           : gst_pad_push (pad, GST_BUFFER_CAST (item));
   if (ret == GST_FLOW_OK || ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_EOS
       || ret == GST_FLOW_FLUSHING)
     return;
@@ -996,6 +1037,10 @@ gst_hub_port_src_activate_mode (
       queue.flushing = false;
       queue.ended = false;
     }
+    /* A thread per linked pad only: a viewer that takes video alone has no
+     * audio thread. */
+    if (!gst_pad_is_linked (pad))
+      return TRUE;
     return gst_pad_start_task (
         pad, (GstTaskFunction)gst_hub_port_src_loop, pad, NULL);
   }

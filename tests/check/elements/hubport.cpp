@@ -1055,17 +1055,31 @@ GST_START_TEST (test_dispatcher_rtp_burst_kept)
       [] (GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_OK; },
       NULL, NULL);
 
-  /* ...while the hub forwards a burst of 200. */
+  /* ...while the hub forwards a burst of 200: 100 one by one, then 100 as
+   * lists of 10 (a payloader's frames), which the dispatcher and the hubport
+   * pass on as lists. */
   const guint n = 200;
   GstElement *src = by_name (hub_pipeline, "src");
+  GstBufferList *list = NULL;
   for (guint i = 0; i < n; i++) {
     GstBuffer *buffer = gst_buffer_new_allocate (NULL, 4, NULL);
     gst_buffer_memset (buffer, 0, (guint8)i, 4);
     GST_BUFFER_PTS (buffer) = i * GST_MSECOND;
     GST_BUFFER_OFFSET (buffer) = i;
-    GstFlowReturn ret;
-    g_signal_emit_by_name (src, "push-buffer", buffer, &ret);
-    gst_buffer_unref (buffer);
+    GstFlowReturn ret = GST_FLOW_OK;
+    if (i < n / 2) {
+      g_signal_emit_by_name (src, "push-buffer", buffer, &ret);
+      gst_buffer_unref (buffer);
+    } else {
+      if (!list)
+        list = gst_buffer_list_new ();
+      gst_buffer_list_add (list, buffer);
+      if (gst_buffer_list_length (list) == 10) {
+        g_signal_emit_by_name (src, "push-buffer-list", list, &ret);
+        gst_buffer_list_unref (list);
+        list = NULL;
+      }
+    }
     fail_unless_equals_int (ret, GST_FLOW_OK);
   }
   g_usleep (200 * 1000);
