@@ -452,6 +452,12 @@ class GstRoomServer:
         if self.form == 'rtp-hub':
             return head + ('  ! dispatcher name=program_rtp source=0 ! fakesink sync=false async=false\n\n'
                            '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\n')
+        if self.form == 'live-show':
+            # As docs/rooms/live-show.ini: payloaded once by rtpvp8pay, whose
+            # frames go out as lists of packets.
+            return head + ('  ! rtpvp8depay ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200\n'
+                           '  ! dispatcher name=program_rtp source=0 ! fakesink sync=false async=false\n\n'
+                           '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\n')
         # Before rtp-hub: depayload once into an encoded-VP8 dispatcher; each
         # viewer payloads it again.  `seats` only gives the viewers a hub port.
         return head + ('  ! rtpvp8depay ! dispatcher name=program source=0 ! fakesink sync=false async=false\n'
@@ -812,8 +818,10 @@ def main():
     parser.add_argument('--window', type=float, default=10, help='seconds per CPU window')
     parser.add_argument('--servers', default='gst-room,janus')
     parser.add_argument('--gst-room-forms', default='auto',
-                        help='how the gst-room viewers get the stream, comma-separated: rtp-hub (payloaded '
-                        'once), video-hub (payloaded per viewer); auto: both if this tree has rtp-hub')
+                        help='how the gst-room viewers get the stream, comma-separated: live-show '
+                        '(depayloaded and payloaded once, as the live-show room does: a frame is one list of '
+                        'packets), rtp-hub (the sender\'s packets as they come, one by one), video-hub '
+                        '(payloaded per viewer); auto: live-show and video-hub if this tree has rtp-hub')
     parser.add_argument('--perf', action='store_true',
                         help='after each measured window, profile the server with perf for one more window')
     parser.add_argument('--keep', action='store_true', help='keep the temporary directory (logs)')
@@ -843,9 +851,9 @@ def main():
         if 'gst-room' in wanted:
             forms = args.gst_room_forms.split(',')
             if forms == ['auto']:
-                forms = ['rtp-hub', 'video-hub'] if GstRoomServer.supports(tmp, 'rtp-hub') else ['video-hub']
+                forms = ['live-show', 'video-hub'] if GstRoomServer.supports(tmp, 'rtp-hub') else ['video-hub']
             for form in forms:
-                if form not in ('rtp-hub', 'video-hub'):
+                if form not in ('live-show', 'rtp-hub', 'video-hub'):
                     sys.exit(f'unknown gst-room form {form}')
                 servers.append(GstRoomServer(tmp, room_port, form))
         if 'janus' in wanted:
