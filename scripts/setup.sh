@@ -41,6 +41,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Janus is there for the viewers benchmark, which runs its own on loopback;
+  # the system service the package starts (on every interface) is not wanted.
+  if [[ " ${missing[*]} " == *" janus "* ]] && command -v systemctl >/dev/null \
+      && systemctl is-enabled --quiet janus 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now janus || true
+  fi
 fi
 
 # Node.js for the browser tests: Debian's, unless the machine has one already.
