@@ -629,6 +629,25 @@ GST_START_TEST (test_messages_on_change)
 }
 GST_END_TEST;
 
+/* Pushes @image as the next frame and returns the faces of the message
+ * about it, checking that the message carries that frame's timestamp. */
+static std::vector<cv::Rect>
+faces_of_next_frame (Fixture &f, const cv::Mat &image)
+{
+  GstBuffer *input = make_buffer (image, f.format);
+  GstClockTime pts = f.pts;
+  gst_buffer_unref (push_frame (f, input));
+  gst_buffer_unref (input);
+  GstMessage *msg = wait_faces_message (f);
+  guint64 ts = 0;
+  fail_unless (gst_structure_get_uint64 (
+      gst_message_get_structure (msg), "timestamp", &ts));
+  fail_unless_equals_uint64 (ts, pts);
+  std::vector<cv::Rect> faces = faces_of (msg);
+  gst_message_unref (msg);
+  return faces;
+}
+
 /* With the defaults, a face moving from frame to frame at 30 frames/s is
  * followed on every frame, not only every `interval`: each frame gets a
  * message with its own timestamp and the face where it is on that frame. */
@@ -648,17 +667,7 @@ GST_START_TEST (test_face_followed_every_frame)
   gst_buffer_unref (input);
   fail_unless_equals_int ((int)start.size (), 1);
   for (int k = 1; k <= 6; k++) {
-    input = make_buffer (frame_at (k * shift), f.format);
-    GstClockTime pts = f.pts;
-    gst_buffer_unref (push_frame (f, input));
-    gst_buffer_unref (input);
-    GstMessage *msg = wait_faces_message (f);
-    guint64 ts;
-    fail_unless (gst_structure_get_uint64 (
-        gst_message_get_structure (msg), "timestamp", &ts));
-    fail_unless_equals_uint64 (ts, pts);
-    std::vector<cv::Rect> now = faces_of (msg);
-    gst_message_unref (msg);
+    std::vector<cv::Rect> now = faces_of_next_frame (f, frame_at (k * shift));
     fail_unless_equals_int ((int)now.size (), 1);
     cv::Rect expected = start[0] + cv::Point (k * shift, 0);
     fail_unless (iou (now[0], expected) >= 0.5,
@@ -690,17 +699,7 @@ GST_START_TEST (test_scene_cut_searches_at_once)
   fail_unless_equals_int ((int)detect (f, input).size (), 1);
   gst_buffer_unref (input);
 
-  input = make_buffer (after, f.format);
-  GstClockTime pts = f.pts;
-  gst_buffer_unref (push_frame (f, input));
-  gst_buffer_unref (input);
-  GstMessage *msg = wait_faces_message (f);
-  guint64 ts;
-  fail_unless (gst_structure_get_uint64 (
-      gst_message_get_structure (msg), "timestamp", &ts));
-  fail_unless_equals_uint64 (ts, pts);
-  std::vector<cv::Rect> faces = faces_of (msg);
-  gst_message_unref (msg);
+  std::vector<cv::Rect> faces = faces_of_next_frame (f, after);
   check_faces_match (faces, reference_faces (after, 320),
       (int)std::ceil (24.0 * after.cols / 320));
   fail_unless_equals_int ((int)faces.size (), 2);
