@@ -1134,11 +1134,26 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
 
   prepare_output (self, out, in);
   guint n = gst_buffer_list_length (list);
-  GstBufferList *outlist = gst_buffer_list_new_sized (n);
-  for (guint i = 0; i < n; i++)
-    gst_buffer_list_add (
-        outlist, retime_for_output (out, in, gst_buffer_list_get (list, i),
-                     times[i].pts, times[i].dts, caches[i]));
+  std::vector<GstBuffer *> retimed (n);
+  bool unchanged = true;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_list_get (list, i);
+    retimed[i] =
+        retime_for_output (out, in, buf, times[i].pts, times[i].dts, caches[i]);
+    unchanged = unchanged && retimed[i] == buf;
+  }
+  /* Timestamps as they came (no switch yet): the same list, by reference,
+   * for every output. */
+  GstBufferList *outlist;
+  if (unchanged) {
+    for (GstBuffer *b : retimed)
+      gst_buffer_unref (b);
+    outlist = gst_buffer_list_ref (list);
+  } else {
+    outlist = gst_buffer_list_new_sized (n);
+    for (GstBuffer *b : retimed)
+      gst_buffer_list_add (outlist, b);
+  }
   GstFlowReturn ret = gst_pad_push_list (out->pad, outlist);
   if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
     GST_LOG_OBJECT (out->pad, "push list: %s", gst_flow_get_name (ret));

@@ -181,16 +181,25 @@ struct OutputQueue {
     cond.notify_one ();
   }
 
-  /* The buffers of @list (refs taken), with one wake-up of the source pad's
-   * task for all of them: a frame's RTP packets cost one hand-over. */
+  /* @list itself (a ref taken), as one item and one wake-up of the source
+   * pad's task: a frame's RTP packets cost one hand-over, and the same list
+   * goes on to the participant. */
   void push_list (GstBufferList *list)
   {
     std::lock_guard<std::mutex> guard (lock);
-    guint n = gst_buffer_list_length (list);
-    for (guint i = 0; i < n; i++)
-      push_locked (GST_MINI_OBJECT_CAST (
-          gst_buffer_ref (gst_buffer_list_get (list, i))));
+    push_locked (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)));
     cond.notify_one ();
+  }
+
+  /* How many buffers @item holds: 1 for a buffer, its length for a list, 0
+   * for an event. */
+  static guint data_size (GstMiniObject *item)
+  {
+    if (GST_IS_BUFFER (item))
+      return 1;
+    if (GST_IS_BUFFER_LIST (item))
+      return gst_buffer_list_length (GST_BUFFER_LIST_CAST (item));
+    return 0;
   }
 
   void push_locked (GstMiniObject *item)
@@ -198,22 +207,25 @@ struct OutputQueue {
     /* Events are kept while the source pad is not active yet (the port
      * attaches just before it activates): they carry the stream-start and
      * caps the pad needs first.  Deactivating clears them. */
-    if (ended || (flushing && GST_IS_BUFFER (item))) {
+    guint size = data_size (item);
+    if (ended || (flushing && size > 0)) {
       gst_mini_object_unref (item);
       return;
     }
-    if (GST_IS_BUFFER (item)) {
-      if (buffers >= max_buffers) {
-        for (auto it = items.begin (); it != items.end (); ++it) {
-          if (GST_IS_BUFFER (*it)) {
-            gst_mini_object_unref (*it);
-            items.erase (it);
-            buffers--;
-            break;
-          }
+    if (size > 0) {
+      /* Make room by dropping the oldest buffers or lists. */
+      for (auto it = items.begin ();
+           buffers > 0 && buffers + size > max_buffers && it != items.end ();) {
+        guint old = data_size (*it);
+        if (old == 0) {
+          ++it;
+          continue;
         }
+        gst_mini_object_unref (*it);
+        it = items.erase (it);
+        buffers -= old;
       }
-      buffers++;
+      buffers += size;
     } else if (GST_EVENT_TYPE (item) == GST_EVENT_EOS) {
       ended = true;
     } else if (GST_EVENT_TYPE (item) == GST_EVENT_CAPS) {
@@ -235,7 +247,7 @@ struct OutputQueue {
   {
     std::lock_guard<std::mutex> guard (lock);
     for (auto it = items.begin (); it != items.end ();) {
-      if (GST_IS_BUFFER (*it)) {
+      if (data_size (*it) > 0) {
         gst_mini_object_unref (*it);
         it = items.erase (it);
       } else {
@@ -801,6 +813,16 @@ gst_hub_port_tap_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   return GST_FLOW_OK;
 }
 
+/* A list (a frame's RTP packets) is queued whole: one wake-up for all. */
+static GstFlowReturn
+gst_hub_port_tap_chain_list (
+    GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  output_of (pad)->queue->push_list (list);
+  gst_buffer_list_unref (list);
+  return GST_FLOW_OK;
+}
+
 static gboolean
 gst_hub_port_tap_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
@@ -984,7 +1006,11 @@ gst_hub_port_src_loop (GstPad *pad)
     }
     item = queue.items.front ();
     queue.items.pop_front ();
-    if (GST_IS_BUFFER (item)) {
+    if (GST_IS_BUFFER_LIST (item)) {
+      queue.buffers -= gst_buffer_list_length (GST_BUFFER_LIST_CAST (item));
+      list = GST_BUFFER_LIST_CAST (item);
+      item = NULL;
+    } else if (GST_IS_BUFFER (item)) {
       queue.buffers--;
       /* Buffers that queued up together (a frame's RTP packets) leave
        * together, as one list: one push through the participant's chain. */
@@ -1532,6 +1558,8 @@ gst_hub_port_init (GstHubPort *self)
     output.tappad =
         make_internal_pad (self, tap_names[i], GST_PAD_SINK, &output);
     gst_pad_set_chain_function (output.tappad, gst_hub_port_tap_chain);
+    gst_pad_set_chain_list_function (
+        output.tappad, gst_hub_port_tap_chain_list);
     gst_pad_set_event_function (output.tappad, gst_hub_port_tap_event);
     gst_pad_set_query_function (output.tappad, gst_hub_port_tap_query);
     gst_pad_set_active (output.tappad, TRUE);
