@@ -113,6 +113,14 @@ def fixed_udp_port():
     raise BenchError('no free UDP port below the ephemeral range')
 
 
+def probed_packets(info):
+    """(bytes, packets) of what a buffer or buffer-list pad probe sees."""
+    if info.type & Gst.PadProbeType.BUFFER_LIST:
+        buffers = info.get_buffer_list()
+        return sum(buffers.get(i).get_size() for i in range(buffers.length())), buffers.length()
+    return info.get_buffer().get_size(), 1
+
+
 def free_tcp_port():
     s = socket.socket()
     s.bind(('127.0.0.1', 0))
@@ -337,14 +345,9 @@ class Viewer:
         pad.link(sink.get_static_pad('sink'))
 
     def on_rtp(self, pad, info):
-        if info.type & Gst.PadProbeType.BUFFER_LIST:
-            buffers = info.get_buffer_list()
-            for i in range(buffers.length()):
-                self.bytes += buffers.get(i).get_size()
-            self.packets += buffers.length()
-        else:
-            self.bytes += info.get_buffer().get_size()
-            self.packets += 1
+        size, count = probed_packets(info)
+        self.bytes += size
+        self.packets += count
         return Gst.PadProbeReturn.OK
 
     def stop(self):
@@ -613,14 +616,9 @@ class Bench:
         self.sender = None
 
     def on_sent(self, pad, info):
-        if info.type & Gst.PadProbeType.BUFFER_LIST:
-            buffers = info.get_buffer_list()
-            for i in range(buffers.length()):
-                self.sent_bytes += buffers.get(i).get_size()
-            self.sent_packets += buffers.length()
-        else:
-            self.sent_bytes += info.get_buffer().get_size()
-            self.sent_packets += 1
+        size, count = probed_packets(info)
+        self.sent_bytes += size
+        self.sent_packets += count
         return Gst.PadProbeReturn.OK
 
     def start_sender(self, ports):
