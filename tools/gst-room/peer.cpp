@@ -2,7 +2,6 @@
  * hubport. */
 #include "peer.h"
 
-#define GST_USE_UNSTABLE_API
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
@@ -51,27 +50,6 @@ const char *AUDIO_SEND_CAPS =
     "application/"
     "x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,"
     "encoding-params=(string)2";
-
-GstElement *
-parse_branch (const char *description, std::string &error)
-{
-  GError *err = nullptr;
-  GstParseContext *ctx = gst_parse_context_new ();
-  GstElement *bin = gst_parse_bin_from_description_full (
-      description, TRUE, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &err);
-  if (!bin) {
-    gchar **missing = gst_parse_context_get_missing_elements (ctx);
-    error = missing && missing[0]
-                ? std::string ("no element \"") + missing[0] + "\" ("
-                      + room_plugin_of (missing[0]) + ")"
-                : std::string (
-                    err ? err->message : "cannot build a pipeline branch");
-    g_strfreev (missing);
-  }
-  g_clear_error (&err);
-  gst_parse_context_free (ctx);
-  return bin;
-}
 
 } // namespace
 
@@ -342,7 +320,7 @@ Peer::link_outgoing (const std::string &video_codec, std::string &error)
       continue;
     GstElement *bin = nullptr;
     if (b.description) {
-      bin = parse_branch (b.description, error);
+      bin = room_parse_branch (b.description, error);
       if (!bin)
         return false;
       gst_bin_add (GST_BIN (pipeline_), bin);
@@ -600,7 +578,7 @@ Peer::link_incoming (GstPad *pad)
     return;
   }
   std::string error;
-  GstElement *bin = parse_branch (description.c_str (), error);
+  GstElement *bin = room_parse_branch (description.c_str (), error);
   if (!bin) {
     post_to_main ([error] (Peer &p) { Peer::FailFunc (p.fail_) (error); });
     return;

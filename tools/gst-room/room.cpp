@@ -55,6 +55,27 @@ room_report_error (GstMessage *msg)
   return message;
 }
 
+GstElement *
+room_parse_branch (const char *description, std::string &error)
+{
+  GError *err = nullptr;
+  GstParseContext *ctx = gst_parse_context_new ();
+  GstElement *bin = gst_parse_bin_from_description_full (
+      description, TRUE, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!bin) {
+    gchar **missing = gst_parse_context_get_missing_elements (ctx);
+    error = missing && missing[0]
+                ? std::string ("no element \"") + missing[0] + "\" ("
+                      + room_plugin_of (missing[0]) + ")"
+                : std::string (
+                    err ? err->message : "cannot build a pipeline branch");
+    g_strfreev (missing);
+  }
+  g_clear_error (&err);
+  gst_parse_context_free (ctx);
+  return bin;
+}
+
 Room::Room (const RoomSpec &spec, std::string dot_dir)
     : spec_ (spec), dot_dir_ (std::move (dot_dir))
 {

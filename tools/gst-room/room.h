@@ -17,6 +17,10 @@
 /* "plugin X from Debian package Y" for an element the room tool relies on. */
 std::string room_plugin_of (const char *element);
 
+/* A bin with ghost pads from a gst-launch-1.0 fragment, or null with @error
+ * naming a missing element and its plugin. */
+GstElement *room_parse_branch (const char *description, std::string &error);
+
 /* Prints an error message as gst-launch-1.0 does ("ERROR: from element
  * PATH: MESSAGE" and its debug info) and returns MESSAGE. */
 std::string room_report_error (GstMessage *msg);

@@ -499,12 +499,14 @@ Show::on_player_pad (GstElement *, GstPad *pad, gpointer data)
                   "max-size-bytes=0 ! audioconvert ! audioresample ! "
                   "audio/x-raw,rate=48000,channels=2 ! clocksync";
   }
-  GError *err = nullptr;
-  GstElement *bin =
-      gst_parse_bin_from_description (description.c_str (), TRUE, &err);
+  std::string error;
+  GstElement *bin = room_parse_branch (description.c_str (), error);
   if (!bin) {
-    GST_WARNING ("cannot build the injection branch: %s", err->message);
-    g_error_free (err);
+    /* The operator hears of it through the player's bus. */
+    GstElement *source = gst_pad_get_parent_element (pad);
+    GST_ELEMENT_ERROR (
+        source, CORE, MISSING_PLUGIN, ("%s", error.c_str ()), (nullptr));
+    gst_object_unref (source);
     return;
   }
   GstElement *source = gst_pad_get_parent_element (pad);
