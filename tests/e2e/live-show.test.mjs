@@ -277,6 +277,13 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     browsers.splice(1, 1);
     for (const page of viewers) await waitForColours(page, halves, all(RED));
     await waitFor(console_, () => window.show.presenters.length === 1);
+
+    // A presenter joining mid-show starts from the emote counts so far.
+    const late = await openPage(audience, `${room.url}?role=presenter&token=stage-secret`);
+    await waitFor(late, () => window.room.state === 'joined' || window.room.connectionState === 'connected');
+    assert.equal(await late.evaluate(() => window.room.emotes.clap), 1);
+    assert.equal(await late.evaluate(
+      () => document.querySelector('#emote-counts [data-emote="clap"] .count').textContent), '1');
   } catch (e) {
     // What the room printed, for whoever reads the failure.
     const log = path.join(process.env.ROOMS_BUILD_ROOT, 'meson-logs', 'live-show-room.log');

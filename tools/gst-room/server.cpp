@@ -205,14 +205,18 @@ private:
     peer->set_name (name);
     if (room_.show ())
       room_.show ()->peers_changed ();
-    send ({{"type", "welcome"}, {"peer", peer->id ()}, {"role", role_name},
-        {"port", peer->hub_port ()}, {"iceServers", ice},
+    json welcome = {{"type", "welcome"}, {"peer", peer->id ()},
+        {"role", role_name}, {"port", peer->hub_port ()}, {"iceServers", ice},
         {"iceTransportPolicy", room_.spec ().ice_transport_policy},
         {"title", room_.spec ().title},
         {"send", media_list (role->send_audio, role->send_video)},
         {"receive", media_list (role->receive_audio, role->receive_video)},
         {"control", role->control}, {"emote", role->emote},
-        {"showEmotes", role->show_emotes}});
+        {"showEmotes", role->show_emotes}};
+    /* A presenter joining mid-show starts from the counts so far. */
+    if (role->show_emotes && room_.show ())
+      welcome["emotes"] = room_.show ()->emote_counts ();
+    send (welcome);
     if (role->control && room_.show ())
       send (room_.show ()->state ());
   }

@@ -44,6 +44,11 @@ public:
   void peers_changed ();
   void forget_peer (guint peer);
 
+  const std::map<std::string, guint> &emote_counts () const
+  {
+    return emote_counts_;
+  }
+
   /* The whole state, as the console shows it. */
   nlohmann::json state () const;
 

@@ -44,6 +44,7 @@ async function onWelcome(m) {
   receiveKinds = m.receive || [];
   document.getElementById('emote-buttons').hidden = !m.emote;
   document.getElementById('emote-counts').hidden = !m.showEmotes;
+  if (m.emotes) showEmoteCounts(m.emotes);
   pc = new RTCPeerConnection({
     iceServers: m.iceServers || [],
     iceTransportPolicy: m.iceTransportPolicy || 'all',
@@ -127,13 +128,17 @@ async function onCandidate(m) {
 const EMOTE_SIGNS = { clap: '\u{1F44F}', heart: '\u2764\uFE0F', confetti: '\u{1F389}' };
 
 // An emote from a viewer: a sign floats up over the video, the counts go up.
-function onEmote(m) {
-  room.emotes = m.counts;
-  room.emoteEvents += 1;
-  for (const [kind, count] of Object.entries(m.counts)) {
+function showEmoteCounts(counts) {
+  room.emotes = counts;
+  for (const [kind, count] of Object.entries(counts)) {
     const el = document.querySelector(`#emote-counts [data-emote="${kind}"] .count`);
     if (el) el.textContent = count;
   }
+}
+
+function onEmote(m) {
+  showEmoteCounts(m.counts);
+  room.emoteEvents += 1;
   const sign = document.createElement('span');
   sign.className = 'emote-float';
   sign.textContent = EMOTE_SIGNS[m.emote] || '';
