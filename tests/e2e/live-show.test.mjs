@@ -267,6 +267,11 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     await waitFor(console_, () => window.show.injection === null && window.show.program === 'stage');
     for (const page of viewers) await waitForColours(page, halves, twoTiles);
 
+    // The console counts the emotes too.
+    assert.equal(await console_.isVisible('#emote-counts'), true);
+    assert.equal(await console_.evaluate(
+      () => document.querySelector('#emote-counts [data-emote="clap"] .count').textContent), '1');
+
     // Health on the console: a bitrate, a CPU figure, the viewers.
     const health = await console_.evaluate(() => window.show.health);
     assert.ok(health.bitrate > 50, `program bitrate: ${JSON.stringify(health)}`);

@@ -48,6 +48,7 @@
     $('health-cpu').textContent = `${state.health.cpu} % of a core`;
     $('health-bitrate').textContent = `${state.health.bitrate} kbit/s`;
     $('health-viewers').textContent = state.health.viewers;
+    $('emote-counts').hidden = false; // room.js hides it for roles without show-emotes
     for (const [kind, count] of Object.entries(state.emotes || {})) {
       const el = document.querySelector(`#emote-counts [data-emote="${kind}"] .count`);
       if (el) el.textContent = count;
