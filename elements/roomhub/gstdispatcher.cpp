@@ -1133,27 +1133,29 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
     return;
 
   prepare_output (self, out, in);
+  /* While timestamps come out as they went in (no switch yet), every output
+   * gets the input's own list by reference; a list of its own is made only
+   * from the first buffer that changed. */
   guint n = gst_buffer_list_length (list);
-  std::vector<GstBuffer *> retimed (n);
-  bool unchanged = true;
+  GstBufferList *outlist = nullptr;
   for (guint i = 0; i < n; i++) {
     GstBuffer *buf = gst_buffer_list_get (list, i);
-    retimed[i] =
+    GstBuffer *retimed =
         retime_for_output (out, in, buf, times[i].pts, times[i].dts, caches[i]);
-    unchanged = unchanged && retimed[i] == buf;
+    if (!outlist && retimed == buf) {
+      gst_buffer_unref (retimed);
+      continue;
+    }
+    if (!outlist) {
+      outlist = gst_buffer_list_new_sized (n);
+      for (guint k = 0; k < i; k++)
+        gst_buffer_list_add (
+            outlist, gst_buffer_ref (gst_buffer_list_get (list, k)));
+    }
+    gst_buffer_list_add (outlist, retimed);
   }
-  /* Timestamps as they came (no switch yet): the same list, by reference,
-   * for every output. */
-  GstBufferList *outlist;
-  if (unchanged) {
-    for (GstBuffer *b : retimed)
-      gst_buffer_unref (b);
+  if (!outlist)
     outlist = gst_buffer_list_ref (list);
-  } else {
-    outlist = gst_buffer_list_new_sized (n);
-    for (GstBuffer *b : retimed)
-      gst_buffer_list_add (outlist, b);
-  }
   GstFlowReturn ret = gst_pad_push_list (out->pad, outlist);
   if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
     GST_LOG_OBJECT (out->pad, "push list: %s", gst_flow_get_name (ret));

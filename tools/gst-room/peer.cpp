@@ -164,19 +164,13 @@ Peer::start (std::string &error)
    * match across the hubports. */
   gst_pipeline_use_clock (GST_PIPELINE (pipeline_), room_.clock ());
 
+  /* main() checked the plugins (webrtc, roomhub) before the room opened. */
   webrtc_ = gst_element_factory_make ("webrtcbin", "webrtc");
-  GstElement *probe = gst_element_factory_make ("hubport", nullptr);
-  if (!webrtc_ || !probe) {
-    error = std::string ("no element \"") + (webrtc_ ? "hubport" : "webrtcbin")
-            + "\" (" + room_plugin_of (webrtc_ ? "hubport" : "webrtcbin") + ")";
-    if (webrtc_)
-      gst_object_unref (webrtc_);
-    if (probe)
-      gst_object_unref (probe);
-    webrtc_ = nullptr;
+  if (!webrtc_) {
+    error = std::string ("no element \"webrtcbin\" (")
+            + room_plugin_of ("webrtcbin") + ")";
     return false;
   }
-  gst_object_unref (probe);
   gst_bin_add (GST_BIN (pipeline_), webrtc_);
   /* A role that only receives payloaded RTP needs no port on a hub. */
   if (!role_.hub.empty ())

@@ -433,7 +433,7 @@ Room::update_cross_routes (const RoomRoleSpec &role)
   if (ports.size () == 2)
     routes = std::to_string (ports[0]) + ">" + std::to_string (ports[1]) + ","
              + std::to_string (ports[1]) + ">" + std::to_string (ports[0]);
-  GstElement *hub = find_hub (role.hub);
+  GstElement *hub = find_element (role.hub);
   if (hub) {
     g_object_set (hub, "routes", routes.c_str (), nullptr);
     gst_object_unref (hub);

@@ -68,10 +68,6 @@ public:
 
 private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
-  GstElement *find_hub (const std::string &name) const
-  {
-    return find_element (name);
-  }
   bool check_hub (const RoomRoleSpec &role, const char *key,
       const std::string &name, bool dispatcher_only, std::string &error);
   void update_cross_routes (const RoomRoleSpec &role);

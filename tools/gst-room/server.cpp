@@ -316,11 +316,9 @@ private:
           "role '" + peer_->role ().name + "' sends no emotes", "emote");
       return;
     }
-    std::string error;
-    if (!room_.show ()->emote (*peer_, string_field (m, "emote"), error))
-      send_error (
-          error.rfind ("at most", 0) == 0 ? "rate-limited" : "bad-request",
-          error, "emote");
+    std::string code, error;
+    if (!room_.show ()->emote (*peer_, string_field (m, "emote"), code, error))
+      send_error (code, error, "emote");
   }
 
   /* {"type":"answer","sdp":"v=0..."} */

@@ -174,10 +174,6 @@ Show::start ()
             {"viewers", viewers}};
         self->last_health_ = now;
         self->last_cpu_seconds_ = cpu;
-        if (self->player_frame_.load () && !self->player_showing_) {
-          self->player_showing_ = true;
-          self->before_video_.clear ();
-        }
         self->notify ();
         return G_SOURCE_CONTINUE;
       },
@@ -452,7 +448,6 @@ Show::inject (const std::string &uri, std::string &error)
   gst_object_unref (bus);
   player_uri_ = uri;
   player_frame_ = false;
-  player_showing_ = false;
 
   if (gst_element_set_state (player_, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
@@ -574,11 +569,13 @@ Show::on_player_bus (GstBus *, GstMessage *msg, gpointer data)
 }
 
 void
-Show::end_injection (const std::string &error)
+Show::end_injection (const std::string &error, bool to_stage)
 {
   if (!player_)
     return;
-  bool showed = player_showing_ || player_frame_.load ();
+  /* A video that showed anything hands over to the stage; one that never
+   * did leaves the program where it was. */
+  bool showed = to_stage || player_frame_.load ();
   std::string back = showed || before_video_.empty () ? "stage" : before_video_;
   std::string uri = player_uri_;
   if (player_watch_)
@@ -596,7 +593,6 @@ Show::end_injection (const std::string &error)
   player_uri_.clear ();
   before_video_.clear ();
   player_frame_ = false;
-  player_showing_ = false;
   if (!error.empty () && to_control)
     to_control ({{"type", "error"}, {"code", "inject-failed"},
         {"message", "cannot play " + uri + ": " + error},
@@ -611,15 +607,16 @@ Show::stop_injection (std::string &error)
     error = "no video is playing";
     return false;
   }
-  player_showing_ = true; /* go back to the stage, as at its end */
-  end_injection ("");
+  end_injection ("", true); /* back to the stage, as at its end */
   return true;
 }
 
 bool
-Show::emote (const Peer &from, const std::string &kind, std::string &error)
+Show::emote (const Peer &from, const std::string &kind, std::string &code,
+    std::string &error)
 {
   if (emote_counts_.find (kind) == emote_counts_.end ()) {
+    code = "bad-request";
     error = "an emote is clap, heart or confetti, not '" + kind + "'";
     return false;
   }
@@ -630,6 +627,7 @@ Show::emote (const Peer &from, const std::string &kind, std::string &error)
     bucket.count = 0;
   }
   if (++bucket.count > spec_.emotes_per_second) {
+    code = "rate-limited";
     error = "at most " + std::to_string (spec_.emotes_per_second)
             + " emotes a second";
     return false;

@@ -37,8 +37,10 @@ public:
   bool choose_camera (guint peer, std::string &error);
   bool inject (const std::string &uri, std::string &error);
   bool stop_injection (std::string &error);
-  /* An emote from @from ("clap", "heart" or "confetti"); rate-limited. */
-  bool emote (const Peer &from, const std::string &kind, std::string &error);
+  /* An emote from @from ("clap", "heart" or "confetti"); rate-limited.
+   * Refused: false, with @code "bad-request" or "rate-limited". */
+  bool emote (const Peer &from, const std::string &kind, std::string &code,
+      std::string &error);
 
   /* Peers came or went: the camera may need another presenter. */
   void peers_changed ();
@@ -65,7 +67,9 @@ private:
 
   void notify ();
   void set_program_port (int port);
-  void end_injection (const std::string &error);
+  /* Stops the player; the program goes back to the stage, or to where it
+   * was if the video never showed a frame (unless @to_stage). */
+  void end_injection (const std::string &error, bool to_stage = false);
   void apply_camera ();
   bool uri_allowed (const std::string &uri, std::string &error) const;
   GstCaps *program_video_caps () const;
@@ -82,7 +86,6 @@ private:
   GstElement *player_ = nullptr; /* the injected video's pipeline */
   GstElement *player_port_ = nullptr;
   std::string player_uri_;
-  bool player_showing_ = false; /* its first frame reached the program */
   guint player_watch_ = 0;
   guint health_timer_ = 0;
   std::map<std::string, guint> emote_counts_;
@@ -94,6 +97,8 @@ private:
   /* Health: bytes through the encoded program since the last report
    * (streaming threads add, the main thread takes). */
   std::atomic<guint64> program_bytes_{0};
+  /* The injected video's first frame reached the program (its streaming
+   * thread sets it, the main thread reads it). */
   std::atomic<bool> player_frame_{false};
   gint64 last_health_ = 0;
   double last_cpu_seconds_ = 0;

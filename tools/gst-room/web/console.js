@@ -49,10 +49,7 @@
     $('health-bitrate').textContent = `${state.health.bitrate} kbit/s`;
     $('health-viewers').textContent = state.health.viewers;
     $('emote-counts').hidden = false; // room.js hides it for roles without show-emotes
-    for (const [kind, count] of Object.entries(state.emotes || {})) {
-      const el = document.querySelector(`#emote-counts [data-emote="${kind}"] .count`);
-      if (el) el.textContent = count;
-    }
+    window.roomShowEmoteCounts(state.emotes || {});
   }
 
   handlers.show = (m) => { window.show = m; render(m); };

@@ -158,6 +158,7 @@ const handlers = window.roomHandlers = {
   left: () => { room.state = 'left'; setStatus('left the room'); },
 };
 window.roomSend = send;
+window.roomShowEmoteCounts = showEmoteCounts;
 
 function connect() {
   ws = new WebSocket(`ws://${location.host}/ws`);
