@@ -8,12 +8,15 @@
 #include <gst/gst.h>
 #include <glib-unix.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "room.h"
 #include "roomfile.h"
+#include "security.h"
 #include "server.h"
 
 namespace {
@@ -100,6 +103,118 @@ on_gstreamer_warning (
   g_log_default_handler (domain, level, message, nullptr);
 }
 
+/* Everything main() makes, torn down in one place whatever the exit. */
+struct Run {
+  RoomSpec spec;
+  std::unique_ptr<Room> room;
+  std::unique_ptr<Server> server;
+  App app;
+  guint signals[2] = {0, 0};
+
+  ~Run ()
+  {
+    for (guint id : signals)
+      if (id)
+        g_source_remove (id);
+    if (server)
+      server->close_all ();
+    server.reset ();
+    if (room)
+      room->stop ();
+    room.reset ();
+    if (app.loop)
+      g_main_loop_unref (app.loop);
+  }
+};
+
+/* Builds and serves the room; returns the exit code. */
+int
+serve (const char *room_file, const char *dot_dir, const char *web_dir,
+    bool check_only)
+{
+  Run run;
+  std::string error;
+  if (!room_file_load (room_file, run.spec, error)) {
+    g_printerr ("gst-room: %s\n", error.c_str ());
+    return EXIT_USAGE;
+  }
+  if (!security_check_tokens (run.spec, error)) {
+    g_printerr ("gst-room: %s\n", error.c_str ());
+    return EXIT_USAGE;
+  }
+  if (!check_plugins ())
+    return EXIT_MISSING_PLUGIN;
+
+  run.room = std::make_unique<Room> (run.spec, dot_dir ? dot_dir : "");
+  Room &room = *run.room;
+  if (!room.build (error)) {
+    g_printerr ("gst-room: %s\n", error.c_str ());
+    return EXIT_USAGE;
+  }
+  if (check_only) {
+    g_print ("gst-room: %s is a valid room\n", room_file);
+    return EXIT_OK;
+  }
+  if (!security_is_loopback (run.spec.host))
+    g_printerr (
+        "gst-room: warning: listening on %s, beyond loopback: anyone "
+        "who can reach it can join the public roles (docs/security.md)\n",
+        run.spec.host.c_str ());
+
+  /* A peer costs file descriptors: say what the room can hold. */
+  guint64 files = security_raise_file_limit ();
+  room.set_file_limit (files);
+  guint64 capacity = room.peer_capacity ();
+  guint64 wanted = 0;
+  for (const RoomRoleSpec &role : run.spec.roles)
+    wanted += role.max_peers;
+  if (wanted > capacity)
+    g_printerr ("gst-room: warning: the roles take up to %" G_GUINT64_FORMAT
+                " peers, but a limit of %" G_GUINT64_FORMAT
+                " open files holds about %" G_GUINT64_FORMAT
+                "; joins beyond that are refused (raise ulimit -n)\n",
+        wanted, files, capacity);
+
+  App &app = run.app;
+  app.loop = g_main_loop_new (nullptr, FALSE);
+  app.room = &room;
+  room.on_fatal = [&app] (int exit_code) {
+    app.exit_code = exit_code;
+    g_main_loop_quit (app.loop);
+  };
+  room.on_eos = [&app] () { g_main_loop_quit (app.loop); };
+
+  run.server =
+      std::make_unique<Server> (room, web_dir ? web_dir : web_dir_default ());
+  Server &server = *run.server;
+  if (!server.listen (error)) {
+    g_printerr ("gst-room: %s\n", error.c_str ());
+    return EXIT_LISTEN;
+  }
+  if (!room.start (error)) {
+    g_printerr ("gst-room: %s\n", error.c_str ());
+    return EXIT_ROOM_FAILED;
+  }
+  g_print ("gst-room: '%s' is open at %s (room for about %" G_GUINT64_FORMAT
+           " peers)\n",
+      run.spec.title.c_str (), server.url ().c_str (),
+      std::min (capacity, wanted));
+  for (const RoomRoleSpec &role : run.spec.roles)
+    g_print ("gst-room:   %s: %s%s?role=%s%s%s\n", role.name.c_str (),
+        server.url ().c_str (), role.control ? "console.html" : "",
+        role.name.c_str (),
+        role.token.empty () ? "" : ("&token=" + role.token).c_str (),
+        role.token_generated ? "  (a random token: set token= to choose one)"
+                             : "");
+  fflush (stdout);
+
+  run.signals[0] = g_unix_signal_add (SIGINT, on_sigint, &app);
+  run.signals[1] = g_unix_signal_add (SIGTERM, on_sigint, &app);
+  g_main_loop_run (app.loop);
+  g_print ("gst-room: stopped\n");
+  return app.exit_code;
+}
+
 } // namespace
 
 int
@@ -135,87 +250,26 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, nullptr);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   GError *err = nullptr;
+  int code = EXIT_OK;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
     g_printerr ("gst-room: %s\n", err->message);
     g_error_free (err);
-    g_option_context_free (ctx);
-    return EXIT_USAGE;
+    code = EXIT_USAGE;
+  } else if (argc != 2) {
+    g_printerr ("usage: gst-room [OPTION...] ROOMFILE (see gst-room --help)\n");
+    code = EXIT_USAGE;
   }
   g_option_context_free (ctx);
-  if (argc != 2) {
-    g_printerr ("usage: gst-room [OPTION...] ROOMFILE (see gst-room --help)\n");
-    return EXIT_USAGE;
-  }
-  if (dot_dir)
-    g_mkdir_with_parents (dot_dir, 0755);
-  gst_init (nullptr, nullptr);
-  g_log_set_handler (
-      "GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning, nullptr);
-
-  int code = EXIT_OK;
-  {
-    RoomSpec spec;
-    std::string error;
-    if (!room_file_load (argv[1], spec, error)) {
-      g_printerr ("gst-room: %s\n", error.c_str ());
-      return EXIT_USAGE;
-    }
-    if (!check_plugins ())
-      return EXIT_MISSING_PLUGIN;
-
-    Room room (spec, dot_dir ? dot_dir : "");
-    if (!room.build (error)) {
-      g_printerr ("gst-room: %s\n", error.c_str ());
-      return EXIT_USAGE;
-    }
-    if (check_only) {
-      g_print ("gst-room: %s is a valid room\n", argv[1]);
-      return EXIT_OK;
-    }
-
-    App app;
-    app.loop = g_main_loop_new (nullptr, FALSE);
-    app.room = &room;
-    room.on_fatal = [&app] (int exit_code) {
-      app.exit_code = exit_code;
-      g_main_loop_quit (app.loop);
-    };
-    room.on_eos = [&app] () { g_main_loop_quit (app.loop); };
-
-    Server server (room, web_dir ? web_dir : web_dir_default ());
-    if (!server.listen (error)) {
-      g_printerr ("gst-room: %s\n", error.c_str ());
-      g_main_loop_unref (app.loop);
-      return EXIT_LISTEN;
-    }
-    if (!room.start (error)) {
-      g_printerr ("gst-room: %s\n", error.c_str ());
-      g_main_loop_unref (app.loop);
-      return EXIT_ROOM_FAILED;
-    }
-    g_print ("gst-room: '%s' is open at %s\n", spec.title.c_str (),
-        server.url ().c_str ());
-    for (const RoomRoleSpec &role : spec.roles)
-      g_print ("gst-room:   %s: %s%s?role=%s%s\n", role.name.c_str (),
-          server.url ().c_str (), role.control ? "console.html" : "",
-          role.name.c_str (),
-          role.token.empty () ? "" : ("&token=" + role.token).c_str ());
-    fflush (stdout);
-
-    guint sigint = g_unix_signal_add (SIGINT, on_sigint, &app);
-    guint sigterm = g_unix_signal_add (SIGTERM, on_sigint, &app);
-    g_main_loop_run (app.loop);
-    g_source_remove (sigint);
-    g_source_remove (sigterm);
-
-    server.close_all ();
-    room.stop ();
-    code = app.exit_code;
-    g_main_loop_unref (app.loop);
-    g_print ("gst-room: stopped\n");
+  if (code == EXIT_OK) {
+    if (dot_dir)
+      g_mkdir_with_parents (dot_dir, 0755);
+    gst_init (nullptr, nullptr);
+    g_log_set_handler (
+        "GStreamer", G_LOG_LEVEL_WARNING, on_gstreamer_warning, nullptr);
+    code = serve (argv[1], dot_dir, web_dir, check_only);
+    gst_deinit ();
   }
   g_free (dot_dir);
   g_free (web_dir);
-  gst_deinit ();
   return code;
 }

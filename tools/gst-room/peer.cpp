@@ -62,9 +62,10 @@ struct Peer::Shared {
   bool offer_requested = false;
 };
 
-Peer::Peer (Room &room, const RoomRoleSpec &role, guint id, SendFunc send,
-    FailFunc fail)
-    : room_ (room), role_ (role), id_ (id), send_ (std::move (send)),
+Peer::Peer (Room &room, const RoomRoleSpec &role, guint id, std::string name,
+    std::string address, SendFunc send, FailFunc fail)
+    : room_ (room), role_ (role), id_ (id), name_ (std::move (name)),
+      address_ (std::move (address)), send_ (std::move (send)),
       fail_ (std::move (fail)), shared_ (std::make_shared<Shared> ())
 {
   static gsize once = 0;
@@ -83,6 +84,8 @@ Peer::~Peer ()
   }
   if (bus_watch_)
     g_source_remove (bus_watch_);
+  if (join_timer_)
+    g_source_remove (join_timer_);
   if (pipeline_) {
     /* NULL joins the streaming threads; the hubport releases its hub port. */
     gst_element_set_state (pipeline_, GST_STATE_NULL);
@@ -128,6 +131,40 @@ Peer::post_to_main (std::function<void (Peer &)> fn)
         return G_SOURCE_REMOVE;
       },
       call, [] (gpointer data) { delete static_cast<Call *> (data); });
+}
+
+void
+Peer::fail (const std::string &code, const std::string &why)
+{
+  if (failed_)
+    return;
+  failed_ = true;
+  /* The owner frees this peer: work on a copy of the callback. */
+  FailFunc owner = fail_;
+  owner (code, why);
+}
+
+void
+Peer::arm_join_timer (const char *step)
+{
+  if (join_timer_)
+    g_source_remove (join_timer_);
+  struct Timer {
+    Peer *peer;
+    std::string why;
+  };
+  guint seconds = room_.spec ().join_timeout;
+  auto *timer = new Timer{
+      this, std::string (step) + " within " + std::to_string (seconds) + " s"};
+  join_timer_ = g_timeout_add_seconds_full (
+      G_PRIORITY_DEFAULT, seconds,
+      [] (gpointer data) -> gboolean {
+        auto *t = static_cast<Timer *> (data);
+        t->peer->join_timer_ = 0;
+        t->peer->fail ("join-timeout", t->why);
+        return G_SOURCE_REMOVE;
+      },
+      timer, [] (gpointer data) { delete static_cast<Timer *> (data); });
 }
 
 gint
@@ -261,6 +298,7 @@ Peer::start (std::string &error)
    * that nothing is routed to yet (a caller alone in a private call) has
    * none.  The transceivers' codec preferences are enough for the offer. */
   on_negotiation_needed (webrtc_, shared_.get ());
+  arm_join_timer ("no answer to the offer");
   room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-started");
   return true;
 }
@@ -386,7 +424,7 @@ Peer::on_offer_created (GstPromise *promise, gpointer data)
   }
   if (!offer) {
     self->post_to_main (
-        [] (Peer &p) { Peer::FailFunc (p.fail_) ("webrtcbin made no offer"); });
+        [] (Peer &p) { p.fail ("peer-failed", "webrtcbin made no offer"); });
     return;
   }
   g_signal_emit_by_name (
@@ -449,6 +487,8 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
       room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-linked");
   }
   gst_webrtc_session_description_free (answer);
+  if (error.empty () && !connected_)
+    arm_join_timer ("no WebRTC connection (ICE and DTLS)");
   return error.empty ();
 }
 
@@ -498,16 +538,29 @@ Peer::on_connection_state (GstElement *webrtc, GParamSpec *, gpointer data)
 {
   GstWebRTCPeerConnectionState state;
   g_object_get (webrtc, "connection-state", &state, nullptr);
-  if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
-    return;
   auto *shared = static_cast<Shared *> (data);
   std::lock_guard<std::mutex> guard (shared->lock);
   if (!shared->peer)
+    return;
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    /* ICE gave up (the browser vanished, or consent was lost): the slot is
+     * freed rather than held for a peer that will not come back. */
+    shared->peer->post_to_main ([] (Peer &p) {
+      p.fail ("peer-failed", "the WebRTC connection failed");
+    });
+    return;
+  }
+  if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
     return;
   /* The browser can decode from now on: ask for a keyframe at once rather
    * than wait for its first PLI (a shared stream is mid-GOP).  The room's
    * dispatcher coalesces a crowd's requests. */
   shared->peer->post_to_main ([] (Peer &p) {
+    p.connected_ = true;
+    if (p.join_timer_) {
+      g_source_remove (p.join_timer_);
+      p.join_timer_ = 0;
+    }
     if (!p.role_.receive_video)
       return;
     GstPad *pad = gst_element_get_static_pad (p.webrtc_, "sink_0");
@@ -574,7 +627,7 @@ Peer::link_incoming (GstPad *pad)
   std::string error;
   GstElement *bin = room_parse_branch (description.c_str (), error);
   if (!bin) {
-    post_to_main ([error] (Peer &p) { Peer::FailFunc (p.fail_) (error); });
+    post_to_main ([error] (Peer &p) { p.fail ("peer-failed", error); });
     return;
   }
   gst_bin_add (GST_BIN (pipeline_), bin);
@@ -604,9 +657,8 @@ Peer::link_incoming (GstPad *pad)
   }
   gst_element_sync_state_with_parent (bin);
   if (!ok)
-    post_to_main ([] (Peer &p) {
-      Peer::FailFunc (p.fail_) ("cannot link incoming media");
-    });
+    post_to_main (
+        [] (Peer &p) { p.fail ("peer-failed", "cannot link incoming media"); });
   if (to)
     gst_object_unref (to);
   gst_object_unref (bin_sink);
@@ -620,7 +672,7 @@ Peer::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     std::string why = room_report_error (msg);
     self->bus_watch_ = 0;
-    self->post_to_main ([why] (Peer &p) { Peer::FailFunc (p.fail_) (why); });
+    self->post_to_main ([why] (Peer &p) { p.fail ("peer-failed", why); });
     return G_SOURCE_REMOVE;
   }
   return G_SOURCE_CONTINUE;

@@ -21,11 +21,14 @@ class Peer {
 public:
   /* Messages for the browser; called on the main thread. */
   using SendFunc = std::function<void (const nlohmann::json &)>;
-  /* The peer's pipeline failed or its connection went away; main thread. */
-  using FailFunc = std::function<void (const std::string &why)>;
+  /* The peer's pipeline failed, its connection went away or a step of its
+   * join timed out: @code for the page (peer-failed, join-timeout), @why for
+   * people; main thread.  The owner then removes the peer. */
+  using FailFunc =
+      std::function<void (const std::string &code, const std::string &why)>;
 
-  Peer (Room &room, const RoomRoleSpec &role, guint id, SendFunc send,
-      FailFunc fail);
+  Peer (Room &room, const RoomRoleSpec &role, guint id, std::string name,
+      std::string address, SendFunc send, FailFunc fail);
   ~Peer ();
   Peer (const Peer &) = delete;
   Peer &operator= (const Peer &) = delete;
@@ -44,9 +47,12 @@ public:
   gint hub_port () const;
   /* Its port on @hub (the role's hub or an also-send-to hub), or -1. */
   gint port_on (const std::string &hub) const;
-  /* The name the browser gave when joining (may be empty). */
+  /* The name the browser gave when joining (may be empty), cleaned. */
   const std::string &name () const { return name_; }
-  void set_name (const std::string &name) { name_ = name; }
+  /* The address it joined from. */
+  const std::string &address () const { return address_; }
+  /* ICE and DTLS are up: the join is complete. */
+  bool connected () const { return connected_; }
   GstElement *pipeline () const { return pipeline_; }
 
 private:
@@ -65,6 +71,10 @@ private:
 
   /* Runs @fn on the main thread if the peer still exists then. */
   void post_to_main (std::function<void (Peer &)> fn);
+  /* Fails the peer with @code/@why unless the join reached the next step
+   * within the room's join-timeout. */
+  void arm_join_timer (const char *step);
+  void fail (const std::string &code, const std::string &why);
   void link_incoming (GstPad *pad);
   bool link_outgoing (const std::string &video_codec, std::string &error);
   GstElement *add_hubport (const std::string &hub, const char *name);
@@ -74,6 +84,7 @@ private:
   const RoomRoleSpec &role_;
   guint id_;
   std::string name_;
+  std::string address_;
   SendFunc send_;
   FailFunc fail_;
   GstElement *pipeline_ = nullptr;
@@ -85,6 +96,9 @@ private:
   /* an on-demand pipeline this peer keeps running (an H.264 rtp-hub) */
   std::string on_demand_hub_;
   bool outgoing_linked_ = false; /* main thread */
+  bool connected_ = false;       /* main thread */
+  bool failed_ = false;          /* main thread: told the owner once */
+  guint join_timer_ = 0;         /* main thread */
   guint bus_watch_ = 0;
   std::shared_ptr<Shared> shared_;
 };

@@ -1,7 +1,10 @@
 /* gst-room: building and running a room. */
 #include "room.h"
 
+#include <algorithm>
 #include <map>
+
+#include "security.h"
 
 GST_DEBUG_CATEGORY_STATIC (room_debug);
 #define GST_CAT_DEFAULT room_debug
@@ -127,6 +130,8 @@ Room::build (std::string &error)
     rp.on_demand = p.on_demand;
     pipelines_.push_back (rp);
   }
+  if (!check_unique_hubs (error))
+    return false;
   for (const RoomRoleSpec &role : spec_.roles) {
     if (!role.hub.empty () && !check_hub (role, "hub", role.hub, false, error))
       return false;
@@ -147,6 +152,43 @@ Room::build (std::string &error)
     show_ = std::make_unique<Show> (*this);
     if (!show_->build (error))
       return false;
+  }
+  return true;
+}
+
+bool
+Room::check_unique_hubs (std::string &error)
+{
+  /* hubports find hubs by name: two hubs of one name would send some
+   * participants to one and the show to the other. */
+  std::map<std::string, std::string> owner; /* hub name → pipeline */
+  for (size_t i = 0; i < pipelines_.size (); i++) {
+    GstIterator *it =
+        gst_bin_iterate_recurse (GST_BIN (pipelines_[i].pipeline));
+    GValue item = G_VALUE_INIT;
+    std::string clash;
+    while (clash.empty () && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      auto *e = GST_ELEMENT (g_value_get_object (&item));
+      GstElementFactory *f = gst_element_get_factory (e);
+      std::string factory = f ? GST_OBJECT_NAME (f) : "";
+      if (factory == "mcucompositor" || factory == "dispatcher") {
+        std::string name = GST_OBJECT_NAME (e);
+        auto [at, fresh] = owner.emplace (name, pipelines_[i].name);
+        if (!fresh)
+          clash = name;
+      }
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+    if (!clash.empty ()) {
+      const RoomPipelineSpec &p = spec_.pipelines[i];
+      error = spec_.where (p.line) + ": [pipeline " + p.name
+              + "] launch: a hub named '" + clash + "' is in [pipeline "
+              + owner[clash]
+              + "] already; hubs are found by name, so each needs its own";
+      return false;
+    }
   }
   return true;
 }
@@ -381,9 +423,19 @@ Room::count_peers (const std::string &role) const
   return n;
 }
 
+guint64
+Room::peer_capacity () const
+{
+  guint64 reserve = SECURITY_FILES_RESERVE + 8 * pipelines_.size ();
+  return file_limit_ > reserve
+             ? (file_limit_ - reserve) / SECURITY_FILES_PER_PEER
+             : 0;
+}
+
 Peer *
-Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
-    Peer::FailFunc fail, std::string &error)
+Room::add_peer (const RoomRoleSpec &role, const std::string &name,
+    const std::string &address, Peer::SendFunc send, Peer::FailFunc fail,
+    std::string &error)
 {
   if (count_peers (role.name) >= role.max_peers) {
     error = "the room is full: role '" + role.name + "' takes at most "
@@ -391,8 +443,34 @@ Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
             + (role.max_peers == 1 ? " peer" : " peers");
     return nullptr;
   }
-  auto peer = std::make_unique<Peer> (
-      *this, role, next_peer_id_++, std::move (send), std::move (fail));
+  guint pending = 0, pending_here = 0;
+  for (const auto &p : peers_) {
+    if (p->connected ())
+      continue;
+    pending++;
+    pending_here += p->address () == address;
+  }
+  if (pending >= spec_.max_pending_joins
+      || pending_here >= spec_.max_pending_joins_per_address) {
+    error = "too many joins are in progress"
+            + std::string (pending_here >= spec_.max_pending_joins_per_address
+                               ? " from this address"
+                               : "")
+            + ": try again in a few seconds";
+    return nullptr;
+  }
+  /* Refuse a peer the process could not hold rather than die of EMFILE in a
+   * streaming thread. */
+  if (security_open_files () + SECURITY_FILES_PER_PEER + SECURITY_FILES_RESERVE
+      > file_limit_) {
+    error = "the server is at capacity (" + std::to_string (file_limit_)
+            + " open files allowed)";
+    g_printerr (
+        "gst-room: refused a %s: %s\n", role.name.c_str (), error.c_str ());
+    return nullptr;
+  }
+  auto peer = std::make_unique<Peer> (*this, role, next_peer_id_++, name,
+      address, std::move (send), std::move (fail));
   if (!peer->start (error))
     return nullptr;
   Peer *raw = peer.get ();
@@ -406,13 +484,28 @@ Room::add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
   return raw;
 }
 
-void
-Room::remove_peer (Peer *peer)
+Peer *
+Room::find_peer (guint id) const
 {
+  for (const auto &p : peers_)
+    if (p->id () == id)
+      return p.get ();
+  return nullptr;
+}
+
+void
+Room::remove_peer (guint id)
+{
+  auto it = std::find_if (peers_.begin (), peers_.end (),
+      [id] (const std::unique_ptr<Peer> &p) { return p->id () == id; });
+  if (it == peers_.end ())
+    return;
+  /* Out of the list first, then freed, then the others are told: nobody
+   * can reach a peer that is being torn down. */
+  std::unique_ptr<Peer> peer = std::move (*it);
+  peers_.erase (it);
   const RoomRoleSpec &role = peer->role ();
-  guint id = peer->id ();
-  peers_.remove_if (
-      [peer] (const std::unique_ptr<Peer> &p) { return p.get () == peer; });
+  peer.reset ();
   if (role.cross_route)
     update_cross_routes (role);
   if (show_) {

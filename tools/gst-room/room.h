@@ -42,11 +42,20 @@ public:
   GstClock *clock () const { return clock_; }
   void dump_dot (GstElement *pipeline, const std::string &name) const;
 
-  /* The peer, or null with @error when the role is full or it fails. */
-  Peer *add_peer (const RoomRoleSpec &role, Peer::SendFunc send,
-      Peer::FailFunc fail, std::string &error);
-  void remove_peer (Peer *peer);
+  /* The peer, or null with @error when the role is full, too many joins
+   * are pending (in all or from @address), the process is out of file
+   * descriptors, or it fails to start.  The room owns the peer. */
+  Peer *add_peer (const RoomRoleSpec &role, const std::string &name,
+      const std::string &address, Peer::SendFunc send, Peer::FailFunc fail,
+      std::string &error);
+  Peer *find_peer (guint id) const;
+  /* Frees the peer; the show hears of it once, after it is gone. */
+  void remove_peer (guint id);
   int count_peers (const std::string &role) const;
+  /* The process's file limit (raised at start) and how many peers it
+   * holds. */
+  void set_file_limit (guint64 limit) { file_limit_ = limit; }
+  guint64 peer_capacity () const;
   const std::list<std::unique_ptr<Peer>> &peers () const { return peers_; }
   /* The live show of a room file with a [show] group, else null. */
   Show *show () const { return show_.get (); }
@@ -68,6 +77,7 @@ public:
 
 private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
+  bool check_unique_hubs (std::string &error);
   bool check_hub (const RoomRoleSpec &role, const char *key,
       const std::string &name, bool dispatcher_only, std::string &error);
   void update_cross_routes (const RoomRoleSpec &role);
@@ -88,5 +98,6 @@ private:
   std::list<std::unique_ptr<Peer>> peers_;
   std::unique_ptr<Show> show_;
   guint next_peer_id_ = 1;
+  guint64 file_limit_ = 1024;
   bool eos_sent_ = false;
 };

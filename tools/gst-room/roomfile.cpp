@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -14,6 +15,19 @@ namespace {
 struct LineIndex {
   std::map<std::string, int> groups;
   std::map<std::pair<std::string, std::string>, int> keys;
+  /* The first group or key given twice (GKeyFile would merge groups and keep
+   * the last key silently), its line and the line it first appeared on. */
+  std::string duplicate;
+  int duplicate_line = 0, duplicate_first = 0;
+
+  void seen (const std::string &what, int first, int line)
+  {
+    if (duplicate.empty ()) {
+      duplicate = what;
+      duplicate_first = first;
+      duplicate_line = line;
+    }
+  }
 
   int key_line (const std::string &group, const std::string &key) const
   {
@@ -74,11 +88,16 @@ index_lines (const std::string &text)
       continue;
     if (s[0] == '[') {
       group = s.substr (1, s.find (']') - 1);
-      index.groups[group] = number;
+      auto [it, fresh] = index.groups.emplace (group, number);
+      if (!fresh)
+        index.seen ("group [" + group + "]", it->second, number);
     } else if (s.find ('=') != std::string::npos) {
       std::string key = s.substr (0, s.find ('='));
       key.erase (key.find_last_not_of (" \t") + 1);
-      index.keys[{group, key}] = number;
+      auto [it, fresh] =
+          index.keys.emplace (std::make_pair (group, key), number);
+      if (!fresh)
+        index.seen ("key '" + key + "' of [" + group + "]", it->second, number);
     }
   }
   return index;
@@ -180,9 +199,27 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
     g_error_free (err);
     return false;
   }
-  std::string text = join_continuations (std::string (contents, length));
+  std::string raw (contents, length);
   g_free (contents);
+  /* GKeyFile turns a value it cannot read as UTF-8 into no value at all: a
+   * token would silently become "none needed". */
+  const gchar *bad = nullptr;
+  if (!g_utf8_validate (raw.data (), raw.size (), &bad)) {
+    int line = 1 + (int)std::count ((const gchar *)raw.data (), bad, '\n');
+    error = spec.where (line) + ": not valid UTF-8 (byte 0x"
+            + std::string (1, "0123456789abcdef"[((guint8)*bad) >> 4])
+            + std::string (1, "0123456789abcdef"[((guint8)*bad) & 15])
+            + "); a room file is UTF-8 text";
+    return false;
+  }
+  std::string text = join_continuations (raw);
   LineIndex lines = index_lines (text);
+  if (!lines.duplicate.empty ()) {
+    error = spec.where (lines.duplicate_line) + ": " + lines.duplicate
+            + " appears twice (first on line "
+            + std::to_string (lines.duplicate_first) + ")";
+    return false;
+  }
 
   std::unique_ptr<GKeyFile, decltype (&g_key_file_free)> keys (
       g_key_file_new (), g_key_file_free);
@@ -253,8 +290,40 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
     if (group == "room") {
       if (!check_known (
               group, {"title", "listen", "ice-servers", "ice-transport-policy",
-                         "max-message-bytes", "max-messages-per-second"}))
+                         "max-message-bytes", "max-messages-per-second",
+                         "allowed-origins", "max-connections", "idle-timeout",
+                         "join-timeout", "ping-timeout", "max-pending-joins",
+                         "max-pending-joins-per-address"}))
         return false;
+      for (const std::string &origin :
+          parse_list (get (group, "allowed-origins"))) {
+        if (!g_str_has_prefix (origin.c_str (), "http://")
+            && !g_str_has_prefix (origin.c_str (), "https://"))
+          return fail (group, "allowed-origins",
+              "'" + origin + "' is not an origin (http://HOST:PORT)");
+        spec.allowed_origins.push_back (origin);
+      }
+      struct {
+        const char *key;
+        guint *value;
+        guint64 max;
+      } limits[] = {
+          {"max-connections", &spec.max_connections, 1000000},
+          {"idle-timeout", &spec.idle_timeout, 3600},
+          {"join-timeout", &spec.join_timeout, 600},
+          {"ping-timeout", &spec.ping_timeout, 600},
+          {"max-pending-joins", &spec.max_pending_joins, 100000},
+          {"max-pending-joins-per-address", &spec.max_pending_joins_per_address,
+              100000},
+      };
+      for (auto &limit : limits) {
+        guint64 v = *limit.value;
+        if (!get_uint (group, limit.key, limit.max, v))
+          return false;
+        *limit.value = (guint)v;
+      }
+      if (spec.ping_timeout < 3)
+        return fail (group, "ping-timeout", "must be at least 3 seconds");
       if (has (group, "title"))
         spec.title = get (group, "title");
       if (has (group, "listen")) {

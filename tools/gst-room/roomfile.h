@@ -36,6 +36,7 @@ struct RoomRoleSpec {
   bool send_video = true, send_audio = true;       /* browser → hub */
   bool receive_video = true, receive_audio = true; /* hub → browser */
   std::string token;                               /* empty: no token needed */
+  bool token_generated = false; /* random, made at start (security.h) */
   int max_peers = 16;
   bool cross_route = false; /* two peers on a dispatcher see each other */
   bool control = false;     /* may run the show (the operator console) */
@@ -68,6 +69,19 @@ struct RoomSpec {
   std::string ice_transport_policy = "all"; /* all | relay */
   gsize max_message_bytes = 64 * 1024;
   guint max_messages_per_second = 50;
+  /* Origins (scheme://host:port) whose pages may open the WebSocket besides
+   * the room's own. */
+  std::vector<std::string> allowed_origins;
+  guint max_connections = 512; /* HTTP and WebSocket together */
+  /* Seconds a connection that has not joined may stay idle. */
+  guint idle_timeout = 30;
+  /* Seconds for each step of a join: the answer, then the connection. */
+  guint join_timeout = 20;
+  /* Seconds without a message (the pages answer pings) before a joined
+   * connection counts as dead. */
+  guint ping_timeout = 9;
+  guint max_pending_joins = 32;             /* joins not yet connected */
+  guint max_pending_joins_per_address = 12; /* the same, from one address */
   std::vector<RoomPipelineSpec> pipelines;
   std::vector<RoomRoleSpec> roles;
   RoomShowSpec show;

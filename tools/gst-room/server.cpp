@@ -1,419 +1,131 @@
 /* gst-room: the HTTP server and the signalling channel. */
 #include "server.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gst/gst.h>
 
-#include <algorithm>
-#include <functional>
-#include <map>
-
-#include <nlohmann/json.hpp>
+#include <cerrno>
+#include <cstdlib>
 
 #include "peer.h"
 #include "room.h"
+#include "show.h"
+#include "signalling.h"
 
 using nlohmann::json;
 
 GST_DEBUG_CATEGORY_STATIC (server_debug);
 #define GST_CAT_DEFAULT server_debug
 
-/* One WebSocket connection: at most one peer. */
-class Client {
-public:
-  Client (Server &server, Room &room, SoupWebsocketConnection *connection)
-      : server_ (server), room_ (room),
-        connection_ (SOUP_WEBSOCKET_CONNECTION (g_object_ref (connection)))
-  {
-    soup_websocket_connection_set_max_incoming_payload_size (
-        connection_, room_.spec ().max_message_bytes * 4);
-    soup_websocket_connection_set_keepalive_interval (connection_, 10);
-    g_signal_connect (connection_, "message", G_CALLBACK (on_message), this);
-    g_signal_connect (connection_, "closed", G_CALLBACK (on_closed), this);
-    window_start_ = g_get_monotonic_time ();
-  }
+namespace {
 
-  ~Client ()
+/* "host:port" of a socket address, as the connection table keys it. */
+std::string
+address_key (GSocketAddress *address)
+{
+  if (!address || !G_IS_INET_SOCKET_ADDRESS (address))
+    return "";
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  gchar *host =
+      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  std::string key = std::string (host) + ":"
+                    + std::to_string (g_inet_socket_address_get_port (inet));
+  g_free (host);
+  return key;
+}
+
+std::string
+address_host (GSocketAddress *address)
+{
+  if (!address || !G_IS_INET_SOCKET_ADDRESS (address))
+    return "";
+  gchar *host = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  std::string out = host;
+  g_free (host);
+  return out;
+}
+
+/* realpath(), or "" when @path does not exist. */
+std::string
+real_path (const std::string &path)
+{
+  char *resolved = realpath (path.c_str (), nullptr);
+  std::string out = resolved ? resolved : "";
+  free (resolved);
+  return out;
+}
+
+} // namespace
+
+/* One WebSocket connection and the signalling client on it. */
+struct Server::WebSocket {
+  Server *server = nullptr;
+  SoupWebsocketConnection *connection = nullptr;
+  std::string key; /* the TCP connection's remote "host:port" */
+  std::unique_ptr<SignallingClient> client;
+  gint64 last_ping = 0;
+  guint forget_idle = 0;
+
+  ~WebSocket ()
   {
-    if (peer_)
-      room_.remove_peer (peer_);
-    g_signal_handlers_disconnect_by_data (connection_, this);
-    if (soup_websocket_connection_get_state (connection_)
+    if (forget_idle)
+      g_source_remove (forget_idle);
+    g_signal_handlers_disconnect_by_data (connection, this);
+    /* The peer goes first, while the connection can still say why. */
+    client.reset ();
+    if (soup_websocket_connection_get_state (connection)
         == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_close (
-          connection_, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the room is closing");
-    g_object_unref (connection_);
+          connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the room is closing");
+    g_object_unref (connection);
   }
-
-  void send (const json &message)
-  {
-    if (soup_websocket_connection_get_state (connection_)
-        != SOUP_WEBSOCKET_STATE_OPEN)
-      return;
-    std::string text = message.dump ();
-    soup_websocket_connection_send_text (connection_, text.c_str ());
-  }
-
-  Peer *peer () const { return peer_; }
-
-  void send_error (const std::string &code, const std::string &message,
-      const std::string &request = "")
-  {
-    json reply = {{"type", "error"}, {"code", code}, {"message", message}};
-    if (!request.empty ())
-      reply["request"] = request;
-    send (reply);
-  }
-
-private:
-  using Handler = void (Client::*) (const json &message);
 
   static void on_message (
       SoupWebsocketConnection *, gint type, GBytes *bytes, gpointer data)
   {
-    static_cast<Client *> (data)->handle (type, bytes);
+    auto *self = static_cast<WebSocket *> (data);
+    if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+      self->client->handle_binary ();
+      return;
+    }
+    gsize size = 0;
+    const char *text =
+        static_cast<const char *> (g_bytes_get_data (bytes, &size));
+    self->client->handle_text (text, size);
   }
 
   static void on_closed (SoupWebsocketConnection *, gpointer data)
   {
-    auto *self = static_cast<Client *> (data);
+    auto *self = static_cast<WebSocket *> (data);
     /* Destroys this client and its peer (the hub re-lays out at once), once
      * the connection's signal emission is over. */
-    Server *server = &self->server_;
-    g_idle_add_full (
+    if (self->forget_idle)
+      return;
+    self->forget_idle = g_idle_add_full (
         G_PRIORITY_HIGH,
         [] (gpointer d) -> gboolean {
-          auto *pair = static_cast<std::pair<Server *, Client *> *> (d);
-          pair->first->forget (pair->second);
+          auto *ws = static_cast<WebSocket *> (d);
+          ws->forget_idle = 0;
+          ws->server->forget (ws);
           return G_SOURCE_REMOVE;
         },
-        new std::pair<Server *, Client *> (server, self),
-        [] (gpointer d) {
-          delete static_cast<std::pair<Server *, Client *> *> (d);
-        });
+        self, nullptr);
   }
-
-  /* Flood control: a token bucket of max-messages-per-second; a client that
-   * sends more than twice that in one second is disconnected. */
-  bool admit ()
-  {
-    gint64 now = g_get_monotonic_time ();
-    if (now - window_start_ >= G_USEC_PER_SEC) {
-      window_start_ = now;
-      in_window_ = 0;
-    }
-    in_window_++;
-    guint limit = room_.spec ().max_messages_per_second;
-    if (in_window_ > 2 * limit) {
-      soup_websocket_connection_close (
-          connection_, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "message flood");
-      return false;
-    }
-    if (in_window_ > limit) {
-      send_error ("rate-limited",
-          "too many messages: at most " + std::to_string (limit) + " a second");
-      return false;
-    }
-    return true;
-  }
-
-  void handle (gint type, GBytes *bytes)
-  {
-    if (!admit ())
-      return;
-    gsize size = 0;
-    const char *data =
-        static_cast<const char *> (g_bytes_get_data (bytes, &size));
-    if (type != SOUP_WEBSOCKET_DATA_TEXT) {
-      send_error ("bad-message", "messages are JSON text");
-      return;
-    }
-    if (size > room_.spec ().max_message_bytes) {
-      send_error ("too-large",
-          "a message may have at most "
-              + std::to_string (room_.spec ().max_message_bytes) + " bytes");
-      return;
-    }
-    json message = json::parse (data, data + size, nullptr, false);
-    if (message.is_discarded () || !message.is_object ()) {
-      send_error ("bad-message", "not a JSON object");
-      return;
-    }
-    if (!message.contains ("type") || !message["type"].is_string ()) {
-      send_error ("bad-message", "a message needs a string \"type\"");
-      return;
-    }
-    std::string kind = message["type"];
-    static const std::map<std::string, Handler> handlers = {
-        {"join", &Client::on_join},
-        {"answer", &Client::on_answer},
-        {"candidate", &Client::on_candidate},
-        {"leave", &Client::on_leave},
-        {"switch", &Client::on_switch},
-        {"set-max-tiles", &Client::on_set_max_tiles},
-        {"choose-camera", &Client::on_choose_camera},
-        {"inject", &Client::on_inject},
-        {"stop-injection", &Client::on_stop_injection},
-        {"emote", &Client::on_emote},
-    };
-    auto it = handlers.find (kind);
-    if (it == handlers.end ()) {
-      send_error ("unknown-type", "unknown message type '" + kind + "'", kind);
-      return;
-    }
-    (this->*(it->second)) (message);
-  }
-
-  static std::string string_field (const json &m, const char *name)
-  {
-    auto it = m.find (name);
-    return it != m.end () && it->is_string () ? it->get<std::string> () : "";
-  }
-
-  /* {"type":"join","role":"participant","token":"..."} */
-  void on_join (const json &m)
-  {
-    if (peer_) {
-      send_error (
-          "already-joined", "this connection has joined already", "join");
-      return;
-    }
-    std::string role_name = string_field (m, "role");
-    const RoomRoleSpec *role = room_.spec ().find_role (role_name);
-    if (!role) {
-      send_error (
-          "unknown-role", "this room has no role '" + role_name + "'", "join");
-      return;
-    }
-    if (!role->token.empty () && string_field (m, "token") != role->token) {
-      send_error ("forbidden",
-          "wrong or missing token for role '" + role_name + "'", "join");
-      return;
-    }
-    json ice = json::array ();
-    for (const std::string &uri : room_.spec ().ice_servers)
-      ice.push_back (browser_ice_server (uri));
-    std::string error;
-    Peer *peer = room_.add_peer (
-        *role, [this] (const json &out) { send (out); },
-        [this] (const std::string &why) { on_peer_failed (why); }, error);
-    if (!peer) {
-      send_error ("join-refused", error, "join");
-      return;
-    }
-    peer_ = peer;
-    std::string name = string_field (m, "name").substr (0, 40);
-    peer->set_name (name);
-    if (room_.show ())
-      room_.show ()->peers_changed ();
-    json welcome = {{"type", "welcome"}, {"peer", peer->id ()},
-        {"role", role_name}, {"port", peer->hub_port ()}, {"iceServers", ice},
-        {"iceTransportPolicy", room_.spec ().ice_transport_policy},
-        {"title", room_.spec ().title},
-        {"send", media_list (role->send_audio, role->send_video)},
-        {"receive", media_list (role->receive_audio, role->receive_video)},
-        {"control", role->control}, {"emote", role->emote},
-        {"showEmotes", role->show_emotes}};
-    /* A presenter joining mid-show starts from the counts so far. */
-    if (role->show_emotes && room_.show ())
-      welcome["emotes"] = room_.show ()->emote_counts ();
-    send (welcome);
-    if (role->control && room_.show ())
-      send (room_.show ()->state ());
-  }
-
-  /* The show's controls need a joined peer of a control role and a show. */
-  Show *control_show (const char *request)
-  {
-    if (!peer_) {
-      send_error ("not-joined", "join first", request);
-      return nullptr;
-    }
-    if (!peer_->role ().control) {
-      send_error ("forbidden",
-          "role '" + peer_->role ().name + "' may not run the show", request);
-      return nullptr;
-    }
-    if (!room_.show ()) {
-      send_error ("no-show", "this room has no [show]", request);
-      return nullptr;
-    }
-    return room_.show ();
-  }
-
-  /* {"type":"switch","source":"stage"|"camera"|"video"} */
-  void on_switch (const json &m)
-  {
-    Show *show = control_show ("switch");
-    std::string error;
-    if (show && !show->switch_program (string_field (m, "source"), error))
-      send_error ("bad-request", error, "switch");
-  }
-
-  /* A whole number field of @m; false, with an error reply, when it is
-   * missing or not one. */
-  bool uint_field (
-      const json &m, const char *name, const char *request, guint &out)
-  {
-    auto it = m.find (name);
-    if (it == m.end () || !it->is_number_unsigned ()) {
-      send_error ("bad-message",
-          std::string (request) + " needs a number \"" + name + "\"", request);
-      return false;
-    }
-    out = (guint)std::min<guint64> (it->get<guint64> (), G_MAXUINT);
-    return true;
-  }
-
-  /* {"type":"set-max-tiles","tiles":3} */
-  void on_set_max_tiles (const json &m)
-  {
-    Show *show = control_show ("set-max-tiles");
-    guint tiles = 0;
-    std::string error;
-    if (show && uint_field (m, "tiles", "set-max-tiles", tiles)
-        && !show->set_max_tiles (tiles, error))
-      send_error ("bad-request", error, "set-max-tiles");
-  }
-
-  /* {"type":"choose-camera","peer":3} */
-  void on_choose_camera (const json &m)
-  {
-    Show *show = control_show ("choose-camera");
-    guint peer = 0;
-    std::string error;
-    if (show && uint_field (m, "peer", "choose-camera", peer)
-        && !show->choose_camera (peer, error))
-      send_error ("bad-request", error, "choose-camera");
-  }
-
-  /* {"type":"inject","uri":"file:///srv/videos/intro.webm"} */
-  void on_inject (const json &m)
-  {
-    Show *show = control_show ("inject");
-    std::string error;
-    if (show && !show->inject (string_field (m, "uri"), error))
-      send_error ("inject-refused", error, "inject");
-  }
-
-  /* {"type":"stop-injection"} */
-  void on_stop_injection (const json &)
-  {
-    Show *show = control_show ("stop-injection");
-    std::string error;
-    if (show && !show->stop_injection (error))
-      send_error ("bad-request", error, "stop-injection");
-  }
-
-  /* {"type":"emote","emote":"clap"|"heart"|"confetti"} */
-  void on_emote (const json &m)
-  {
-    if (!peer_) {
-      send_error ("not-joined", "join first", "emote");
-      return;
-    }
-    if (!peer_->role ().emote || !room_.show ()) {
-      send_error ("forbidden",
-          "role '" + peer_->role ().name + "' sends no emotes", "emote");
-      return;
-    }
-    std::string code, error;
-    if (!room_.show ()->emote (*peer_, string_field (m, "emote"), code, error))
-      send_error (code, error, "emote");
-  }
-
-  /* {"type":"answer","sdp":"v=0..."} */
-  void on_answer (const json &m)
-  {
-    if (!peer_) {
-      send_error ("not-joined", "join first", "answer");
-      return;
-    }
-    std::string error;
-    if (!peer_->set_answer (string_field (m, "sdp"), error))
-      send_error ("bad-sdp", error, "answer");
-  }
-
-  /* {"type":"candidate","candidate":"candidate:...","sdpMLineIndex":0} */
-  void on_candidate (const json &m)
-  {
-    if (!peer_) {
-      send_error ("not-joined", "join first", "candidate");
-      return;
-    }
-    auto line = m.find ("sdpMLineIndex");
-    if (line == m.end () || !line->is_number_unsigned ()) {
-      send_error ("bad-message", "a candidate needs a number sdpMLineIndex",
-          "candidate");
-      return;
-    }
-    std::string error;
-    if (!peer_->add_remote_candidate (
-            line->get<guint> (), string_field (m, "candidate"), error))
-      send_error ("bad-candidate", error, "candidate");
-  }
-
-  /* {"type":"leave"} */
-  void on_leave (const json &)
-  {
-    if (peer_) {
-      room_.remove_peer (peer_);
-      peer_ = nullptr;
-    }
-    send ({{"type", "left"}});
-  }
-
-  void on_peer_failed (const std::string &why)
-  {
-    send_error ("peer-failed", why);
-    if (peer_) {
-      room_.remove_peer (peer_);
-      peer_ = nullptr;
-    }
-  }
-
-  static json media_list (bool audio, bool video)
-  {
-    json list = json::array ();
-    if (audio)
-      list.push_back ("audio");
-    if (video)
-      list.push_back ("video");
-    return list;
-  }
-
-  /* webrtcbin's turn://user:pass@host:port → the browser's form. */
-  static json browser_ice_server (const std::string &uri)
-  {
-    GUri *parsed =
-        g_uri_parse (uri.c_str (), G_URI_FLAGS_HAS_PASSWORD, nullptr);
-    if (!parsed)
-      return {{"urls", uri}};
-    std::string scheme = g_uri_get_scheme (parsed);
-    std::string host = g_uri_get_host (parsed) ? g_uri_get_host (parsed) : "";
-    int port = g_uri_get_port (parsed);
-    json server = {{"urls",
-        scheme + ":" + host + (port > 0 ? ":" + std::to_string (port) : "")}};
-    if (g_uri_get_user (parsed))
-      server["username"] = g_uri_get_user (parsed);
-    if (g_uri_get_password (parsed))
-      server["credential"] = g_uri_get_password (parsed);
-    g_uri_unref (parsed);
-    return server;
-  }
-
-  Server &server_;
-  Room &room_;
-  SoupWebsocketConnection *connection_;
-  Peer *peer_ = nullptr; /* owned by the room */
-  gint64 window_start_ = 0;
-  guint in_window_ = 0;
 };
 
-Server::Server (Room &room, std::string web_dir)
-    : room_ (room), web_dir_ (std::move (web_dir))
+Server::Server (Room &room, std::string web_dir) : room_ (room)
 {
   GST_DEBUG_CATEGORY_INIT (
       server_debug, "gstroom-server", 0, "gst-room server");
+  web_dir_ = real_path (web_dir);
+  if (web_dir_.empty ())
+    web_dir_ = web_dir;
+  while (web_dir_.size () > 1 && web_dir_.back () == '/')
+    web_dir_.pop_back ();
   if (Show *show = room_.show ()) {
     show->to_control = [this] (const json &message) {
       broadcast (message, [] (const RoomRoleSpec &r) { return r.control; });
@@ -429,9 +141,11 @@ void
 Server::broadcast (
     const json &message, const std::function<bool (const RoomRoleSpec &)> &to)
 {
-  for (const auto &client : clients_)
-    if (client->peer () && to (client->peer ()->role ()))
-      client->send (message);
+  for (const auto &[ws, owned] : sockets_) {
+    Peer *peer = ws->client->peer ();
+    if (peer && to (peer->role ()))
+      ws->client->send (message);
+  }
 }
 
 Server::~Server ()
@@ -441,65 +155,259 @@ Server::~Server ()
     show->to_emote_watchers = nullptr;
   }
   close_all ();
+  if (sweep_timer_)
+    g_source_remove (sweep_timer_);
+  if (listener_source_) {
+    g_source_destroy (listener_source_);
+    g_source_unref (listener_source_);
+  }
+  if (listener_) {
+    g_socket_close (listener_, nullptr);
+    g_object_unref (listener_);
+  }
+  for (auto &[key, c] : connections_)
+    g_object_weak_unref (G_OBJECT (c.stream), on_connection_gone, this);
+  connections_.clear ();
   if (soup_) {
     soup_server_disconnect (soup_);
     g_object_unref (soup_);
   }
+  if (spare_fd_ >= 0)
+    close (spare_fd_);
 }
 
 void
 Server::close_all ()
 {
-  clients_.clear ();
+  /* Each client's peer leaves the room as the client goes. */
+  while (!sockets_.empty ())
+    forget (sockets_.begin ()->first);
 }
 
 void
-Server::forget (Client *client)
+Server::forget (WebSocket *ws)
 {
-  for (auto it = clients_.begin (); it != clients_.end (); ++it) {
-    if (it->get () == client) {
-      clients_.erase (it);
-      return;
-    }
-  }
+  auto it = sockets_.find (ws);
+  if (it == sockets_.end ())
+    return;
+  /* Out of the table before it is destroyed: broadcasts on the way (the
+   * show telling the console that a presenter left) skip it. */
+  std::unique_ptr<WebSocket> owned = std::move (it->second);
+  sockets_.erase (it);
+  owned.reset ();
 }
 
 bool
 Server::listen (std::string &error)
 {
-  soup_ = soup_server_new ("server-header", "gst-room ", nullptr);
-  soup_server_add_handler (soup_, nullptr, on_http, this, nullptr);
-  soup_server_add_websocket_handler (
-      soup_, "/ws", nullptr, nullptr, on_websocket, this, nullptr);
-  GInetAddress *address =
-      g_inet_address_new_from_string (room_.spec ().host.c_str ());
+  const RoomSpec &spec = room_.spec ();
+  GInetAddress *address = g_inet_address_new_from_string (spec.host.c_str ());
   if (!address) {
     GResolver *resolver = g_resolver_get_default ();
     GList *list = g_resolver_lookup_by_name (
-        resolver, room_.spec ().host.c_str (), nullptr, nullptr);
+        resolver, spec.host.c_str (), nullptr, nullptr);
     if (list)
       address = G_INET_ADDRESS (g_object_ref (list->data));
     g_resolver_free_addresses (list);
     g_object_unref (resolver);
   }
   if (!address) {
-    error = "cannot listen on '" + room_.spec ().host + "': not an address";
+    error = "cannot listen on '" + spec.host + "': not an address";
     return false;
   }
   GSocketAddress *socket_address =
-      g_inet_socket_address_new (address, room_.spec ().port);
-  g_object_unref (address);
+      g_inet_socket_address_new (address, spec.port);
   GError *err = nullptr;
-  gboolean ok = soup_server_listen (
-      soup_, socket_address, (SoupServerListenOptions)0, &err);
+  /* Our own listening socket rather than soup_server_listen(): soup stops
+   * accepting for good after one accept() fails with EMFILE, and it knows no
+   * connection limit. */
+  listener_ = g_socket_new (g_inet_address_get_family (address),
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err);
+  g_object_unref (address);
+  bool ok = listener_ && g_socket_bind (listener_, socket_address, TRUE, &err);
   g_object_unref (socket_address);
+  if (ok) {
+    g_socket_set_listen_backlog (listener_, 128);
+    ok = g_socket_listen (listener_, &err);
+  }
   if (!ok) {
-    error = "cannot listen on " + room_.spec ().host + ":"
-            + std::to_string (room_.spec ().port) + ": " + err->message;
-    g_error_free (err);
+    error = "cannot listen on " + spec.host + ":" + std::to_string (spec.port)
+            + ": " + (err ? err->message : "no socket");
+    g_clear_error (&err);
     return false;
   }
+  g_socket_set_blocking (listener_, FALSE);
+  GSocketAddress *local = g_socket_get_local_address (listener_, nullptr);
+  port_ = local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local))
+                : spec.port;
+  if (local)
+    g_object_unref (local);
+  spare_fd_ = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  soup_ = soup_server_new ("server-header", "gst-room ", nullptr);
+  soup_server_add_handler (soup_, nullptr, on_http, this, nullptr);
+  soup_server_add_early_handler (
+      soup_, "/ws", on_websocket_origin, this, nullptr);
+  soup_server_add_websocket_handler (
+      soup_, "/ws", nullptr, nullptr, on_websocket, this, nullptr);
+  g_signal_connect (
+      soup_, "request-started", G_CALLBACK (on_request_started), this);
+
+  listener_source_ = g_socket_create_source (listener_, G_IO_IN, nullptr);
+  g_source_set_callback (
+      listener_source_, (GSourceFunc)(void (*) ())on_incoming, this, nullptr);
+  g_source_attach (listener_source_, nullptr);
+  sweep_timer_ = g_timeout_add (1000, on_sweep, this);
   return true;
+}
+
+gboolean
+Server::on_incoming (GSocket *, GIOCondition, gpointer data)
+{
+  static_cast<Server *> (data)->accept_pending ();
+  return G_SOURCE_CONTINUE;
+}
+
+void
+Server::accept_pending ()
+{
+  const RoomSpec &spec = room_.spec ();
+  /* Bounded per wake-up, so a flood of connections cannot starve the
+   * peers' work on the main loop. */
+  for (int i = 0; i < 64; i++) {
+    GError *err = nullptr;
+    GSocket *socket = g_socket_accept (listener_, nullptr, &err);
+    if (!socket) {
+      bool out_of_files =
+          g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)
+          || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+      bool would_block =
+          g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      if (!would_block)
+        g_printerr ("gst-room: cannot accept a connection: %s\n", err->message);
+      g_error_free (err);
+      if (out_of_files && spare_fd_ >= 0) {
+        /* Out of file descriptors: take the one kept spare, accept the
+         * waiting connection and close it at once, so the listener neither
+         * spins on it nor stops. */
+        close (spare_fd_);
+        int fd = accept (g_socket_get_fd (listener_), nullptr, nullptr);
+        if (fd >= 0)
+          close (fd);
+        spare_fd_ = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        continue;
+      }
+      return;
+    }
+    if (connections_.size () >= spec.max_connections) {
+      g_printerr (
+          "gst-room: refused a connection: already %zu (max-connections)\n",
+          connections_.size ());
+      g_socket_close (socket, nullptr);
+      g_object_unref (socket);
+      continue;
+    }
+    GSocketConnection *stream =
+        g_socket_connection_factory_create_connection (socket);
+    g_object_unref (socket);
+    GSocketAddress *local =
+        g_socket_connection_get_local_address (stream, nullptr);
+    GSocketAddress *remote =
+        g_socket_connection_get_remote_address (stream, nullptr);
+    std::string key = address_key (remote);
+    if (!soup_server_accept_iostream (
+            soup_, G_IO_STREAM (stream), local, remote, &err)) {
+      GST_WARNING ("soup refused a connection: %s", err->message);
+      g_clear_error (&err);
+    } else if (!key.empty ()) {
+      Connection &c = connections_[key];
+      c.stream = stream;
+      c.last_active = g_get_monotonic_time ();
+      g_object_weak_ref (G_OBJECT (stream), on_connection_gone, this);
+    }
+    if (local)
+      g_object_unref (local);
+    if (remote)
+      g_object_unref (remote);
+    g_object_unref (stream); /* soup holds it while the connection lives */
+  }
+}
+
+void
+Server::on_connection_gone (gpointer data, GObject *where)
+{
+  auto *self = static_cast<Server *> (data);
+  for (auto it = self->connections_.begin (); it != self->connections_.end ();
+       ++it) {
+    if (G_OBJECT (it->second.stream) == where) {
+      self->connections_.erase (it);
+      return;
+    }
+  }
+}
+
+void
+Server::touch (SoupServerMessage *msg, bool websocket)
+{
+  auto it = connections_.find (
+      address_key (soup_server_message_get_remote_address (msg)));
+  if (it == connections_.end ())
+    return;
+  it->second.last_active = g_get_monotonic_time ();
+  it->second.websocket = it->second.websocket || websocket;
+}
+
+void
+Server::on_request_started (SoupServer *, SoupServerMessage *msg, gpointer data)
+{
+  static_cast<Server *> (data)->touch (msg, false);
+}
+
+gboolean
+Server::on_sweep (gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  const RoomSpec &spec = self->room_.spec ();
+  gint64 now = g_get_monotonic_time ();
+  gint64 ping_every = spec.ping_timeout * G_USEC_PER_SEC / 3;
+  std::vector<std::pair<WebSocket *, const char *>> dead;
+  for (const auto &[ws, owned] : self->sockets_) {
+    if (ws->forget_idle)
+      continue;
+    gint64 silent = now - ws->client->last_heard ();
+    if (ws->client->joined ()) {
+      if (silent > (gint64)spec.ping_timeout * G_USEC_PER_SEC) {
+        /* Frozen, or its network went away without a FIN: free its slot
+         * now rather than when TCP gives up. */
+        ws->client->drop_peer (
+            "timeout", "no answer to pings for "
+                           + std::to_string (spec.ping_timeout) + " s");
+        dead.push_back ({ws, "no answer to pings"});
+      } else if (now - ws->last_ping >= ping_every) {
+        ws->last_ping = now;
+        ws->client->send ({{"type", "ping"}});
+      }
+    } else if (silent > (gint64)spec.idle_timeout * G_USEC_PER_SEC) {
+      dead.push_back ({ws, "idle without joining"});
+    }
+  }
+  for (auto [ws, reason] : dead) {
+    if (soup_websocket_connection_get_state (ws->connection)
+        == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (
+          ws->connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+    self->forget (ws);
+  }
+  /* Plain HTTP connections left open (keep-alive) go after idle-timeout. */
+  for (auto &[key, c] : self->connections_) {
+    if (!c.websocket
+        && now - c.last_active > (gint64)spec.idle_timeout * G_USEC_PER_SEC) {
+      GSocket *socket = g_socket_connection_get_socket (c.stream);
+      g_socket_shutdown (socket, TRUE, TRUE, nullptr);
+      c.last_active = now; /* once; soup closes it on the next read */
+    }
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 std::string
@@ -508,13 +416,69 @@ Server::url () const
   std::string host = room_.spec ().host;
   if (host.find (':') != std::string::npos)
     host = "[" + host + "]";
-  guint port = room_.spec ().port;
-  GSList *uris = soup_ ? soup_server_get_uris (soup_) : nullptr;
-  if (uris) {
-    port = g_uri_get_port (static_cast<GUri *> (uris->data));
-    g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  return "http://" + host + ":" + std::to_string (port_) + "/";
+}
+
+bool
+Server::origin_allowed (SoupServerMessage *msg) const
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  /* Programs that are no browser send no Origin: a web page cannot make a
+   * browser leave it out. */
+  if (!origin)
+    return true;
+  const RoomSpec &spec = room_.spec ();
+  for (const std::string &allowed : spec.allowed_origins)
+    if (g_ascii_strcasecmp (allowed.c_str (), origin) == 0)
+      return true;
+  std::string port = ":" + std::to_string (port_);
+  std::vector<std::string> own;
+  std::string host = spec.host.find (':') != std::string::npos
+                         ? "[" + spec.host + "]"
+                         : spec.host;
+  own.push_back ("http://" + host + port);
+  if (security_is_loopback (spec.host)) {
+    for (const char *name : {"127.0.0.1", "localhost", "[::1]"})
+      own.push_back (std::string ("http://") + name + port);
   }
-  return "http://" + host + ":" + std::to_string (port) + "/";
+  /* Listening on every interface: the page's origin is whatever address
+   * the browser used.  Only an address literal is taken, never a name: a
+   * name could be rebound to us by someone else's DNS. */
+  GInetAddress *any = g_inet_address_new_from_string (spec.host.c_str ());
+  if (any && g_inet_address_get_is_any (any)) {
+    const char *host_header = soup_message_headers_get_one (headers, "Host");
+    std::string h = host_header ? host_header : "";
+    std::string bare = h.substr (0, h.rfind (':'));
+    if (!bare.empty () && bare.front () == '[')
+      bare = bare.substr (1, bare.size () - 2);
+    GInetAddress *literal = g_inet_address_new_from_string (bare.c_str ());
+    if (literal) {
+      own.push_back ("http://" + h);
+      g_object_unref (literal);
+    }
+  }
+  if (any)
+    g_object_unref (any);
+  for (const std::string &o : own)
+    if (g_ascii_strcasecmp (o.c_str (), origin) == 0)
+      return true;
+  return false;
+}
+
+void
+Server::on_websocket_origin (SoupServer *, SoupServerMessage *msg, const char *,
+    GHashTable *, gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  if (self->origin_allowed (msg))
+    return;
+  const char *origin = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Origin");
+  g_printerr ("gst-room: refused a WebSocket from a page of %s (not this "
+              "room's origin; see allowed-origins)\n",
+      origin);
+  soup_server_message_set_status (msg, SOUP_STATUS_FORBIDDEN, nullptr);
 }
 
 void
@@ -529,16 +493,17 @@ Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path,
     return;
   }
   std::string rel = path && g_str_equal (path, "/") ? "/index.html" : path;
-  /* Only plain file names of the web folder: no "..", no sub-folders. */
-  if (rel.find ("..") != std::string::npos
-      || rel.find ('/', 1) != std::string::npos) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
-    return;
-  }
-  std::string file = self->web_dir_ + rel;
+  /* Only plain file names of the web folder: no "..", no sub-folders, and
+   * nothing a symbolic link leads out of it. */
+  std::string real;
+  if (rel.find ("..") == std::string::npos
+      && rel.find ('/', 1) == std::string::npos)
+    real = real_path (self->web_dir_ + rel);
   gchar *contents = nullptr;
   gsize length = 0;
-  if (!g_file_get_contents (file.c_str (), &contents, &length, nullptr)) {
+  if (real.rfind (self->web_dir_ + "/", 0) != 0
+      || !g_file_test (real.c_str (), G_FILE_TEST_IS_REGULAR)
+      || !g_file_get_contents (real.c_str (), &contents, &length, nullptr)) {
     soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
     return;
   }
@@ -555,10 +520,40 @@ Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path,
 }
 
 void
-Server::on_websocket (SoupServer *, SoupServerMessage *, const char *,
+Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
     SoupWebsocketConnection *connection, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
-  self->clients_.insert (
-      std::make_unique<Client> (*self, self->room_, connection));
+  self->touch (msg, true);
+  auto ws = std::make_unique<WebSocket> ();
+  WebSocket *raw = ws.get ();
+  raw->server = self;
+  raw->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (connection));
+  raw->key = address_key (soup_server_message_get_remote_address (msg));
+  raw->last_ping = g_get_monotonic_time ();
+  SignallingClient::Transport transport;
+  transport.send = [raw] (const std::string &text) {
+    if (soup_websocket_connection_get_state (raw->connection)
+        == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text (raw->connection, text.c_str ());
+  };
+  transport.close = [raw] (gushort code, const std::string &reason) {
+    if (soup_websocket_connection_get_state (raw->connection)
+        == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (raw->connection, code, reason.c_str ());
+  };
+  transport.remote_host =
+      address_host (soup_server_message_get_remote_address (msg));
+  raw->client = std::make_unique<SignallingClient> (
+      self->room_, self->throttle_, std::move (transport));
+  soup_websocket_connection_set_max_incoming_payload_size (
+      connection, self->room_.spec ().max_message_bytes * 4);
+  /* Pings at the protocol level keep middle boxes from timing the
+   * connection out; liveness is judged by the JSON pings (on_sweep). */
+  soup_websocket_connection_set_keepalive_interval (connection, 10);
+  g_signal_connect (
+      connection, "message", G_CALLBACK (WebSocket::on_message), raw);
+  g_signal_connect (
+      connection, "closed", G_CALLBACK (WebSocket::on_closed), raw);
+  self->sockets_.emplace (raw, std::move (ws));
 }
