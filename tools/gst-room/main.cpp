@@ -151,6 +151,11 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_USAGE;
   }
+  if (!security_is_loopback (run.spec.host))
+    g_printerr (
+        "gst-room: warning: listening on %s, beyond loopback: anyone "
+        "who can reach it can join the public roles (docs/security.md)\n",
+        run.spec.host.c_str ());
   if (check_only) {
     g_print ("gst-room: %s is a valid room\n", room_file);
     return EXIT_OK;

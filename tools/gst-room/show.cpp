@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "peer.h"
 #include "room.h"
@@ -373,23 +374,96 @@ Show::uri_allowed (const std::string &uri, std::string &error) const
     error = "the room file allows no '" + scheme + ":' videos";
     return false;
   }
-  if (scheme != "file")
+  if (g_ascii_strcasecmp (scheme.c_str (), "file") != 0)
     return true;
   gchar *filename = g_filename_from_uri (uri.c_str (), nullptr, nullptr);
   std::string file = filename ? filename : "";
   g_free (filename);
-  std::string real = file.empty () ? "" : real_path (file);
-  if (real.empty ()) {
-    error = "no such file: " + (file.empty () ? uri : file);
+  /* Outside the folders is refused with the same words whether the file
+   * exists or not: the answer must not tell what is on the disk.  The
+   * lexical path is judged first, then where its links really lead. */
+  std::string refused =
+      "that file is not in a folder the room file allows (inject-folders)";
+  gchar *lexical =
+      file.empty () ? nullptr : g_canonicalize_filename (file.c_str (), "/");
+  std::string plain = lexical ? lexical : "";
+  g_free (lexical);
+  auto inside = [this] (const std::string &path, bool resolve) {
+    for (const std::string &folder : spec_.inject_folders) {
+      std::string base = resolve ? real_path (folder) : folder;
+      if (!base.empty () && path.rfind (base + "/", 0) == 0)
+        return true;
+    }
+    return false;
+  };
+  if (plain.empty () || !inside (plain, false)) {
+    error = refused;
     return false;
   }
-  for (const std::string &folder : spec_.inject_folders) {
-    std::string base = real_path (folder);
-    if (!base.empty () && real.rfind (base + "/", 0) == 0)
-      return true;
+  std::string real = real_path (plain);
+  if (!real.empty () && !inside (real, true)) {
+    error = refused;
+    return false;
   }
-  error = file + " is not in a folder the room file allows (inject-folders)";
-  return false;
+  if (real.empty () || !g_file_test (real.c_str (), G_FILE_TEST_IS_REGULAR)) {
+    error = "no such video in the allowed folders: " + plain;
+    return false;
+  }
+  return true;
+}
+
+void
+Show::on_player_source (GstElement *, GstElement *source, gpointer data)
+{
+  auto *self = static_cast<Show *> (data);
+  /* What uridecodebin really opens, judged by the same rules as the URI the
+   * operator typed. */
+  gchar *uri = GST_IS_URI_HANDLER (source)
+                   ? gst_uri_handler_get_uri (GST_URI_HANDLER (source))
+                   : nullptr;
+  std::string error;
+  if (!uri || !self->uri_allowed (uri, error)) {
+    gst_element_set_locked_state (source, TRUE); /* never opens */
+    GST_ELEMENT_ERROR (source, RESOURCE, OPEN_READ,
+        ("the video's source is not allowed: %s",
+            uri ? error.c_str () : "it opens no URI"),
+        (nullptr));
+  }
+  g_free (uri);
+}
+
+void
+Show::on_player_element (
+    GstBin *player, GstBin *, GstElement *element, gpointer)
+{
+  /* A playlist (HLS, DASH, Smooth Streaming) names further files and URLs
+   * that its demuxer would fetch by itself, past every rule above: such
+   * demuxers never start. */
+  GstElementFactory *factory = gst_element_get_factory (element);
+  const gchar *klass = factory ? gst_element_factory_get_metadata (
+                           factory, GST_ELEMENT_METADATA_KLASS)
+                               : nullptr;
+  bool playlist =
+      klass && strstr (klass, "Demux") && strstr (klass, "Adaptive");
+  /* Any other element that opens URIs by itself, below the top source. */
+  bool nested_source =
+      GST_IS_URI_HANDLER (element)
+      && gst_uri_handler_get_uri_type (GST_URI_HANDLER (element)) == GST_URI_SRC
+      && GST_OBJECT_PARENT (element)
+      && !GST_IS_PIPELINE (GST_OBJECT_PARENT (element))
+      && !g_str_equal (
+          G_OBJECT_TYPE_NAME (GST_OBJECT_PARENT (element)), "GstURIDecodeBin");
+  if (!playlist && !nested_source)
+    return;
+  gst_element_set_locked_state (element, TRUE);
+  GError *err =
+      g_error_new (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, "%s",
+          playlist
+              ? "playlists (HLS, DASH) are not played: inject a video file"
+              : "the video opens further URIs by itself, which is not allowed");
+  gst_element_post_message (GST_ELEMENT (player),
+      gst_message_new_error (GST_OBJECT (element), err, nullptr));
+  g_error_free (err);
 }
 
 GstCaps *
@@ -443,6 +517,9 @@ Show::inject (const std::string &uri, std::string &error)
   g_object_set (player_port_, "hub", spec_.program.c_str (), nullptr);
   gst_bin_add_many (GST_BIN (player_), src, player_port_, nullptr);
   g_signal_connect (src, "pad-added", G_CALLBACK (on_player_pad), this);
+  g_signal_connect (src, "source-setup", G_CALLBACK (on_player_source), this);
+  g_signal_connect (
+      player_, "deep-element-added", G_CALLBACK (on_player_element), this);
   GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (player_));
   player_watch_ = gst_bus_add_watch (bus, on_player_bus, this);
   gst_object_unref (bus);

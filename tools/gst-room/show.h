@@ -62,6 +62,10 @@ public:
 private:
   static gboolean on_player_bus (GstBus *bus, GstMessage *msg, gpointer data);
   static void on_player_pad (GstElement *src, GstPad *pad, gpointer data);
+  static void on_player_source (
+      GstElement *uridecodebin, GstElement *source, gpointer data);
+  static void on_player_element (
+      GstBin *player, GstBin *bin, GstElement *element, gpointer data);
   static GstPadProbeReturn count_bytes (
       GstPad *pad, GstPadProbeInfo *info, gpointer data);
 

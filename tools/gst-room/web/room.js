@@ -156,6 +156,8 @@ function onError(m) {
 const handlers = window.roomHandlers = {
   welcome: onWelcome, offer: onOffer, candidate: onCandidate, error: onError, emote: onEmote,
   left: () => { room.state = 'left'; setStatus('left the room'); },
+  // the server drops a page that stops answering (frozen, or its network gone)
+  ping: () => send({ type: 'pong' }),
 };
 window.roomSend = send;
 window.roomShowEmoteCounts = showEmoteCounts;
