@@ -29,27 +29,6 @@ enum ExitCode {
   EXIT_LISTEN = 4,
 };
 
-/* Like webrtc-sendrecv: report every missing plugin up front, one a line. */
-bool
-check_plugins ()
-{
-  static const char *needed[] = {"coreelements", "nice", "webrtc", "dtls",
-      "srtp", "rtpmanager", "rtp", "vpx", "opus", "videoconvertscale",
-      "audioconvert", "audioresample", "roomhub"};
-  bool ok = true;
-  GstRegistry *registry = gst_registry_get ();
-  for (const char *name : needed) {
-    GstPlugin *plugin = gst_registry_find_plugin (registry, name);
-    if (!plugin) {
-      g_printerr ("gst-room: missing GStreamer plugin '%s'\n", name);
-      ok = false;
-      continue;
-    }
-    gst_object_unref (plugin);
-  }
-  return ok;
-}
-
 std::string
 web_dir_default ()
 {
@@ -142,7 +121,7 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_USAGE;
   }
-  if (!check_plugins ())
+  if (!room_check_elements ())
     return EXIT_MISSING_PLUGIN;
 
   run.room = std::make_unique<Room> (run.spec, dot_dir ? dot_dir : "");

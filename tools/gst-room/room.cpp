@@ -9,37 +9,104 @@
 GST_DEBUG_CATEGORY_STATIC (room_debug);
 #define GST_CAT_DEFAULT room_debug
 
+namespace {
+
+/* The elements the tool itself creates or names in its own pipeline
+ * fragments, with where each comes from: the one list that both the start-up
+ * check and the error messages read. */
+struct KnownElement {
+  const char *element, *plugin, *package;
+};
+const KnownElement KNOWN_ELEMENTS[] = {
+    {"mcucompositor", "roomhub", nullptr},
+    {"dispatcher", "roomhub", nullptr},
+    {"hubport", "roomhub", nullptr},
+    {"qrdetect", "roomvision", nullptr},
+    {"faceoverlayfilter", "roomvision", nullptr},
+    {"chromakey", "roomvision", nullptr},
+    {"webrtcbin", "webrtc", "gstreamer1.0-plugins-bad"},
+    {"dtlssrtpenc", "dtls", "gstreamer1.0-plugins-bad"},
+    {"srtpenc", "srtp", "gstreamer1.0-plugins-bad"},
+    {"rtpbin", "rtpmanager", "gstreamer1.0-plugins-good"},
+    {"nicesrc", "nice", "gstreamer1.0-nice"},
+    {"vp8enc", "vpx", "gstreamer1.0-plugins-good"},
+    {"vp8dec", "vpx", "gstreamer1.0-plugins-good"},
+    {"rtpvp8pay", "rtp", "gstreamer1.0-plugins-good"},
+    {"rtpvp8depay", "rtp", "gstreamer1.0-plugins-good"},
+    {"rtpopuspay", "rtp", "gstreamer1.0-plugins-good"},
+    {"rtpopusdepay", "rtp", "gstreamer1.0-plugins-good"},
+    {"rtph264pay", "rtp", "gstreamer1.0-plugins-good"},
+    {"rtph264depay", "rtp", "gstreamer1.0-plugins-good"},
+    {"opusenc", "opus", "gstreamer1.0-plugins-base"},
+    {"opusdec", "opus", "gstreamer1.0-plugins-base"},
+    {"videoconvert", "videoconvertscale", "gstreamer1.0-plugins-base"},
+    {"videoscale", "videoconvertscale", "gstreamer1.0-plugins-base"},
+    {"videorate", "videorate", "gstreamer1.0-plugins-base"},
+    {"audioconvert", "audioconvert", "gstreamer1.0-plugins-base"},
+    {"audioresample", "audioresample", "gstreamer1.0-plugins-base"},
+    {"uridecodebin", "playback", "gstreamer1.0-plugins-base"},
+    {"queue", "coreelements", "gstreamer1.0 (core)"},
+    {"tee", "coreelements", "gstreamer1.0 (core)"},
+    {"clocksync", "coreelements", "gstreamer1.0 (core)"},
+    {"fakesink", "coreelements", "gstreamer1.0 (core)"},
+    /* Optional: only browsers that take no VP8 need them. */
+    {"x264enc", "x264", "gstreamer1.0-plugins-ugly"},
+    {"avdec_h264", "libav", "gstreamer1.0-libav"},
+    {"webmmux", "matroska", "gstreamer1.0-plugins-good"},
+};
+
+std::string
+describe (const KnownElement &k)
+{
+  return std::string ("plugin ") + k.plugin
+         + (k.package ? std::string (", Debian package ") + k.package
+                      : std::string (" of gst-rooms"));
+}
+
+/* "no element "X" (plugin ...)" from a parse that failed. */
+std::string
+parse_failure (GstParseContext *ctx, GError *err)
+{
+  gchar **missing = gst_parse_context_get_missing_elements (ctx);
+  std::string message =
+      missing && missing[0]
+          ? std::string ("no element \"") + missing[0] + "\" ("
+                + room_plugin_of (missing[0]) + ")"
+          : std::string (err ? err->message : "cannot be built");
+  g_strfreev (missing);
+  return message;
+}
+
+} // namespace
+
 std::string
 room_plugin_of (const char *element)
 {
-  static const std::map<std::string, std::string> known = {
-      {"mcucompositor", "plugin roomhub of gst-rooms"},
-      {"dispatcher", "plugin roomhub of gst-rooms"},
-      {"hubport", "plugin roomhub of gst-rooms"},
-      {"qrdetect", "plugin roomvision of gst-rooms"},
-      {"faceoverlayfilter", "plugin roomvision of gst-rooms"},
-      {"chromakey", "plugin roomvision of gst-rooms"},
-      {"webrtcbin", "plugin webrtc, Debian package gstreamer1.0-plugins-bad"},
-      {"nicesrc", "plugin nice, Debian package gstreamer1.0-nice"},
-      {"vp8enc", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
-      {"vp8dec", "plugin vpx, Debian package gstreamer1.0-plugins-good"},
-      {"rtpvp8pay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-      {"rtpvp8depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-      {"rtpopuspay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-      {"rtpopusdepay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-      {"rtph264depay", "plugin rtp, Debian package gstreamer1.0-plugins-good"},
-      {"opusenc", "plugin opus, Debian package gstreamer1.0-plugins-base"},
-      {"opusdec", "plugin opus, Debian package gstreamer1.0-plugins-base"},
-      {"x264enc", "plugin x264, Debian package gstreamer1.0-plugins-ugly"},
-      {"avdec_h264", "plugin libav, Debian package gstreamer1.0-libav"},
-      {"uridecodebin",
-          "plugin playback, Debian package gstreamer1.0-plugins-base"},
-      {"webmmux", "plugin matroska, Debian package gstreamer1.0-plugins-good"},
-  };
-  auto it = known.find (element);
-  if (it != known.end ())
-    return it->second;
+  for (const KnownElement &k : KNOWN_ELEMENTS)
+    if (g_str_equal (k.element, element))
+      return describe (k);
   return "not installed; gst-inspect-1.0 lists the elements that are";
+}
+
+bool
+room_check_elements ()
+{
+  bool ok = true;
+  for (const KnownElement &k : KNOWN_ELEMENTS) {
+    bool optional = g_str_equal (k.plugin, "x264")
+                    || g_str_equal (k.plugin, "libav")
+                    || g_str_equal (k.plugin, "matroska")
+                    || g_str_equal (k.plugin, "roomvision");
+    GstElementFactory *f = gst_element_factory_find (k.element);
+    if (f) {
+      gst_object_unref (f);
+    } else if (!optional) {
+      g_printerr ("gst-room: missing GStreamer element '%s' (%s)\n", k.element,
+          describe (k).c_str ());
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 std::string
@@ -65,15 +132,8 @@ room_parse_branch (const char *description, std::string &error)
   GstParseContext *ctx = gst_parse_context_new ();
   GstElement *bin = gst_parse_bin_from_description_full (
       description, TRUE, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &err);
-  if (!bin) {
-    gchar **missing = gst_parse_context_get_missing_elements (ctx);
-    error = missing && missing[0]
-                ? std::string ("no element \"") + missing[0] + "\" ("
-                      + room_plugin_of (missing[0]) + ")"
-                : std::string (
-                    err ? err->message : "cannot build a pipeline branch");
-    g_strfreev (missing);
-  }
+  if (!bin)
+    error = parse_failure (ctx, err);
   g_clear_error (&err);
   gst_parse_context_free (ctx);
   return bin;
@@ -103,15 +163,8 @@ Room::build (std::string &error)
                         | GST_PARSE_FLAG_PLACE_IN_BIN),
         &err);
     if (!pipeline) {
-      gchar **missing = gst_parse_context_get_missing_elements (ctx);
-      if (missing && missing[0])
-        error = spec_.where (p.line) + ": [pipeline " + p.name
-                + "] launch: no element \"" + missing[0] + "\" ("
-                + room_plugin_of (missing[0]) + ")";
-      else
-        error = spec_.where (p.line) + ": [pipeline " + p.name
-                + "] launch: " + (err ? err->message : "cannot be built");
-      g_strfreev (missing);
+      error = spec_.where (p.line) + ": [pipeline " + p.name
+              + "] launch: " + parse_failure (ctx, err);
       g_clear_error (&err);
       gst_parse_context_free (ctx);
       return false;

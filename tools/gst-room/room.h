@@ -17,6 +17,10 @@
 /* "plugin X from Debian package Y" for an element the room tool relies on. */
 std::string room_plugin_of (const char *element);
 
+/* Reports each element the tool needs and cannot find, one a line, as
+ * webrtc-sendrecv does; false when one is missing. */
+bool room_check_elements ();
+
 /* A bin with ghost pads from a gst-launch-1.0 fragment, or null with @error
  * naming a missing element and its plugin. */
 GstElement *room_parse_branch (const char *description, std::string &error);
