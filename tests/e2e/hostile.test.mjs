@@ -261,7 +261,7 @@ test('running out of files or connections never stops the listener (item 4)', as
 });
 
 test('a frozen presenter loses its slot (item 5)', async () => {
-  const room = await startRoom(showRoom('ping-timeout=3'));
+  const room = await startRoom(showRoom('ping-timeout=3\nidle-timeout=2'));
   try {
     const op = await operator(room);
     const p = await Client.open(room);

@@ -349,8 +349,10 @@ Server::on_connection_gone (gpointer data, GObject *where)
 void
 Server::touch (SoupServerMessage *msg, bool websocket)
 {
-  auto it = connections_.find (
-      address_key (soup_server_message_get_remote_address (msg)));
+  std::string key = address_key (soup_server_message_get_remote_address (msg));
+  auto it = connections_.find (key);
+  GST_LOG ("activity on %s%s%s", key.c_str (), websocket ? " (WebSocket)" : "",
+      it == connections_.end () ? " (unknown)" : "");
   if (it == connections_.end ())
     return;
   it->second.last_active = g_get_monotonic_time ();
@@ -392,6 +394,7 @@ Server::on_sweep (gpointer data)
     }
   }
   for (auto [ws, reason] : dead) {
+    GST_INFO ("closing WebSocket %s: %s", ws->key.c_str (), reason);
     if (soup_websocket_connection_get_state (ws->connection)
         == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_close (
@@ -403,6 +406,7 @@ Server::on_sweep (gpointer data)
     if (!c.websocket
         && now - c.last_active > (gint64)spec.idle_timeout * G_USEC_PER_SEC) {
       GSocket *socket = g_socket_connection_get_socket (c.stream);
+      GST_INFO ("closing idle connection from %s", key.c_str ());
       g_socket_shutdown (socket, TRUE, TRUE, nullptr);
       c.last_active = now; /* once; soup closes it on the next read */
     }
@@ -471,6 +475,10 @@ Server::on_websocket_origin (SoupServer *, SoupServerMessage *msg, const char *,
     GHashTable *, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
+  /* The connection becomes a WebSocket: its idleness is judged by the
+   * signalling client from now on.  (Marked here, while soup still has the
+   * connection; the WebSocket callback comes after soup let go of it.) */
+  self->touch (msg, true);
   if (self->origin_allowed (msg))
     return;
   const char *origin = soup_message_headers_get_one (
@@ -524,7 +532,6 @@ Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
     SoupWebsocketConnection *connection, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
-  self->touch (msg, true);
   auto ws = std::make_unique<WebSocket> ();
   WebSocket *raw = ws.get ();
   raw->server = self;

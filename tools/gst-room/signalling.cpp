@@ -483,7 +483,7 @@ SignallingClient::drop_peer (const std::string &code, const std::string &why)
   if (!id)
     return;
   peer_id_ = 0;
-  g_print ("gst-room: peer %u left: %s\n", id, why.c_str ());
+  g_printerr ("gst-room: peer %u left: %s\n", id, why.c_str ());
   send_error (code, why);
   room_.remove_peer (id);
 }
