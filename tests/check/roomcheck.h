@@ -3,6 +3,9 @@
 
 #include <gst/check/gstcheck.h>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -36,6 +39,34 @@ struct Watchdog {
 
 inline Watchdog watchdog;
 
+/* Where every thread of the hung test is, when gdb is installed
+ * (ROOMS_TEST_WATCHDOG_GDB=0: not even then). */
+inline void
+dump_threads ()
+{
+  const char *wanted = g_getenv ("ROOMS_TEST_WATCHDOG_GDB");
+  gchar *gdb = g_find_program_in_path ("gdb");
+  if (!gdb || (wanted && g_str_equal (wanted, "0"))) {
+    g_free (gdb);
+    return;
+  }
+#ifdef PR_SET_PTRACER
+  prctl (PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+#endif
+  gchar *pid = g_strdup_printf ("%d", (int)getpid ());
+  const gchar *argv[] = {gdb, "-p", pid, "-batch", "-nx", "-ex",
+      "thread apply all bt 30", nullptr};
+  gchar *out = nullptr;
+  if (g_spawn_sync (nullptr, (gchar **)argv, nullptr,
+          G_SPAWN_STDERR_TO_DEV_NULL, nullptr, nullptr, &out, nullptr, nullptr,
+          nullptr))
+    fprintf (stderr, "roomcheck: the threads of the hung test:\n%s\n", out);
+  fflush (stderr);
+  g_free (out);
+  g_free (pid);
+  g_free (gdb);
+}
+
 inline gpointer
 watchdog_thread (gpointer)
 {
@@ -52,6 +83,7 @@ watchdog_thread (gpointer)
           "CK_TIMEOUT_MULTIPLIER); aborting\n",
           w.test.c_str (), w.file.c_str (), w.limit);
       fflush (stderr);
+      dump_threads ();
       abort ();
     }
   }
@@ -117,6 +149,36 @@ set_timeout (TCase *tc, double timeout)
   tcase_set_timeout (tc, timeout);
 }
 
+/* Every element this build made (ROOMS_ELEMENTS, from meson) must be
+ * registered: a plugin that fails to load fails the test at once, by name,
+ * instead of an assertion deep in GstHarness or a test that skips itself. */
+inline bool
+built_elements_registered ()
+{
+#ifdef ROOMS_ELEMENTS
+  bool ok = true;
+  gchar **names = g_strsplit (ROOMS_ELEMENTS, ",", -1);
+  for (gchar **name = names; *name; name++) {
+    if (!**name)
+      continue;
+    GstElementFactory *factory = gst_element_factory_find (*name);
+    if (!factory) {
+      fprintf (stderr,
+          "roomcheck: FAIL: element %s was built but is not registered (does "
+          "its plugin load? GST_PLUGIN_PATH=%s)\n",
+          *name, g_getenv ("GST_PLUGIN_PATH"));
+      ok = false;
+    } else {
+      gst_object_unref (factory);
+    }
+  }
+  g_strfreev (names);
+  return ok;
+#else
+  return true;
+#endif
+}
+
 } // namespace roomcheck
 
 /* The same macros as gstcheck.h's, with the watchdog armed and disarmed. */
@@ -148,6 +210,8 @@ set_timeout (TCase *tc, double timeout)
   int main (int argc, char **argv)                                             \
   {                                                                            \
     gst_check_init (&argc, &argv);                                             \
+    if (!roomcheck::built_elements_registered ())                              \
+      return 1;                                                                \
     Suite *s = name##_suite ();                                                \
     int failed = gst_check_run_suite (s, #name, __FILE__);                     \
     roomcheck::disarm ();                                                      \
