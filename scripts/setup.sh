@@ -10,6 +10,8 @@ cd "$top"
 packages=(
   # build
   meson ninja-build pkg-config g++ clang-format
+  # sanitizer and libFuzzer builds (scripts/test.sh): clang with its runtimes
+  clang libclang-rt-14-dev
   # GStreamer 1.22 and the stock elements rooms are made of
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -25,6 +27,8 @@ packages=(
   janus
   # test helpers
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
+  # the per-test watchdog (tests/check/roomcheck.h) prints a hung test's threads
+  gdb
   gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
 )
 
