@@ -5,7 +5,8 @@
 #
 # 1. replays every input in tests/fuzz/regressions/NAME/ (crashes found before);
 # 2. fuzzes for ROOMS_FUZZ_SECONDS (default 30) from tests/fuzz/corpus/NAME/,
-#    with tests/fuzz/NAME.dict as dictionary when there is one.
+#    with tests/fuzz/NAME.dict as dictionary and the settings of
+#    tests/fuzz/NAME.options when there are such files.
 # A crash, leak, hang (an input running over 10 s) or out-of-memory fails the
 # test: the input is printed and saved into tests/fuzz/regressions/NAME/, where
 # every later run replays it.  New corpus inputs are thrown away, unless
@@ -27,6 +28,21 @@ mkdir -p "$work/new" "$work/artifacts" "$regressions"
 options=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1
   "-artifact_prefix=$work/artifacts/")
 [ -f "$dict" ] && options+=("-dict=$dict")
+# LeakSanitizer: GLib's own never-freed allocations are suppressed.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$here/lsan.supp"
+# NAME.options: more for this target, one per line (# comments): libFuzzer
+# flags (-detect_leaks=0) or sanitizer settings (ASAN_OPTIONS=..., appended).
+if [ -f "$here/$name.options" ]; then
+  while read -r line; do
+    case "$line" in
+      '' | '#'*) ;;
+      *_OPTIONS=*)
+        var=${line%%=*}
+        export "$var=${!var:+${!var}:}${line#*=}" ;;
+      *) options+=("$line") ;;
+    esac
+  done < "$here/$name.options"
+fi
 
 # Reports each new artifact (crash-*, leak-*, timeout-*, oom-*) and keeps it.
 keep_artifacts() {
