@@ -60,7 +60,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends nodejs npm
 fi
 # playwright-core drives Debian's chromium; it downloads no browser.
-if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+# Again whenever the lock file changed (a package was added).
+if [ ! -d tests/e2e/node_modules/playwright-core ] \
+    || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
 
