@@ -10,6 +10,8 @@ cd "$top"
 packages=(
   # build
   meson ninja-build pkg-config g++ clang-format
+  # sanitizer and libFuzzer builds (scripts/test.sh): clang with its runtimes
+  clang libclang-rt-14-dev
   # GStreamer 1.22 and the stock elements rooms are made of
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -25,6 +27,8 @@ packages=(
   janus
   # test helpers
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
+  # the per-test watchdog (tests/check/roomcheck.h) prints a hung test's threads
+  gdb
   gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
 )
 
@@ -56,7 +60,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends nodejs npm
 fi
 # playwright-core drives Debian's chromium; it downloads no browser.
-if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+# Again whenever the lock file changed (a package was added).
+if [ ! -d tests/e2e/node_modules/playwright-core ] \
+    || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
 

@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
 # Runs the whole gst-rooms test suite: installs what is missing, builds, checks
 # formatting, runs every meson test and prints "N passed, N failed".
+#
+# Three builds, three parts:
+#   build       every test (elements, generic, pipelines, tool, e2e, docs, and
+#               a replay of every fuzz target's corpus and regressions);
+#   build-asan  the same code with -Db_sanitize=address,undefined, running the
+#               element and tool tests and the fuzz replays: any ASan or UBSan
+#               report fails (the browser tests are left out: see below);
+#   build-fuzz  clang with libFuzzer: each fuzz target for ROOMS_FUZZ_SECONDS
+#               (default 30) after replaying its regressions.
+# Arguments go to the first part only (e.g. a test name); with arguments the
+# other two parts are skipped.  ROOMS_TEST_SANITIZERS=0 or ROOMS_TEST_FUZZ=0
+# skip a part; ROOMS_TEST_JOBS sets meson's parallel tests (default 2).
+#
+# The browser tests do not run under the sanitizers: gst-room with ASan in
+# front of a real Chromium more than doubles their time (they are timed against
+# real clocks) for code the tool tests and fuzz targets already cover there.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,25 +24,67 @@ cd "$top"
 
 "$top/scripts/setup.sh" || { echo "setup failed"; exit 1; }
 
+jobs=${ROOMS_TEST_JOBS:-2}
 status=0
 "$top/scripts/check-format.sh" || status=1
 
-meson test -C build --print-errorlogs --num-processes "${ROOMS_TEST_JOBS:-2}" "$@"
-meson_status=$?
-[ $meson_status -eq 0 ] || status=1
+part() { echo; echo "==== $* ===="; }
+logs=()
 
-/usr/bin/python3 - "$top/build/meson-logs/testlog.json" <<'PY'
-import json, sys
-passed = failed = skipped = 0
-with open(sys.argv[1]) as f:
-    for line in f:
-        r = json.loads(line)["result"]
-        if r in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif r == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+part "build: all tests"
+meson test -C build --print-errorlogs --num-processes "$jobs" "$@" || status=1
+logs+=("build")
+
+if [ $# -eq 0 ] && [ "${ROOMS_TEST_SANITIZERS:-1}" != 0 ]; then
+  part "build-asan: element, tool and fuzz-replay tests under ASan and UBSan"
+  start=$SECONDS
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --buildtype=debugoptimized \
+      -Db_sanitize=address,undefined || status=1
+  fi
+  if ninja -C build-asan; then
+    echo "build-asan: built in $((SECONDS - start)) s"
+    meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
+      --timeout-multiplier 3 --suite elements --suite generic \
+      --suite pipelines --suite tool --suite fuzz || status=1
+    logs+=("build-asan")
+  else
+    echo "build-asan: build failed"
+    status=1
+  fi
+  echo "build-asan: $((SECONDS - start)) s in all"
+fi
+
+if [ $# -eq 0 ] && [ "${ROOMS_TEST_FUZZ:-1}" != 0 ]; then
+  part "build-fuzz: libFuzzer targets, ${ROOMS_FUZZ_SECONDS:-30} s each"
+  start=$SECONDS
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CXX=clang++ meson setup build-fuzz --buildtype=debugoptimized \
+      -Dfuzzing=true || status=1
+  fi
+  if ninja -C build-fuzz; then
+    meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+    logs+=("build-fuzz")
+  else
+    echo "build-fuzz: build failed"
+    status=1
+  fi
+  echo "build-fuzz: $((SECONDS - start)) s in all"
+fi
+
+echo
+/usr/bin/python3 - "$top" "${logs[@]}" <<'PY'
+import json, os, sys
+total = [0, 0, 0]
+for build in sys.argv[2:]:
+    counts = [0, 0, 0]  # passed, failed, skipped
+    with open(os.path.join(sys.argv[1], build, "meson-logs", "testlog.json")) as f:
+        for line in f:
+            r = json.loads(line)["result"]
+            i = 0 if r in ("OK", "EXPECTEDFAIL") else 2 if r == "SKIP" else 1
+            counts[i] += 1
+            total[i] += 1
+    print(f"{build}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped")
+print(f"tests: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
 PY
 exit $status

@@ -73,22 +73,22 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00
- * num-buffers=100 ! \ video/x-raw,width=640,height=360 ! chromakey !
- * videoconvert ! fakesink
+ * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00 \
+ *   num-buffers=100 ! video/x-raw,width=640,height=360 ! chromakey ! \
+ *   videoconvert ! fakesink
  * ]| The ball over transparency (use autovideosink to watch).
  * |[
  * gst-launch-1.0 compositor name=mix ! videoconvert ! fakesink \
- *   videotestsrc pattern=smpte num-buffers=100 !
- * video/x-raw,width=640,height=360 ! mix. \
+ *   videotestsrc pattern=smpte num-buffers=100 ! \
+ *   video/x-raw,width=640,height=360 ! mix. \
  *   videotestsrc pattern=ball background-color=0xff00ff00 num-buffers=100 ! \
  *   video/x-raw,width=640,height=360 ! chromakey spill=1.0 ! mix.
  * ]| A presenter layered over another video by `compositor`.
  * |[
- * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00
- * num-buffers=100 ! \
- *   video/x-raw,width=640,height=360 ! chromakey name=key ! videoconvert !
- * fakesink \ videotestsrc pattern=smpte ! key.background_sink
+ * gst-launch-1.0 videotestsrc pattern=ball background-color=0xff00ff00 \
+ *   num-buffers=100 ! video/x-raw,width=640,height=360 ! \
+ *   chromakey name=key ! videoconvert ! fakesink \
+ *   videotestsrc pattern=smpte ! key.background_sink
  * ]| A virtual set: the keyed area shows another video.
  *
  * Locking: the object lock guards the settings; `bg_lock` guards the newest

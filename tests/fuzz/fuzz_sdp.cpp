@@ -110,8 +110,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     SignallingClient client (*room, *throttle, std::move (transport));
     const char join[] = R"({"type":"join","role":"viewer"})";
     client.handle_text (join, sizeof join - 1);
-    /* The offer comes from webrtcbin's thread through the main loop. */
-    for (int i = 0; i < 200 && !offered; i++) {
+    /* The offer comes from webrtcbin's thread through the main loop; on a
+     * loaded machine (two cores, sanitizers) that can take seconds. */
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (!offered && g_get_monotonic_time () < deadline) {
       pump_main_loop ();
       if (!offered)
         g_usleep (1000);
@@ -121,9 +123,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     std::string input ((const char *)data, size);
     /* Both as JSON strings, whatever bytes they hold (as a browser could
      * send them once escaped); invalid UTF-8 is replaced. */
-    std::string answer = nlohmann::json ({{"type", "answer"}, {"sdp", input}})
-                             .dump (-1, ' ', false,
-                                 nlohmann::json::error_handler_t::replace);
+    std::string answer =
+        nlohmann::json ({{"type", "answer"}, {"sdp", input}})
+            .dump (-1, ' ', false, nlohmann::json::error_handler_t::replace);
     client.handle_text (answer.data (), answer.size ());
     std::string candidate =
         nlohmann::json (

@@ -199,8 +199,19 @@ room_file_load (const std::string &path, RoomSpec &spec, std::string &error)
     g_error_free (err);
     return false;
   }
-  std::string raw (contents, length);
+  std::string text (contents, length);
   g_free (contents);
+  return room_file_parse (path, text, spec, error);
+}
+
+bool
+room_file_parse (const std::string &path, const std::string &raw,
+    RoomSpec &spec, std::string &error)
+{
+  spec = RoomSpec ();
+  spec.path = path;
+
+  GError *err = nullptr;
   /* GKeyFile turns a value it cannot read as UTF-8 into no value at all: a
    * token would silently become "none needed". */
   const gchar *bad = nullptr;

@@ -95,3 +95,8 @@ struct RoomSpec {
  * file, the line and what is wrong. */
 bool room_file_load (
     const std::string &path, RoomSpec &spec, std::string &error);
+
+/* The same on a room file's @text, as if read from @path (which names it in
+ * messages and is the base of relative inject-folders). */
+bool room_file_parse (const std::string &path, const std::string &text,
+    RoomSpec &spec, std::string &error);
