@@ -331,11 +331,42 @@ export function fakeAnswer(offer) {
     `a=group:BUNDLE ${mids.join(' ')}`, ...media].join('\r\n') + '\r\n';
 }
 
-// kill -9, SIGSTOP or SIGCONT a launched chromium with all its processes (the
-// network service holds the WebSockets): playwright starts the browser as the
-// leader of its own process group.
+// The ids of this process's children.
+function childPids() {
+  const out = new Set();
+  for (const name of readdirSync_('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync_(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.add(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+// launchBrowser, and the id of the browser's process (playwright's Browser
+// does not tell it): the chromium child that was not there before.  Launch
+// these one at a time.
+export async function launchBrowserWithPid(media, extraArgs = []) {
+  const before = childPids();
+  const browser = await launchBrowser(media, extraArgs);
+  const pids = [...childPids()].filter((p) => !before.has(p)
+    && /chrom/.test(readFileSync_(`/proc/${p}/cmdline`, 'utf8')));
+  if (pids.length !== 1) throw new Error(`cannot tell the browser's process: ${JSON.stringify(pids)}`);
+  browser.pid = pids[0];
+  return browser;
+}
+
+// kill -9, SIGSTOP or SIGCONT a chromium from launchBrowserWithPid with all
+// its processes (the network service holds the WebSockets): playwright
+// starts the browser as the leader of its own process group.
 export function signalBrowser(browser, sig) {
-  const pid = browser.process().pid;
-  track(pid);
+  const { pid } = browser;
+  if (!pid) throw new Error('signalBrowser needs a browser from launchBrowserWithPid');
+  if (!children.has(pid)) {
+    track(pid);
+    // once it is gone its id may be another process's: forget it
+    browser.once('disconnected', () => children.delete(pid));
+  }
   try { process.kill(-pid, sig); } catch { process.kill(pid, sig); }
 }
