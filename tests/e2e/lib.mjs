@@ -160,3 +160,213 @@ export async function audioLevels(page, freqs, selector = '#remote') {
     return sums.map((s) => s / 10);
   }, [selector, freqs]);
 }
+
+// ---- Churn, soak and fault helpers -------------------------------------
+import { readFileSync as readFileSync_, readdirSync as readdirSync_ } from 'node:fs';
+
+// What the kernel says of a process: resident memory (KiB), threads, open
+// file descriptors; null once it is gone (or a zombie).
+export function procStats(pid) {
+  try {
+    const status = readFileSync_(`/proc/${pid}/status`, 'utf8');
+    if (/^State:\s+Z/m.test(status)) return null;
+    const field = (name) => Number((status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm')) || [])[1]);
+    return { rss: field('VmRSS'), threads: field('Threads'), fds: readdirSync_(`/proc/${pid}/fd`).length };
+  } catch {
+    return null;
+  }
+}
+
+// Every process a churn or fault test starts, so that all of them end, also
+// when the test fails half-way (stopped ones included: SIGKILL ends those too).
+const children = new Set();
+export function track(pid) { if (pid) children.add(pid); return pid; }
+export function killTracked() {
+  for (const pid of children) {
+    for (const target of [-pid, pid]) {
+      try { process.kill(target, 'SIGKILL'); } catch { /* gone already */ }
+    }
+  }
+  children.clear();
+}
+process.on('exit', killTracked);
+
+// A light participant in its own process (tests/e2e/roomclient.py: webrtcbin
+// and a WebSocket, no browser), in its own process group so a test can
+// kill -9 or SIGSTOP it.  Its JSON lines arrive as events.
+export function spawnRoomClient(url, args = []) {
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'roomclient.py');
+  const proc = spawn('/usr/bin/python3', [script, '--url', url, ...args], {
+    env: { ...gstEnv, GST_DEBUG: '*:1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  track(proc.pid);
+  const events = [];
+  const waiters = [];
+  let stderr = '';
+  let buffered = '';
+  proc.stdout.on('data', (d) => {
+    buffered += d;
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      let e;
+      try { e = JSON.parse(line); } catch { continue; }
+      events.push(e);
+      for (const w of [...waiters]) {
+        if (w.check(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+      }
+    }
+  });
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    children.delete(proc.pid);
+    for (const w of waiters.splice(0)) {
+      w.reject(new Error(`client exited (${code ?? signal}) waiting for ${w.what}; `
+        + `events ${JSON.stringify(events.slice(-5))}; stderr ${stderr}`));
+    }
+    resolve({ code, signal });
+  }));
+  return {
+    proc, pid: proc.pid, events, exited, stderr: () => stderr,
+    // The first event matching @what (an event name or a predicate).
+    waitEvent(what, timeout = 20000) {
+      const check = typeof what === 'function' ? what : (e) => e.event === what;
+      const seen = events.find(check);
+      if (seen) return Promise.resolve(seen);
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        return Promise.reject(new Error(`client ${proc.pid} has exited; events ${JSON.stringify(events.slice(-5))}; stderr ${stderr}`));
+      }
+      return new Promise((resolve, reject) => {
+        const w = { check, what: String(what), resolve, reject };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            reject(new Error(`no ${w.what} from client ${proc.pid} within ${timeout} ms; `
+              + `events ${JSON.stringify(events.slice(-5))}; stderr ${stderr}`));
+          }
+        }, timeout);
+      });
+    },
+    signal(sig) { try { process.kill(-proc.pid, sig); } catch { /* gone */ } },
+  };
+}
+
+// A signalling-only client (no media stack): joins, takes the offer and
+// optionally answers it with a well-formed SDP whose ICE never connects (the
+// server links the peer to its hubs on an answer), then leaves by `leave`:
+// 'message' {"type":"leave"} (the page's button), 'close' a clean close (a
+// tab closed), 'destroy' the socket torn down at once (a process killed).
+// Resolves to the peer id.
+export async function lightCycle(url, { role = 'viewer', token = '', answer = false,
+  leave = 'message', timeout = 10000 } = {}) {
+  const { default: WebSocket } = await import('ws');
+  const origin = url.replace(/\/$/, '');
+  const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws`, { origin });
+  const got = [];
+  let wake = null;
+  ws.on('message', (data) => { got.push(JSON.parse(String(data))); if (wake) wake(); });
+  const closed = new Promise((r) => ws.on('close', r));
+  ws.on('error', () => {});
+  const until = async (check, what) => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const m = got.find(check);
+      if (m) return m;
+      if (ws.readyState > 1) throw new Error(`connection closed waiting for ${what}: ${JSON.stringify(got)}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms: ${JSON.stringify(got)}`);
+      await new Promise((r) => { wake = r; setTimeout(r, 200); });
+    }
+  };
+  try {
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(JSON.stringify({ type: 'join', role, token, name: `churn-${role}` }));
+    const welcome = await until((m) => m.type === 'welcome' || (m.type === 'error' && m.request === 'join'), 'welcome');
+    if (welcome.type === 'error') throw new Error(`join refused: ${welcome.code}: ${welcome.message}`);
+    const offer = await until((m) => m.type === 'offer', 'offer');
+    if (answer) ws.send(JSON.stringify({ type: 'answer', sdp: fakeAnswer(offer.sdp) }));
+    if (leave === 'message') {
+      ws.send(JSON.stringify({ type: 'leave' }));
+      await until((m) => m.type === 'left', 'left');
+      ws.close(1000);
+    } else if (leave === 'close') {
+      ws.close(1001);
+    } else {
+      ws.terminate();
+    }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+    const errors = got.filter((m) => m.type === 'error');
+    if (errors.length) throw new Error(`errors: ${JSON.stringify(errors)}`);
+    return welcome.peer;
+  } finally {
+    if (ws.readyState < 2) ws.terminate();
+  }
+}
+
+// An answer to @offer as a browser would give it (the same m-lines and mids,
+// the first payload of each, DTLS active), with ICE credentials nobody uses.
+export function fakeAnswer(offer) {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const rand = (n) => Array.from({ length: n }, () => chars[Math.floor(Math.random() * chars.length)]).join('');
+  const fingerprint = Array.from({ length: 32 },
+    () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const ufrag = rand(8);
+  const pwd = rand(24);
+  const mids = [];
+  const media = offer.split(/\r?\n(?=m=)/).slice(1).map((s) => {
+    const lines = s.split(/\r?\n/).filter(Boolean);
+    const [mline, , proto, pt] = lines[0].split(' ');
+    const kind = mline.slice(2);
+    const mid = (lines.find((l) => l.startsWith('a=mid:')) || 'a=mid:0').slice(6);
+    mids.push(mid);
+    const dir = lines.find((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l)) || 'a=sendrecv';
+    const answerDir = { 'a=sendonly': 'a=recvonly', 'a=recvonly': 'a=sendonly' }[dir] || dir;
+    const rtpmap = lines.find((l) => l.startsWith(`a=rtpmap:${pt} `));
+    return [`m=${kind} 9 ${proto} ${pt}`, 'c=IN IP4 0.0.0.0', `a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`,
+      `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:active', `a=mid:${mid}`, answerDir, 'a=rtcp-mux',
+      ...(rtpmap ? [rtpmap] : [])].join('\r\n');
+  });
+  return ['v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0',
+    `a=group:BUNDLE ${mids.join(' ')}`, ...media].join('\r\n') + '\r\n';
+}
+
+// The ids of this process's children.
+function childPids() {
+  const out = new Set();
+  for (const name of readdirSync_('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync_(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.add(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+// launchBrowser, and the id of the browser's process (playwright's Browser
+// does not tell it): the chromium child that was not there before.  Launch
+// these one at a time.
+export async function launchBrowserWithPid(media, extraArgs = []) {
+  const before = childPids();
+  const browser = await launchBrowser(media, extraArgs);
+  const pids = [...childPids()].filter((p) => !before.has(p)
+    && /chrom/.test(readFileSync_(`/proc/${p}/cmdline`, 'utf8')));
+  if (pids.length !== 1) throw new Error(`cannot tell the browser's process: ${JSON.stringify(pids)}`);
+  browser.pid = pids[0];
+  return browser;
+}
+
+// kill -9, SIGSTOP or SIGCONT a chromium from launchBrowserWithPid with all
+// its processes (the network service holds the WebSockets): playwright
+// starts the browser as the leader of its own process group.
+export function signalBrowser(browser, sig) {
+  const { pid } = browser;
+  if (!pid) throw new Error('signalBrowser needs a browser from launchBrowserWithPid');
+  if (!children.has(pid)) {
+    track(pid);
+    // once it is gone its id may be another process's: forget it
+    browser.once('disconnected', () => children.delete(pid));
+  }
+  try { process.kill(-pid, sig); } catch { process.kill(pid, sig); }
+}

@@ -163,6 +163,22 @@ Show::start ()
         int viewers = 0;
         for (const auto &p : self->room_.peers ())
           viewers += is_viewer (*p);
+        /* Pads of the show's hubs, by element name: they come back to
+         * their count when peers leave (churn tests read them). */
+        json pads = json::object ();
+        GstElement *output = self->spec_.output.empty ()
+                                 ? nullptr
+                                 : self->room_.find_element (self->spec_.output);
+        for (GstElement *e :
+            {self->stage_, self->camera_, self->program_, output}) {
+          if (!e)
+            continue;
+          GST_OBJECT_LOCK (e);
+          pads[GST_OBJECT_NAME (e)] = e->numpads;
+          GST_OBJECT_UNLOCK (e);
+        }
+        if (output)
+          gst_object_unref (output);
         self->health_ = {/* percent of one core, as top shows it */
             {"cpu", seconds > 0 ? std::round ((cpu - self->last_cpu_seconds_)
                                               / seconds * 1000.0)
@@ -172,7 +188,7 @@ Show::start ()
                             ? (guint64)(self->program_bytes_.exchange (0) * 8
                                         / seconds / 1000)
                             : 0},
-            {"viewers", viewers}};
+            {"viewers", viewers}, {"pads", pads}};
         self->last_health_ = now;
         self->last_cpu_seconds_ = cpu;
         self->notify ();
