@@ -81,8 +81,8 @@
  * gst-launch-1.0 -m dispatcher name=d source=1 ! vp8dec ! fakesink \
  *   videotestsrc num-buffers=90 ! video/x-raw,width=320,height=240 \
  *     ! vp8enc deadline=1 ! d.sink_0 \
- *   videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=320,height=240
- * \ ! vp8enc deadline=1 ! d.sink_1
+ *   videotestsrc num-buffers=90 pattern=ball ! \
+ *     video/x-raw,width=320,height=240 ! vp8enc deadline=1 ! d.sink_1
  * ]| Forwards port 1 (the ball) without decoding it; an application switches
  * by setting `source` or `routes` while playing. Like `tee`, several outputs
  * need a `queue` each (or `async=false` sinks) to preroll:
