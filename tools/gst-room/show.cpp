@@ -166,9 +166,10 @@ Show::start ()
         /* Pads of the show's hubs, by element name: they come back to
          * their count when peers leave (churn tests read them). */
         json pads = json::object ();
-        GstElement *output = self->spec_.output.empty ()
-                                 ? nullptr
-                                 : self->room_.find_element (self->spec_.output);
+        GstElement *output =
+            self->spec_.output.empty ()
+                ? nullptr
+                : self->room_.find_element (self->spec_.output);
         for (GstElement *e :
             {self->stage_, self->camera_, self->program_, output}) {
           if (!e)
