@@ -315,15 +315,20 @@ Server::accept_pending ()
     GSocketAddress *remote =
         g_socket_connection_get_remote_address (stream, nullptr);
     std::string key = address_key (remote);
+    /* In the table before soup sees the connection: when the request is
+     * already waiting, soup reads it (and runs the WebSocket handler that
+     * marks the entry) inside soup_server_accept_iostream(). */
+    if (!key.empty ()) {
+      Connection &c = connections_[key];
+      c.stream = stream;
+      c.websocket = false;
+      c.last_active = g_get_monotonic_time ();
+      g_object_weak_ref (G_OBJECT (stream), on_connection_gone, this);
+    }
     if (!soup_server_accept_iostream (
             soup_, G_IO_STREAM (stream), local, remote, &err)) {
       GST_WARNING ("soup refused a connection: %s", err->message);
       g_clear_error (&err);
-    } else if (!key.empty ()) {
-      Connection &c = connections_[key];
-      c.stream = stream;
-      c.last_active = g_get_monotonic_time ();
-      g_object_weak_ref (G_OBJECT (stream), on_connection_gone, this);
     }
     if (local)
       g_object_unref (local);
