@@ -45,9 +45,18 @@
  *   drawn in `zorder` with `alpha`, as in stock `compositor`.
  *
  * When every input pad has reached EOS the element sends EOS on all its
- * outputs; with no input pads it never ends.  Like a demuxer it pushes all
- * its outputs from one thread: give each output branch that ends in its own
- * sink a queue.
+ * outputs; with no input pads it never ends.
+ *
+ * Outputs never hold each other up: each output (`src`, `audio_src`, every
+ * `audio_src_%u`) is pushed from a streaming thread of its own, fed through
+ * a short leaky queue (4 video frames, 16 audio buffers) by the aggregating
+ * thread.  A sink on one output that waits to preroll, a full queue or a slow
+ * consumer only makes that output drop its own oldest buffers; the mix and
+ * the other outputs go on at the output rate, so every output may be linked
+ * straight to a sink, no `queue` needed.  (A thread per output rather than
+ * blocking pushes from the aggregating thread, as `tee` does: the element is
+ * live, so an output that cannot take a frame in time has no use for it
+ * later.)
  *
  * In the first three layouts #GstMcuCompositor:tile-fit chooses between
  * letterboxing (`fit`) and cropping (`fill`), both keeping the input's aspect
@@ -125,6 +134,7 @@
 #endif
 
 #include "mcuaudiomix.h"
+#include "outputpusher.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define GST_CAT_DEFAULT gst_mcu_compositor_debug
@@ -515,8 +525,17 @@ struct AudioOut {
   bool need_stream_start = true;
   bool need_caps = true;
   bool need_segment = true;
+  /* The output's own streaming thread (constant after creation). */
+  std::unique_ptr<OutputPusher> pusher;
 
-  ~AudioOut () { gst_object_unref (pad); }
+  explicit AudioOut (GstPad *p)
+      : pad (GST_PAD (gst_object_ref (p))), pusher (new OutputPusher (p))
+  {}
+  ~AudioOut ()
+  {
+    pusher.reset ();
+    gst_object_unref (pad);
+  }
 };
 
 /* One pixel of a solid colour in each plane of a format. */
@@ -562,6 +581,10 @@ struct McuCompositorPrivate {
   std::set<guint> mix_ports;
   std::vector<std::shared_ptr<AudioOut>> audio_outs;
   std::map<guint, double> levels;
+  bool outputs_running = false; /* between start and stop */
+
+  /* The composite's own streaming thread (constant after init). */
+  std::unique_ptr<OutputPusher> video_out;
 };
 
 struct _GstMcuCompositor {
@@ -1381,11 +1404,12 @@ gst_mcu_compositor_request_new_pad (GstElement *element, GstPadTemplate *templ,
     gst_pad_set_query_function (pad, gst_mcu_compositor_audio_src_query);
     gst_pad_set_event_function (pad, gst_mcu_compositor_audio_src_event);
     gst_pad_use_fixed_caps (pad);
-    out = std::make_shared<AudioOut> ();
-    out->pad = GST_PAD (gst_object_ref (pad));
+    out = std::make_shared<AudioOut> (pad);
     out->minus = TRUE;
     out->port = port;
     priv->audio_outs.push_back (out);
+    if (priv->outputs_running)
+      out->pusher->start ();
   }
   if (GST_STATE (element) >= GST_STATE_PAUSED
       || GST_STATE_TARGET (element) >= GST_STATE_PAUSED)
@@ -1406,15 +1430,21 @@ gst_mcu_compositor_release_pad (GstElement *element, GstPad *pad)
   McuCompositorPrivate *priv = self->priv;
 
   if (GST_PAD_IS_SRC (pad)) {
+    std::shared_ptr<AudioOut> gone;
     {
       std::lock_guard<std::mutex> guard (priv->audio_lock);
       auto &outs = priv->audio_outs;
-      outs.erase (std::remove_if (outs.begin (), outs.end (),
-                      [pad] (const std::shared_ptr<AudioOut> &o) {
-                        return o->pad == pad;
-                      }),
-          outs.end ());
+      auto it = std::find_if (outs.begin (), outs.end (),
+          [pad] (const std::shared_ptr<AudioOut> &o) { return o->pad == pad; });
+      if (it != outs.end ()) {
+        gone = *it;
+        outs.erase (it);
+      }
     }
+    /* Its thread ends before the pad goes (outside audio_lock: it may be
+     * pushing downstream). */
+    if (gone)
+      gone->pusher->stop ();
     gst_pad_set_active (pad, FALSE);
     gst_element_remove_pad (element, pad);
     return;
@@ -1786,17 +1816,17 @@ push_audio_sticky (
     GstEvent *ev = gst_event_new_stream_start (id);
     gst_event_set_group_id (ev, gst_util_group_id_next ());
     g_free (id);
-    gst_pad_push_event (out.pad, ev);
+    out.pusher->push_event (ev);
     out.need_stream_start = false;
   }
   if (out.need_caps) {
     GstCaps *caps = gst_audio_info_to_caps (&priv->audio_info);
-    gst_pad_push_event (out.pad, gst_event_new_caps (caps));
+    out.pusher->push_event (gst_event_new_caps (caps));
     gst_caps_unref (caps);
     out.need_caps = false;
   }
   if (out.need_segment) {
-    gst_pad_push_event (out.pad, gst_event_new_segment (segment));
+    out.pusher->push_event (gst_event_new_segment (segment));
     out.need_segment = false;
   }
 }
@@ -1806,10 +1836,9 @@ push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
     const GstSegment *segment)
 {
   push_audio_sticky (self, out, segment);
-  GstFlowReturn ret = gst_pad_push (out.pad, buf);
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED
-      && ret != GST_FLOW_FLUSHING)
-    GST_DEBUG_OBJECT (out.pad, "push: %s", gst_flow_get_name (ret));
+  /* Queued for the output's own thread: a blocked consumer of one output
+   * loses its own buffers and holds up nothing else. */
+  out.pusher->push_buffer (buf);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2247,8 +2276,11 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     release_snaps ();
     for (auto &o : audio_outs_snapshot (priv)) {
       push_audio_sticky (self, *o, &segment);
-      gst_pad_push_event (o->pad, gst_event_new_eos ());
+      o->pusher->push_event (gst_event_new_eos ());
     }
+    /* The base class sends EOS on src itself, when this returns: after the
+     * frames still queued for it. */
+    priv->video_out->wait_drained ();
     return GST_FLOW_EOS;
   }
   if (need_data && !timeout) {
@@ -2404,9 +2436,13 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   GST_LOG_OBJECT (self,
       "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT " with %zu tiles",
       nframes, GST_TIME_ARGS (start), tiles.size ());
-  ret = gst_aggregator_finish_buffer (agg, outbuf);
-  /* Nobody watching the composite (yet) is no reason to stop the room. */
-  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+  /* Queued for the composite's own thread (which pushes it with the base
+   * class's finish_buffer): a sink on src that waits to preroll or a slow
+   * consumer of the composite never holds up the audio outputs, nor they it.
+   * Nobody watching the composite (yet) is no reason to stop the room; a
+   * fatal error of an earlier push is. */
+  priv->video_out->push_buffer (outbuf);
+  return priv->video_out->fatal_flow ();
 }
 
 static gboolean
@@ -2419,9 +2455,13 @@ gst_mcu_compositor_start (GstAggregator *agg)
   priv->nframes = 0;
   priv->layout_posted = false;
   priv->auto_speaker = priv->speaker_candidate = G_MAXUINT;
+  priv->video_out->start ();
   std::lock_guard<std::mutex> guard (priv->audio_lock);
-  for (auto &o : priv->audio_outs)
+  priv->outputs_running = true;
+  for (auto &o : priv->audio_outs) {
     o->need_stream_start = o->need_caps = o->need_segment = true;
+    o->pusher->start ();
+  }
   return TRUE;
 }
 
@@ -2441,6 +2481,16 @@ gst_mcu_compositor_stop (GstAggregator *agg)
     }
   }
   GST_OBJECT_UNLOCK (self);
+  /* The output threads end (outside audio_lock: they may be pushing). */
+  priv->video_out->stop ();
+  std::vector<std::shared_ptr<AudioOut>> outs;
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    priv->outputs_running = false;
+    outs = priv->audio_outs;
+  }
+  for (auto &o : outs)
+    o->pusher->stop ();
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   priv->mix.reset ();
   priv->mix_ports.clear ();
@@ -2456,9 +2506,12 @@ gst_mcu_compositor_flush (GstAggregator *agg)
 
   priv->ts_offset = GST_CLOCK_TIME_NONE;
   priv->nframes = 0;
+  priv->video_out->drop_buffers ();
   std::lock_guard<std::mutex> guard (priv->audio_lock);
-  for (auto &o : priv->audio_outs)
+  for (auto &o : priv->audio_outs) {
     o->need_segment = true;
+    o->pusher->drop_buffers ();
+  }
   if (priv->mix)
     priv->mix->reset ();
   return GST_FLOW_OK;
@@ -2585,8 +2638,13 @@ gst_mcu_compositor_dispose (GObject *object)
     gst_room_hub_registry_remove (GST_ELEMENT (self));
   }
   if (self->priv) {
-    std::lock_guard<std::mutex> guard (self->priv->audio_lock);
-    self->priv->audio_outs.clear ();
+    std::vector<std::shared_ptr<AudioOut>> outs;
+    {
+      std::lock_guard<std::mutex> guard (self->priv->audio_lock);
+      outs.swap (self->priv->audio_outs);
+    }
+    outs.clear ();
+    self->priv->video_out.reset ();
   }
   G_OBJECT_CLASS (gst_mcu_compositor_parent_class)->dispose (object);
 }
@@ -2776,9 +2834,17 @@ gst_mcu_compositor_init (GstMcuCompositor *self)
       self->audio_srcpad, gst_mcu_compositor_audio_src_event);
   gst_pad_use_fixed_caps (self->audio_srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->audio_srcpad);
-  auto out = std::make_shared<AudioOut> ();
-  out->pad = GST_PAD (gst_object_ref (self->audio_srcpad));
-  self->priv->audio_outs.push_back (out);
+  self->priv->audio_outs.push_back (
+      std::make_shared<AudioOut> (self->audio_srcpad));
+
+  /* The composite leaves from a thread of its own, through the base class's
+   * finish_buffer (which also sends the caps and segment first). */
+  self->priv->video_out.reset (
+      new OutputPusher (GST_AGGREGATOR_SRC_PAD (self)));
+  self->priv->video_out->set_push_buffer ([self] (GstBuffer *buf) {
+    return GST_AGGREGATOR_CLASS (gst_mcu_compositor_parent_class)
+        ->finish_buffer (GST_AGGREGATOR (self), buf);
+  });
 
   g_signal_connect (self, "notify::name", G_CALLBACK (on_name_changed), NULL);
   gst_room_hub_registry_add (GST_ELEMENT (self));

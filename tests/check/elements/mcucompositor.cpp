@@ -10,6 +10,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -1046,6 +1047,150 @@ GST_START_TEST (test_not_live)
 }
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* Outputs in a plain launch line, one sink each and no queue. */
+
+struct SinkCount {
+  std::atomic<guint> buffers{0};
+  /* A consumer that stops taking data: handoff blocks until released. */
+  bool block = false;
+  GMutex lock;
+  GCond cond;
+  bool released = false; /* lock */
+  SinkCount ()
+  {
+    g_mutex_init (&lock);
+    g_cond_init (&cond);
+  }
+  ~SinkCount ()
+  {
+    g_mutex_clear (&lock);
+    g_cond_clear (&cond);
+  }
+  void release ()
+  {
+    g_mutex_lock (&lock);
+    released = true;
+    g_cond_broadcast (&cond);
+    g_mutex_unlock (&lock);
+  }
+};
+
+/* Streaming threads: records only. */
+static void
+on_sink_handoff (GstElement *, GstBuffer *, GstPad *, gpointer data)
+{
+  SinkCount *c = static_cast<SinkCount *> (data);
+  c->buffers++;
+  if (c->block) {
+    g_mutex_lock (&c->lock);
+    while (!c->released)
+      g_cond_wait (&c->cond, &c->lock);
+    g_mutex_unlock (&c->lock);
+  }
+}
+
+static void
+count_sink (GstElement *pipeline, const gchar *name, SinkCount &c)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  fail_unless (sink != NULL, "no element %s", name);
+  g_object_set (sink, "signal-handoffs", TRUE, NULL);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_sink_handoff), &c);
+  gst_object_unref (sink);
+}
+
+static GstElement *
+parse_or_fail (const gchar *line)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (line, &err);
+  fail_unless (p != NULL && err == NULL, "cannot parse '%s': %s", line,
+      err ? err->message : "?");
+  return p;
+}
+
+#define TWO_LIVE_PORTS                                                         \
+  " videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! m.sink_0"   \
+  " audiotestsrc is-live=true ! m.audio_sink_0"                                \
+  " videotestsrc is-live=true ! video/x-raw,width=160,height=120 ! m.sink_1"   \
+  " audiotestsrc is-live=true ! m.audio_sink_1"
+
+GST_START_TEST (test_outputs_never_block_each_other)
+{
+  /* The launch line of issue 10 item 11: the audio sinks wait to preroll,
+   * the composite's sink does not; no queue anywhere. */
+  GstElement *p = parse_or_fail (
+      "mcucompositor name=m width=320 height=240 framerate=15/1 ! "
+      "fakesink name=v sync=false async=false "
+      "m.audio_src_0 ! fakesink name=a0 m.audio_src ! fakesink "
+      "name=a" TWO_LIVE_PORTS);
+  SinkCount v, a0, a;
+  count_sink (p, "v", v);
+  count_sink (p, "a0", a0);
+  count_sink (p, "a", a);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  /* 1.5 s is ~22 frames at 15/s: ask for a third of that on every output. */
+  g_usleep (1500 * 1000);
+  const guint nv = v.buffers, na0 = a0.buffers, na = a.buffers;
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  fail_unless (nv >= 7, "composite: %u buffers", nv);
+  fail_unless (na0 >= 7, "audio_src_0: %u buffers", na0);
+  fail_unless (na >= 7, "audio_src: %u buffers", na);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_stalled_output_stalls_nothing_else)
+{
+  /* audio_src_0's consumer stops taking data after its first buffer; the
+   * composite and the full mix go on. */
+  GstElement *p = parse_or_fail (
+      "mcucompositor name=m width=320 height=240 framerate=15/1 ! "
+      "fakesink name=v sync=false async=false "
+      "m.audio_src_0 ! fakesink name=a0 sync=false async=false "
+      "m.audio_src ! fakesink name=a sync=false async=false" TWO_LIVE_PORTS);
+  SinkCount v, a0, a;
+  a0.block = true;
+  count_sink (p, "v", v);
+  count_sink (p, "a0", a0);
+  count_sink (p, "a", a);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_usleep (1500 * 1000);
+  const guint nv = v.buffers, na0 = a0.buffers, na = a.buffers;
+  a0.release ();
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  fail_unless_equals_int (na0, 1);
+  fail_unless (nv >= 7, "composite: %u buffers", nv);
+  fail_unless (na >= 7, "audio_src: %u buffers", na);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_eos_on_every_output_with_audio)
+{
+  /* Issue 10 item 12: with audio_src (and a mix-minus) linked, EOS reaches
+   * every output once every input ended. */
+  GstElement *p = parse_or_fail (
+      "mcucompositor name=m width=320 height=240 framerate=15/1 ! fakesink "
+      "m.audio_src ! fakesink m.audio_src_0 ! fakesink "
+      "videotestsrc is-live=true num-buffers=15 ! "
+      "video/x-raw,width=160,height=120 ! m.sink_0 "
+      "audiotestsrc is-live=true num-buffers=10 ! m.audio_sink_0");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool eos = msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+  if (msg)
+    gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  fail_unless (eos, "no EOS within 10 s");
+}
+GST_END_TEST;
+
 static Suite *
 mcucompositor_suite (void)
 {
@@ -1073,6 +1218,9 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_video_unlinked);
   tcase_add_test (tc, test_late_output_skips_ahead);
   tcase_add_test (tc, test_not_live);
+  tcase_add_test (tc, test_outputs_never_block_each_other);
+  tcase_add_test (tc, test_stalled_output_stalls_nothing_else);
+  tcase_add_test (tc, test_eos_on_every_output_with_audio);
   return s;
 }
 
