@@ -34,6 +34,10 @@ export async function startMonitor(room) {
     client,
     // the last show message
     state() {
+      // Stale figures would hide what they are meant to show.
+      if (client.proc.exitCode !== null || client.proc.signalCode !== null) {
+        throw new Error(`the monitoring operator left the room: ${JSON.stringify(client.events.slice(-3))}`);
+      }
       for (let i = client.events.length - 1; i >= 0; i--) {
         if (client.events[i].event === 'show') return client.events[i].state;
       }

@@ -124,6 +124,9 @@ class Client:
         elif t == 'candidate' and self.webrtc:
             if m.get('candidate'):
                 self.webrtc.emit('add-ice-candidate', m['sdpMLineIndex'], m['candidate'])
+        elif t == 'ping':
+            # the server drops a peer that stops answering (a frozen page)
+            self.send({'type': 'pong'})
         elif t == 'show':
             if self.args.print_show:
                 emit('show', state=m)
