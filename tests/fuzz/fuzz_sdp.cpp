@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -23,7 +24,7 @@ namespace {
 const char *ROOM_FILE = R"([room]
 title=fuzz
 max-messages-per-second=100000
-join-timeout=1
+join-timeout=30
 
 [show]
 program=program
@@ -118,8 +119,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (!offered)
         g_usleep (1000);
     }
-    if (!offered)
-      abort (); /* a join must be offered */
+    if (!offered) {
+      /* A join must be offered. */
+      fprintf (stderr, "fuzz-sdp: no offer within 10 s of a viewer's join\n");
+      abort ();
+    }
     std::string input ((const char *)data, size);
     /* Both as JSON strings, whatever bytes they hold (as a browser could
      * send them once escaped); invalid UTF-8 is replaced. */
