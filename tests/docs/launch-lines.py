@@ -146,6 +146,21 @@ def is_endless(command):
     return False
 
 
+def thread_stacks(session):
+    """Every thread's stack of the hung gst-launch-1.0, so a hang names its place."""
+    found = subprocess.run(['pgrep', '-s', str(session), '-x', 'gst-launch-1.0'],
+                           capture_output=True, text=True).stdout.split()
+    stacks = ''
+    for pid in found:
+        try:
+            stacks += subprocess.run(
+                ['gdb', '-p', pid, '-batch', '-ex', 'thread apply all bt 30'],
+                capture_output=True, text=True, errors='replace', timeout=60).stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            stacks += f'(no stacks of {pid}: {e})\n'
+    return '\n---- thread stacks ----\n' + stacks if stacks else ''
+
+
 def run(command, workdir, known_broken=False):
     """(ok, what happened, output)."""
     endless = is_endless(command)
@@ -162,8 +177,10 @@ def run(command, workdir, known_broken=False):
         output, _ = proc.communicate(timeout=limit)
         timed_out = False
     except subprocess.TimeoutExpired:
+        stacks = '' if endless or known_broken else thread_stacks(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
+        output += stacks
         timed_out = True
     took = time.monotonic() - start
     errors = [l for l in output.splitlines()
@@ -215,7 +232,11 @@ def main():
         else:
             failed.append(where)
             print(f'FAIL {where}: {what}\n     {command}')
-            print('     ' + '\n     '.join(output.strip().splitlines()[-15:]))
+            head, marker, stacks = output.partition('\n---- thread stacks ----\n')
+            print('     ' + '\n     '.join(head.strip().splitlines()[-15:]))
+            if marker:
+                print('     thread stacks of the hung gst-launch-1.0:\n     '
+                      + '\n     '.join(stacks.strip().splitlines()[:600]))
         sys.stdout.flush()
     print(f'\n{len(lines)} launch lines: {len(lines) - len(failed) - len(broken) - len(skipped) - len(fixed)} ran, '
           f'{len(failed)} failed, {len(broken)} known broken, {len(skipped)} skipped, '
