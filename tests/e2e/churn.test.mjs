@@ -24,7 +24,7 @@ import { churnRoomText, startMonitor, sample, describe, churn, settle } from './
 // its per-thread arenas.  Hub pads have no slack.
 const THREAD_SLACK = 3;
 const FD_SLACK = 6;
-const RSS_BOUND_MIB = 48;
+const RSS_BOUND_MIB = 24;
 const SETTLE_MS = 30000; // frozen peers dropped (~10 s), idle pool threads ended
 const BUDGET_MS = 240000; // the churn itself; the test's own limit is in meson.build
 
