@@ -17,6 +17,7 @@
 #include "room.h"
 #include "roomfile.h"
 #include "security.h"
+#include "show.h"
 #include "signalling.h"
 
 namespace {
@@ -62,6 +63,7 @@ control=true
 )";
 
 Room *room = nullptr;
+Show *show = nullptr; /* the [show], when the room has one */
 AuthThrottle *throttle = nullptr;
 
 void
@@ -86,7 +88,12 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   }
   room = new Room (spec, "");
   room->set_file_limit (security_raise_file_limit ());
-  if (!room->build (error) || !room->start (error)) {
+  bool built = room->build (error);
+  if (built && !spec.show.program.empty ()) {
+    show = new Show (*room);
+    built = show->build (error);
+  }
+  if (!built || !room->start (error)) {
     g_printerr ("fuzz-sdp: %s\n", error.c_str ());
     abort ();
   }
@@ -108,7 +115,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   transport.close = [] (gushort, const std::string &) {};
   transport.remote_host = "192.0.2.2";
   {
-    SignallingClient client (*room, *throttle, std::move (transport));
+    SignallingClient client (*room, show, *throttle, std::move (transport));
     const char join[] = R"({"type":"join","role":"viewer"})";
     client.handle_text (join, sizeof join - 1);
     /* The offer comes from webrtcbin's thread through the main loop; on a

@@ -16,6 +16,7 @@
 #include "room.h"
 #include "roomfile.h"
 #include "security.h"
+#include "show.h"
 #include "signalling.h"
 
 namespace {
@@ -61,6 +62,7 @@ control=true
 )";
 
 Room *room = nullptr;
+Show *show = nullptr; /* the [show], when the room has one */
 AuthThrottle *throttle = nullptr;
 
 void
@@ -85,7 +87,12 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   }
   room = new Room (spec, "");
   room->set_file_limit (security_raise_file_limit ());
-  if (!room->build (error) || !room->start (error)) {
+  bool built = room->build (error);
+  if (built && !spec.show.program.empty ()) {
+    show = new Show (*room);
+    built = show->build (error);
+  }
+  if (!built || !room->start (error)) {
     g_printerr ("fuzz-signalling: %s\n", error.c_str ());
     abort ();
   }
@@ -108,7 +115,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   transport.remote_host = "192.0.2.1";
   {
     auto client = std::make_unique<SignallingClient> (
-        *room, *throttle, std::move (transport));
+        *room, show, *throttle, std::move (transport));
     std::string text ((const char *)data, size);
     size_t start = 0;
     while (start <= text.size () && closes == 0) {

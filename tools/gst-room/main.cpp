@@ -18,6 +18,7 @@
 #include "roomfile.h"
 #include "security.h"
 #include "server.h"
+#include "show.h"
 
 namespace {
 
@@ -86,6 +87,7 @@ on_gstreamer_warning (
 struct Run {
   RoomSpec spec;
   std::unique_ptr<Room> room;
+  std::unique_ptr<Show> show; /* null without a [show] */
   std::unique_ptr<Server> server;
   App app;
   guint signals[2] = {0, 0};
@@ -98,6 +100,7 @@ struct Run {
     if (server)
       server->close_all ();
     server.reset ();
+    show.reset ();
     if (room)
       room->stop ();
     room.reset ();
@@ -130,6 +133,13 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_USAGE;
   }
+  if (!run.spec.show.program.empty ()) {
+    run.show = std::make_unique<Show> (room);
+    if (!run.show->build (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      return EXIT_USAGE;
+    }
+  }
   if (!security_is_loopback (run.spec.host))
     g_printerr (
         "gst-room: warning: listening on %s, beyond loopback: anyone "
@@ -139,11 +149,6 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_print ("gst-room: %s is a valid room\n", room_file);
     return EXIT_OK;
   }
-  if (!security_is_loopback (run.spec.host))
-    g_printerr (
-        "gst-room: warning: listening on %s, beyond loopback: anyone "
-        "who can reach it can join the public roles (docs/security.md)\n",
-        run.spec.host.c_str ());
 
   /* A peer costs file descriptors: say what the room can hold. */
   guint64 files = security_raise_file_limit ();
@@ -168,8 +173,8 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
   };
   room.on_eos = [&app] () { g_main_loop_quit (app.loop); };
 
-  run.server =
-      std::make_unique<Server> (room, web_dir ? web_dir : web_dir_default ());
+  run.server = std::make_unique<Server> (
+      room, run.show.get (), web_dir ? web_dir : web_dir_default ());
   Server &server = *run.server;
   if (!server.listen (error)) {
     g_printerr ("gst-room: %s\n", error.c_str ());

@@ -201,11 +201,6 @@ Room::build (std::string &error)
       if (!check_hub (role, "also-send-to", hub, false, error))
         return false;
   }
-  if (!spec_.show.program.empty ()) {
-    show_ = std::make_unique<Show> (*this);
-    if (!show_->build (error))
-      return false;
-  }
   return true;
 }
 
@@ -344,8 +339,8 @@ Room::start (std::string &error)
     }
     dump_dot (rp.pipeline, rp.name + "-started");
   }
-  if (show_)
-    show_->start ();
+  for (RoomListener *l : std::vector<RoomListener *> (listeners_))
+    l->room_started ();
   return true;
 }
 
@@ -404,7 +399,6 @@ void
 Room::stop ()
 {
   peers_.clear ();
-  show_.reset ();
   for (RoomPipeline &rp : pipelines_) {
     if (rp.bus_watch)
       g_source_remove (rp.bus_watch);
@@ -532,8 +526,8 @@ Room::add_peer (const RoomRoleSpec &role, const std::string &name,
     update_cross_routes (role);
   GST_INFO ("peer %u joined as %s on port %d", raw->id (), role.name.c_str (),
       raw->hub_port ());
-  if (show_)
-    show_->peers_changed ();
+  for (RoomListener *l : std::vector<RoomListener *> (listeners_))
+    l->peer_joined (*raw);
   return raw;
 }
 
@@ -561,10 +555,22 @@ Room::remove_peer (guint id)
   peer.reset ();
   if (role.cross_route)
     update_cross_routes (role);
-  if (show_) {
-    show_->forget_peer (id);
-    show_->peers_changed ();
-  }
+  for (RoomListener *l : std::vector<RoomListener *> (listeners_))
+    l->peer_left (id);
+}
+
+void
+Room::add_listener (RoomListener *listener)
+{
+  listeners_.push_back (listener);
+}
+
+void
+Room::remove_listener (RoomListener *listener)
+{
+  listeners_.erase (
+      std::remove (listeners_.begin (), listeners_.end (), listener),
+      listeners_.end ());
 }
 
 void

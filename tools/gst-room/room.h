@@ -12,7 +12,6 @@
 
 #include "peer.h"
 #include "roomfile.h"
-#include "show.h"
 
 /* "plugin X from Debian package Y" for an element the room tool relies on. */
 std::string room_plugin_of (const char *element);
@@ -28,6 +27,19 @@ GstElement *room_parse_branch (const char *description, std::string &error);
 /* Prints an error message as gst-launch-1.0 does ("ERROR: from element
  * PATH: MESSAGE" and its debug info) and returns MESSAGE. */
 std::string room_report_error (GstMessage *msg);
+
+/* Whoever follows the room's peers (the live show).  The room calls back
+ * only through this: after its pipelines started, after a peer joined, and
+ * after one left and was freed. */
+class RoomListener {
+public:
+  virtual void room_started () {}
+  virtual void peer_joined (Peer &peer) = 0;
+  virtual void peer_left (guint id) = 0;
+
+protected:
+  ~RoomListener () = default;
+};
 
 class Room {
 public:
@@ -53,7 +65,7 @@ public:
       const std::string &address, Peer::SendFunc send, Peer::FailFunc fail,
       std::string &error);
   Peer *find_peer (guint id) const;
-  /* Frees the peer; the show hears of it once, after it is gone. */
+  /* Frees the peer; listeners hear of it once, after it is gone. */
   void remove_peer (guint id);
   int count_peers (const std::string &role) const;
   /* The process's file limit (raised at start) and how many peers it
@@ -61,8 +73,9 @@ public:
   void set_file_limit (guint64 limit) { file_limit_ = limit; }
   guint64 peer_capacity () const;
   const std::list<std::unique_ptr<Peer>> &peers () const { return peers_; }
-  /* The live show of a room file with a [show] group, else null. */
-  Show *show () const { return show_.get (); }
+  /* A listener is told until it is removed (before it is destroyed). */
+  void add_listener (RoomListener *listener);
+  void remove_listener (RoomListener *listener);
 
   /* The element named @name in any room pipeline (a new reference), or
    * null. */
@@ -100,7 +113,7 @@ private:
   RoomPipeline *pipeline_of (const std::string &element);
   std::vector<RoomPipeline> pipelines_;
   std::list<std::unique_ptr<Peer>> peers_;
-  std::unique_ptr<Show> show_;
+  std::vector<RoomListener *> listeners_;
   guint next_peer_id_ = 1;
   guint64 file_limit_ = 1024;
   bool eos_sent_ = false;

@@ -117,7 +117,8 @@ struct Server::WebSocket {
   }
 };
 
-Server::Server (Room &room, std::string web_dir) : room_ (room)
+Server::Server (Room &room, Show *show, std::string web_dir)
+    : room_ (room), show_ (show)
 {
   GST_DEBUG_CATEGORY_INIT (
       server_debug, "gstroom-server", 0, "gst-room server");
@@ -126,7 +127,7 @@ Server::Server (Room &room, std::string web_dir) : room_ (room)
     web_dir_ = web_dir;
   while (web_dir_.size () > 1 && web_dir_.back () == '/')
     web_dir_.pop_back ();
-  if (Show *show = room_.show ()) {
+  if (Show *show = show_) {
     show->to_control = [this] (const json &message) {
       broadcast (message, [] (const RoomRoleSpec &r) { return r.control; });
     };
@@ -150,7 +151,7 @@ Server::broadcast (
 
 Server::~Server ()
 {
-  if (Show *show = room_.show ()) {
+  if (Show *show = show_) {
     show->to_control = nullptr;
     show->to_emote_watchers = nullptr;
   }
@@ -557,7 +558,7 @@ Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
   transport.remote_host =
       address_host (soup_server_message_get_remote_address (msg));
   raw->client = std::make_unique<SignallingClient> (
-      self->room_, self->throttle_, std::move (transport));
+      self->room_, self->show_, self->throttle_, std::move (transport));
   soup_websocket_connection_set_max_incoming_payload_size (
       connection, self->room_.spec ().max_message_bytes * 4);
   /* Pings at the protocol level keep middle boxes from timing the

@@ -16,11 +16,13 @@
 #include "security.h"
 
 class Room;
+class Show;
 class SignallingClient;
 
 class Server {
 public:
-  Server (Room &room, std::string web_dir);
+  /* @show: the room's live show, or null. */
+  Server (Room &room, Show *show, std::string web_dir);
   ~Server ();
 
   bool listen (std::string &error);
@@ -57,6 +59,7 @@ private:
   void touch (SoupServerMessage *msg, bool websocket);
 
   Room &room_;
+  Show *show_;
   std::string web_dir_; /* real path, no trailing slash */
   SoupServer *soup_ = nullptr;
   GSocket *listener_ = nullptr;

@@ -67,10 +67,12 @@ Show::Show (Room &room) : room_ (room), spec_ (room.spec ().show)
   GST_DEBUG_CATEGORY_INIT (show_debug, "gstroom-show", 0, "gst-room show");
   for (const char *e : EMOTES)
     emote_counts_[e] = 0;
+  room_.add_listener (this);
 }
 
 Show::~Show ()
 {
+  room_.remove_listener (this);
   if (health_timer_)
     g_source_remove (health_timer_);
   for (auto &[pad, id] : probes_) {
@@ -148,7 +150,7 @@ Show::count_bytes (GstPad *, GstPadProbeInfo *info, gpointer data)
 }
 
 void
-Show::start ()
+Show::room_started ()
 {
   last_health_ = g_get_monotonic_time ();
   last_cpu_seconds_ = process_cpu_seconds ();
@@ -368,9 +370,16 @@ Show::peers_changed ()
 }
 
 void
-Show::forget_peer (guint peer)
+Show::peer_joined (Peer &)
 {
-  emote_buckets_.erase (peer);
+  peers_changed ();
+}
+
+void
+Show::peer_left (guint id)
+{
+  emote_buckets_.erase (id);
+  peers_changed ();
 }
 
 bool

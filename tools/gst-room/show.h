@@ -14,13 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "room.h"
 #include "roomfile.h"
 
-class Room;
-class Peer;
-
-class Show {
+/* The show follows the room's peers as a RoomListener; the room knows
+ * nothing of it. */
+class Show : public RoomListener {
 public:
+  /* Listens to @room until destroyed (before the room stops). */
   explicit Show (Room &room);
   ~Show ();
   Show (const Show &) = delete;
@@ -28,8 +29,13 @@ public:
 
   /* Checks that the [show] elements exist and are what they must be. */
   bool build (std::string &error);
-  /* Starts the once-a-second health report. */
-  void start ();
+
+  /* RoomListener: the room's pipelines run (the once-a-second health
+   * report starts); peers came or went (the camera may need another
+   * presenter, the tiles their labels). */
+  void room_started () override;
+  void peer_joined (Peer &peer) override;
+  void peer_left (guint id) override;
 
   /* Control commands; false with @error when refused (nothing changes). */
   bool switch_program (const std::string &source, std::string &error);
@@ -41,10 +47,6 @@ public:
    * Refused: false, with @code "bad-request" or "rate-limited". */
   bool emote (const Peer &from, const std::string &kind, std::string &code,
       std::string &error);
-
-  /* Peers came or went: the camera may need another presenter. */
-  void peers_changed ();
-  void forget_peer (guint peer);
 
   const std::map<std::string, guint> &emote_counts () const
   {
@@ -70,6 +72,7 @@ private:
       GstPad *pad, GstPadProbeInfo *info, gpointer data);
 
   void notify ();
+  void peers_changed ();
   void set_program_port (int port);
   /* Stops the player; the program goes back to the stage, or to where it
    * was if the video never showed a frame (unless @to_stage). */

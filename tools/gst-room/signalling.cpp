@@ -98,8 +98,9 @@ signalling_clean_name (const std::string &name, glong max_chars)
 }
 
 SignallingClient::SignallingClient (
-    Room &room, AuthThrottle &throttle, Transport transport)
-    : room_ (room), throttle_ (throttle), transport_ (std::move (transport))
+    Room &room, Show *show, AuthThrottle &throttle, Transport transport)
+    : room_ (room), show_ (show), throttle_ (throttle),
+      transport_ (std::move (transport))
 {
   static gsize once = 0;
   if (g_once_init_enter (&once)) {
@@ -303,11 +304,11 @@ SignallingClient::on_join (const json &m)
       {"showEmotes", role->show_emotes},
       {"ping", room_.spec ().ping_timeout / 3.0}};
   /* A presenter joining mid-show starts from the counts so far. */
-  if (role->show_emotes && room_.show ())
-    welcome["emotes"] = room_.show ()->emote_counts ();
+  if (role->show_emotes && show_)
+    welcome["emotes"] = show_->emote_counts ();
   send (welcome);
-  if (role->control && room_.show ())
-    send (room_.show ()->state ());
+  if (role->control && show_)
+    send (show_->state ());
 }
 
 /* The show's controls need a joined peer of a control role and a show. */
@@ -324,11 +325,11 @@ SignallingClient::control_show (const char *request)
         "role '" + p->role ().name + "' may not run the show", request);
     return nullptr;
   }
-  if (!room_.show ()) {
+  if (!show_) {
     send_error ("no-show", "this room has no [show]", request);
     return nullptr;
   }
-  return room_.show ();
+  return show_;
 }
 
 /* {"type":"switch","source":"stage"|"camera"|"video"} */
@@ -410,13 +411,13 @@ SignallingClient::on_emote (const json &m)
     send_error ("not-joined", "join first", "emote");
     return;
   }
-  if (!p->role ().emote || !room_.show ()) {
+  if (!p->role ().emote || !show_) {
     send_error (
         "forbidden", "role '" + p->role ().name + "' sends no emotes", "emote");
     return;
   }
   std::string code, error;
-  if (!room_.show ()->emote (*p, string_field (m, "emote"), code, error))
+  if (!show_->emote (*p, string_field (m, "emote"), code, error))
     send_error (code, error, "emote");
 }
 

@@ -28,7 +28,9 @@ public:
     std::string remote_host; /* for per-address limits and the log */
   };
 
-  SignallingClient (Room &room, AuthThrottle &throttle, Transport transport);
+  /* @show: the room's live show, or null. */
+  SignallingClient (
+      Room &room, Show *show, AuthThrottle &throttle, Transport transport);
   ~SignallingClient ();
   SignallingClient (const SignallingClient &) = delete;
   SignallingClient &operator= (const SignallingClient &) = delete;
@@ -74,6 +76,7 @@ private:
   void on_emote (const nlohmann::json &m);
 
   Room &room_;
+  Show *show_;
   AuthThrottle &throttle_;
   Transport transport_;
   guint peer_id_ = 0; /* 0: not joined */
