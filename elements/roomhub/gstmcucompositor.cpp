@@ -123,18 +123,16 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#if __has_include("tilescaler.h")
-#include "tilescaler.h"
-#define MCU_HAVE_TILESCALER 1
-#else
-#define MCU_HAVE_TILESCALER 0
-#endif
-
 #include "mcuaudiomix.h"
+#include "mcudraw.h"
+#include "mculayout.h"
 #include "outputpusher.h"
+#include "tilescaler.h"
+
+/* The layout geometry (mculayout.h) and the pixel work (mcudraw.h). */
+using namespace mcu;
 
 GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define GST_CAT_DEFAULT gst_mcu_compositor_debug
@@ -244,20 +242,6 @@ static GstStaticPadTemplate audio_src_minus_template =
 
 /* ------------------------------------------------------------------------ */
 /* Pads */
-
-/* A cached converter, rebuilt when its input, output or rectangles change. */
-struct TileConverter {
-  GstVideoConverter *conv = nullptr;
-  GstVideoInfo in_info;
-  GstVideoInfo out_info;
-  gint sx = 0, sy = 0, sw = 0, sh = 0, dx = 0, dy = 0, dw = 0, dh = 0;
-
-  ~TileConverter ()
-  {
-    if (conv)
-      gst_video_converter_free (conv);
-  }
-};
 
 struct McuPadState {
   /* Set in the CAPS event (aggregator thread), read there: the pad's object
@@ -538,11 +522,6 @@ struct AudioOut {
   }
 };
 
-/* One pixel of a solid colour in each plane of a format. */
-struct PlanePixel {
-  guint8 bytes[GST_VIDEO_MAX_PLANES][8] = {};
-};
-
 struct LayoutEntry {
   guint port;
   gint x, y, width, height;
@@ -667,300 +646,7 @@ layout_name (GstMcuCompositorLayout layout)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Layout: pure geometry */
-
-struct Rect {
-  gint x = 0, y = 0, w = 0, h = 0;
-
-  bool empty () const { return w <= 0 || h <= 0; }
-  bool overlaps (const Rect &o) const
-  {
-    return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h;
-  }
-};
-
-/* What the layout needs to know about one shown port. */
-struct PortView {
-  guint port;
-  GstMcuCompositorPad *pad; /* borrowed from the frame's snapshot */
-  gint in_w, in_h, par_n, par_d;
-  gboolean speaker;
-  gint xpos, ypos, width, height;
-  guint zorder;
-  gdouble alpha;
-  std::string label;
-};
-
-struct Tile {
-  PortView *view;
-  Rect dst;
-  gint sx, sy, sw, sh; /* crop of the input */
-  gdouble alpha;
-};
-
-static inline gint
-align_down (gint v, gint a)
-{
-  return v - (((v % a) + a) % a);
-}
-
-/* Places an input into a cell: letterboxed (fit) or cropped (fill), keeping
- * the input's display aspect ratio.  Output pixels are square. */
-static Tile
-place_in_cell (
-    PortView *v, const Rect &cell, GstMcuCompositorTileFit fit, gint align)
-{
-  Tile t;
-  t.view = v;
-  t.alpha = 1.0;
-  t.sx = t.sy = 0;
-  t.sw = v->in_w;
-  t.sh = v->in_h;
-  const double disp_w = (double)v->in_w * v->par_n / v->par_d;
-  const double disp_h = v->in_h;
-
-  if (fit == GST_MCU_COMPOSITOR_TILE_FIT_FILL) {
-    t.dst = cell;
-    const double cell_aspect = (double)cell.w / cell.h;
-    if (disp_w / disp_h > cell_aspect) {
-      gint sw = (gint)lround (disp_h * cell_aspect * v->par_d / v->par_n);
-      sw = CLAMP (align_down (sw, 2), MIN (2, v->in_w), v->in_w);
-      t.sw = sw;
-      t.sx = align_down ((v->in_w - sw) / 2, 2);
-    } else {
-      gint sh = (gint)lround (disp_w / cell_aspect);
-      sh = CLAMP (align_down (sh, 2), MIN (2, v->in_h), v->in_h);
-      t.sh = sh;
-      t.sy = align_down ((v->in_h - sh) / 2, 2);
-    }
-    return t;
-  }
-
-  const double scale = MIN (cell.w / disp_w, cell.h / disp_h);
-  gint w = align_down ((gint)lround (disp_w * scale), align);
-  gint h = align_down ((gint)lround (disp_h * scale), align);
-  w = CLAMP (w, MIN (align, cell.w), cell.w);
-  h = CLAMP (h, MIN (align, cell.h), cell.h);
-  t.dst.x = cell.x + align_down ((cell.w - w) / 2, align);
-  t.dst.y = cell.y + align_down ((cell.h - h) / 2, align);
-  t.dst.w = w;
-  t.dst.h = h;
-  return t;
-}
-
-static void
-layout_grid (std::vector<PortView *> &views, gint W, gint H,
-    GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
-{
-  const gint n = (gint)views.size ();
-  gint cols = 1;
-  while (cols * cols < n)
-    cols++;
-  const gint rows = (n + cols - 1) / cols;
-
-  for (gint i = 0; i < n; i++) {
-    const gint r = i / cols, c = i % cols;
-    const gint in_row = (r == rows - 1) ? n - r * cols : cols;
-    const gint off = align_down ((cols - in_row) * W / (2 * cols), a);
-    Rect cell;
-    cell.x = align_down (c * W / cols, a) + off;
-    const gint x1 =
-        (c + 1 == cols) ? W : align_down ((c + 1) * W / cols, a) + off;
-    cell.y = align_down (r * H / rows, a);
-    const gint y1 = (r + 1 == rows) ? H : align_down ((r + 1) * H / rows, a);
-    cell.w = x1 - cell.x;
-    cell.h = y1 - cell.y;
-    tiles.push_back (place_in_cell (views[i], cell, fit, a));
-  }
-}
-
-static void
-layout_speaker (std::vector<PortView *> &views, gint speaker_index, gint W,
-    gint H, GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
-{
-  if (views.size () == 1) {
-    tiles.push_back (place_in_cell (views[0], Rect{0, 0, W, H}, fit, a));
-    return;
-  }
-  const gint main_h = align_down (H * 3 / 4, a);
-  const gint strip_h = H - main_h;
-  tiles.push_back (
-      place_in_cell (views[speaker_index], Rect{0, 0, W, main_h}, fit, a));
-
-  const gint m = (gint)views.size () - 1;
-  const gint cw =
-      MAX (a, MIN (align_down (W / m, a), align_down (strip_h * 16 / 9, a)));
-  const gint x0 = align_down ((W - cw * m) / 2, a);
-  gint j = 0;
-  for (gint i = 0; i < (gint)views.size (); i++) {
-    if (i == speaker_index)
-      continue;
-    Rect cell{x0 + j * cw, main_h, cw, strip_h};
-    tiles.push_back (place_in_cell (views[i], cell, fit, a));
-    j++;
-  }
-}
-
-static void
-layout_pip (std::vector<PortView *> &views, gint W, gint H,
-    GstMcuCompositorTileFit fit, gint a, std::vector<Tile> &tiles)
-{
-  tiles.push_back (place_in_cell (views[0], Rect{0, 0, W, H}, fit, a));
-  const gint iw = MAX (a, align_down (W / 4, a));
-  const gint ih = MAX (a, align_down (H / 4, a));
-  const gint margin = MAX (2, align_down (H / 36, 2));
-  const gint per_row = MAX (1, (W - margin) / (iw + margin));
-  for (gint j = 0; j + 1 < (gint)views.size (); j++) {
-    const gint row = j / per_row, col = j % per_row;
-    Rect cell;
-    cell.x = align_down (W - margin - (col + 1) * iw - col * margin, a);
-    cell.y = align_down (H - margin - (row + 1) * ih - row * margin, a);
-    cell.w = iw;
-    cell.h = ih;
-    if (cell.x < 0 || cell.y < 0)
-      break; /* more insets than fit: the rest are not shown */
-    tiles.push_back (place_in_cell (views[j + 1], cell, fit, a));
-  }
-}
-
-static void
-layout_custom (
-    std::vector<PortView *> &views, gint W, gint H, std::vector<Tile> &tiles)
-{
-  std::vector<PortView *> sorted (views);
-  std::stable_sort (sorted.begin (), sorted.end (),
-      [] (const PortView *l, const PortView *r) {
-        return l->zorder != r->zorder ? l->zorder < r->zorder
-                                      : l->port < r->port;
-      });
-  for (PortView *v : sorted) {
-    const gint w = v->width > 0 ? v->width : v->in_w;
-    const gint h = v->height > 0 ? v->height : v->in_h;
-    /* Clip to the frame; crop the input in proportion. */
-    const gint x0 = MAX (v->xpos, 0), y0 = MAX (v->ypos, 0);
-    const gint x1 = MIN ((gint64)v->xpos + w, (gint64)W);
-    const gint y1 = MIN ((gint64)v->ypos + h, (gint64)H);
-    if (x1 <= x0 || y1 <= y0)
-      continue;
-    Tile t;
-    t.view = v;
-    t.alpha = v->alpha;
-    t.dst = Rect{x0, y0, x1 - x0, y1 - y0};
-    t.sx = (gint)((gint64)(x0 - v->xpos) * v->in_w / w);
-    t.sy = (gint)((gint64)(y0 - v->ypos) * v->in_h / h);
-    t.sw = MAX (1, (gint)((gint64)t.dst.w * v->in_w / w));
-    t.sh = MAX (1, (gint)((gint64)t.dst.h * v->in_h / h));
-    t.sw = MIN (t.sw, v->in_w - t.sx);
-    t.sh = MIN (t.sh, v->in_h - t.sy);
-    if (t.sw <= 0 || t.sh <= 0)
-      continue;
-    tiles.push_back (t);
-  }
-}
-
-/* Appends to @out the parts of @r not covered by @hole. */
-static void
-subtract_rect (const Rect &r, const Rect &hole, std::vector<Rect> &out)
-{
-  if (!r.overlaps (hole)) {
-    out.push_back (r);
-    return;
-  }
-  const gint ix0 = MAX (r.x, hole.x), iy0 = MAX (r.y, hole.y);
-  const gint ix1 = MIN (r.x + r.w, hole.x + hole.w);
-  const gint iy1 = MIN (r.y + r.h, hole.y + hole.h);
-  if (iy0 > r.y)
-    out.push_back (Rect{r.x, r.y, r.w, iy0 - r.y});
-  if (r.y + r.h > iy1)
-    out.push_back (Rect{r.x, iy1, r.w, r.y + r.h - iy1});
-  if (ix0 > r.x)
-    out.push_back (Rect{r.x, iy0, ix0 - r.x, iy1 - iy0});
-  if (r.x + r.w > ix1)
-    out.push_back (Rect{ix1, iy0, r.x + r.w - ix1, iy1 - iy0});
-}
-
-/* ------------------------------------------------------------------------ */
 /* Pixels */
-
-/* The bytes of plane @plane that hold pixels [x, x+w) x [y, y+h). */
-struct PlaneSpan {
-  gint byte_x0, byte_x1, row0, row1, pstride;
-};
-
-static PlaneSpan
-plane_span (
-    const GstVideoInfo *info, guint plane, gint x, gint y, gint w, gint h)
-{
-  const GstVideoFormatInfo *finfo = info->finfo;
-  guint comp = 0;
-  for (guint c = 0; c < GST_VIDEO_FORMAT_INFO_N_COMPONENTS (finfo); c++) {
-    if (GST_VIDEO_FORMAT_INFO_PLANE (finfo, c) == plane) {
-      comp = c;
-      break;
-    }
-  }
-  const gint wsub = GST_VIDEO_FORMAT_INFO_W_SUB (finfo, comp);
-  const gint hsub = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, comp);
-  const gint pstride = GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comp);
-  const gint cw = GST_VIDEO_INFO_COMP_WIDTH (info, comp);
-  const gint ch = GST_VIDEO_INFO_COMP_HEIGHT (info, comp);
-  PlaneSpan s;
-  s.pstride = pstride;
-  s.byte_x0 = MIN (x >> wsub, cw) * pstride;
-  s.byte_x1 = MIN ((x + w + (1 << wsub) - 1) >> wsub, cw) * pstride;
-  s.row0 = MIN (y >> hsub, ch);
-  s.row1 = MIN ((y + h + (1 << hsub) - 1) >> hsub, ch);
-  return s;
-}
-
-/* Converts an ARGB colour into one pixel of each plane of @out_info's format
- * and colorimetry. */
-static PlanePixel
-colour_pixel (const GstVideoInfo *target, guint argb)
-{
-  PlanePixel px;
-  GstVideoInfo in_info, out_info;
-  gst_video_info_set_format (&out_info, GST_VIDEO_INFO_FORMAT (target), 2, 2);
-  out_info.colorimetry = target->colorimetry;
-  out_info.chroma_site = target->chroma_site;
-  gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_ARGB, 2, 2);
-  in_info.colorimetry.matrix = GST_VIDEO_COLOR_MATRIX_RGB;
-  in_info.colorimetry.range = GST_VIDEO_COLOR_RANGE_0_255;
-
-  GstBuffer *in_buf = gst_buffer_new_allocate (NULL, in_info.size, NULL);
-  GstBuffer *out_buf = gst_buffer_new_allocate (NULL, out_info.size, NULL);
-  GstVideoFrame in_frame, out_frame;
-  gst_video_frame_map (&in_frame, &in_info, in_buf, GST_MAP_WRITE);
-  for (gint y = 0; y < 2; y++) {
-    guint8 *row = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (&in_frame, 0)
-                  + y * GST_VIDEO_FRAME_PLANE_STRIDE (&in_frame, 0);
-    for (gint x = 0; x < 2; x++) {
-      row[4 * x + 0] = (argb >> 24) & 0xff;
-      row[4 * x + 1] = (argb >> 16) & 0xff;
-      row[4 * x + 2] = (argb >> 8) & 0xff;
-      row[4 * x + 3] = argb & 0xff;
-    }
-  }
-  gst_video_frame_map (&out_frame, &out_info, out_buf, GST_MAP_WRITE);
-  GstVideoConverter *conv = gst_video_converter_new (&in_info, &out_info,
-      gst_structure_new ("GstVideoConverter",
-          GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
-          GST_VIDEO_DITHER_NONE, NULL));
-  if (conv) {
-    gst_video_converter_frame (conv, &in_frame, &out_frame);
-    gst_video_converter_free (conv);
-  }
-  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&out_frame); p++) {
-    PlaneSpan s = plane_span (&out_info, p, 0, 0, 1, 1);
-    memcpy (px.bytes[p], GST_VIDEO_FRAME_PLANE_DATA (&out_frame, p),
-        MIN (s.pstride, 8));
-  }
-  gst_video_frame_unmap (&out_frame);
-  gst_video_frame_unmap (&in_frame);
-  gst_buffer_unref (in_buf);
-  gst_buffer_unref (out_buf);
-  return px;
-}
 
 /* Refreshes the background, label box and label text pixels when the
  * background colour or the output format changed. */
@@ -977,249 +663,6 @@ update_colour_pixels (McuCompositorPrivate *priv, guint argb)
   priv->bg_argb = argb;
 }
 
-static void
-fill_rect (GstVideoFrame *frame, const PlanePixel &px, const Rect &r)
-{
-  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (frame); p++) {
-    PlaneSpan s = plane_span (&frame->info, p, r.x, r.y, r.w, r.h);
-    guint8 *base = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (frame, p);
-    const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
-    if (s.byte_x1 <= s.byte_x0)
-      continue;
-    /* Build the first row, then copy it to the others. */
-    guint8 *first = base + (gsize)s.row0 * stride + s.byte_x0;
-    const gint len = s.byte_x1 - s.byte_x0;
-    if (s.pstride == 1) {
-      memset (first, px.bytes[p][0], len);
-    } else {
-      for (gint b = 0; b < len; b += s.pstride)
-        memcpy (first + b, px.bytes[p], MIN (s.pstride, len - b));
-    }
-    for (gint row = s.row0 + 1; row < s.row1; row++)
-      memcpy (base + (gsize)row * stride + s.byte_x0, first, len);
-  }
-}
-
-/* dst = src * alpha + dst * (1 - alpha), byte by byte over each plane:
- * right for every 8-bit format of the output template; a plain copy when
- * alpha is 1. */
-static void
-blend_frame (const GstVideoFrame *src, GstVideoFrame *dst, gint dx, gint dy,
-    gdouble alpha)
-{
-  const guint a = (guint)lround (CLAMP (alpha, 0.0, 1.0) * 255.0);
-  const gint w = GST_VIDEO_FRAME_WIDTH (src), h = GST_VIDEO_FRAME_HEIGHT (src);
-  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (dst); p++) {
-    PlaneSpan ds = plane_span (&dst->info, p, dx, dy, w, h);
-    PlaneSpan ss = plane_span (&src->info, p, 0, 0, w, h);
-    const gint len = MIN (ds.byte_x1 - ds.byte_x0, ss.byte_x1 - ss.byte_x0);
-    const gint rows = MIN (ds.row1 - ds.row0, ss.row1 - ss.row0);
-    for (gint r = 0; r < rows; r++) {
-      const guint8 *s =
-          (const guint8 *)GST_VIDEO_FRAME_PLANE_DATA (src, p)
-          + (gsize)(ss.row0 + r) * GST_VIDEO_FRAME_PLANE_STRIDE (src, p)
-          + ss.byte_x0;
-      guint8 *d = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (dst, p)
-                  + (gsize)(ds.row0 + r) * GST_VIDEO_FRAME_PLANE_STRIDE (dst, p)
-                  + ds.byte_x0;
-      if (a == 255) {
-        memcpy (d, s, len);
-        continue;
-      }
-      for (gint b = 0; b < len; b++)
-        d[b] = (guint8)((s[b] * a + d[b] * (255 - a) + 127) / 255);
-    }
-  }
-}
-
-static void
-mcu_parallel_for (guint n, const std::function<void (guint)> &fn)
-{
-#if MCU_HAVE_TILESCALER
-  gst_room_parallel_for (n, fn);
-#else
-  const guint cores = MAX (1u, std::thread::hardware_concurrency ());
-  const guint workers = MIN (n, cores);
-  if (workers <= 1) {
-    for (guint i = 0; i < n; i++)
-      fn (i);
-    return;
-  }
-  std::atomic<guint> next{0};
-  auto run = [&] () {
-    for (guint i; (i = next++) < n;)
-      fn (i);
-  };
-  std::vector<std::thread> threads;
-  try {
-    for (guint w = 1; w < workers; w++)
-      threads.emplace_back (run);
-  } catch (const std::system_error &) {
-    /* No more threads: the ones we have (and this one) do the rest. */
-  }
-  run ();
-  for (auto &t : threads)
-    t.join ();
-#endif
-}
-
-static GstVideoConverter *
-make_converter (const GstVideoInfo *in_info, const GstVideoInfo *out_info,
-    gint sx, gint sy, gint sw, gint sh, gint dx, gint dy, gint dw, gint dh)
-{
-  GstStructure *config =
-      gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,
-          G_TYPE_INT, sx, GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, sy,
-          GST_VIDEO_CONVERTER_OPT_SRC_WIDTH, G_TYPE_INT, sw,
-          GST_VIDEO_CONVERTER_OPT_SRC_HEIGHT, G_TYPE_INT, sh,
-          GST_VIDEO_CONVERTER_OPT_DEST_X, G_TYPE_INT, dx,
-          GST_VIDEO_CONVERTER_OPT_DEST_Y, G_TYPE_INT, dy,
-          GST_VIDEO_CONVERTER_OPT_DEST_WIDTH, G_TYPE_INT, dw,
-          GST_VIDEO_CONVERTER_OPT_DEST_HEIGHT, G_TYPE_INT, dh,
-          GST_VIDEO_CONVERTER_OPT_FILL_BORDER, G_TYPE_BOOLEAN, FALSE,
-          GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1,
-          GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
-          GST_VIDEO_DITHER_NONE, NULL);
-  return gst_video_converter_new (
-      (GstVideoInfo *)in_info, (GstVideoInfo *)out_info, config);
-}
-
-/* The pad's cached converter for these rectangles, rebuilt if needed. */
-static GstVideoConverter *
-tile_converter (TileConverter &tc, const GstVideoInfo *in_info,
-    const GstVideoInfo *out_info, gint sx, gint sy, gint sw, gint sh, gint dx,
-    gint dy, gint dw, gint dh)
-{
-  if (tc.conv && gst_video_info_is_equal (&tc.in_info, in_info)
-      && gst_video_info_is_equal (&tc.out_info, out_info) && tc.sx == sx
-      && tc.sy == sy && tc.sw == sw && tc.sh == sh && tc.dx == dx && tc.dy == dy
-      && tc.dw == dw && tc.dh == dh)
-    return tc.conv;
-  if (tc.conv)
-    gst_video_converter_free (tc.conv);
-  tc.conv = make_converter (in_info, out_info, sx, sy, sw, sh, dx, dy, dw, dh);
-  tc.in_info = *in_info;
-  tc.out_info = *out_info;
-  tc.sx = sx, tc.sy = sy, tc.sw = sw, tc.sh = sh;
-  tc.dx = dx, tc.dy = dy, tc.dw = dw, tc.dh = dh;
-  return tc.conv;
-}
-
-/* A 5x7 bitmap font of our own for labels: each glyph is 7 rows, bit 4 the
- * leftmost pixel.  Lower case is drawn as upper case; anything else as '?'. */
-struct Glyph {
-  char c;
-  guint8 rows[7];
-};
-
-static const Glyph label_font[] = {
-    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
-    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}},
-    {'D', {0x1E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1E}},
-    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}},
-    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
-    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}},
-    {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
-    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}},
-    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
-    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
-    {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
-    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
-    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}},
-    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
-    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
-    {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
-    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
-    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}},
-    {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
-    {'Y', {0x11, 0x11, 0x0A, 0x04, 0x04, 0x04, 0x04}},
-    {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
-    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
-    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
-    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
-    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
-    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {' ', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}},
-    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
-    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
-    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
-    {',', {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08}},
-    {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}},
-    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04}},
-    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
-    {'\'', {0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00}},
-    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
-    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
-    {'/', {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00}},
-    {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}},
-    {'&', {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D}},
-    {'@', {0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E}},
-    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
-};
-
-static const Glyph *
-label_glyph (gunichar c)
-{
-  if (c < 128)
-    c = g_ascii_toupper ((gchar)c);
-  const Glyph *unknown = NULL;
-  for (const Glyph &g : label_font) {
-    if ((gunichar)(guchar)g.c == c)
-      return &g;
-    if (g.c == '?')
-      unknown = &g;
-  }
-  return unknown;
-}
-
-/* Draws @label in the bottom left corner of @tile: light text on a dark box,
- * scaled with the tile and cut to its width. */
-static void
-draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
-    const PlanePixel &box_px, const PlanePixel &text_px)
-{
-  if (label.empty () || !g_utf8_validate (label.c_str (), -1, NULL))
-    return;
-  const gint scale = CLAMP (tile.h / 120, 1, 4);
-  const gint cell_w = 6 * scale, cell_h = 8 * scale, pad = 2 * scale;
-  const gint margin = MIN (4, tile.h / 16) & ~1;
-  const glong n_chars = g_utf8_strlen (label.c_str (), -1);
-  const gint fit = (tile.w - 2 * margin - 2 * pad + scale) / cell_w;
-  const gint n = (gint)MIN ((glong)MAX (fit, 0), n_chars);
-  if (n <= 0 || cell_h + 2 * pad + 2 * margin > tile.h)
-    return;
-
-  Rect box;
-  box.x = tile.x + margin;
-  box.w = n * cell_w - scale + 2 * pad;
-  box.h = cell_h - scale + 2 * pad;
-  box.y = tile.y + tile.h - margin - box.h;
-  fill_rect (out, box_px, box);
-
-  const gchar *p = label.c_str ();
-  for (gint i = 0; i < n; i++, p = g_utf8_next_char (p)) {
-    const Glyph *g = label_glyph (g_utf8_get_char (p));
-    const gint gx = box.x + pad + i * cell_w, gy = box.y + pad;
-    for (gint row = 0; row < 7; row++) {
-      for (gint col = 0; col < 5; col++) {
-        if (g->rows[row] & (0x10 >> col))
-          fill_rect (out, text_px,
-              Rect{gx + col * scale, gy + row * scale, scale, scale});
-      }
-    }
-  }
-}
-
 /* Renders one tile into @out; runs on a worker thread, touching only the
  * tile's own pad state and its own rectangle of @out. */
 static void
@@ -1230,7 +673,6 @@ render_tile (const Tile &t, GstVideoFrame *out)
   if (!gst_video_frame_map (&in, &st->current_info, st->current, GST_MAP_READ))
     return;
 
-#if MCU_HAVE_TILESCALER
   if (GST_VIDEO_FRAME_FORMAT (&in) == GST_VIDEO_FRAME_FORMAT (out)
       && gst_room_tile_scale_supported (GST_VIDEO_FRAME_FORMAT (out))
       && gst_room_tile_scale (&in, t.sx, t.sy, t.sw, t.sh, out, t.dst.x,
@@ -1238,7 +680,6 @@ render_tile (const Tile &t, GstVideoFrame *out)
     gst_video_frame_unmap (&in);
     return;
   }
-#endif
 
   /* GstVideoConverter writes whole lines for some formats even with a
    * destination rectangle, so scale into a tile-sized scratch frame and copy
@@ -2390,7 +1831,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
         break;
       endi++;
     }
-    mcu_parallel_for ((guint)(endi - begin), [&] (guint i) {
+    gst_room_parallel_for ((guint)(endi - begin), [&] (guint i) {
       const Tile &t = tiles[begin + i];
       render_tile (t, &out);
       draw_label (&out, t.dst, t.view->label, priv->label_box_pixel,
