@@ -1595,141 +1595,177 @@ skip_late_frames (
   }
 }
 
-static GstFlowReturn
-gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
-{
-  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
-  McuCompositorPrivate *priv = self->priv;
-  GstAggregatorPad *srcpad = GST_AGGREGATOR_PAD (agg->srcpad);
+/* The element's properties for one output frame, copied under the object
+ * lock. */
+struct FrameSettings {
+  guint background;
+  GstMcuCompositorLayout layout;
+  GstMcuCompositorTileFit tile_fit;
+  gboolean auto_speaker;
+  GstClockTime signal_timeout;
+  guint max_tiles;
+};
 
-  if (!priv->have_out_info) {
-    GST_DEBUG_OBJECT (self, "output not negotiated yet");
-    return GST_FLOW_NOT_NEGOTIATED;
+/* The output frame being made: its place on the output's timeline. */
+struct FrameWindow {
+  GstSegment segment; /* a copy of src's */
+  GstClockTime ts_offset;
+  guint64 nframes;
+  GstClockTime start, end;       /* timestamps */
+  GstClockTime rt_start, rt_end; /* running times */
+};
+
+/* What the inputs hold for this frame. */
+struct FrameInputs {
+  std::vector<PadSnapshot> snaps; /* video ports with a frame */
+  std::set<guint> audio_ports;    /* audio ports not at EOS */
+  gboolean need_data = FALSE;     /* a live input has not caught up */
+  gboolean all_eos = FALSE;
+
+  ~FrameInputs ()
+  {
+    for (PadSnapshot &s : snaps)
+      gst_object_unref (s.pad);
   }
-  const GstVideoInfo out_info = priv->out_info;
-  const gint fps_n = GST_VIDEO_INFO_FPS_N (&out_info);
-  const gint fps_d = GST_VIDEO_INFO_FPS_D (&out_info);
+};
 
+static FrameSettings
+read_settings (GstMcuCompositor *self, std::vector<GstPad *> &pads)
+{
+  FrameSettings f;
   GST_OBJECT_LOCK (self);
-  const guint background = self->background;
-  const GstMcuCompositorLayout layout = self->layout;
-  const GstMcuCompositorTileFit tile_fit = self->tile_fit;
-  const gboolean auto_speaker = self->auto_speaker;
-  const GstClockTime signal_timeout = self->signal_timeout * GST_MSECOND;
-  const guint max_tiles = self->max_tiles;
-  std::vector<GstPad *> pads;
+  f.background = self->background;
+  f.layout = self->layout;
+  f.tile_fit = self->tile_fit;
+  f.auto_speaker = self->auto_speaker;
+  f.signal_timeout = self->signal_timeout * GST_MSECOND;
+  f.max_tiles = self->max_tiles;
   for (GList *l = GST_ELEMENT (self)->sinkpads; l; l = l->next)
     pads.push_back (GST_PAD (gst_object_ref (l->data)));
   GST_OBJECT_UNLOCK (self);
+  return f;
+}
 
+/* Where the next frame sits: frame number nframes after ts_offset, the
+ * output's position when the run (or a flush) started. */
+static FrameWindow
+frame_window (GstMcuCompositor *self, gboolean timeout, gint fps_n, gint fps_d)
+{
+  McuCompositorPrivate *priv = self->priv;
+  GstAggregatorPad *srcpad = GST_AGGREGATOR_PAD (GST_AGGREGATOR (self)->srcpad);
+  FrameWindow w;
   GST_OBJECT_LOCK (srcpad);
-  GstSegment segment = srcpad->segment;
+  w.segment = srcpad->segment;
   if (!GST_CLOCK_TIME_IS_VALID (priv->ts_offset)) {
-    priv->ts_offset = (GST_CLOCK_TIME_IS_VALID (segment.position)
-                          && segment.position >= segment.start)
-                          ? segment.position
-                          : segment.start;
+    priv->ts_offset = (GST_CLOCK_TIME_IS_VALID (w.segment.position)
+                          && w.segment.position >= w.segment.start)
+                          ? w.segment.position
+                          : w.segment.start;
     priv->nframes = 0;
   }
   GST_OBJECT_UNLOCK (srcpad);
   if (timeout)
-    skip_late_frames (self, &segment, fps_n, fps_d);
-  const GstClockTime ts_offset = priv->ts_offset;
-  const guint64 nframes = priv->nframes;
-  const GstClockTime start =
-      ts_offset + gst_util_uint64_scale (nframes, GST_SECOND * fps_d, fps_n);
-  const GstClockTime end =
-      ts_offset
-      + gst_util_uint64_scale (nframes + 1, GST_SECOND * fps_d, fps_n);
-  const GstClockTime rt_start =
-      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, start);
-  GstClockTime rt_end =
-      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, end);
-  if (!GST_CLOCK_TIME_IS_VALID (rt_end))
-    rt_end = rt_start;
+    skip_late_frames (self, &w.segment, fps_n, fps_d);
+  w.ts_offset = priv->ts_offset;
+  w.nframes = priv->nframes;
+  w.start = w.ts_offset
+            + gst_util_uint64_scale (w.nframes, GST_SECOND * fps_d, fps_n);
+  w.end = w.ts_offset
+          + gst_util_uint64_scale (w.nframes + 1, GST_SECOND * fps_d, fps_n);
+  w.rt_start =
+      gst_segment_to_running_time (&w.segment, GST_FORMAT_TIME, w.start);
+  w.rt_end = gst_segment_to_running_time (&w.segment, GST_FORMAT_TIME, w.end);
+  if (!GST_CLOCK_TIME_IS_VALID (w.rt_end))
+    w.rt_end = w.rt_start;
+  return w;
+}
 
-  /* Audio format is chosen once per run, at the first frame. */
-  {
-    std::lock_guard<std::mutex> guard (priv->audio_lock);
-    if (!priv->mix)
-      setup_audio (self);
-  }
+/* A video port's frame and pad properties for this output frame; the
+ * properties' control bindings are brought to the frame's stream time
+ * first, as stock aggregators do. */
+static PadSnapshot
+snapshot_video_pad (GstMcuCompositorPad *vpad, const FrameWindow &w,
+    GstClockTime signal_timeout)
+{
+  McuPadState *st = vpad->state;
+  gst_object_sync_values (GST_OBJECT (vpad),
+      gst_segment_to_stream_time (&w.segment, GST_FORMAT_TIME, w.start));
+  PadSnapshot s;
+  s.pad = GST_MCU_COMPOSITOR_PAD (gst_object_ref (vpad));
+  GST_OBJECT_LOCK (vpad);
+  s.order = vpad->order;
+  s.visible = vpad->visible;
+  s.view.speaker = vpad->speaker;
+  s.view.xpos = vpad->xpos;
+  s.view.ypos = vpad->ypos;
+  s.view.width = vpad->width;
+  s.view.height = vpad->height;
+  s.view.zorder = vpad->zorder;
+  s.view.alpha = vpad->alpha;
+  s.view.label = vpad->label ? vpad->label : "";
+  GST_OBJECT_UNLOCK (vpad);
+  s.view.port = vpad->port;
+  s.view.pad = vpad;
+  s.view.in_w = GST_VIDEO_INFO_WIDTH (&st->current_info);
+  s.view.in_h = GST_VIDEO_INFO_HEIGHT (&st->current_info);
+  s.view.par_n = MAX (1, GST_VIDEO_INFO_PAR_N (&st->current_info));
+  s.view.par_d = MAX (1, GST_VIDEO_INFO_PAR_D (&st->current_info));
+  s.active = st->current_rt >= w.rt_start
+             || w.rt_start - st->current_rt <= signal_timeout;
+  return s;
+}
 
-  gboolean need_data = FALSE, all_eos = !pads.empty ();
-  std::set<guint> audio_ports;
-  std::vector<PadSnapshot> snaps;
+/* Takes what every input has for this frame: each video port's newest
+ * frame, each audio port's samples into the mix. */
+static void
+collect_inputs (GstMcuCompositor *self, const std::vector<GstPad *> &pads,
+    const FrameWindow &w, GstClockTime signal_timeout, FrameInputs &in)
+{
+  in.all_eos = !pads.empty ();
   for (GstPad *pad : pads) {
     gboolean eos = FALSE;
     if (is_video_pad (pad)) {
       GstMcuCompositorPad *vpad = GST_MCU_COMPOSITOR_PAD (pad);
-      gboolean waits = take_video (vpad, rt_start, rt_end, &eos);
-      all_eos = all_eos && eos && !vpad->state->current;
-      McuPadState *st = vpad->state;
+      gboolean waits = take_video (vpad, w.rt_start, w.rt_end, &eos);
+      in.all_eos = in.all_eos && eos && !vpad->state->current;
       if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
-        need_data = TRUE;
-      if (!st->current)
-        continue;
-      PadSnapshot s;
-      s.pad = GST_MCU_COMPOSITOR_PAD (gst_object_ref (pad));
-      GST_OBJECT_LOCK (pad);
-      s.order = vpad->order;
-      s.visible = vpad->visible;
-      s.view.speaker = vpad->speaker;
-      s.view.xpos = vpad->xpos;
-      s.view.ypos = vpad->ypos;
-      s.view.width = vpad->width;
-      s.view.height = vpad->height;
-      s.view.zorder = vpad->zorder;
-      s.view.alpha = vpad->alpha;
-      s.view.label = vpad->label ? vpad->label : "";
-      GST_OBJECT_UNLOCK (pad);
-      s.view.port = vpad->port;
-      s.view.pad = vpad;
-      s.view.in_w = GST_VIDEO_INFO_WIDTH (&st->current_info);
-      s.view.in_h = GST_VIDEO_INFO_HEIGHT (&st->current_info);
-      s.view.par_n = MAX (1, GST_VIDEO_INFO_PAR_N (&st->current_info));
-      s.view.par_d = MAX (1, GST_VIDEO_INFO_PAR_D (&st->current_info));
-      s.active = st->current_rt >= rt_start
-                 || rt_start - st->current_rt <= signal_timeout;
-      snaps.push_back (s);
+        in.need_data = TRUE;
+      if (vpad->state->current)
+        in.snaps.push_back (snapshot_video_pad (vpad, w, signal_timeout));
     } else {
       GstMcuCompositorAudioPad *apad = GST_MCU_COMPOSITOR_AUDIO_PAD (pad);
-      gboolean waits = take_audio (self, apad, rt_end, &eos);
+      gboolean waits = take_audio (self, apad, w.rt_end, &eos);
       if (waits && !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad)))
-        need_data = TRUE;
+        in.need_data = TRUE;
       if (!eos)
-        audio_ports.insert (apad->port);
-      all_eos = all_eos && eos;
+        in.audio_ports.insert (apad->port);
+      in.all_eos = in.all_eos && eos;
     }
   }
-  for (GstPad *pad : pads)
-    gst_object_unref (pad);
-  pads.clear ();
+}
 
-  auto release_snaps = [&snaps] () {
-    for (PadSnapshot &s : snaps)
-      gst_object_unref (s.pad);
-    snaps.clear ();
-  };
-
-  if (all_eos) {
-    GST_INFO_OBJECT (self, "all inputs are at EOS");
-    release_snaps ();
-    for (auto &o : audio_outs_snapshot (priv)) {
-      push_audio_sticky (self, *o, &segment);
-      o->pusher->push_event (gst_event_new_eos ());
-    }
-    /* The base class sends EOS on src itself, when this returns: after the
-     * frames still queued for it. */
-    priv->video_out->wait_drained ();
-    return GST_FLOW_EOS;
+/* Every input ended: EOS on each audio output, after what is queued for
+ * it; the base class sends EOS on src once the composite's queue drained. */
+static GstFlowReturn
+finish_at_eos (GstMcuCompositor *self, const GstSegment *segment)
+{
+  McuCompositorPrivate *priv = self->priv;
+  GST_INFO_OBJECT (self, "all inputs are at EOS");
+  for (auto &o : audio_outs_snapshot (priv)) {
+    push_audio_sticky (self, *o, segment);
+    o->pusher->push_event (gst_event_new_eos ());
   }
-  if (need_data && !timeout) {
-    release_snaps ();
-    return GST_AGGREGATOR_FLOW_NEED_DATA;
-  }
+  priv->video_out->wait_drained ();
+  return GST_FLOW_EOS;
+}
 
-  /* Shown ports: active and visible, by (order, port), at most max-tiles. */
+/* The shown ports (active and visible, by order then port, at most
+ * max-tiles) placed by the layout. */
+static std::vector<Tile>
+place_tiles (McuCompositorPrivate *priv, const FrameSettings &f,
+    std::vector<PadSnapshot> &snaps, const GstVideoInfo *out_info,
+    GstClockTime rt_start)
+{
   std::vector<PortView *> views;
   std::stable_sort (snaps.begin (), snaps.end (),
       [] (const PadSnapshot &l, const PadSnapshot &r) {
@@ -1738,77 +1774,74 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
       });
   for (PadSnapshot &s : snaps) {
     if (s.active && s.visible && s.view.in_w > 0 && s.view.in_h > 0
-        && (max_tiles == 0 || views.size () < max_tiles))
+        && (f.max_tiles == 0 || views.size () < f.max_tiles))
       views.push_back (&s.view);
   }
+  std::vector<Tile> tiles;
+  if (views.empty ())
+    return tiles;
 
-  const gint W = GST_VIDEO_INFO_WIDTH (&out_info);
-  const gint H = GST_VIDEO_INFO_HEIGHT (&out_info);
-  const GstVideoFormatInfo *finfo = out_info.finfo;
+  const gint W = GST_VIDEO_INFO_WIDTH (out_info);
+  const gint H = GST_VIDEO_INFO_HEIGHT (out_info);
+  const GstVideoFormatInfo *finfo = out_info->finfo;
   const gint align = (GST_VIDEO_FORMAT_INFO_W_SUB (finfo, 1)
                          || GST_VIDEO_FORMAT_INFO_H_SUB (finfo, 1))
                          ? 2
                          : 1;
-
-  std::vector<Tile> tiles;
-  if (!views.empty ()) {
-    switch (layout) {
-      case GST_MCU_COMPOSITOR_LAYOUT_GRID:
-        layout_grid (views, W, H, tile_fit, align, tiles);
-        break;
-      case GST_MCU_COMPOSITOR_LAYOUT_SPEAKER: {
-        gint speaker = -1;
-        for (gsize i = 0; i < views.size () && speaker < 0; i++)
-          if (views[i]->speaker)
-            speaker = (gint)i;
-        if (auto_speaker) {
-          const gint loud = pick_auto_speaker (priv, views, rt_start);
-          if (loud >= 0)
-            speaker = loud;
-        }
-        layout_speaker (views, MAX (speaker, 0), W, H, tile_fit, align, tiles);
-        break;
+  switch (f.layout) {
+    case GST_MCU_COMPOSITOR_LAYOUT_GRID:
+      layout_grid (views, W, H, f.tile_fit, align, tiles);
+      break;
+    case GST_MCU_COMPOSITOR_LAYOUT_SPEAKER: {
+      gint speaker = -1;
+      for (gsize i = 0; i < views.size () && speaker < 0; i++)
+        if (views[i]->speaker)
+          speaker = (gint)i;
+      if (f.auto_speaker) {
+        const gint loud = pick_auto_speaker (priv, views, rt_start);
+        if (loud >= 0)
+          speaker = loud;
       }
-      case GST_MCU_COMPOSITOR_LAYOUT_PIP:
-        layout_pip (views, W, H, tile_fit, align, tiles);
-        break;
-      case GST_MCU_COMPOSITOR_LAYOUT_CUSTOM:
-        layout_custom (views, W, H, tiles);
-        break;
+      layout_speaker (views, MAX (speaker, 0), W, H, f.tile_fit, align, tiles);
+      break;
     }
+    case GST_MCU_COMPOSITOR_LAYOUT_PIP:
+      layout_pip (views, W, H, f.tile_fit, align, tiles);
+      break;
+    case GST_MCU_COMPOSITOR_LAYOUT_CUSTOM:
+      layout_custom (views, W, H, tiles);
+      break;
   }
+  return tiles;
+}
 
-  gst_aggregator_selected_samples (
-      agg, start, GST_CLOCK_TIME_NONE, end - start, NULL);
-
-  /* Render: background where no opaque tile is, then the tiles in drawing
-   * order, non-overlapping runs of them in parallel. */
-  GstBuffer *outbuf = NULL;
+/* An output buffer from the negotiated pool, or a plain one. */
+static GstFlowReturn
+acquire_output (
+    GstAggregator *agg, const GstVideoInfo *out_info, GstBuffer **outbuf)
+{
   GstBufferPool *pool = gst_aggregator_get_buffer_pool (agg);
-  GstFlowReturn ret = GST_FLOW_OK;
-  if (pool) {
-    if (!gst_buffer_pool_is_active (pool))
-      gst_buffer_pool_set_active (pool, TRUE);
-    ret = gst_buffer_pool_acquire_buffer (pool, &outbuf, NULL);
-    gst_object_unref (pool);
-  } else {
-    outbuf = gst_buffer_new_allocate (NULL, out_info.size, NULL);
+  if (!pool) {
+    *outbuf = gst_buffer_new_allocate (NULL, out_info->size, NULL);
+    return *outbuf ? GST_FLOW_OK : GST_FLOW_ERROR;
   }
-  if (ret != GST_FLOW_OK || !outbuf) {
-    release_snaps ();
-    return ret != GST_FLOW_OK ? ret : GST_FLOW_ERROR;
-  }
+  if (!gst_buffer_pool_is_active (pool))
+    gst_buffer_pool_set_active (pool, TRUE);
+  GstFlowReturn ret = gst_buffer_pool_acquire_buffer (pool, outbuf, NULL);
+  gst_object_unref (pool);
+  if (ret == GST_FLOW_OK && !*outbuf)
+    ret = GST_FLOW_ERROR;
+  return ret;
+}
 
-  GstVideoFrame out;
-  if (!gst_video_frame_map (
-          &out, (GstVideoInfo *)&out_info, outbuf, GST_MAP_READWRITE)) {
-    gst_buffer_unref (outbuf);
-    release_snaps ();
-    GST_ELEMENT_ERROR (
-        self, RESOURCE, WRITE, (NULL), ("could not map the output frame"));
-    return GST_FLOW_ERROR;
-  }
-  update_colour_pixels (priv, background);
+/* Background where no opaque tile is, then the tiles in drawing order,
+ * runs of tiles that do not overlap in parallel, each with its label. */
+static void
+render_frame (McuCompositorPrivate *priv, const std::vector<Tile> &tiles,
+    GstVideoFrame *out)
+{
+  const gint W = GST_VIDEO_FRAME_WIDTH (out);
+  const gint H = GST_VIDEO_FRAME_HEIGHT (out);
   std::vector<Rect> uncovered{Rect{0, 0, W, H}};
   for (const Tile &t : tiles) {
     if (t.alpha < 1.0)
@@ -1819,7 +1852,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     uncovered.swap (next);
   }
   for (const Rect &r : uncovered)
-    fill_rect (&out, priv->bg_pixel, r);
+    fill_rect (out, priv->bg_pixel, r);
 
   for (gsize begin = 0; begin < tiles.size ();) {
     gsize endi = begin + 1;
@@ -1833,50 +1866,116 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     }
     gst_room_parallel_for ((guint)(endi - begin), [&] (guint i) {
       const Tile &t = tiles[begin + i];
-      render_tile (t, &out);
-      draw_label (&out, t.dst, t.view->label, priv->label_box_pixel,
+      render_tile (t, out);
+      draw_label (out, t.dst, t.view->label, priv->label_box_pixel,
           priv->label_text_pixel);
     });
     begin = endi;
   }
-  gst_video_frame_unmap (&out);
+}
 
+/* The layout message, when the layout or a tile changed. */
+static void
+post_layout_if_changed (GstMcuCompositor *self, const FrameWindow &w,
+    GstMcuCompositorLayout layout, const std::vector<Tile> &tiles)
+{
+  McuCompositorPrivate *priv = self->priv;
   std::vector<LayoutEntry> entries;
   for (const Tile &t : tiles)
     entries.push_back (
         LayoutEntry{t.view->port, t.dst.x, t.dst.y, t.dst.w, t.dst.h});
-  release_snaps ();
+  if (priv->layout_posted && priv->last_layout_kind == layout
+      && priv->last_layout == entries)
+    return;
+  priv->layout_posted = true;
+  priv->last_layout_kind = layout;
+  priv->last_layout = entries;
+  post_layout_message (self, w.rt_start,
+      gst_segment_to_stream_time (&w.segment, GST_FORMAT_TIME, w.start), layout,
+      entries);
+}
 
-  GST_BUFFER_PTS (outbuf) = start;
+/* One output frame: the inputs taken, the tiles placed and drawn, the
+ * audio outputs fed, the composite queued for its own thread. */
+static GstFlowReturn
+gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
+{
+  GstMcuCompositor *self = GST_MCU_COMPOSITOR (agg);
+  McuCompositorPrivate *priv = self->priv;
+
+  if (!priv->have_out_info) {
+    GST_DEBUG_OBJECT (self, "output not negotiated yet");
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const GstVideoInfo out_info = priv->out_info;
+  const gint fps_n = GST_VIDEO_INFO_FPS_N (&out_info);
+  const gint fps_d = GST_VIDEO_INFO_FPS_D (&out_info);
+
+  std::vector<GstPad *> pads;
+  const FrameSettings settings = read_settings (self, pads);
+  const FrameWindow w = frame_window (self, timeout, fps_n, fps_d);
+
+  /* Audio format is chosen once per run, at the first frame. */
+  {
+    std::lock_guard<std::mutex> guard (priv->audio_lock);
+    if (!priv->mix)
+      setup_audio (self);
+  }
+
+  FrameInputs inputs;
+  collect_inputs (self, pads, w, settings.signal_timeout, inputs);
+  for (GstPad *pad : pads)
+    gst_object_unref (pad);
+
+  if (inputs.all_eos)
+    return finish_at_eos (self, &w.segment);
+  if (inputs.need_data && !timeout)
+    return GST_AGGREGATOR_FLOW_NEED_DATA;
+
+  const std::vector<Tile> tiles =
+      place_tiles (priv, settings, inputs.snaps, &out_info, w.rt_start);
+  gst_aggregator_selected_samples (
+      agg, w.start, GST_CLOCK_TIME_NONE, w.end - w.start, NULL);
+
+  GstBuffer *outbuf = NULL;
+  GstFlowReturn ret = acquire_output (agg, &out_info, &outbuf);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  GstVideoFrame out;
+  if (!gst_video_frame_map (
+          &out, (GstVideoInfo *)&out_info, outbuf, GST_MAP_READWRITE)) {
+    gst_buffer_unref (outbuf);
+    GST_ELEMENT_ERROR (
+        self, RESOURCE, WRITE, (NULL), ("could not map the output frame"));
+    return GST_FLOW_ERROR;
+  }
+  update_colour_pixels (priv, settings.background);
+  render_frame (priv, tiles, &out);
+  gst_video_frame_unmap (&out);
+
+  GST_BUFFER_PTS (outbuf) = w.start;
   GST_BUFFER_DTS (outbuf) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DURATION (outbuf) = end - start;
-  GST_BUFFER_OFFSET (outbuf) = nframes;
-  GST_BUFFER_OFFSET_END (outbuf) = nframes + 1;
+  GST_BUFFER_DURATION (outbuf) = w.end - w.start;
+  GST_BUFFER_OFFSET (outbuf) = w.nframes;
+  GST_BUFFER_OFFSET_END (outbuf) = w.nframes + 1;
   if (priv->discont) {
     GST_BUFFER_FLAG_SET (outbuf, GST_BUFFER_FLAG_DISCONT);
     priv->discont = false;
   }
 
-  if (!priv->layout_posted || priv->last_layout_kind != layout
-      || priv->last_layout != entries) {
-    priv->layout_posted = true;
-    priv->last_layout_kind = layout;
-    priv->last_layout = entries;
-    post_layout_message (self, rt_start,
-        gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start), layout,
-        entries);
-  }
+  post_layout_if_changed (self, w, settings.layout, tiles);
+  output_audio (self, &w.segment, w.ts_offset, w.nframes, fps_n, fps_d,
+      inputs.audio_ports);
 
-  output_audio (self, &segment, ts_offset, nframes, fps_n, fps_d, audio_ports);
-
+  GstAggregatorPad *srcpad = GST_AGGREGATOR_PAD (agg->srcpad);
   GST_OBJECT_LOCK (srcpad);
-  srcpad->segment.position = end;
+  srcpad->segment.position = w.end;
   GST_OBJECT_UNLOCK (srcpad);
   priv->nframes++;
 
   GST_LOG_OBJECT (self,
       "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT " with %zu tiles",
-      nframes, GST_TIME_ARGS (start), tiles.size ());
+      w.nframes, GST_TIME_ARGS (w.start), tiles.size ());
   /* Queued for the composite's own thread (which pushes it with the base
    * class's finish_buffer): a sink on src that waits to preroll or a slow
    * consumer of the composite never holds up the audio outputs, nor they it.

@@ -8,6 +8,8 @@
 
 #include <gst/audio/audio.h>
 #include <gst/check/gstharness.h>
+#include <gst/controller/gstdirectcontrolbinding.h>
+#include <gst/controller/gstinterpolationcontrolsource.h>
 #include <gst/video/video.h>
 
 #include <atomic>
@@ -1090,9 +1092,29 @@ on_sink_handoff (GstElement *, GstBuffer *, GstPad *, gpointer data)
   }
 }
 
+/* Streaming thread, before the sink: a consumer that stops taking data.
+ * (Blocking in the sink's handoff would hold the sink's preroll lock and
+ * so block the pipeline's own state changes, not only the stream.) */
+static GstPadProbeReturn
+on_sink_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  on_sink_handoff (nullptr, nullptr, nullptr, data);
+  return GST_PAD_PROBE_OK;
+}
+
 static void
 count_sink (GstElement *pipeline, const gchar *name, SinkCount &c)
 {
+  if (c.block) {
+    GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+    fail_unless (sink != NULL, "no element %s", name);
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_add_probe (
+        pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer, &c, NULL);
+    gst_object_unref (pad);
+    gst_object_unref (sink);
+    return;
+  }
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
   fail_unless (sink != NULL, "no element %s", name);
   g_object_set (sink, "signal-handoffs", TRUE, NULL);
@@ -1191,6 +1213,40 @@ GST_START_TEST (test_eos_on_every_output_with_audio)
 }
 GST_END_TEST;
 
+/* Pad properties are controllable: a control binding on alpha is applied at
+ * each output frame's stream time (a fade-in over ten frames). */
+GST_START_TEST (test_alpha_control_binding)
+{
+  Room r = room_new ("layout=custom");
+  room_add_input (r, 0);
+  GstPad *p0 = gst_element_get_static_pad (r.mcu, "sink_0");
+  g_object_set (p0, "xpos", 0, "ypos", 0, "width", 200, "height", 150, NULL);
+  GstControlSource *fade = gst_interpolation_control_source_new ();
+  g_object_set (fade, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
+  auto *values = GST_TIMED_VALUE_CONTROL_SOURCE (fade);
+  gst_timed_value_control_source_set (values, 0, 0.0);
+  gst_timed_value_control_source_set (values, frame_time (10), 1.0);
+  fail_unless (gst_object_add_control_binding (GST_OBJECT (p0),
+      gst_direct_control_binding_new (GST_OBJECT (p0), "alpha", fade)));
+
+  const gint l0 = port_luma (0);
+  for (guint64 n = 0; n <= 10; n++) {
+    GstBuffer *buf = room_step (r, {0});
+    /* Half-way, half of each; at the ends all background, all port 0. */
+    assert_luma (buf, 50, 50, BG_LUMA + (gint)((l0 - BG_LUMA) * n / 10));
+    assert_luma (buf, 250, 200, BG_LUMA);
+    gst_buffer_unref (buf);
+  }
+  gdouble alpha = 0;
+  g_object_get (p0, "alpha", &alpha, NULL);
+  fail_unless (alpha > 0.99, "alpha is %f after the fade", alpha);
+
+  gst_object_unref (fade);
+  gst_object_unref (p0);
+  room_free (r);
+}
+GST_END_TEST;
+
 static Suite *
 mcucompositor_suite (void)
 {
@@ -1207,6 +1263,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_speaker);
   tcase_add_test (tc, test_pip);
   tcase_add_test (tc, test_custom_zorder_alpha);
+  tcase_add_test (tc, test_alpha_control_binding);
   tcase_add_test (tc, test_silent_port_reflows);
   tcase_add_test (tc, test_release_and_eos);
   tcase_add_test (tc, test_max_tiles_visible_order);
