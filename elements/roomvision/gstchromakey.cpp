@@ -4,12 +4,13 @@
  * @title: chromakey
  *
  * Keys out the colour #GstChromaKey:key-color (default green) and puts a
- * background behind the presenter: an image file (#GstChromaKey:background,
- * scaled to the frame), a video arriving on the `background_sink` pad (a
- * virtual set), or, with neither, real transparency when the output format
- * has alpha (AYUV, RGBA, BGRA, ARGB, ABGR) so `compositor` or `mcucompositor`
- * can layer the presenter over anything.  With no background and an output
- * format without alpha, the keyed area becomes #GstChromaKey:background-color.
+ * background behind the presenter: an image file (#GstChromaKey:background
+ * is its path, not a colour; scaled to the frame), a video arriving on the
+ * `background_sink` pad (a virtual set), or, with neither, real transparency
+ * when the output format has alpha (AYUV, RGBA, BGRA, ARGB, ABGR) so
+ * `compositor` or `mcucompositor` can layer the presenter over anything.
+ * With no background and an output format without alpha, the keyed area
+ * becomes #GstChromaKey:background-color.
  *
  * How a pixel is keyed: its hue, saturation and value are compared with the
  * key's.  Pixels whose hue is more than #GstChromaKey:hue-tolerance + 30
@@ -1588,9 +1589,10 @@ gst_chroma_key_class_init (GstChromaKeyClass *klass)
           "(0 = none, 1 = all)",
           0.0, 1.0, DEFAULT_SPILL, MUTABLE_PARAM));
   g_object_class_install_property (gobject_class, PROP_BACKGROUND,
-      g_param_spec_string ("background", "Background image",
-          "Image file (PNG, JPEG, ...) shown in the keyed area, scaled to the "
-          "frame; NULL for transparency or background-color",
+      g_param_spec_string ("background", "Background image file",
+          "Path of an image file (PNG, JPEG, ...) shown in the keyed area, "
+          "scaled to the frame (a file path, not a colour: see "
+          "background-color); NULL for transparency or background-color",
           DEFAULT_BACKGROUND, MUTABLE_PARAM));
   g_object_class_install_property (gobject_class, PROP_BACKGROUND_COLOR,
       g_param_spec_uint ("background-color", "Background colour",

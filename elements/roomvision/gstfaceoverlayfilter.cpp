@@ -1,8 +1,9 @@
 /* gst-rooms: faceoverlayfilter — an image (or a blur) on every face.
  *
  * Locks: the object lock guards the settings (properties); priv->lock guards
- * the worker's job, the tracked faces and the loaded overlay image.  The two
- * are never held together.  Neither is held while posting a message.
+ * the tracked faces and the loaded overlay image.  The two are never held
+ * together.  Neither is held while posting a message.  The frame hand-off
+ * (analysisworker.h) has its own lock, taken last.
  */
 
 /**
@@ -16,6 +17,8 @@
  * to `detect-width`, at most every `interval` milliseconds of running time;
  * frames are never held back by it (while the worker is busy, new frames
  * pass with the last known faces, and the newest one waits for the worker).
+ * At EOS the element waits for the detection in flight, so its message is
+ * posted before EOS.
  * The whole frame is searched at least every `full-scan-interval` ms, when no
  * face is known, on a scene cut (a large change of the whole picture from one
  * frame to the next) and, in the same search, when a known face is not found
@@ -77,6 +80,8 @@
 
 #include "gstfaceoverlayfilter.h"
 
+#include "analysisworker.h"
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -86,11 +91,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_face_overlay_filter_debug);
@@ -218,12 +221,6 @@ struct FaceOverlayFilterPrivate {
   Settings settings; /* object lock */
 
   std::mutex lock;
-  std::condition_variable wake;          /* lock */
-  std::thread worker;                    /* start/stop only */
-  bool quit = false;                     /* lock */
-  bool running = false;                  /* lock: the worker is running a job */
-  bool job_ready = false;                /* lock */
-  DetectJob job;                         /* lock */
   std::vector<TrackedFace> faces;        /* lock */
   std::vector<TrackedFace> posted_faces; /* lock: as last posted */
   std::vector<TrackedFace> lost_faces;   /* lock: hidden, still searched */
@@ -234,13 +231,19 @@ struct FaceOverlayFilterPrivate {
   std::string image_error;               /* lock: why `image` did not load */
   bool started = false;                  /* lock */
 
-  /* Worker thread only (loaded in start before the worker runs). */
+  /* Worker thread only (set in start before the worker runs). */
   cv::CascadeClassifier classifier;
+  GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
+  cv::Mat last_thumb; /* the previous frame, tiny, to see scene cuts */
+  guint last_caps_generation = 0;
 
   /* Streaming thread only. */
   GstClockTime last_detection = GST_CLOCK_TIME_NONE;
   std::vector<PreparedOverlay> overlays; /* most recently used last */
   guint overlays_image_generation = 0;
+
+  /* Runs the detections; declared last, so destroyed (stopped) first. */
+  AnalysisWorker<DetectJob> worker;
 };
 
 #define PRIV(self) ((self)->priv)
@@ -817,82 +820,74 @@ detect_faces (FaceOverlayFilterPrivate *priv, DetectJob &job,
   return faces;
 }
 
+/* Runs on the worker thread: searches one frame and folds the faces found
+ * into the tracked ones. */
 static void
-worker_loop (GstFaceOverlayFilter *self)
+detect_job (GstFaceOverlayFilter *self, DetectJob &job)
 {
   FaceOverlayFilterPrivate *priv = PRIV (self);
-  GstClockTime last_full_scan = GST_CLOCK_TIME_NONE;
-  cv::Mat last_thumb; /* the previous frame, tiny, to see scene cuts */
-  guint last_caps_generation = 0;
-  std::unique_lock<std::mutex> lk (priv->lock);
-  while (true) {
-    priv->wake.wait (lk, [priv] { return priv->quit || priv->job_ready; });
-    if (priv->quit)
-      break;
-    DetectJob job = std::move (priv->job);
-    priv->job = DetectJob ();
-    priv->job_ready = false;
-    priv->running = true;
-    std::vector<cv::Rect> known, lost;
+  std::vector<cv::Rect> known, lost;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
     for (const TrackedFace &f : priv->faces)
       known.push_back (f.rect);
     for (const TrackedFace &f : priv->lost_faces)
       lost.push_back (f.rect);
-    lk.unlock ();
-
-    std::vector<cv::Rect2d> detections;
-    std::string error;
-    bool searched = false;
-    gint64 began = g_get_monotonic_time ();
-    try {
-      /* A scene cut (or a fade from black) makes every known face stale and
-       * may show new ones: look everywhere at once rather than at the next
-       * detection. */
-      bool cut = false;
-      cv::Mat thumb;
-      cv::resize (job.grey, thumb, cv::Size (THUMB_WIDTH, THUMB_HEIGHT), 0, 0,
-          cv::INTER_AREA);
-      if (!last_thumb.empty () && last_caps_generation == job.caps_generation) {
-        cv::Mat diff;
-        cv::absdiff (thumb, last_thumb, diff);
-        cut = cv::mean (diff)[0] > CUT_LEVEL;
-      }
-      last_thumb = thumb;
-      last_caps_generation = job.caps_generation;
-
-      /* Look everywhere (for new faces) at least every full-scan-interval of
-       * running time, on a cut and, at detections, whenever no face is
-       * known; otherwise only where the known faces are (detect_faces also
-       * looks everywhere when one of them is not found there).  A frame
-       * given only for tracking with no face known needs no search. */
-      bool full_scan =
-          cut
-          || (job.due
-              && (known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
-                  || !GST_CLOCK_TIME_IS_VALID (last_full_scan)
-                  || job.running_time < last_full_scan
-                  || job.running_time - last_full_scan
-                         >= job.full_scan_interval));
-      if (full_scan || !known.empty () || !lost.empty ()) {
-        detections = detect_faces (priv, job, known, lost, full_scan);
-        searched = true;
-        if (full_scan)
-          last_full_scan = job.running_time;
-        GST_DEBUG_OBJECT (self, "%s (%s) found %zu faces in %.1f ms",
-            job.due || cut ? "detection" : "tracking",
-            full_scan ? (cut ? "full, scene cut" : "full")
-                      : "around known faces",
-            detections.size (), (g_get_monotonic_time () - began) / 1000.0);
-      }
-    } catch (const cv::Exception &e) {
-      error = e.what ();
-    } catch (...) {
-      error = "unknown exception";
+  }
+  std::vector<cv::Rect2d> detections;
+  std::string error;
+  bool searched = false;
+  gint64 began = g_get_monotonic_time ();
+  try {
+    /* A scene cut (or a fade from black) makes every known face stale and
+     * may show new ones: look everywhere at once rather than at the next
+     * detection. */
+    bool cut = false;
+    cv::Mat thumb;
+    cv::resize (job.grey, thumb, cv::Size (THUMB_WIDTH, THUMB_HEIGHT), 0, 0,
+        cv::INTER_AREA);
+    if (!priv->last_thumb.empty ()
+        && priv->last_caps_generation == job.caps_generation) {
+      cv::Mat diff;
+      cv::absdiff (thumb, priv->last_thumb, diff);
+      cut = cv::mean (diff)[0] > CUT_LEVEL;
     }
-    job.grey.release ();
+    priv->last_thumb = thumb;
+    priv->last_caps_generation = job.caps_generation;
 
-    GstMessage *msg = NULL;
-    lk.lock ();
+    /* Look everywhere (for new faces) at least every full-scan-interval of
+     * running time, on a cut and, at detections, whenever no face is
+     * known; otherwise only where the known faces are (detect_faces also
+     * looks everywhere when one of them is not found there).  A frame
+     * given only for tracking with no face known needs no search. */
+    bool full_scan =
+        cut
+        || (job.due
+            && (known.empty () || !GST_CLOCK_TIME_IS_VALID (job.running_time)
+                || !GST_CLOCK_TIME_IS_VALID (priv->last_full_scan)
+                || job.running_time < priv->last_full_scan
+                || job.running_time - priv->last_full_scan
+                       >= job.full_scan_interval));
+    if (full_scan || !known.empty () || !lost.empty ()) {
+      detections = detect_faces (priv, job, known, lost, full_scan);
+      searched = true;
+      if (full_scan)
+        priv->last_full_scan = job.running_time;
+      GST_DEBUG_OBJECT (self, "%s (%s) found %zu faces in %.1f ms",
+          job.due || cut ? "detection" : "tracking",
+          full_scan ? (cut ? "full, scene cut" : "full") : "around known faces",
+          detections.size (), (g_get_monotonic_time () - began) / 1000.0);
+    }
+  } catch (const cv::Exception &e) {
+    error = e.what ();
+  } catch (...) {
+    error = "unknown exception";
+  }
+  job.grey.release ();
+
+  GstMessage *msg = NULL;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
     if (searched && error.empty ()
         && job.caps_generation == priv->caps_generation) {
       update_tracks (priv, detections, job.running_time);
@@ -901,16 +896,13 @@ worker_loop (GstFaceOverlayFilter *self)
         msg = faces_message (self, priv->faces, job);
       }
     }
-    priv->running = false;
-    lk.unlock ();
-
-    if (!error.empty ())
-      GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Face detection failed."),
-          ("OpenCV: %s", error.c_str ()));
-    if (msg)
-      gst_element_post_message (GST_ELEMENT (self), msg);
-    lk.lock ();
   }
+
+  if (!error.empty ())
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Face detection failed."),
+        ("OpenCV: %s", error.c_str ()));
+  if (msg)
+    gst_element_post_message (GST_ELEMENT (self), msg);
 }
 
 /* ---- GstBaseTransform / GstVideoFilter ---- */
@@ -961,16 +953,24 @@ gst_face_overlay_filter_start (GstBaseTransform *trans)
 
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    priv->quit = false;
-    priv->running = false;
-    priv->job_ready = false;
     priv->faces.clear ();
     priv->posted_faces.clear ();
     priv->lost_faces.clear ();
     priv->started = true;
   }
   priv->last_detection = GST_CLOCK_TIME_NONE;
-  priv->worker = std::thread (worker_loop, self);
+  priv->last_full_scan = GST_CLOCK_TIME_NONE;
+  priv->last_thumb.release ();
+  priv->last_caps_generation = 0;
+  try {
+    priv->worker.start ([self] (DetectJob &job) { detect_job (self, job); });
+  } catch (const std::exception &e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not start the face detection thread."), ("%s", e.what ()));
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->started = false;
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -981,16 +981,11 @@ gst_face_overlay_filter_stop (GstBaseTransform *trans)
   FaceOverlayFilterPrivate *priv = PRIV (self);
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    priv->quit = true;
     priv->started = false;
   }
-  priv->wake.notify_all ();
-  if (priv->worker.joinable ())
-    priv->worker.join ();
+  priv->worker.stop ();
+  priv->last_thumb.release ();
   std::lock_guard<std::mutex> guard (priv->lock);
-  priv->job = DetectJob ();
-  priv->job_ready = false;
-  priv->running = false;
   priv->faces.clear ();
   priv->posted_faces.clear ();
   priv->lost_faces.clear ();
@@ -1013,6 +1008,26 @@ gst_face_overlay_filter_set_info (GstVideoFilter *filter, GstCaps *incaps,
   priv->overlays.clear ();
   priv->last_detection = GST_CLOCK_TIME_NONE;
   return TRUE;
+}
+
+static gboolean
+gst_face_overlay_filter_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  FaceOverlayFilterPrivate *priv = PRIV (GST_FACE_OVERLAY_FILTER (trans));
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* A frame from before the flush is not searched any more. */
+      priv->worker.flush ();
+      break;
+    case GST_EVENT_EOS:
+      /* Let the detection in flight report before the application sees
+       * EOS. */
+      priv->worker.drain ();
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 /* Decides before each buffer whether it will be drawn on: if not, it passes
@@ -1067,9 +1082,10 @@ gst_face_overlay_filter_transform_frame_ip (
     {
       /* With `track`, every frame is handed over: while the worker is busy
        * it waits in place of the one before (the worker takes the newest
-       * frame as soon as it is free). */
+       * frame as soon as it is free).  Only this thread submits, so the
+       * worker can only become idle meanwhile. */
+      bool idle = priv->worker.idle ();
       std::lock_guard<std::mutex> guard (priv->lock);
-      bool idle = !priv->running && !priv->job_ready;
       if (priv->started && (settings.track || (due && idle))) {
         submit = true;
         caps_generation = priv->caps_generation;
@@ -1090,15 +1106,11 @@ gst_face_overlay_filter_transform_frame_ip (
       job.running_time = running_time;
       if (due)
         priv->last_detection = running_time;
-      {
-        std::lock_guard<std::mutex> guard (priv->lock);
-        /* A detection due on a frame still waiting stays due. */
-        if (priv->job_ready && priv->job.due)
-          job.due = true;
-        priv->job = std::move (job);
-        priv->job_ready = true;
-      }
-      priv->wake.notify_one ();
+      /* A detection due on a frame still waiting stays due. */
+      priv->worker.submit (
+          std::move (job), [] (DetectJob &newest, DetectJob &replaced) {
+            newest.due = newest.due || replaced.due;
+          });
     }
 
     if (gst_base_transform_is_passthrough (trans))
@@ -1274,14 +1286,7 @@ gst_face_overlay_filter_finalize (GObject *object)
 {
   GstFaceOverlayFilter *self = GST_FACE_OVERLAY_FILTER (object);
   FaceOverlayFilterPrivate *priv = PRIV (self);
-  if (priv->worker.joinable ()) { /* stop() normally joined it */
-    {
-      std::lock_guard<std::mutex> guard (priv->lock);
-      priv->quit = true;
-    }
-    priv->wake.notify_all ();
-    priv->worker.join ();
-  }
+  priv->worker.stop (); /* stop() normally did */
   delete priv;
   self->priv = NULL;
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1376,6 +1381,8 @@ gst_face_overlay_filter_class_init (GstFaceOverlayFilterClass *klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_face_overlay_filter_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_face_overlay_filter_stop);
+  trans_class->sink_event =
+      GST_DEBUG_FUNCPTR (gst_face_overlay_filter_sink_event);
   trans_class->before_transform =
       GST_DEBUG_FUNCPTR (gst_face_overlay_filter_before_transform);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_face_overlay_filter_set_info);

@@ -73,6 +73,8 @@
 
 #include "gstqrdetect.h"
 
+#include "analysisworker.h"
+
 #include <gst/video/video.h>
 
 #include <opencv2/core.hpp>
@@ -82,11 +84,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_qr_detect_debug);
@@ -193,8 +193,8 @@ struct QrCached {
   std::vector<cv::Point2f> corners_uv; /* its corners, in module units */
 };
 
-/* Lock order: GST_OBJECT_LOCK is never held while taking worker_lock, nor the
- * other way round. */
+/* Locks: the object lock guards the settings and the latest scan's results;
+ * the worker's own lock (analysisworker.h) is taken after it, if at all. */
 struct GstQrDetectPrivate {
   /* Settings, guarded by the object lock. */
   int scan_width = DEFAULT_SCAN_WIDTH;
@@ -202,25 +202,24 @@ struct GstQrDetectPrivate {
   guint repeat_interval_ms = DEFAULT_REPEAT_INTERVAL;
   bool draw = DEFAULT_DRAW;
   bool message = DEFAULT_MESSAGE;
-  guint64 scans = 0;   /* completed scans */
-  guint64 decodes = 0; /* runs of the decoder */
+
+  /* Results, guarded by the object lock. */
+  guint64 scans = 0;                            /* completed scans */
+  guint64 decodes = 0;                          /* runs of the decoder */
+  std::vector<std::vector<cv::Point>> outlines; /* of the latest scan */
 
   /* Streaming thread only. */
   GstClockTime last_handoff = GST_CLOCK_TIME_NONE;
 
-  /* Guarded by worker_lock. */
-  std::mutex worker_lock;
-  std::condition_variable worker_cond;
-  std::thread worker;
-  bool stopping = false;
-  bool busy = false;    /* a job is queued or being scanned */
-  bool has_job = false; /* job holds a frame not yet picked up */
-  QrScanJob job;
-  std::vector<std::vector<cv::Point>> outlines; /* of the latest scan */
-
   /* Worker thread only (and start/stop when it is not running). */
   std::map<std::string, QrTracked> tracked;
   std::vector<QrCached> cache; /* codes decoded by the previous scan */
+  /* Made on the worker at its first scan, kept until finalize. */
+  std::unique_ptr<cv::QRCodeDetector> detector;
+  std::unique_ptr<cv::wechat_qrcode::WeChatQRCode> decoder;
+
+  /* Scans the newest frame; declared last, so destroyed (stopped) first. */
+  AnalysisWorker<QrScanJob> worker;
 };
 
 struct _GstQrDetect {
@@ -340,15 +339,8 @@ gst_qr_detect_finalize (GObject *object)
 {
   GstQrDetect *self = GST_QR_DETECT (object);
 
-  /* stop() joined the worker; this covers an element never started. */
-  if (self->priv->worker.joinable ()) {
-    {
-      std::lock_guard<std::mutex> lk (self->priv->worker_lock);
-      self->priv->stopping = true;
-    }
-    self->priv->worker_cond.notify_all ();
-    self->priv->worker.join ();
-  }
+  /* stop() joined the worker; this covers an element never stopped. */
+  self->priv->worker.stop ();
   delete self->priv;
   self->priv = nullptr;
 
@@ -1029,74 +1021,64 @@ qr_detect_track (GstQrDetectPrivate *priv, const std::vector<QrCode> &codes,
   return to_post;
 }
 
+/* Runs on the worker thread: scans one frame, posts its codes and keeps
+ * their outlines for drawing. */
 static void
-qr_detect_worker (GstQrDetect *self)
+qr_detect_scan_job (GstQrDetect *self, QrScanJob &job)
 {
   GstQrDetectPrivate *priv = self->priv;
-  cv::QRCodeDetector detector;
-  cv::wechat_qrcode::WeChatQRCode decoder;
-  QrScanJob job;
 
-  std::unique_lock<std::mutex> lk (priv->worker_lock);
-  while (true) {
-    priv->worker_cond.wait (
-        lk, [priv] { return priv->stopping || priv->has_job; });
-    if (priv->stopping)
-      break;
-    std::swap (job, priv->job); /* keeps both buffers for reuse */
-    priv->has_job = false;
-    lk.unlock ();
+  GST_OBJECT_LOCK (self);
+  int scan_width = priv->scan_width;
+  guint repeat_interval_ms = priv->repeat_interval_ms;
+  bool post = priv->message;
+  GST_OBJECT_UNLOCK (self);
 
-    GST_OBJECT_LOCK (self);
-    int scan_width = priv->scan_width;
-    guint repeat_interval_ms = priv->repeat_interval_ms;
-    bool post = priv->message;
-    GST_OBJECT_UNLOCK (self);
-
-    std::vector<QrCode> codes;
-    bool failed = false;
-    std::string error;
-    try {
-      codes = qr_detect_scan (self, detector, decoder, job, scan_width);
-    } catch (const cv::Exception &e) {
-      failed = true;
-      error = e.what ();
-    } catch (const std::exception &e) {
-      failed = true;
-      error = e.what ();
-    } catch (...) {
-      failed = true;
-      error = "unknown exception";
+  std::vector<QrCode> codes;
+  bool failed = false;
+  std::string error;
+  try {
+    if (!priv->decoder) {
+      priv->detector.reset (new cv::QRCodeDetector ());
+      priv->decoder.reset (new cv::wechat_qrcode::WeChatQRCode ());
     }
-    if (failed) {
-      GST_ELEMENT_WARNING (self, LIBRARY, FAILED, ("QR code scan failed"),
-          ("%s", error.c_str ()));
-    }
-
-    std::vector<const QrCode *> to_post =
-        qr_detect_track (priv, codes, job.running_time, repeat_interval_ms);
-    for (const QrCode *code : to_post) {
-      GST_DEBUG_OBJECT (self, "code '%s' at %" GST_TIME_FORMAT,
-          code->symbol.c_str (), GST_TIME_ARGS (job.running_time));
-      if (post) {
-        gst_element_post_message (
-            GST_ELEMENT (self), qr_code_message (self, job, *code));
-      }
-    }
-
-    GST_OBJECT_LOCK (self);
-    priv->scans++;
-    GST_OBJECT_UNLOCK (self);
-
-    lk.lock ();
-    priv->outlines.clear ();
-    for (const QrCode &code : codes) {
-      if (!code.corners.empty ())
-        priv->outlines.push_back (code.corners);
-    }
-    priv->busy = false;
-    priv->worker_cond.notify_all (); /* wakes an EOS waiting for the scan */
+    codes =
+        qr_detect_scan (self, *priv->detector, *priv->decoder, job, scan_width);
+  } catch (const cv::Exception &e) {
+    failed = true;
+    error = e.what ();
+  } catch (const std::exception &e) {
+    failed = true;
+    error = e.what ();
+  } catch (...) {
+    failed = true;
+    error = "unknown exception";
   }
+  if (failed) {
+    GST_ELEMENT_WARNING (
+        self, LIBRARY, FAILED, ("QR code scan failed"), ("%s", error.c_str ()));
+  }
+
+  std::vector<const QrCode *> to_post =
+      qr_detect_track (priv, codes, job.running_time, repeat_interval_ms);
+  for (const QrCode *code : to_post) {
+    GST_DEBUG_OBJECT (self, "code '%s' at %" GST_TIME_FORMAT,
+        code->symbol.c_str (), GST_TIME_ARGS (job.running_time));
+    if (post) {
+      gst_element_post_message (
+          GST_ELEMENT (self), qr_code_message (self, job, *code));
+    }
+  }
+
+  std::vector<std::vector<cv::Point>> outlines;
+  for (const QrCode &code : codes) {
+    if (!code.corners.empty ())
+      outlines.push_back (code.corners);
+  }
+  GST_OBJECT_LOCK (self);
+  priv->scans++;
+  priv->outlines = std::move (outlines);
+  GST_OBJECT_UNLOCK (self);
 }
 
 static gboolean
@@ -1111,16 +1093,11 @@ gst_qr_detect_start (GstBaseTransform *trans)
   GST_OBJECT_LOCK (self);
   priv->scans = 0;
   priv->decodes = 0;
+  priv->outlines.clear ();
   GST_OBJECT_UNLOCK (self);
-  {
-    std::lock_guard<std::mutex> lk (priv->worker_lock);
-    priv->stopping = false;
-    priv->busy = false;
-    priv->has_job = false;
-    priv->outlines.clear ();
-  }
   try {
-    priv->worker = std::thread (qr_detect_worker, self);
+    priv->worker.start (
+        [self] (QrScanJob &job) { qr_detect_scan_job (self, job); });
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
         ("Could not start the QR code scanning thread"), ("%s", e.what ()));
@@ -1135,16 +1112,10 @@ gst_qr_detect_stop (GstBaseTransform *trans)
   GstQrDetect *self = GST_QR_DETECT (trans);
   GstQrDetectPrivate *priv = self->priv;
 
-  if (priv->worker.joinable ()) {
-    {
-      std::lock_guard<std::mutex> lk (priv->worker_lock);
-      priv->stopping = true;
-    }
-    priv->worker_cond.notify_all ();
-    priv->worker.join ();
-  }
-  priv->job.plane.release ();
+  priv->worker.stop ();
+  GST_OBJECT_LOCK (self);
   priv->outlines.clear ();
+  GST_OBJECT_UNLOCK (self);
   priv->tracked.clear ();
   priv->cache.clear ();
   return TRUE;
@@ -1156,19 +1127,19 @@ gst_qr_detect_sink_event (GstBaseTransform *trans, GstEvent *event)
   GstQrDetect *self = GST_QR_DETECT (trans);
 
   switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* A frame from before the flush is not scanned any more. */
+      self->priv->worker.flush ();
+      break;
     case GST_EVENT_FLUSH_STOP:
     case GST_EVENT_SEGMENT:
       /* Running time starts again: scan the next frame. */
       self->priv->last_handoff = GST_CLOCK_TIME_NONE;
       break;
-    case GST_EVENT_EOS: {
+    case GST_EVENT_EOS:
       /* Let the scan in flight report before the application sees EOS. */
-      GstQrDetectPrivate *priv = self->priv;
-      std::unique_lock<std::mutex> lk (priv->worker_lock);
-      priv->worker_cond.wait (
-          lk, [priv] { return !priv->busy || priv->stopping; });
+      self->priv->worker.drain ();
       break;
-    }
     default:
       break;
   }
@@ -1281,11 +1252,10 @@ gst_qr_detect_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
       || running_time - priv->last_handoff >= interval_ms * GST_MSECOND;
 
   std::vector<std::vector<cv::Point>> outlines;
-  bool handed_over = false;
   try {
-    std::unique_lock<std::mutex> lk (priv->worker_lock);
-    if (interval_passed && !priv->busy) {
-      QrScanJob &job = priv->job;
+    /* Only this thread submits: the worker can only become idle meanwhile. */
+    if (interval_passed && priv->worker.idle ()) {
+      QrScanJob job;
       qr_fill_job (job, frame);
       job.timestamp = timestamp;
       job.duration = GST_BUFFER_DURATION (buf);
@@ -1293,16 +1263,14 @@ gst_qr_detect_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
       job.stream_time = timed ? gst_segment_to_stream_time (
                             &trans->segment, GST_FORMAT_TIME, timestamp)
                               : GST_CLOCK_TIME_NONE;
-      priv->busy = true;
-      priv->has_job = true;
-      priv->last_handoff = running_time;
-      handed_over = true;
+      if (priv->worker.submit (std::move (job)))
+        priv->last_handoff = running_time;
     }
-    if (draw)
+    if (draw) {
+      GST_OBJECT_LOCK (self);
       outlines = priv->outlines;
-    lk.unlock ();
-    if (handed_over)
-      priv->worker_cond.notify_one ();
+      GST_OBJECT_UNLOCK (self);
+    }
 
     /* Passthrough maps the frame read-only: draw only on a writable one. */
     if (draw && !outlines.empty ()

@@ -879,6 +879,37 @@ GST_START_TEST (test_slow_detection_does_not_delay)
 }
 GST_END_TEST;
 
+/* EOS waits for the detection in flight: when EOS has gone downstream, the
+ * faces of the last frame are already on the bus, as with qrdetect. */
+GST_START_TEST (test_eos_waits_for_detection)
+{
+  cv::Mat lena = load_sample (LENA);
+  cv::Mat bgr;
+  cv::resize (lena, bgr, cv::Size (1024, 1024));
+  /* Slow enough (full resolution, fine scale steps) to be in flight. */
+  Fixture f = fixture_new (GST_VIDEO_FORMAT_GRAY8, bgr.cols, bgr.rows,
+      "detect-width=0 scale-factor=1.05");
+  GstBuffer *input = make_buffer (bgr, f.format);
+  gst_buffer_unref (push_frame (f, input));
+  gst_buffer_unref (input);
+
+  fail_unless (gst_harness_push_event (f.h, gst_event_new_eos ()));
+  bool eos = false;
+  while (GstEvent *event = gst_harness_try_pull_event (f.h)) {
+    eos |= GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    gst_event_unref (event);
+  }
+  fail_unless (eos, "EOS did not go downstream");
+  GstMessage *msg = gst_bus_pop_filtered (
+      f.bus, (GstMessageType)(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+  fail_unless (msg != NULL, "EOS went on before the detection finished");
+  fail_unless (gst_message_has_name (msg, "faceoverlayfilter"));
+  fail_unless (faces_of (msg).size () >= 1);
+  gst_message_unref (msg);
+  fixture_free (f);
+}
+GST_END_TEST;
+
 /* Starts a lone element and returns the error it reports (or NULL). */
 static gchar *
 start_error (const char *prop, const char *value)
@@ -997,6 +1028,7 @@ faceoverlayfilter_suite (void)
   tcase_add_test (tc, test_scene_cut_searches_at_once);
   tcase_add_test (tc, test_lost_face_keeps_its_id);
   tcase_add_test (tc, test_slow_detection_does_not_delay);
+  tcase_add_test (tc, test_eos_waits_for_detection);
   tcase_add_test (tc, test_bad_files_are_clear_errors);
   return s;
 }
