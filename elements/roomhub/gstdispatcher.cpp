@@ -788,12 +788,6 @@ register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
 }
 
 static void
-gst_dispatcher_name_changed (GObject *object, GParamSpec *pspec, gpointer data)
-{
-  gst_room_hub_registry_changed ();
-}
-
-static void
 gst_dispatcher_init (GstDispatcher *self)
 {
   self->priv = new DispatcherPrivate ();
@@ -810,10 +804,9 @@ gst_dispatcher_init (GstDispatcher *self)
   gst_element_add_pad (GST_ELEMENT (self), GST_PAD (asrc));
   register_output (self, out);
 
+  /* hubports look hubs up by name: the registry tells waiting ones when it
+   * changes. */
   gst_room_hub_registry_add (GST_ELEMENT (self));
-  /* hubports look hubs up by name: tell waiting ones when it changes. */
-  g_signal_connect (
-      self, "notify::name", G_CALLBACK (gst_dispatcher_name_changed), NULL);
 }
 
 static void

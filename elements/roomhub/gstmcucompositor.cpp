@@ -2163,12 +2163,6 @@ gst_mcu_compositor_get_property (
 }
 
 static void
-on_name_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-  gst_room_hub_registry_changed ();
-}
-
-static void
 gst_mcu_compositor_dispose (GObject *object)
 {
   GstMcuCompositor *self = GST_MCU_COMPOSITOR (object);
@@ -2386,7 +2380,7 @@ gst_mcu_compositor_init (GstMcuCompositor *self)
         ->finish_buffer (GST_AGGREGATOR (self), buf);
   });
 
-  g_signal_connect (self, "notify::name", G_CALLBACK (on_name_changed), NULL);
+  /* The registry follows renames itself. */
   gst_room_hub_registry_add (GST_ELEMENT (self));
   self->registered = TRUE;
 }

@@ -143,9 +143,3 @@ gst_room_hub_registry_unwatch (guint id)
   /* `removed` is released here, outside the lock: the notify may run now or
    * when a call in flight in another thread returns. */
 }
-
-void
-gst_room_hub_registry_changed (void)
-{
-  notify_watches ();
-}

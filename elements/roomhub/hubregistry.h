@@ -30,7 +30,4 @@ guint gst_room_hub_registry_watch (
     GstRoomHubRegistryWatch func, gpointer user_data, GDestroyNotify notify);
 void gst_room_hub_registry_unwatch (guint id);
 
-/* Hubs call this when their name may have changed (notify::name). */
-void gst_room_hub_registry_changed (void);
-
 G_END_DECLS

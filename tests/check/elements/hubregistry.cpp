@@ -97,6 +97,32 @@ GST_START_TEST (test_newest_first)
 }
 GST_END_TEST;
 
+/* The hubs register themselves; renaming one tells each watcher once (the
+ * hubs used to signal it a second time on their own). */
+GST_START_TEST (test_hub_rename_notifies_once)
+{
+  for (const char *factory : {"mcucompositor", "dispatcher"}) {
+    GstElement *hub = gst_element_factory_make (factory, "before");
+    fail_unless (hub != NULL, "no %s", factory);
+    gst_object_ref_sink (hub);
+    GstElement *found = gst_room_hub_registry_lookup ("before");
+    fail_unless (found == hub, "%s did not register itself", factory);
+    gst_object_unref (found);
+
+    WatchCount count = {0, 0};
+    guint watch = gst_room_hub_registry_watch (count_call, &count, count_free);
+    gst_object_set_name (GST_OBJECT (hub), "after");
+    fail_unless_equals_int (count.calls, 1);
+    found = gst_room_hub_registry_lookup ("after");
+    fail_unless (found == hub);
+    gst_object_unref (found);
+    gst_room_hub_registry_unwatch (watch);
+    gst_object_unref (hub);
+    fail_unless (gst_room_hub_registry_lookup ("after") == NULL);
+  }
+}
+GST_END_TEST;
+
 static Suite *
 hubregistry_suite (void)
 {
@@ -106,6 +132,7 @@ hubregistry_suite (void)
   tcase_add_test (tc, test_lookup_rename_remove);
   tcase_add_test (tc, test_weak_references);
   tcase_add_test (tc, test_newest_first);
+  tcase_add_test (tc, test_hub_rename_notifies_once);
   return s;
 }
 
