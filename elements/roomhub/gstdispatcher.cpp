@@ -49,6 +49,17 @@
  * An output that has never carried media sends nothing (its format is
  * unknown). EOS is sent on every output when every input has reached EOS.
  *
+ * Outputs never hold each other up: each output is pushed from a thread of
+ * its own behind a short queue (raw video 4 buffers, raw audio 16, encoded
+ * 30, RTP 500), so a sink waiting to preroll, a full queue or a slow
+ * consumer on one output delays neither the input nor the other outputs,
+ * and outputs can be linked straight to sinks. When the input is live
+ * (latency query) a full output queue drops its oldest buffer: only the
+ * blocked output loses media, encoded video then resumes at a keyframe
+ * (flagged DISCONT) and one is asked for upstream. When the input is not
+ * live (a file) nothing is dropped: the input waits for room, as behind a
+ * `queue`, so the slowest output paces a file.
+ *
  * Keyframe requests from downstream (force-key-unit events, e.g. a viewer's
  * PLI) go upstream to the output's current input, at most one per
  * `keyframe-min-interval` ms per input (element clock running time, or the
@@ -84,12 +95,11 @@
  *   videotestsrc num-buffers=90 pattern=ball ! \
  *     video/x-raw,width=320,height=240 ! vp8enc deadline=1 ! d.sink_1
  * ]| Forwards port 1 (the ball) without decoding it; an application switches
- * by setting `source` or `routes` while playing. Like `tee`, several outputs
- * need a `queue` each (or `async=false` sinks) to preroll:
+ * by setting `source` or `routes` while playing. Unlike `tee`, outputs need
+ * no `queue`, each being pushed from a thread of its own:
  * |[
  * gst-launch-1.0 dispatcher name=d source=0 routes="1>2" \
- *   d.src_0 ! queue ! fakesink d.src_1 ! queue ! fakesink \
- *   d.src_2 ! queue ! fakesink \
+ *   d.src_0 ! fakesink d.src_1 ! fakesink d.src_2 ! fakesink \
  *   videotestsrc num-buffers=30 ! d.sink_0 \
  *   videotestsrc num-buffers=30 pattern=ball ! d.sink_1
  * ]| Outputs 0 and 1 carry port 0, output 2 carries port 1.
@@ -101,6 +111,7 @@
 #include "gstdispatcher.h"
 
 #include "hubregistry.h"
+#include "outputpusher.h"
 
 #include <gst/video/video.h>
 
@@ -119,8 +130,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_dispatcher_debug);
 
 /* Lock order: the state lock (priv->lock) and an output's stream lock
  * (Output::stream) are never held together: routing decisions are taken under
- * the state lock, pushing happens under the output's stream lock only, so a
- * blocked downstream never blocks a property change. */
+ * the state lock, handing data to an output happens under the output's stream
+ * lock only, so a blocked output never blocks a property change.  The output
+ * thread's own lock (inside OutputPusher) comes last; nothing is pushed
+ * downstream under any of these: the output's thread pushes with no lock of
+ * ours held. */
 
 #define DEFAULT_SOURCE (-1)
 #define DEFAULT_ROUTES ""
@@ -166,7 +180,7 @@ struct Output {
   std::atomic<gint64> shared_offset{0};
   std::atomic<int> shared_offset_port{-2};
 
-  /* Under the stream lock (held while pushing downstream). */
+  /* Under the stream lock (held while handing data to the pusher). */
   std::mutex stream;
   bool sent_stream_start = false;
   bool sent_segment = false;
@@ -176,8 +190,13 @@ struct Output {
   GstClockTime position = GST_CLOCK_TIME_NONE; /* end of last data, out rt */
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
 
+  /* The output's own streaming thread: everything sent downstream on pad
+   * goes through it (constant after creation). */
+  std::unique_ptr<OutputPusher> pusher;
+
   ~Output ()
   {
+    pusher.reset ();
     gst_clear_caps (&caps);
     gst_clear_object (&pad);
   }
@@ -197,9 +216,13 @@ struct Input {
   GstCaps *caps = nullptr;
   std::atomic<bool> encoded{false}; /* video with delta units */
   std::atomic<bool> eos{false};
+  /* Upstream is live (asked once per stream): outputs then drop their
+   * oldest buffers when full instead of holding this input back. */
+  std::atomic<int> live{-1}; /* -1 not asked yet */
 
   /* Under the state lock. */
   OutputListPtr fed = std::make_shared<OutputList> ();
+  OutputListPtr flushed; /* got a flush-start, wait for the flush-stop */
   std::vector<Output *> waiting; /* outputs switching to this input */
   /* Set (under the state lock) whenever fed or waiting change; the
    * streaming thread then takes the lock and refreshes local_fed.  In the
@@ -246,6 +269,7 @@ struct DispatcherPrivate {
   guint64 next_serial = 1;
   /* The input whose buffers pace GAP events (atomic: read per buffer). */
   std::atomic<Input *> gap_driver{nullptr};
+  bool outputs_running = false; /* state lock: between PAUSED and READY */
 };
 
 struct _GstDispatcherPad {
@@ -765,6 +789,7 @@ make_output_pad (GstDispatcher *self, GstPadTemplate *templ, const char *name,
   out->pad = GST_PAD (gst_object_ref (pad));
   out->port = port;
   out->audio = audio;
+  out->pusher.reset (new OutputPusher (GST_PAD (pad)));
   pad->output = out.get ();
   gst_pad_set_event_function (
       GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_src_event));
@@ -781,6 +806,8 @@ register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
   DispatcherPrivate *priv = self->priv;
   std::lock_guard<std::mutex> lk (priv->lock);
   priv->outputs.push_back (out);
+  if (priv->outputs_running)
+    out->pusher->start ();
   for (auto &o : priv->outputs)
     if (o->audio)
       o->partner = find_output (priv, false, o->port);
@@ -940,6 +967,7 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   GstDispatcherPad *pad = GST_DISPATCHER_PAD (gpad);
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
+  std::shared_ptr<Output> gone;
 
   {
     std::lock_guard<std::mutex> lk (priv->lock);
@@ -966,6 +994,9 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
       cancel_pending (out);
       Input *cur = out->current.load ();
       out->current.store (nullptr);
+      for (auto &o : priv->outputs)
+        if (o.get () == out)
+          gone = o;
       priv->outputs.erase (
           std::remove_if (priv->outputs.begin (), priv->outputs.end (),
               [out] (const std::shared_ptr<Output> &o) {
@@ -984,7 +1015,13 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   send_upstream (events);
   post_switch_messages (self, msgs);
 
+  /* The pad first stops taking data, so a push under way on the output's
+   * thread returns at once unless its consumer is stuck; the thread then
+   * ends before the pad goes, but a stuck consumer of a pad being released
+   * holds up neither the caller nor the other outputs. */
   gst_pad_set_active (gpad, FALSE);
+  if (gone)
+    gone->pusher->stop_without_waiting ();
   gst_element_remove_pad (element, gpad);
 }
 
@@ -1000,7 +1037,7 @@ prepare_output (GstDispatcher *self, Output *out, Input *in)
      * upstream, and we have many. */
     gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
         g_random_int (), GST_PAD_NAME (out->pad));
-    gst_pad_push_event (out->pad, gst_event_new_stream_start (id));
+    out->pusher->push_event (gst_event_new_stream_start (id));
     g_free (id);
     out->sent_stream_start = true;
   }
@@ -1009,13 +1046,13 @@ prepare_output (GstDispatcher *self, Output *out, Input *in)
     gst_caps_replace (&out->caps, in->caps);
     if (!same) {
       GST_DEBUG_OBJECT (out->pad, "caps %" GST_PTR_FORMAT, in->caps);
-      gst_pad_push_event (out->pad, gst_event_new_caps (in->caps));
+      out->pusher->push_event (gst_event_new_caps (in->caps));
     }
   }
   if (!out->sent_segment && out->caps) {
     GstSegment seg;
     gst_segment_init (&seg, GST_FORMAT_TIME);
-    gst_pad_push_event (out->pad, gst_event_new_segment (&seg));
+    out->pusher->push_event (gst_event_new_segment (&seg));
     out->sent_segment = true;
   }
 }
@@ -1096,9 +1133,27 @@ retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
   return outbuf;
 }
 
+/* Whether @in's upstream is live, asked once per stream (streaming
+ * thread). */
+static bool
+input_is_live (Input *in)
+{
+  int live = in->live.load ();
+  if (G_LIKELY (live >= 0))
+    return live;
+  GstQuery *q = gst_query_new_latency ();
+  gboolean is_live = FALSE;
+  if (gst_pad_peer_query (in->pad, q))
+    gst_query_parse_latency (q, &is_live, NULL, NULL);
+  gst_query_unref (q);
+  in->live.store (is_live ? 1 : 0);
+  GST_DEBUG_OBJECT (in->pad, "upstream is %slive", is_live ? "" : "not ");
+  return is_live;
+}
+
 static void
 push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
-    GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
+    GstClockTime in_rt, GstClockTime in_dts_rt, bool live, RetimedCache &cache)
 {
   /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
    * events go out with the first buffer after it gets linked. */
@@ -1110,9 +1165,9 @@ push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
 
   prepare_output (self, out, in);
   GstBuffer *outbuf = retime_for_output (out, in, buf, in_rt, in_dts_rt, cache);
-  GstFlowReturn ret = gst_pad_push (out->pad, outbuf);
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
-    GST_LOG_OBJECT (out->pad, "push: %s", gst_flow_get_name (ret));
+  /* Handed to the output's own thread: a blocked consumer of this output
+   * drops its own buffers and holds up no other output, nor the input. */
+  out->pusher->push_buffer (outbuf, live);
 }
 
 /* Running times of a buffer on its input. */
@@ -1123,7 +1178,7 @@ struct InputTimes {
 /* Like push_to_output for a whole list, pushed on as one list. */
 static void
 push_list_to_output (GstDispatcher *self, Output *out, Input *in,
-    GstBufferList *list, const std::vector<InputTimes> &times,
+    GstBufferList *list, const std::vector<InputTimes> &times, bool live,
     std::vector<RetimedCache> &caches)
 {
   if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
@@ -1156,9 +1211,7 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
   }
   if (!outlist)
     outlist = gst_buffer_list_ref (list);
-  GstFlowReturn ret = gst_pad_push_list (out->pad, outlist);
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
-    GST_LOG_OBJECT (out->pad, "push list: %s", gst_flow_get_name (ret));
+  out->pusher->push_list (outlist, live);
 }
 
 /* Keeps outputs without a live input going with GAP events: each output's
@@ -1177,7 +1230,7 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
     if (!out->caps || !GST_CLOCK_TIME_IS_VALID (out->position))
       continue;
     prepare_output (self, out, nullptr);
-    gst_pad_push_event (out->pad, gst_event_new_gap (out->position, elapsed));
+    out->pusher->push_event (gst_event_new_gap (out->position, elapsed));
     out->position += elapsed;
   }
 }
@@ -1190,7 +1243,7 @@ push_event_to_fed (Input *in, const OutputListPtr &fed, GstEvent *event)
     std::lock_guard<std::mutex> lk (out->stream);
     if (out->current.load () != in)
       continue;
-    gst_pad_push_event (out->pad, gst_event_ref (event));
+    out->pusher->push_event (gst_event_ref (event));
   }
   gst_event_unref (event);
 }
@@ -1326,8 +1379,9 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   drive_gaps (self, in, in_rt);
 
   RetimedCache cache;
+  const bool live = input_is_live (in);
   for (auto &out : *in->local_fed)
-    push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
+    push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, live, cache);
   gst_buffer_unref (buf);
   return GST_FLOW_OK;
 }
@@ -1368,8 +1422,9 @@ gst_dispatcher_sink_chain_list (
   drive_gaps (self, in, last_rt);
 
   std::vector<RetimedCache> caches (n);
+  const bool live = input_is_live (in);
   for (auto &out : *in->local_fed)
-    push_list_to_output (self, out.get (), in, list, times, caches);
+    push_list_to_output (self, out.get (), in, list, times, live, caches);
   gst_buffer_list_unref (list);
   return GST_FLOW_OK;
 }
@@ -1392,7 +1447,7 @@ check_all_eos (GstDispatcher *self)
   for (auto &sp : *outputs) {
     std::lock_guard<std::mutex> lk (sp->stream);
     prepare_output (self, sp.get (), nullptr);
-    gst_pad_push_event (sp->pad, gst_event_new_eos ());
+    sp->pusher->push_event (gst_event_new_eos ());
   }
 }
 
@@ -1406,6 +1461,7 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       in->eos.store (false);
+      in->live.store (-1);
       gst_event_unref (event);
       return TRUE;
     case GST_EVENT_CAPS: {
@@ -1453,13 +1509,24 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_FLUSH_START:
     case GST_EVENT_FLUSH_STOP: {
+      /* The outputs that get the flush-start get the flush-stop, even when
+       * a switch changed what this input feeds in between: an output left
+       * flushing would take nothing any more. */
       OutputListPtr fed;
       {
         std::lock_guard<std::mutex> lk (priv->lock);
-        fed = in->fed;
+        if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START) {
+          if (!in->flushed)
+            in->flushed = in->fed;
+          fed = in->flushed;
+        } else {
+          fed = in->flushed ? in->flushed : in->fed;
+          in->flushed = nullptr;
+        }
       }
       if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
         in->eos.store (false);
+        in->live.store (-1);
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         /* The output timeline restarts: new segment, offsets from 0. */
         for (auto &sp : *fed) {
@@ -1470,8 +1537,14 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           sp->last_serial = 0;
         }
       }
-      for (auto &sp : *fed)
-        gst_pad_push_event (sp->pad, gst_event_ref (event));
+      /* Flushes overtake what the output threads have queued (which is
+       * dropped, but for sticky events). */
+      for (auto &sp : *fed) {
+        if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+          sp->pusher->flush_start (gst_event_ref (event));
+        else
+          sp->pusher->flush_stop (gst_event_ref (event));
+      }
       gst_event_unref (event);
       return TRUE;
     }
@@ -1496,7 +1569,7 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           continue;
         prepare_output (self, out, in);
         GstClockTime start = apply_offset (rt, out->offset);
-        gst_pad_push_event (out->pad, gst_event_new_gap (start, dur));
+        out->pusher->push_event (gst_event_new_gap (start, dur));
         if (GST_CLOCK_TIME_IS_VALID (dur)
             && (!GST_CLOCK_TIME_IS_VALID (out->position)
                 || start + dur > out->position))
@@ -1573,12 +1646,13 @@ gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static gboolean
 gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
-  GstDispatcher *self = GST_DISPATCHER (parent);
-  DispatcherPrivate *priv = self->priv;
+  /* No parent: a released pad whose thread still ends its last push. */
   if (!parent) {
     gst_event_unref (event);
     return FALSE;
   }
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  DispatcherPrivate *priv = self->priv;
   Output *out = GST_DISPATCHER_PAD (pad)->output;
   bool is_fku = gst_video_event_is_force_key_unit (event);
   GstClockTime now = is_fku ? clock_running_time (self) : GST_CLOCK_TIME_NONE;
@@ -1688,11 +1762,16 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
     OutputListPtr outputs;
     {
       std::lock_guard<std::mutex> lk (priv->lock);
+      priv->outputs_running = true;
+      for (auto &o : priv->outputs)
+        o->pusher->start ();
       outputs = priv->all_outputs;
       priv->gap_driver.store (nullptr);
       for (Input *in : priv->inputs) {
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         in->eos.store (false);
+        in->live.store (-1);
+        in->flushed = nullptr;
         in->last_rt.store (GST_CLOCK_TIME_NONE);
         in->attention.store (true);
         in->switch_fku_rt = GST_CLOCK_TIME_NONE;
@@ -1713,6 +1792,20 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
       sp->idle.store (false);
       sp->shared_offset_port.store (-2);
     }
+  }
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    /* The output threads end first (downstream is READY already, so a push
+     * under way returns): an input waiting for room in an output queue is
+     * let go, and its sink pad can then be deactivated. */
+    std::vector<std::shared_ptr<Output>> outputs;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      priv->outputs_running = false;
+      outputs = priv->outputs;
+    }
+    for (auto &o : outputs)
+      o->pusher->stop ();
   }
 
   return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
