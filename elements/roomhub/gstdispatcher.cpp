@@ -29,7 +29,8 @@
  * (all-headers) goes upstream to the new input at once and again every
  * `keyframe-retry` ms (measured in the running time of the new input's
  * buffers) until a keyframe passes. Raw video switches at the next frame;
- * audio follows its port's video switch (at once when the port has no video).
+ * audio follows its port's video switch (at once when the port has no video,
+ * or while neither output has carried media yet).
  *
  * Each output sends its own stream-start and one TIME segment starting at 0
  * and re-timestamps buffers: the output running time of a buffer is the
@@ -170,6 +171,9 @@ struct Output {
   /* Written under the state lock, read anywhere. */
   std::atomic<Input *> current{nullptr};
   std::atomic<bool> idle{false}; /* current input reached EOS */
+  /* Has sent a buffer since the start or the last flush (written under the
+   * stream lock). */
+  std::atomic<bool> carried{false};
 
   /* Under the state lock. */
   Input *pending = nullptr;
@@ -1096,6 +1100,7 @@ retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
     out->shared_offset.store (offset);
     out->shared_offset_port.store (in->port);
     out->last_serial = in->serial;
+    out->carried.store (true);
     discont = out->position != GST_CLOCK_TIME_NONE;
     GST_DEBUG_OBJECT (out->pad, "now from %s, offset %" GST_STIME_FORMAT,
         GST_PAD_NAME (in->pad), GST_STIME_ARGS (offset));
@@ -1263,10 +1268,15 @@ handle_waiting (GstDispatcher *self, Input *in, GstBuffer *buf,
 
   for (auto it = in->waiting.begin (); it != in->waiting.end ();) {
     Output *out = *it;
-    /* Audio waits while its port's video still waits for the same port. */
+    /* Audio waits while its port's video still waits for the same port,
+     * so that it can take the video's offset (lip sync).  Not when neither
+     * has carried anything yet: both keep their input's running time then,
+     * and audio that came before the first video frame (a short file's
+     * whole audio) is not lost. */
     bool allowed = switchable;
     if (out->audio && out->partner && out->partner->pending
-        && out->partner->pending->port == in->port)
+        && out->partner->pending->port == in->port
+        && (out->carried.load () || out->partner->carried.load ()))
       allowed = false;
     if (!allowed) {
       if (!GST_CLOCK_TIME_IS_VALID (out->request_rt))
@@ -1535,6 +1545,7 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           sp->position = GST_CLOCK_TIME_NONE;
           sp->last_pts = GST_CLOCK_TIME_NONE;
           sp->last_serial = 0;
+          sp->carried.store (false);
         }
       }
       /* Flushes overtake what the output threads have queued (which is
@@ -1786,6 +1797,7 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
       sp->sent_segment = false;
       gst_clear_caps (&sp->caps);
       sp->last_serial = 0;
+      sp->carried.store (false);
       sp->offset = 0;
       sp->position = GST_CLOCK_TIME_NONE;
       sp->last_pts = GST_CLOCK_TIME_NONE;

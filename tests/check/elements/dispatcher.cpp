@@ -801,6 +801,82 @@ GST_START_TEST (test_file_input_seek)
 }
 GST_END_TEST;
 
+/* Pulls a buffer from @h, waiting up to 2 s (the output's thread sends it
+ * a moment later); NULL when none came. */
+static GstBuffer *
+pull_within (GstHarness *h)
+{
+  for (int i = 0; i < 200; i++) {
+    GstBuffer *buf = gst_harness_try_pull (h);
+    if (buf)
+      return buf;
+    g_usleep (10 * 1000);
+  }
+  return NULL;
+}
+
+/* Audio that arrives before its port's first video frame (all of a short
+ * file's audio, say) goes out at once: with no media carried yet there is
+ * no lip sync to keep across a switch. */
+GST_START_TEST (test_audio_before_first_video)
+{
+  GstHarness *v0 =
+      gst_harness_new_with_padnames ("dispatcher", "sink_0", "src");
+  GstElement *d = v0->element;
+  GstHarness *a0 =
+      gst_harness_new_with_element (d, "audio_sink_0", "audio_src");
+  gst_harness_set_src_caps_str (v0, RAW_CAPS);
+  gst_harness_set_src_caps_str (
+      a0, "audio/x-raw,format=S16LE,rate=8000,channels=1,layout=interleaved");
+  g_object_set (d, "source", 0, NULL);
+
+  for (int i = 0; i < 3; i++)
+    gst_harness_push (a0, gray_frame (50 + i, i * FRAME));
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *b = pull_within (a0);
+    fail_unless (b != NULL, "audio buffer %d did not go out", i);
+    fail_unless_equals_int (first_byte (b), 50 + i);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * FRAME);
+    gst_buffer_unref (b);
+  }
+  gst_harness_push (v0, gray_frame (10, 0));
+  GstBuffer *b = pull_within (v0);
+  fail_unless (b != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (b), 0);
+  gst_buffer_unref (b);
+
+  gst_harness_teardown (a0);
+  gst_harness_teardown (v0);
+}
+GST_END_TEST;
+
+/* Bounded video and audio inputs into the always pads, each straight into
+ * a sink (as in docs/elements/dispatcher.md): both sinks preroll and the
+ * pipeline ends. */
+GST_START_TEST (test_video_and_audio_outputs_end)
+{
+  GstElement *pipeline =
+      launch ("dispatcher name=d source=0 "
+              "d.src ! videoconvert ! fakesink name=vs "
+              "d.audio_src ! audioconvert ! fakesink name=as "
+              "videotestsrc num-buffers=30 ! d.sink_0 "
+              "audiotestsrc num-buffers=30 ! d.audio_sink_0");
+  HandoffCount vs, as;
+  count_handoffs (pipeline, "vs", vs);
+  count_handoffs (pipeline, "as", as);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstMessage *msg = wait_eos_or_error (pipeline, 20);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  fail_unless (msg != NULL, "no EOS: video %d, audio %d buffers",
+      vs.buffers.load (), as.buffers.load ());
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  fail_unless_equals_int (vs.buffers.load (), 30);
+  fail_unless_equals_int (as.buffers.load (), 30);
+}
+GST_END_TEST;
+
 /* Releasing output pads of a running launch line: a flowing one, then one
  * whose consumer stopped taking data.  Each release returns at once (the
  * stuck push is left to end on its own) and the other output keeps
@@ -1135,6 +1211,8 @@ dispatcher_suite (void)
   tcase_add_test (tc, test_file_input_loses_nothing);
   tcase_add_test (tc, test_file_input_seek);
   tcase_add_test (tc, test_release_outputs_of_running_pipeline);
+  tcase_add_test (tc, test_audio_before_first_video);
+  tcase_add_test (tc, test_video_and_audio_outputs_end);
   tcase_add_test (tc, test_vp8_switch);
   tcase_add_test (tc, test_vp8_switch_keyframe_request_ignored);
   tcase_add_test (tc, test_h264_switch);
