@@ -21,7 +21,10 @@
  * `INPUT>OUTPUT` pairs; `"0>1,0>2,3>0"` sends port 0's input to outputs 1 and
  * 2 and port 3's input to output 0. A route for an output overrides `source`
  * for that output; each output appears at most once. A malformed `routes`
- * string posts a warning and leaves the routing (and the property) unchanged.
+ * string posts a warning and leaves the routing (and the property) unchanged;
+ * set before the element starts (as in a launch line, where no bus would
+ * carry the warning yet), it also makes the change to READY fail with an
+ * error that names the value and what is wrong.
  * A route moves a port's audio and video together.
  *
  * Encoded video switches only at a keyframe of the new input: until then the
@@ -265,6 +268,9 @@ struct DispatcherPrivate {
   int source = DEFAULT_SOURCE;
   std::string routes_string = DEFAULT_ROUTES;
   std::map<int, int> routes; /* output port -> input port */
+  /* Why the last routes set before the element ran did not parse; empty
+   * when it did (or when it was set while running). */
+  std::string routes_error;
   guint keyframe_retry = DEFAULT_KEYFRAME_RETRY;
   guint keyframe_min_interval = DEFAULT_KEYFRAME_MIN_INTERVAL;
   std::vector<std::shared_ptr<Output>> outputs;
@@ -722,6 +728,14 @@ gst_dispatcher_set_property (
       std::map<int, int> routes;
       std::string error;
       if (!parse_routes (text, routes, error)) {
+        /* Before the element runs (a launch line sets properties before the
+         * element is in a bin) a warning may reach no bus: the change to
+         * READY then fails with an error that says the same. */
+        if (GST_STATE (self) < GST_STATE_PAUSED) {
+          std::lock_guard<std::mutex> lk (priv->lock);
+          priv->routes_error = std::string ("Invalid routes \"")
+                               + (text ? text : "") + "\": " + error + ".";
+        }
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
             ("Invalid routes \"%s\": %s; routing unchanged.", text,
                 error.c_str ()),
@@ -732,6 +746,7 @@ gst_dispatcher_set_property (
         std::lock_guard<std::mutex> lk (priv->lock);
         priv->routes = std::move (routes);
         priv->routes_string = text ? text : "";
+        priv->routes_error.clear ();
       }
       reroute (self);
       break;
@@ -1768,6 +1783,24 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
 {
   GstDispatcher *self = GST_DISPATCHER (element);
   DispatcherPrivate *priv = self->priv;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      || transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    /* A routes value that did not parse before the start: running with
+     * other routing than written would go unnoticed. */
+    std::string routes_error;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      routes_error = priv->routes_error;
+    }
+    if (!routes_error.empty ()) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("%s", routes_error.c_str ()),
+          ("routes is a list of INPUT>OUTPUT port pairs separated by commas, "
+           "e.g. \"0>1,0>2,3>0\"; set a valid value (or \"\") to start"));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     OutputListPtr outputs;

@@ -877,6 +877,57 @@ GST_START_TEST (test_video_and_audio_outputs_end)
 }
 GST_END_TEST;
 
+/* routes=abc in a launch line is set before the element has a bus, where a
+ * warning reaches nobody: the element refuses to start with an error that
+ * names the value.  Set while playing, a bad value stays a warning. */
+GST_START_TEST (test_invalid_routes_from_launch_line)
+{
+  GstElement *pipeline = launch ("dispatcher name=d routes=abc source=0 "
+                                 "d.src ! fakesink "
+                                 "videotestsrc num-buffers=5 ! d.sink_0");
+  GstStateChangeReturn ret =
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstMessage *msg = wait_eos_or_error (pipeline, 5);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  fail_unless_equals_int (ret, GST_STATE_CHANGE_FAILURE);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+      "no error for routes=abc");
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless_equals_string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "d");
+  fail_unless (strstr (err->message, "\"abc\"") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+
+  /* A good value set after the bad one: it starts. */
+  GstElement *d = gst_bin_get_by_name (GST_BIN (pipeline), "d");
+  g_object_set (d, "routes", "0>1", NULL);
+  ret = gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  fail_unless (ret != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND)
+               == GST_STATE_CHANGE_SUCCESS);
+  /* While playing: a warning, the routing and the run go on. */
+  GstBus *bus = gst_element_get_bus (pipeline);
+  g_object_set (d, "routes", "abc", NULL);
+  GstMessage *warning =
+      gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  gst_message_unref (warning);
+  gchar *routes = NULL;
+  g_object_get (d, "routes", &routes, NULL);
+  fail_unless_equals_string (routes, "0>1");
+  g_free (routes);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (d);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
 /* Releasing output pads of a running launch line: a flowing one, then one
  * whose consumer stopped taking data.  Each release returns at once (the
  * stuck push is left to end on its own) and the other output keeps
@@ -1202,6 +1253,7 @@ dispatcher_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_routes);
+  tcase_add_test (tc, test_invalid_routes_from_launch_line);
   tcase_add_test (tc, test_raw_switch);
   tcase_add_test (tc, test_routes_override_source);
   tcase_add_test (tc, test_keyframe_switch_and_audio);
