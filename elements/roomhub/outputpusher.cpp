@@ -367,6 +367,7 @@ OutputPusher::set_push_buffer (std::function<GstFlowReturn (GstBuffer *)> fn)
 void
 OutputPusher::start ()
 {
+  std::lock_guard<std::mutex> control (control_);
   Shared *s = shared_.get ();
   guint generation;
   {
@@ -407,6 +408,7 @@ OutputPusher::stop_without_waiting ()
 void
 OutputPusher::stop_thread (bool wait_for_push)
 {
+  std::lock_guard<std::mutex> control (control_);
   Shared *s = shared_.get ();
   bool abandon = false;
   {
@@ -524,6 +526,12 @@ OutputPusher::flush_stop (GstEvent *event)
   Shared *s = shared_.get ();
   {
     std::unique_lock<std::mutex> lk (s->lock);
+    if (!s->flushing && s->running) {
+      /* No flush-start came first: in order, like any serialized event. */
+      lk.unlock ();
+      push (GST_MINI_OBJECT_CAST (event));
+      return;
+    }
     s->idle_waiters++;
     s->idle.wait (lk, [s] { return !s->running || !s->busy; });
     s->idle_waiters--;

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 /* Pushes what an element produces for one of its source pads from a thread
@@ -81,7 +82,8 @@ public:
    * @event downstream at once (which unblocks a push under way).  Data
    * pushed until flush_stop () is dropped.  flush_stop () takes @event,
    * sends it downstream once no push is under way, and lets the thread go
-   * on with what was kept. */
+   * on with what was kept (without a flush_start () before, @event is
+   * queued like any serialized event). */
   void flush_start (GstEvent *event);
   void flush_stop (GstEvent *event);
 
@@ -103,6 +105,9 @@ public:
 private:
   void stop_thread (bool wait_for_push);
 
-  std::shared_ptr<Shared> shared_; /* replaced only by stop*() */
-  std::thread thread_;             /* joinable while started */
+  std::shared_ptr<Shared> shared_; /* constant */
+  /* start () and stop*() may race (a pad released during a state change):
+   * control_ orders them.  Never taken by the thread. */
+  std::mutex control_;
+  std::thread thread_; /* control_; joinable while started */
 };
