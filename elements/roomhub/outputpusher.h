@@ -19,7 +19,8 @@
  * Serialized events are never dropped.  For live media, buffers beyond a
  * few (set by the caps: a few raw video frames, ~0.3 s of raw audio, ~1 s of
  * encoded frames, a few hundred RTP packets) push out the oldest queued
- * buffer: the newest media wins and only the blocked output loses any.  For
+ * buffer (what the thread already took in one go still goes out): the
+ * newest media wins and only the blocked output loses any.  For
  * media that is not live (a file read as fast as it goes) nothing is dropped:
  * the producer waits for room, as it would behind a `queue`, and the queue
  * still lets every output preroll on its own.  Once an encoded video
