@@ -21,7 +21,10 @@
  * `INPUT>OUTPUT` pairs; `"0>1,0>2,3>0"` sends port 0's input to outputs 1 and
  * 2 and port 3's input to output 0. A route for an output overrides `source`
  * for that output; each output appears at most once. A malformed `routes`
- * string posts a warning and leaves the routing (and the property) unchanged.
+ * string posts a warning and leaves the routing (and the property) unchanged;
+ * set before the element starts (as in a launch line, where no bus would
+ * carry the warning yet), it also makes the change to READY fail with an
+ * error that names the value and what is wrong.
  * A route moves a port's audio and video together.
  *
  * Encoded video switches only at a keyframe of the new input: until then the
@@ -29,7 +32,8 @@
  * (all-headers) goes upstream to the new input at once and again every
  * `keyframe-retry` ms (measured in the running time of the new input's
  * buffers) until a keyframe passes. Raw video switches at the next frame;
- * audio follows its port's video switch (at once when the port has no video).
+ * audio follows its port's video switch (at once when the port has no video,
+ * or while neither output has carried media yet).
  *
  * Each output sends its own stream-start and one TIME segment starting at 0
  * and re-timestamps buffers: the output running time of a buffer is the
@@ -48,6 +52,17 @@
  * time of one other input.
  * An output that has never carried media sends nothing (its format is
  * unknown). EOS is sent on every output when every input has reached EOS.
+ *
+ * Outputs never hold each other up: each output is pushed from a thread of
+ * its own behind a short queue (raw video 4 buffers, raw audio 16, encoded
+ * 30, RTP 500), so a sink waiting to preroll, a full queue or a slow
+ * consumer on one output delays neither the input nor the other outputs,
+ * and outputs can be linked straight to sinks. When the input is live
+ * (latency query) a full output queue drops its oldest buffer: only the
+ * blocked output loses media, encoded video then resumes at a keyframe
+ * (flagged DISCONT) and one is asked for upstream. When the input is not
+ * live (a file) nothing is dropped: the input waits for room, as behind a
+ * `queue`, so the slowest output paces a file.
  *
  * Keyframe requests from downstream (force-key-unit events, e.g. a viewer's
  * PLI) go upstream to the output's current input, at most one per
@@ -84,12 +99,11 @@
  *   videotestsrc num-buffers=90 pattern=ball ! \
  *     video/x-raw,width=320,height=240 ! vp8enc deadline=1 ! d.sink_1
  * ]| Forwards port 1 (the ball) without decoding it; an application switches
- * by setting `source` or `routes` while playing. Like `tee`, several outputs
- * need a `queue` each (or `async=false` sinks) to preroll:
+ * by setting `source` or `routes` while playing. Unlike `tee`, outputs need
+ * no `queue`, each being pushed from a thread of its own:
  * |[
  * gst-launch-1.0 dispatcher name=d source=0 routes="1>2" \
- *   d.src_0 ! queue ! fakesink d.src_1 ! queue ! fakesink \
- *   d.src_2 ! queue ! fakesink \
+ *   d.src_0 ! fakesink d.src_1 ! fakesink d.src_2 ! fakesink \
  *   videotestsrc num-buffers=30 ! d.sink_0 \
  *   videotestsrc num-buffers=30 pattern=ball ! d.sink_1
  * ]| Outputs 0 and 1 carry port 0, output 2 carries port 1.
@@ -101,6 +115,7 @@
 #include "gstdispatcher.h"
 
 #include "hubregistry.h"
+#include "outputpusher.h"
 
 #include <gst/video/video.h>
 
@@ -119,8 +134,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_dispatcher_debug);
 
 /* Lock order: the state lock (priv->lock) and an output's stream lock
  * (Output::stream) are never held together: routing decisions are taken under
- * the state lock, pushing happens under the output's stream lock only, so a
- * blocked downstream never blocks a property change. */
+ * the state lock, handing data to an output happens under the output's stream
+ * lock only, so a blocked output never blocks a property change.  The output
+ * thread's own lock (inside OutputPusher) comes last; nothing is pushed
+ * downstream under any of these: the output's thread pushes with no lock of
+ * ours held. */
 
 #define DEFAULT_SOURCE (-1)
 #define DEFAULT_ROUTES ""
@@ -156,6 +174,9 @@ struct Output {
   /* Written under the state lock, read anywhere. */
   std::atomic<Input *> current{nullptr};
   std::atomic<bool> idle{false}; /* current input reached EOS */
+  /* Has sent a buffer since the start or the last flush (written under the
+   * stream lock). */
+  std::atomic<bool> carried{false};
 
   /* Under the state lock. */
   Input *pending = nullptr;
@@ -166,7 +187,7 @@ struct Output {
   std::atomic<gint64> shared_offset{0};
   std::atomic<int> shared_offset_port{-2};
 
-  /* Under the stream lock (held while pushing downstream). */
+  /* Under the stream lock (held while handing data to the pusher). */
   std::mutex stream;
   bool sent_stream_start = false;
   bool sent_segment = false;
@@ -176,8 +197,13 @@ struct Output {
   GstClockTime position = GST_CLOCK_TIME_NONE; /* end of last data, out rt */
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
 
+  /* The output's own streaming thread: everything sent downstream on pad
+   * goes through it (constant after creation). */
+  std::unique_ptr<OutputPusher> pusher;
+
   ~Output ()
   {
+    pusher.reset ();
     gst_clear_caps (&caps);
     gst_clear_object (&pad);
   }
@@ -197,9 +223,13 @@ struct Input {
   GstCaps *caps = nullptr;
   std::atomic<bool> encoded{false}; /* video with delta units */
   std::atomic<bool> eos{false};
+  /* Upstream is live (asked once per stream): outputs then drop their
+   * oldest buffers when full instead of holding this input back. */
+  std::atomic<int> live{-1}; /* -1 not asked yet */
 
   /* Under the state lock. */
   OutputListPtr fed = std::make_shared<OutputList> ();
+  OutputListPtr flushed; /* got a flush-start, wait for the flush-stop */
   std::vector<Output *> waiting; /* outputs switching to this input */
   /* Set (under the state lock) whenever fed or waiting change; the
    * streaming thread then takes the lock and refreshes local_fed.  In the
@@ -238,6 +268,9 @@ struct DispatcherPrivate {
   int source = DEFAULT_SOURCE;
   std::string routes_string = DEFAULT_ROUTES;
   std::map<int, int> routes; /* output port -> input port */
+  /* Why the last routes set before the element ran did not parse; empty
+   * when it did (or when it was set while running). */
+  std::string routes_error;
   guint keyframe_retry = DEFAULT_KEYFRAME_RETRY;
   guint keyframe_min_interval = DEFAULT_KEYFRAME_MIN_INTERVAL;
   std::vector<std::shared_ptr<Output>> outputs;
@@ -246,6 +279,7 @@ struct DispatcherPrivate {
   guint64 next_serial = 1;
   /* The input whose buffers pace GAP events (atomic: read per buffer). */
   std::atomic<Input *> gap_driver{nullptr};
+  bool outputs_running = false; /* state lock: between PAUSED and READY */
 };
 
 struct _GstDispatcherPad {
@@ -694,6 +728,14 @@ gst_dispatcher_set_property (
       std::map<int, int> routes;
       std::string error;
       if (!parse_routes (text, routes, error)) {
+        /* Before the element runs (a launch line sets properties before the
+         * element is in a bin) a warning may reach no bus: the change to
+         * READY then fails with an error that says the same. */
+        if (GST_STATE (self) < GST_STATE_PAUSED) {
+          std::lock_guard<std::mutex> lk (priv->lock);
+          priv->routes_error = std::string ("Invalid routes \"")
+                               + (text ? text : "") + "\": " + error + ".";
+        }
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
             ("Invalid routes \"%s\": %s; routing unchanged.", text,
                 error.c_str ()),
@@ -704,6 +746,7 @@ gst_dispatcher_set_property (
         std::lock_guard<std::mutex> lk (priv->lock);
         priv->routes = std::move (routes);
         priv->routes_string = text ? text : "";
+        priv->routes_error.clear ();
       }
       reroute (self);
       break;
@@ -765,6 +808,7 @@ make_output_pad (GstDispatcher *self, GstPadTemplate *templ, const char *name,
   out->pad = GST_PAD (gst_object_ref (pad));
   out->port = port;
   out->audio = audio;
+  out->pusher.reset (new OutputPusher (GST_PAD (pad)));
   pad->output = out.get ();
   gst_pad_set_event_function (
       GST_PAD (pad), GST_DEBUG_FUNCPTR (gst_dispatcher_src_event));
@@ -781,6 +825,8 @@ register_output (GstDispatcher *self, const std::shared_ptr<Output> &out)
   DispatcherPrivate *priv = self->priv;
   std::lock_guard<std::mutex> lk (priv->lock);
   priv->outputs.push_back (out);
+  if (priv->outputs_running)
+    out->pusher->start ();
   for (auto &o : priv->outputs)
     if (o->audio)
       o->partner = find_output (priv, false, o->port);
@@ -933,6 +979,7 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   GstDispatcherPad *pad = GST_DISPATCHER_PAD (gpad);
   std::vector<SwitchMessage> msgs;
   std::vector<PendingEvent> events;
+  std::shared_ptr<Output> gone;
 
   {
     std::lock_guard<std::mutex> lk (priv->lock);
@@ -959,6 +1006,9 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
       cancel_pending (out);
       Input *cur = out->current.load ();
       out->current.store (nullptr);
+      for (auto &o : priv->outputs)
+        if (o.get () == out)
+          gone = o;
       priv->outputs.erase (
           std::remove_if (priv->outputs.begin (), priv->outputs.end (),
               [out] (const std::shared_ptr<Output> &o) {
@@ -977,7 +1027,13 @@ gst_dispatcher_release_pad (GstElement *element, GstPad *gpad)
   send_upstream (events);
   post_switch_messages (self, msgs);
 
+  /* The pad first stops taking data, so a push under way on the output's
+   * thread returns at once unless its consumer is stuck; the thread then
+   * ends before the pad goes, but a stuck consumer of a pad being released
+   * holds up neither the caller nor the other outputs. */
   gst_pad_set_active (gpad, FALSE);
+  if (gone)
+    gone->pusher->stop_without_waiting ();
   gst_element_remove_pad (element, gpad);
 }
 
@@ -993,7 +1049,7 @@ prepare_output (GstDispatcher *self, Output *out, Input *in)
      * upstream, and we have many. */
     gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
         g_random_int (), GST_PAD_NAME (out->pad));
-    gst_pad_push_event (out->pad, gst_event_new_stream_start (id));
+    out->pusher->push_event (gst_event_new_stream_start (id));
     g_free (id);
     out->sent_stream_start = true;
   }
@@ -1002,13 +1058,13 @@ prepare_output (GstDispatcher *self, Output *out, Input *in)
     gst_caps_replace (&out->caps, in->caps);
     if (!same) {
       GST_DEBUG_OBJECT (out->pad, "caps %" GST_PTR_FORMAT, in->caps);
-      gst_pad_push_event (out->pad, gst_event_new_caps (in->caps));
+      out->pusher->push_event (gst_event_new_caps (in->caps));
     }
   }
   if (!out->sent_segment && out->caps) {
     GstSegment seg;
     gst_segment_init (&seg, GST_FORMAT_TIME);
-    gst_pad_push_event (out->pad, gst_event_new_segment (&seg));
+    out->pusher->push_event (gst_event_new_segment (&seg));
     out->sent_segment = true;
   }
 }
@@ -1052,6 +1108,7 @@ retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
     out->shared_offset.store (offset);
     out->shared_offset_port.store (in->port);
     out->last_serial = in->serial;
+    out->carried.store (true);
     discont = out->position != GST_CLOCK_TIME_NONE;
     GST_DEBUG_OBJECT (out->pad, "now from %s, offset %" GST_STIME_FORMAT,
         GST_PAD_NAME (in->pad), GST_STIME_ARGS (offset));
@@ -1089,9 +1146,27 @@ retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
   return outbuf;
 }
 
+/* Whether @in's upstream is live, asked once per stream (streaming
+ * thread). */
+static bool
+input_is_live (Input *in)
+{
+  int live = in->live.load ();
+  if (G_LIKELY (live >= 0))
+    return live;
+  GstQuery *q = gst_query_new_latency ();
+  gboolean is_live = FALSE;
+  if (gst_pad_peer_query (in->pad, q))
+    gst_query_parse_latency (q, &is_live, NULL, NULL);
+  gst_query_unref (q);
+  in->live.store (is_live ? 1 : 0);
+  GST_DEBUG_OBJECT (in->pad, "upstream is %slive", is_live ? "" : "not ");
+  return is_live;
+}
+
 static void
 push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
-    GstClockTime in_rt, GstClockTime in_dts_rt, RetimedCache &cache)
+    GstClockTime in_rt, GstClockTime in_dts_rt, bool live, RetimedCache &cache)
 {
   /* Unlinked (e.g. the always src nobody uses): nothing to do; its sticky
    * events go out with the first buffer after it gets linked. */
@@ -1103,9 +1178,9 @@ push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
 
   prepare_output (self, out, in);
   GstBuffer *outbuf = retime_for_output (out, in, buf, in_rt, in_dts_rt, cache);
-  GstFlowReturn ret = gst_pad_push (out->pad, outbuf);
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
-    GST_LOG_OBJECT (out->pad, "push: %s", gst_flow_get_name (ret));
+  /* Handed to the output's own thread: a blocked consumer of this output
+   * drops its own buffers and holds up no other output, nor the input. */
+  out->pusher->push_buffer (outbuf, live);
 }
 
 /* Running times of a buffer on its input. */
@@ -1116,7 +1191,7 @@ struct InputTimes {
 /* Like push_to_output for a whole list, pushed on as one list. */
 static void
 push_list_to_output (GstDispatcher *self, Output *out, Input *in,
-    GstBufferList *list, const std::vector<InputTimes> &times,
+    GstBufferList *list, const std::vector<InputTimes> &times, bool live,
     std::vector<RetimedCache> &caches)
 {
   if (G_UNLIKELY (!GST_PAD_PEER (out->pad)))
@@ -1149,9 +1224,7 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
   }
   if (!outlist)
     outlist = gst_buffer_list_ref (list);
-  GstFlowReturn ret = gst_pad_push_list (out->pad, outlist);
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
-    GST_LOG_OBJECT (out->pad, "push list: %s", gst_flow_get_name (ret));
+  out->pusher->push_list (outlist, live);
 }
 
 /* Keeps outputs without a live input going with GAP events: each output's
@@ -1170,7 +1243,7 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
     if (!out->caps || !GST_CLOCK_TIME_IS_VALID (out->position))
       continue;
     prepare_output (self, out, nullptr);
-    gst_pad_push_event (out->pad, gst_event_new_gap (out->position, elapsed));
+    out->pusher->push_event (gst_event_new_gap (out->position, elapsed));
     out->position += elapsed;
   }
 }
@@ -1183,7 +1256,7 @@ push_event_to_fed (Input *in, const OutputListPtr &fed, GstEvent *event)
     std::lock_guard<std::mutex> lk (out->stream);
     if (out->current.load () != in)
       continue;
-    gst_pad_push_event (out->pad, gst_event_ref (event));
+    out->pusher->push_event (gst_event_ref (event));
   }
   gst_event_unref (event);
 }
@@ -1203,10 +1276,15 @@ handle_waiting (GstDispatcher *self, Input *in, GstBuffer *buf,
 
   for (auto it = in->waiting.begin (); it != in->waiting.end ();) {
     Output *out = *it;
-    /* Audio waits while its port's video still waits for the same port. */
+    /* Audio waits while its port's video still waits for the same port,
+     * so that it can take the video's offset (lip sync).  Not when neither
+     * has carried anything yet: both keep their input's running time then,
+     * and audio that came before the first video frame (a short file's
+     * whole audio) is not lost. */
     bool allowed = switchable;
     if (out->audio && out->partner && out->partner->pending
-        && out->partner->pending->port == in->port)
+        && out->partner->pending->port == in->port
+        && (out->carried.load () || out->partner->carried.load ()))
       allowed = false;
     if (!allowed) {
       if (!GST_CLOCK_TIME_IS_VALID (out->request_rt))
@@ -1319,8 +1397,9 @@ gst_dispatcher_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   drive_gaps (self, in, in_rt);
 
   RetimedCache cache;
+  const bool live = input_is_live (in);
   for (auto &out : *in->local_fed)
-    push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, cache);
+    push_to_output (self, out.get (), in, buf, in_rt, in_dts_rt, live, cache);
   gst_buffer_unref (buf);
   return GST_FLOW_OK;
 }
@@ -1361,8 +1440,9 @@ gst_dispatcher_sink_chain_list (
   drive_gaps (self, in, last_rt);
 
   std::vector<RetimedCache> caches (n);
+  const bool live = input_is_live (in);
   for (auto &out : *in->local_fed)
-    push_list_to_output (self, out.get (), in, list, times, caches);
+    push_list_to_output (self, out.get (), in, list, times, live, caches);
   gst_buffer_list_unref (list);
   return GST_FLOW_OK;
 }
@@ -1385,7 +1465,7 @@ check_all_eos (GstDispatcher *self)
   for (auto &sp : *outputs) {
     std::lock_guard<std::mutex> lk (sp->stream);
     prepare_output (self, sp.get (), nullptr);
-    gst_pad_push_event (sp->pad, gst_event_new_eos ());
+    sp->pusher->push_event (gst_event_new_eos ());
   }
 }
 
@@ -1399,6 +1479,7 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       in->eos.store (false);
+      in->live.store (-1);
       gst_event_unref (event);
       return TRUE;
     case GST_EVENT_CAPS: {
@@ -1446,13 +1527,24 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_FLUSH_START:
     case GST_EVENT_FLUSH_STOP: {
+      /* The outputs that get the flush-start get the flush-stop, even when
+       * a switch changed what this input feeds in between: an output left
+       * flushing would take nothing any more. */
       OutputListPtr fed;
       {
         std::lock_guard<std::mutex> lk (priv->lock);
-        fed = in->fed;
+        if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START) {
+          if (!in->flushed)
+            in->flushed = in->fed;
+          fed = in->flushed;
+        } else {
+          fed = in->flushed ? in->flushed : in->fed;
+          in->flushed = nullptr;
+        }
       }
       if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
         in->eos.store (false);
+        in->live.store (-1);
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         /* The output timeline restarts: new segment, offsets from 0. */
         for (auto &sp : *fed) {
@@ -1461,10 +1553,17 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           sp->position = GST_CLOCK_TIME_NONE;
           sp->last_pts = GST_CLOCK_TIME_NONE;
           sp->last_serial = 0;
+          sp->carried.store (false);
         }
       }
-      for (auto &sp : *fed)
-        gst_pad_push_event (sp->pad, gst_event_ref (event));
+      /* Flushes overtake what the output threads have queued (which is
+       * dropped, but for sticky events). */
+      for (auto &sp : *fed) {
+        if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+          sp->pusher->flush_start (gst_event_ref (event));
+        else
+          sp->pusher->flush_stop (gst_event_ref (event));
+      }
       gst_event_unref (event);
       return TRUE;
     }
@@ -1489,7 +1588,7 @@ gst_dispatcher_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           continue;
         prepare_output (self, out, in);
         GstClockTime start = apply_offset (rt, out->offset);
-        gst_pad_push_event (out->pad, gst_event_new_gap (start, dur));
+        out->pusher->push_event (gst_event_new_gap (start, dur));
         if (GST_CLOCK_TIME_IS_VALID (dur)
             && (!GST_CLOCK_TIME_IS_VALID (out->position)
                 || start + dur > out->position))
@@ -1566,12 +1665,13 @@ gst_dispatcher_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 static gboolean
 gst_dispatcher_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
-  GstDispatcher *self = GST_DISPATCHER (parent);
-  DispatcherPrivate *priv = self->priv;
+  /* No parent: a released pad whose thread still ends its last push. */
   if (!parent) {
     gst_event_unref (event);
     return FALSE;
   }
+  GstDispatcher *self = GST_DISPATCHER (parent);
+  DispatcherPrivate *priv = self->priv;
   Output *out = GST_DISPATCHER_PAD (pad)->output;
   bool is_fku = gst_video_event_is_force_key_unit (event);
   GstClockTime now = is_fku ? clock_running_time (self) : GST_CLOCK_TIME_NONE;
@@ -1677,15 +1777,38 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
   GstDispatcher *self = GST_DISPATCHER (element);
   DispatcherPrivate *priv = self->priv;
 
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      || transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    /* A routes value that did not parse before the start: running with
+     * other routing than written would go unnoticed. */
+    std::string routes_error;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      routes_error = priv->routes_error;
+    }
+    if (!routes_error.empty ()) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("%s", routes_error.c_str ()),
+          ("routes is a list of INPUT>OUTPUT port pairs separated by commas, "
+           "e.g. \"0>1,0>2,3>0\"; set a valid value (or \"\") to start"));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     OutputListPtr outputs;
     {
       std::lock_guard<std::mutex> lk (priv->lock);
+      priv->outputs_running = true;
+      for (auto &o : priv->outputs)
+        o->pusher->start ();
       outputs = priv->all_outputs;
       priv->gap_driver.store (nullptr);
       for (Input *in : priv->inputs) {
         gst_segment_init (&in->segment, GST_FORMAT_TIME);
         in->eos.store (false);
+        in->live.store (-1);
+        in->flushed = nullptr;
         in->last_rt.store (GST_CLOCK_TIME_NONE);
         in->attention.store (true);
         in->switch_fku_rt = GST_CLOCK_TIME_NONE;
@@ -1700,12 +1823,27 @@ gst_dispatcher_change_state (GstElement *element, GstStateChange transition)
       sp->sent_segment = false;
       gst_clear_caps (&sp->caps);
       sp->last_serial = 0;
+      sp->carried.store (false);
       sp->offset = 0;
       sp->position = GST_CLOCK_TIME_NONE;
       sp->last_pts = GST_CLOCK_TIME_NONE;
       sp->idle.store (false);
       sp->shared_offset_port.store (-2);
     }
+  }
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    /* The output threads end first (downstream is READY already, so a push
+     * under way returns): an input waiting for room in an output queue is
+     * let go, and its sink pad can then be deactivated. */
+    std::vector<std::shared_ptr<Output>> outputs;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      priv->outputs_running = false;
+      outputs = priv->outputs;
+    }
+    for (auto &o : outputs)
+      o->pusher->stop ();
   }
 
   return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);

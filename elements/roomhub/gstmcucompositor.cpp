@@ -882,11 +882,13 @@ gst_mcu_compositor_release_pad (GstElement *element, GstPad *pad)
         outs.erase (it);
       }
     }
-    /* Its thread ends before the pad goes (outside audio_lock: it may be
-     * pushing downstream). */
-    if (gone)
-      gone->pusher->stop ();
+    /* The pad stops taking data first, so a push under way returns at
+     * once; its thread ends before the pad goes (outside audio_lock: it may
+     * be pushing downstream), but a consumer that stopped taking data does
+     * not hang the release. */
     gst_pad_set_active (pad, FALSE);
+    if (gone)
+      gone->pusher->stop_without_waiting ();
     gst_element_remove_pad (element, pad);
     return;
   }

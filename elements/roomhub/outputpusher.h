@@ -1,4 +1,4 @@
-/* gst-rooms: a source pad's own streaming thread behind a short leaky queue.
+/* gst-rooms: a source pad's own streaming thread behind a short queue.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -6,28 +6,37 @@
 
 #include <gst/gst.h>
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <thread>
 
 /* Pushes what an element produces for one of its source pads from a thread
  * of that output's own, so that a sink waiting to preroll, a full queue or a
  * slow consumer on one output never holds up the element's other outputs
  * (DESIGN §3: outputs never hold each other up).
  *
- * Serialized events are never dropped.  Buffers beyond a few (set by the
- * caps: a few raw video frames, ~0.3 s of raw audio, ~1 s of encoded frames,
- * a few hundred RTP packets) push out the oldest queued buffer: the newest
- * media wins and only the blocked output loses any.  Once an encoded video
+ * Serialized events are never dropped.  For live media, buffers beyond a
+ * few (set by the caps: a few raw video frames, ~0.3 s of raw audio, ~1 s of
+ * encoded frames, a few hundred RTP packets) push out the oldest queued
+ * buffer (what the thread already took in one go still goes out): the
+ * newest media wins and only the blocked output loses any.  For
+ * media that is not live (a file read as fast as it goes) nothing is dropped:
+ * the producer waits for room, as it would behind a `queue`, and the queue
+ * still lets every output preroll on its own.  Once an encoded video
  * frame was lost the output waits for the next keyframe (delta frames are
  * dropped, the keyframe is flagged DISCONT) and asks upstream for one with a
  * force-key-unit event sent to the pad, so a consumer never decodes a broken
  * picture.
  *
- * Thread safety: every method may be called from any thread except stop()
- * and wait_drained() from the output's own thread.  The internal lock is
- * never held while pushing downstream or sending an event. */
+ * Cost per item: one uncontended lock on each side; the thread is woken
+ * only when it sleeps, and takes everything queued in one go.  The queue is
+ * a ring that grows only when events pile up: no allocation per item.
+ *
+ * Thread safety: every method may be called from any thread except stop(),
+ * stop_without_waiting(), flush_stop() and wait_drained() from the output's
+ * own thread.  The internal lock is never held while pushing downstream or
+ * sending an event. */
 class OutputPusher {
 public:
   /* @pad: the source pad (a reference is taken). */
@@ -45,15 +54,40 @@ public:
   /* Drops what is queued, stops and joins the thread.  Data pushed while
    * stopped is dropped. */
   void stop ();
+  /* Like stop (), for a pad being released: a push still under way
+   * downstream (a consumer that stopped taking data) is waited for only a
+   * moment, then left to return on its own; the thread ends by itself when
+   * it does.  Only with the default push function (which needs nothing but
+   * the pad). */
+  void stop_without_waiting ();
 
-  /* Takes @item: a GstBuffer, GstBufferList or serialized GstEvent. */
-  void push (GstMiniObject *item);
-  void push_buffer (GstBuffer *buf) { push (GST_MINI_OBJECT_CAST (buf)); }
-  void push_list (GstBufferList *l) { push (GST_MINI_OBJECT_CAST (l)); }
+  /* Takes @item: a GstBuffer, GstBufferList or serialized GstEvent.  With
+   * @live a full queue drops its oldest buffer; without, the call waits for
+   * room (or for stop () or a flush). */
+  void push (GstMiniObject *item, bool live = true);
+  void push_buffer (GstBuffer *buf, bool live = true)
+  {
+    push (GST_MINI_OBJECT_CAST (buf), live);
+  }
+  void push_list (GstBufferList *l, bool live = true)
+  {
+    push (GST_MINI_OBJECT_CAST (l), live);
+  }
   void push_event (GstEvent *ev) { push (GST_MINI_OBJECT_CAST (ev)); }
 
-  /* Drops queued buffers, keeping events (a flush). */
+  /* Drops queued buffers, keeping events. */
   void drop_buffers ();
+  /* An upstream flush.  flush_start () takes @event: drops queued buffers
+   * and events that a flush ends (EOS, gaps...), keeps sticky ones (stream
+   * start, caps, segment) for after the flush, holds the thread and sends
+   * @event downstream at once (which unblocks a push under way).  Data
+   * pushed until flush_stop () is dropped.  flush_stop () takes @event,
+   * sends it downstream once no push is under way, and lets the thread go
+   * on with what was kept (without a flush_start () before, @event is
+   * queued like any serialized event). */
+  void flush_start (GstEvent *event);
+  void flush_stop (GstEvent *event);
+
   /* Waits until everything queued went downstream.  Returns FALSE when the
    * output was stopped meanwhile. */
   bool wait_drained ();
@@ -64,29 +98,17 @@ public:
   /* Buffers dropped so far (for tests and logs). */
   guint64 dropped () const;
 
+  /* The state shared with the thread (defined in outputpusher.cpp): owned
+   * by this object and by the thread, so that a thread left to finish a
+   * push on its own still has it. */
+  struct Shared;
+
 private:
-  static void loop (gpointer data);
-  void loop_once ();
-  void set_limit_from_caps (GstEvent *caps);
-  static guint data_size (GstMiniObject *item);
+  void stop_thread (bool wait_for_push);
 
-  GstPad *pad_; /* a reference, constant */
-  std::function<GstFlowReturn (GstBuffer *)> push_buffer_; /* constant */
-
-  GstTask *task_ = nullptr; /* lock_ */
-  GRecMutex task_lock_;     /* the task's own */
-
-  mutable std::mutex lock_;
-  std::condition_variable cond_;      /* items or running changed */
-  std::condition_variable drained_;   /* the queue went empty */
-  std::deque<GstMiniObject *> items_; /* lock_ */
-  guint buffers_ = 0;                 /* lock_: buffers among items_ */
-  guint max_buffers_ = 4;             /* lock_ */
-  bool running_ = false;              /* lock_ */
-  bool busy_ = false;                 /* lock_: an item is being pushed */
-  bool encoded_video_ = false;        /* lock_: frames depend on others */
-  bool wait_keyframe_ = false;        /* lock_: a frame was lost */
-  bool request_keyframe_ = false;     /* lock_: ask upstream once */
-  GstFlowReturn fatal_ = GST_FLOW_OK; /* lock_ */
-  guint64 dropped_ = 0;               /* lock_ */
+  std::shared_ptr<Shared> shared_; /* constant */
+  /* start () and stop*() may race (a pad released during a state change):
+   * control_ orders them.  Never taken by the thread. */
+  std::mutex control_;
+  std::thread thread_; /* control_; joinable while started */
 };

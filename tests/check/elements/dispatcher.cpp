@@ -5,6 +5,11 @@
 #include <gst/check/gsttestclock.h>
 #include <gst/video/video.h>
 
+#include <glib/gstdio.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -194,10 +199,15 @@ GST_START_TEST (test_raw_switch)
     t += FRAME;
     gst_harness_push (h0, gray_frame (10, t));
   }
-  fail_unless_equals_int (gst_harness_buffers_in_queue (h0), 0);
   bool gap = false;
   GstEvent *ev;
-  while ((ev = gst_harness_try_pull_event (h0))) {
+  /* The output's thread sends them a moment later: wait up to 2 s. */
+  for (int tries = 0; !gap && tries < 200; tries++) {
+    ev = gst_harness_try_pull_event (h0);
+    if (!ev) {
+      g_usleep (10 * 1000);
+      continue;
+    }
     if (GST_EVENT_TYPE (ev) == GST_EVENT_GAP) {
       GstClockTime ts, dur;
       gst_event_parse_gap (ev, &ts, &dur);
@@ -209,6 +219,7 @@ GST_START_TEST (test_raw_switch)
     gst_event_unref (ev);
   }
   fail_unless (gap, "no GAP event on the unrouted output");
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h0), 0);
 
   gst_pad_remove_probe (src, probe);
   gst_object_unref (src);
@@ -434,6 +445,23 @@ struct SinkCount {
   std::mutex lock;
   int buffers = 0;
   int gaps = 0;
+
+  /* Test thread: outputs push from threads of their own, so what was sent
+   * arrives a moment later.  Waits up to 5 s for @buffers buffers and at
+   * least @min_gaps gaps, and returns how many buffers arrived. */
+  int wait_for (int want_buffers, int min_gaps = 0)
+  {
+    for (int i = 0; i < 500; i++) {
+      {
+        std::lock_guard<std::mutex> lk (lock);
+        if (buffers >= want_buffers && gaps >= min_gaps)
+          break;
+      }
+      g_usleep (10 * 1000);
+    }
+    std::lock_guard<std::mutex> lk (lock);
+    return buffers;
+  }
 };
 
 static GstFlowReturn
@@ -502,7 +530,7 @@ GST_START_TEST (test_release_mid_stream)
         gst_pad_push (up0, gray_frame (10, t)), GST_FLOW_OK);
     gst_pad_push (up1, gray_frame (20, t));
   }
-  fail_unless_equals_int (count.buffers, 3);
+  fail_unless_equals_int (count.wait_for (3), 3);
   std::vector<GstStructure *> msgs = switched_messages (bus, "src_0");
   free_structures (msgs);
 
@@ -518,13 +546,12 @@ GST_START_TEST (test_release_mid_stream)
   fail_if (gst_pad_push (up0, gray_frame (10, t)) == GST_FLOW_OK);
   for (int i = 0; i < 5; i++, t += FRAME)
     gst_pad_push (up1, gray_frame (20, t));
-  fail_unless_equals_int (count.buffers, 3);
-  fail_unless (count.gaps > 0);
+  fail_unless_equals_int (count.wait_for (3, 1), 3);
 
   /* The output goes away while input 1 feeds it. */
   g_object_set (d, "routes", "1>0", NULL);
   gst_pad_push (up1, gray_frame (20, t));
-  fail_unless_equals_int (count.buffers, 4);
+  fail_unless_equals_int (count.wait_for (4), 4);
   gst_element_release_request_pad (d, src0);
   fail_unless_equals_int (
       gst_pad_push (up1, gray_frame (20, t + FRAME)), GST_FLOW_OK);
@@ -540,6 +567,413 @@ GST_START_TEST (test_release_mid_stream)
   gst_object_unref (up1);
   gst_object_unref (down);
   gst_object_unref (d);
+}
+GST_END_TEST;
+
+/* ---- outputs linked straight to sinks, no queue ---- */
+
+/* What a fakesink saw.  Its consumer stops taking data after its first
+ * buffer while @block is set, until released; @delay_us slows it down. */
+struct HandoffCount {
+  std::atomic<int> buffers{0};
+  bool block = false;
+  gulong delay_us = 0;
+  std::mutex lock;
+  std::condition_variable cond;
+  bool released = false; /* lock */
+
+  void release ()
+  {
+    std::lock_guard<std::mutex> lk (lock);
+    released = true;
+    cond.notify_all ();
+  }
+};
+
+/* Streaming threads: records only. */
+static void
+on_handoff (GstElement *, GstBuffer *, GstPad *, gpointer data)
+{
+  HandoffCount *c = static_cast<HandoffCount *> (data);
+  c->buffers++;
+  if (c->delay_us)
+    g_usleep (c->delay_us);
+  if (c->block) {
+    std::unique_lock<std::mutex> lk (c->lock);
+    c->cond.wait (lk, [c] { return c->released; });
+  }
+}
+
+static void
+count_handoffs (GstElement *pipeline, const char *name, HandoffCount &c)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  fail_unless (sink != NULL, "no element %s", name);
+  g_object_set (sink, "signal-handoffs", TRUE, NULL);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &c);
+  gst_object_unref (sink);
+}
+
+static GstElement *
+launch (const gchar *desc)
+{
+  GError *err = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &err);
+  fail_unless (
+      pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
+  return pipeline;
+}
+
+/* Test thread: waits up to @seconds until every counter in @cs has at least
+ * @want buffers; returns whether they got there. */
+static bool
+wait_for_buffers (
+    std::initializer_list<HandoffCount *> cs, int want, double seconds = 10)
+{
+  gint64 end = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < end) {
+    bool all = true;
+    for (HandoffCount *c : cs)
+      all &= c->buffers.load () >= want;
+    if (all)
+      return true;
+    g_usleep (10 * 1000);
+  }
+  return false;
+}
+
+/* Test thread: EOS or an error within @seconds (NULL when neither). */
+static GstMessage *
+wait_eos_or_error (GstElement *pipeline, double seconds)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg =
+      gst_bus_timed_pop_filtered (bus, (GstClockTime)(seconds * GST_SECOND),
+          (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_object_unref (bus);
+  return msg;
+}
+
+/* A launch line with every output straight into a sink that waits to
+ * preroll, a live input, and one consumer that stops taking data after its
+ * first buffer: every other output, the audio one included, keeps flowing
+ * in real time. */
+GST_START_TEST (test_stalled_output_stalls_nothing_else)
+{
+  GstElement *pipeline = launch (
+      "dispatcher name=d source=0 "
+      "d.src ! fakesink name=s d.src_0 ! fakesink name=s0 "
+      "d.src_1 ! fakesink name=s1 d.audio_src ! fakesink name=as "
+      "videotestsrc is-live=true "
+      "! video/x-raw,width=64,height=48,framerate=30/1 ! d.sink_0 "
+      "audiotestsrc is-live=true samplesperbuffer=1600 ! d.audio_sink_0");
+  HandoffCount s, s0, s1, as;
+  s0.block = true;
+  count_handoffs (pipeline, "s", s);
+  count_handoffs (pipeline, "s0", s0);
+  count_handoffs (pipeline, "s1", s1);
+  count_handoffs (pipeline, "as", as);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  /* 1 s of video and audio on each of the others (30 and 27 buffers). */
+  bool flowing = wait_for_buffers ({&s, &s1, &as}, 25);
+  int stalled = s0.buffers.load ();
+  s0.release ();
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  fail_unless (flowing, "src %d, src_1 %d, audio_src %d buffers",
+      s.buffers.load (), s1.buffers.load (), as.buffers.load ());
+  fail_unless_equals_int (stalled, 1);
+}
+GST_END_TEST;
+
+/* The file test input: @frames frames of raw video in Matroska (made once
+ * per run; the caller frees the path). */
+static gchar *
+make_raw_file (int frames)
+{
+  gchar *dir = g_dir_make_tmp ("dispatcher-XXXXXX", NULL);
+  fail_unless (dir != NULL);
+  gchar *path = g_build_filename (dir, "input.mkv", NULL);
+  g_free (dir);
+  gchar *desc = g_strdup_printf (
+      "videotestsrc num-buffers=%d "
+      "! video/x-raw,format=I420,width=64,height=48,framerate=100/1 "
+      "! matroskamux ! filesink location=%s",
+      frames, path);
+  GstElement *p = launch (desc);
+  g_free (desc);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstMessage *msg = wait_eos_or_error (p, 30);
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  return path;
+}
+
+static void
+remove_file (gchar *path)
+{
+  gchar *dir = g_path_get_dirname (path);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (dir);
+  g_free (path);
+}
+
+#define FILE_FRAMES 60
+
+/* A file (not live) into outputs that go straight to sinks, as in a launch
+ * line: every sink prerolls, one consumer is slow (the output queues fill
+ * and the input waits for room), one follows the clock, one takes data as
+ * fast as it comes.  Every output gets every frame, then EOS. */
+GST_START_TEST (test_file_input_loses_nothing)
+{
+  gchar *path = make_raw_file (FILE_FRAMES);
+  gchar *desc =
+      g_strdup_printf ("dispatcher name=d source=0 "
+                       "d.src ! fakesink name=s sync=false "
+                       "d.src_0 ! fakesink name=s0 sync=false "
+                       "d.src_1 ! fakesink name=s1 "
+                       "filesrc location=%s ! matroskademux ! d.sink_0",
+          path);
+  GstElement *pipeline = launch (desc);
+  g_free (desc);
+  HandoffCount s, s0, s1;
+  s0.delay_us = 5000;
+  count_handoffs (pipeline, "s", s);
+  count_handoffs (pipeline, "s0", s0);
+  count_handoffs (pipeline, "s1", s1);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  GstMessage *msg = wait_eos_or_error (pipeline, 20);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  remove_file (path);
+  fail_unless (msg != NULL, "no EOS: src %d, src_0 %d, src_1 %d buffers",
+      s.buffers.load (), s0.buffers.load (), s1.buffers.load ());
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  fail_unless_equals_int (s.buffers.load (), FILE_FRAMES);
+  fail_unless_equals_int (s0.buffers.load (), FILE_FRAMES);
+  fail_unless_equals_int (s1.buffers.load (), FILE_FRAMES);
+}
+GST_END_TEST;
+
+/* A flushing seek on the file input passes the output threads' queues: no
+ * stale frame holds a sink, the outputs restart and reach EOS. */
+GST_START_TEST (test_file_input_seek)
+{
+  gchar *path = make_raw_file (FILE_FRAMES);
+  gchar *desc =
+      g_strdup_printf ("dispatcher name=d source=0 "
+                       "d.src_0 ! fakesink name=s0 sync=false "
+                       "d.src_1 ! fakesink name=s1 "
+                       "filesrc location=%s ! matroskademux ! d.sink_0",
+          path);
+  GstElement *pipeline = launch (desc);
+  g_free (desc);
+  HandoffCount s0, s1;
+  s0.delay_us = 5000;
+  count_handoffs (pipeline, "s0", s0);
+  count_handoffs (pipeline, "s1", s1);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  bool started = wait_for_buffers ({&s0, &s1}, 10);
+  gboolean seeked = gst_element_seek_simple (pipeline, GST_FORMAT_TIME,
+      (GstSeekFlags)(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+  GstMessage *msg = wait_eos_or_error (pipeline, 20);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  remove_file (path);
+  fail_unless (started);
+  fail_unless (seeked);
+  fail_unless (msg != NULL, "no EOS after the seek: src_0 %d, src_1 %d",
+      s0.buffers.load (), s1.buffers.load ());
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  /* The file again from its start after the seek, on both outputs. */
+  fail_unless (
+      s0.buffers.load () >= FILE_FRAMES + 10, "%d", s0.buffers.load ());
+  fail_unless (
+      s1.buffers.load () >= FILE_FRAMES + 10, "%d", s1.buffers.load ());
+}
+GST_END_TEST;
+
+/* Pulls a buffer from @h, waiting up to 2 s (the output's thread sends it
+ * a moment later); NULL when none came. */
+static GstBuffer *
+pull_within (GstHarness *h)
+{
+  for (int i = 0; i < 200; i++) {
+    GstBuffer *buf = gst_harness_try_pull (h);
+    if (buf)
+      return buf;
+    g_usleep (10 * 1000);
+  }
+  return NULL;
+}
+
+/* Audio that arrives before its port's first video frame (all of a short
+ * file's audio, say) goes out at once: with no media carried yet there is
+ * no lip sync to keep across a switch. */
+GST_START_TEST (test_audio_before_first_video)
+{
+  GstHarness *v0 =
+      gst_harness_new_with_padnames ("dispatcher", "sink_0", "src");
+  GstElement *d = v0->element;
+  GstHarness *a0 =
+      gst_harness_new_with_element (d, "audio_sink_0", "audio_src");
+  gst_harness_set_src_caps_str (v0, RAW_CAPS);
+  gst_harness_set_src_caps_str (
+      a0, "audio/x-raw,format=S16LE,rate=8000,channels=1,layout=interleaved");
+  g_object_set (d, "source", 0, NULL);
+
+  for (int i = 0; i < 3; i++)
+    gst_harness_push (a0, gray_frame (50 + i, i * FRAME));
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *b = pull_within (a0);
+    fail_unless (b != NULL, "audio buffer %d did not go out", i);
+    fail_unless_equals_int (first_byte (b), 50 + i);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * FRAME);
+    gst_buffer_unref (b);
+  }
+  gst_harness_push (v0, gray_frame (10, 0));
+  GstBuffer *b = pull_within (v0);
+  fail_unless (b != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (b), 0);
+  gst_buffer_unref (b);
+
+  gst_harness_teardown (a0);
+  gst_harness_teardown (v0);
+}
+GST_END_TEST;
+
+/* Bounded video and audio inputs into the always pads, each straight into
+ * a sink (as in docs/elements/dispatcher.md): both sinks preroll and the
+ * pipeline ends. */
+GST_START_TEST (test_video_and_audio_outputs_end)
+{
+  GstElement *pipeline =
+      launch ("dispatcher name=d source=0 "
+              "d.src ! videoconvert ! fakesink name=vs "
+              "d.audio_src ! audioconvert ! fakesink name=as "
+              "videotestsrc num-buffers=30 ! d.sink_0 "
+              "audiotestsrc num-buffers=30 ! d.audio_sink_0");
+  HandoffCount vs, as;
+  count_handoffs (pipeline, "vs", vs);
+  count_handoffs (pipeline, "as", as);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstMessage *msg = wait_eos_or_error (pipeline, 20);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  fail_unless (msg != NULL, "no EOS: video %d, audio %d buffers",
+      vs.buffers.load (), as.buffers.load ());
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  fail_unless_equals_int (vs.buffers.load (), 30);
+  fail_unless_equals_int (as.buffers.load (), 30);
+}
+GST_END_TEST;
+
+/* routes=abc in a launch line is set before the element has a bus, where a
+ * warning reaches nobody: the element refuses to start with an error that
+ * names the value.  Set while playing, a bad value stays a warning. */
+GST_START_TEST (test_invalid_routes_from_launch_line)
+{
+  GstElement *pipeline = launch ("dispatcher name=d routes=abc source=0 "
+                                 "d.src ! fakesink "
+                                 "videotestsrc num-buffers=5 ! d.sink_0");
+  GstStateChangeReturn ret =
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstMessage *msg = wait_eos_or_error (pipeline, 5);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  fail_unless_equals_int (ret, GST_STATE_CHANGE_FAILURE);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+      "no error for routes=abc");
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless_equals_string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "d");
+  fail_unless (strstr (err->message, "\"abc\"") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+
+  /* A good value set after the bad one: it starts. */
+  GstElement *d = gst_bin_get_by_name (GST_BIN (pipeline), "d");
+  g_object_set (d, "routes", "0>1", NULL);
+  ret = gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  fail_unless (ret != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND)
+               == GST_STATE_CHANGE_SUCCESS);
+  /* While playing: a warning, the routing and the run go on. */
+  GstBus *bus = gst_element_get_bus (pipeline);
+  g_object_set (d, "routes", "abc", NULL);
+  GstMessage *warning =
+      gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  gst_message_unref (warning);
+  gchar *routes = NULL;
+  g_object_get (d, "routes", &routes, NULL);
+  fail_unless_equals_string (routes, "0>1");
+  g_free (routes);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (d);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+/* Releasing output pads of a running launch line: a flowing one, then one
+ * whose consumer stopped taking data.  Each release returns at once (the
+ * stuck push is left to end on its own) and the other output keeps
+ * flowing. */
+GST_START_TEST (test_release_outputs_of_running_pipeline)
+{
+  GstElement *pipeline =
+      launch ("dispatcher name=d source=0 "
+              "d.src ! fakesink name=s d.src_0 ! fakesink name=s0 "
+              "d.src_1 ! fakesink name=s1 "
+              "videotestsrc is-live=true "
+              "! video/x-raw,width=64,height=48,framerate=30/1 ! d.sink_0");
+  HandoffCount s, s0, s1;
+  s0.block = true;
+  count_handoffs (pipeline, "s", s);
+  count_handoffs (pipeline, "s0", s0);
+  count_handoffs (pipeline, "s1", s1);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstElement *d = gst_bin_get_by_name (GST_BIN (pipeline), "d");
+  GstPad *src0 = gst_element_get_static_pad (d, "src_0");
+  GstPad *src1 = gst_element_get_static_pad (d, "src_1");
+
+  bool flowing = wait_for_buffers ({&s, &s1}, 5);
+  gst_element_release_request_pad (d, src1);
+  int at_release = s.buffers.load ();
+  bool after_first = wait_for_buffers ({&s}, at_release + 5);
+
+  gint64 start = g_get_monotonic_time ();
+  gst_element_release_request_pad (d, src0);
+  gint64 took_us = g_get_monotonic_time () - start;
+  at_release = s.buffers.load ();
+  bool after_second = wait_for_buffers ({&s}, at_release + 5);
+
+  s0.release ();
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (src0);
+  gst_object_unref (src1);
+  gst_object_unref (d);
+  gst_object_unref (pipeline);
+  fail_unless (
+      flowing, "src %d, src_1 %d", s.buffers.load (), s1.buffers.load ());
+  fail_unless (after_first, "src stopped after src_1 was released");
+  fail_unless (took_us < G_USEC_PER_SEC,
+      "releasing took %" G_GINT64_FORMAT " us", took_us);
+  fail_unless (after_second, "src stopped after src_0 was released");
+  fail_unless_equals_int (s0.buffers.load (), 1);
 }
 GST_END_TEST;
 
@@ -819,11 +1253,18 @@ dispatcher_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_routes);
+  tcase_add_test (tc, test_invalid_routes_from_launch_line);
   tcase_add_test (tc, test_raw_switch);
   tcase_add_test (tc, test_routes_override_source);
   tcase_add_test (tc, test_keyframe_switch_and_audio);
   tcase_add_test (tc, test_keyframe_request_coalescing);
   tcase_add_test (tc, test_release_mid_stream);
+  tcase_add_test (tc, test_stalled_output_stalls_nothing_else);
+  tcase_add_test (tc, test_file_input_loses_nothing);
+  tcase_add_test (tc, test_file_input_seek);
+  tcase_add_test (tc, test_release_outputs_of_running_pipeline);
+  tcase_add_test (tc, test_audio_before_first_video);
+  tcase_add_test (tc, test_video_and_audio_outputs_end);
   tcase_add_test (tc, test_vp8_switch);
   tcase_add_test (tc, test_vp8_switch_keyframe_request_ignored);
   tcase_add_test (tc, test_h264_switch);

@@ -1189,6 +1189,81 @@ GST_START_TEST (test_stalled_output_stalls_nothing_else)
 }
 GST_END_TEST;
 
+/* Releases @pad of @element on a thread of its own; says whether that
+ * returned within @ms (then joins it either way, after @unblock). */
+static bool
+release_returns_within (
+    GstElement *element, GstPad *pad, guint ms, SinkCount &unblock)
+{
+  struct Release {
+    GstElement *element;
+    GstPad *pad;
+    GMutex lock;
+    GCond cond;
+    bool done = false; /* lock */
+  } r;
+  r.element = element;
+  r.pad = pad;
+  g_mutex_init (&r.lock);
+  g_cond_init (&r.cond);
+  GThread *t = g_thread_new (
+      "release",
+      [] (gpointer data) -> gpointer {
+        Release *r = static_cast<Release *> (data);
+        gst_element_release_request_pad (r->element, r->pad);
+        g_mutex_lock (&r->lock);
+        r->done = true;
+        g_cond_broadcast (&r->cond);
+        g_mutex_unlock (&r->lock);
+        return NULL;
+      },
+      &r);
+  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&r.lock);
+  while (!r.done && g_cond_wait_until (&r.cond, &r.lock, end))
+    ;
+  const bool in_time = r.done;
+  g_mutex_unlock (&r.lock);
+  unblock.release ();
+  g_thread_join (t);
+  g_mutex_clear (&r.lock);
+  g_cond_clear (&r.cond);
+  return in_time;
+}
+
+GST_START_TEST (test_release_stalled_output)
+{
+  /* audio_src_0's consumer stops taking data after its first buffer; the
+   * pad is released meanwhile: that returns at once (the stuck push ends on
+   * its own later) and the composite goes on. */
+  GstElement *p = parse_or_fail (
+      "mcucompositor name=m width=320 height=240 framerate=15/1 ! "
+      "fakesink name=v sync=false async=false "
+      "m.audio_src_0 ! fakesink name=a0 sync=false async=false" TWO_LIVE_PORTS);
+  SinkCount v, a0;
+  a0.block = true;
+  count_sink (p, "v", v);
+  count_sink (p, "a0", a0);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (int i = 0; i < 500 && (a0.buffers < 1 || v.buffers < 3); i++)
+    g_usleep (10 * 1000);
+  GstElement *m = gst_bin_get_by_name (GST_BIN (p), "m");
+  GstPad *pad = gst_element_get_static_pad (m, "audio_src_0");
+  const bool in_time = release_returns_within (m, pad, 1000, a0);
+  const guint before = v.buffers;
+  for (int i = 0; i < 500 && v.buffers < before + 5; i++)
+    g_usleep (10 * 1000);
+  const guint after = v.buffers;
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (pad);
+  gst_object_unref (m);
+  gst_object_unref (p);
+  fail_unless (in_time, "releasing a stalled output did not return in 1 s");
+  fail_unless (
+      after >= before + 5, "composite: %u then %u buffers", before, after);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_eos_on_every_output_with_audio)
 {
   /* Issue 10 item 12: with audio_src (and a mix-minus) linked, EOS reaches
@@ -1277,6 +1352,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_not_live);
   tcase_add_test (tc, test_outputs_never_block_each_other);
   tcase_add_test (tc, test_stalled_output_stalls_nothing_else);
+  tcase_add_test (tc, test_release_stalled_output);
   tcase_add_test (tc, test_eos_on_every_output_with_audio);
   return s;
 }
