@@ -125,21 +125,16 @@
 #include <string>
 #include <vector>
 
-#include "mcuaudiomix.h"
-#include "mcudraw.h"
-#include "mculayout.h"
-#include "outputpusher.h"
+#include "gstmcucompositorprivate.h"
 #include "tilescaler.h"
 
 /* The layout geometry (mculayout.h) and the pixel work (mcudraw.h). */
 using namespace mcu;
 
-GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
+GST_DEBUG_CATEGORY (gst_mcu_compositor_debug);
 #define GST_CAT_DEFAULT gst_mcu_compositor_debug
 
-/* Lock order: the element's object lock and a pad's object lock are never
- * held together; McuCompositorPrivate::audio_lock is never taken while
- * holding an object lock. */
+/* Lock order: see gstmcucompositorprivate.h. */
 
 #define DEFAULT_WIDTH 0
 #define DEFAULT_HEIGHT 0
@@ -157,8 +152,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_mcu_compositor_debug);
 #define FALLBACK_HEIGHT 720
 #define FALLBACK_FPS_N 30
 #define FALLBACK_FPS_D 1
-#define FALLBACK_RATE 48000
-#define FALLBACK_CHANNELS 2
 
 /* auto-speaker: a port becomes the speaker after being the loudest for this
  * long, and only when its level (RMS, full scale 1) is above the minimum. */
@@ -242,59 +235,6 @@ static GstStaticPadTemplate audio_src_minus_template =
 
 /* ------------------------------------------------------------------------ */
 /* Pads */
-
-struct McuPadState {
-  /* Set in the CAPS event (aggregator thread), read there: the pad's object
-   * lock guards it since the event may run on the pad's streaming thread. */
-  GstVideoInfo info;
-  gboolean have_info = FALSE;
-
-  /* Aggregator (src) thread only. */
-  GstBuffer *current = nullptr;
-  GstVideoInfo current_info;
-  GstClockTime current_rt = GST_CLOCK_TIME_NONE;
-  TileConverter converter;
-  GstBuffer *blend_buffer = nullptr; /* tile-sized scratch for alpha < 1 */
-  GstVideoInfo blend_info;
-
-  ~McuPadState ()
-  {
-    gst_clear_buffer (&current);
-    gst_clear_buffer (&blend_buffer);
-  }
-};
-
-struct _GstMcuCompositorPad {
-  GstAggregatorPad parent;
-
-  guint port; /* constant after creation */
-
-  /* Guarded by the pad's object lock. */
-  gint order;
-  gboolean visible;
-  gboolean speaker;
-  gint xpos, ypos, width, height;
-  guint zorder;
-  gdouble alpha;
-  gchar *label;
-
-  McuPadState *state;
-};
-
-struct _GstMcuCompositorAudioPad {
-  GstAggregatorPad parent;
-
-  guint port; /* constant after creation */
-
-  /* Guarded by the pad's object lock: the caps of the stream, and a serial
-   * bumped on each change so the aggregator thread passes them on once. */
-  GstCaps *caps;
-  guint caps_serial;
-
-  /* Aggregator thread only. */
-  guint applied_serial;
-  gboolean caps_ok;
-};
 
 G_DEFINE_TYPE (
     GstMcuCompositorPad, gst_mcu_compositor_pad, GST_TYPE_AGGREGATOR_PAD);
@@ -499,92 +439,6 @@ gst_mcu_compositor_audio_pad_init (GstMcuCompositorAudioPad *pad)
 
 /* ------------------------------------------------------------------------ */
 /* Element */
-
-/* One audio output: audio_src (full mix) or audio_src_%u (mix-minus). */
-struct AudioOut {
-  GstPad *pad = nullptr; /* owned reference */
-  gboolean minus = FALSE;
-  guint port = 0;
-  /* Aggregator thread only: sticky events still to send. */
-  bool need_stream_start = true;
-  bool need_caps = true;
-  bool need_segment = true;
-  /* The output's own streaming thread (constant after creation). */
-  std::unique_ptr<OutputPusher> pusher;
-
-  explicit AudioOut (GstPad *p)
-      : pad (GST_PAD (gst_object_ref (p))), pusher (new OutputPusher (p))
-  {}
-  ~AudioOut ()
-  {
-    pusher.reset ();
-    gst_object_unref (pad);
-  }
-};
-
-struct LayoutEntry {
-  guint port;
-  gint x, y, width, height;
-
-  bool operator== (const LayoutEntry &o) const
-  {
-    return port == o.port && x == o.x && y == o.y && width == o.width
-           && height == o.height;
-  }
-};
-
-struct McuCompositorPrivate {
-  /* Aggregator thread only (negotiated_src_caps runs there too). */
-  GstVideoInfo out_info;
-  bool have_out_info = false;
-  GstClockTime ts_offset = GST_CLOCK_TIME_NONE;
-  guint64 nframes = 0;
-  bool discont = false; /* frames were skipped: flag the next one */
-  std::vector<LayoutEntry> last_layout;
-  GstMcuCompositorLayout last_layout_kind = GST_MCU_COMPOSITOR_LAYOUT_GRID;
-  bool layout_posted = false;
-  /* Background and label colours converted to the output format. */
-  guint bg_argb = 0;
-  GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
-  PlanePixel bg_pixel, label_box_pixel, label_text_pixel;
-  /* auto-speaker: the port shown large, and the one about to be. */
-  guint auto_speaker = G_MAXUINT;
-  guint speaker_candidate = G_MAXUINT;
-  GstClockTime speaker_candidate_since = GST_CLOCK_TIME_NONE;
-
-  /* Guarded by audio_lock (audio_info is only written by the aggregator
-   * thread, which may read it without the lock). */
-  std::mutex audio_lock;
-  std::unique_ptr<McuAudioMix> mix;
-  GstAudioInfo audio_info;
-  std::set<guint> mix_ports;
-  std::vector<std::shared_ptr<AudioOut>> audio_outs;
-  std::map<guint, double> levels;
-  bool outputs_running = false; /* between start and stop */
-
-  /* The composite's own streaming thread (constant after init). */
-  std::unique_ptr<OutputPusher> video_out;
-};
-
-struct _GstMcuCompositor {
-  GstAggregator parent;
-
-  GstPad *audio_srcpad; /* constant after init */
-
-  /* Guarded by the object lock. */
-  gint width, height, fps_n, fps_d;
-  guint background;
-  GstMcuCompositorLayout layout;
-  GstMcuCompositorTileFit tile_fit;
-  gboolean auto_speaker;
-  guint signal_timeout;
-  guint max_tiles;
-  gboolean force_live;
-
-  gboolean registered; /* in the hub registry; dispose only */
-
-  McuCompositorPrivate *priv;
-};
 
 static void gst_mcu_compositor_child_proxy_init (gpointer g_iface, gpointer);
 
@@ -798,11 +652,6 @@ gst_mcu_compositor_create_new_pad (GstAggregator *agg, GstPadTemplate *templ,
   GST_DEBUG_OBJECT (agg, "new pad %" GST_PTR_FORMAT " for port %u", pad, port);
   return pad;
 }
-
-static gboolean gst_mcu_compositor_audio_src_query (
-    GstPad *pad, GstObject *parent, GstQuery *query);
-static gboolean gst_mcu_compositor_audio_src_event (
-    GstPad *pad, GstObject *parent, GstEvent *event);
 
 static GstPad *
 gst_mcu_compositor_request_new_pad (GstElement *element, GstPadTemplate *templ,
@@ -1133,158 +982,6 @@ gst_mcu_compositor_audio_pad_flush (
 }
 
 /* ------------------------------------------------------------------------ */
-/* Audio outputs */
-
-static GstCaps *
-audio_fixate (GstCaps *caps)
-{
-  caps = gst_caps_make_writable (caps);
-  caps = gst_caps_truncate (caps);
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  gst_structure_fixate_field_nearest_int (s, "rate", FALLBACK_RATE);
-  gst_structure_fixate_field_nearest_int (s, "channels", FALLBACK_CHANNELS);
-  gst_structure_fixate_field_string (s, "format", "S16LE");
-  caps = gst_caps_fixate (caps);
-  return caps;
-}
-
-/* Chooses the output audio format from what downstream of the audio
- * outputs accepts.  With audio_lock held. */
-static void
-setup_audio (GstMcuCompositor *self)
-{
-  McuCompositorPrivate *priv = self->priv;
-  GstCaps *templ = gst_static_pad_template_get_caps (&audio_src_template);
-  /* Ask audio_src's peer, or the first linked mix-minus output's. */
-  GstPad *ask = self->audio_srcpad;
-  if (!gst_pad_is_linked (ask)) {
-    for (auto &o : priv->audio_outs) {
-      if (gst_pad_is_linked (o->pad)) {
-        ask = o->pad;
-        break;
-      }
-    }
-  }
-  GstCaps *peer = gst_pad_peer_query_caps (ask, templ);
-  GstCaps *caps;
-  if (peer && !gst_caps_is_empty (peer)) {
-    caps = gst_caps_intersect (peer, templ);
-    if (gst_caps_is_empty (caps))
-      gst_caps_replace (&caps, templ);
-  } else {
-    caps = gst_caps_ref (templ);
-  }
-  gst_clear_caps (&peer);
-  gst_caps_unref (templ);
-  caps = audio_fixate (caps);
-  if (!gst_audio_info_from_caps (&priv->audio_info, caps))
-    gst_audio_info_set_format (&priv->audio_info, GST_AUDIO_FORMAT_S16LE,
-        FALLBACK_RATE, FALLBACK_CHANNELS, NULL);
-  gst_caps_unref (caps);
-  priv->mix.reset (new McuAudioMix (priv->audio_info));
-  priv->mix_ports.clear ();
-  priv->levels.clear ();
-  GST_INFO_OBJECT (self, "audio output: %d Hz, %d channels",
-      GST_AUDIO_INFO_RATE (&priv->audio_info),
-      GST_AUDIO_INFO_CHANNELS (&priv->audio_info));
-}
-
-static gboolean
-gst_mcu_compositor_audio_src_query (
-    GstPad *pad, GstObject *parent, GstQuery *query)
-{
-  GstMcuCompositor *self = GST_MCU_COMPOSITOR (parent);
-
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS: {
-      GstCaps *filter, *caps = gst_pad_get_current_caps (pad);
-      if (!caps)
-        caps = gst_pad_get_pad_template_caps (pad);
-      gst_query_parse_caps (query, &filter);
-      if (filter) {
-        GstCaps *tmp =
-            gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-        gst_caps_unref (caps);
-        caps = tmp;
-      }
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
-      return TRUE;
-    }
-    case GST_QUERY_ACCEPT_CAPS: {
-      GstCaps *caps, *templ = gst_pad_get_pad_template_caps (pad);
-      gst_query_parse_accept_caps (query, &caps);
-      gst_query_set_accept_caps_result (
-          query, gst_caps_can_intersect (caps, templ));
-      gst_caps_unref (templ);
-      return TRUE;
-    }
-    case GST_QUERY_LATENCY:
-    case GST_QUERY_POSITION:
-    case GST_QUERY_DURATION:
-    case GST_QUERY_SEEKING:
-    case GST_QUERY_SEGMENT:
-      /* Same timing as the video output. */
-      return gst_pad_query (GST_AGGREGATOR_SRC_PAD (self), query);
-    default:
-      return gst_pad_query_default (pad, parent, query);
-  }
-}
-
-static gboolean
-gst_mcu_compositor_audio_src_event (
-    GstPad *pad, GstObject *parent, GstEvent *event)
-{
-  /* Audio outputs follow the video output; nothing to do upstream. */
-  gst_event_unref (event);
-  return TRUE;
-}
-
-static std::vector<std::shared_ptr<AudioOut>>
-audio_outs_snapshot (McuCompositorPrivate *priv)
-{
-  std::lock_guard<std::mutex> guard (priv->audio_lock);
-  return priv->audio_outs;
-}
-
-/* Sends the sticky events @out still owes downstream. */
-static void
-push_audio_sticky (
-    GstMcuCompositor *self, AudioOut &out, const GstSegment *segment)
-{
-  McuCompositorPrivate *priv = self->priv;
-  if (out.need_stream_start) {
-    gchar *id = g_strdup_printf ("%08x%08x/%s", g_random_int (),
-        g_random_int (), GST_OBJECT_NAME (out.pad));
-    GstEvent *ev = gst_event_new_stream_start (id);
-    gst_event_set_group_id (ev, gst_util_group_id_next ());
-    g_free (id);
-    out.pusher->push_event (ev);
-    out.need_stream_start = false;
-  }
-  if (out.need_caps) {
-    GstCaps *caps = gst_audio_info_to_caps (&priv->audio_info);
-    out.pusher->push_event (gst_event_new_caps (caps));
-    gst_caps_unref (caps);
-    out.need_caps = false;
-  }
-  if (out.need_segment) {
-    out.pusher->push_event (gst_event_new_segment (segment));
-    out.need_segment = false;
-  }
-}
-
-static void
-push_audio (GstMcuCompositor *self, AudioOut &out, GstBuffer *buf,
-    const GstSegment *segment)
-{
-  push_audio_sticky (self, out, segment);
-  /* Queued for the output's own thread: a blocked consumer of one output
-   * loses its own buffers and holds up nothing else. */
-  out.pusher->push_buffer (buf);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Aggregation */
 
 /* What one video pad contributes to a frame, read once per frame. */
@@ -1405,83 +1102,6 @@ take_audio (GstMcuCompositor *self, GstMcuCompositorAudioPad *pad,
 }
 
 /* Renders and pushes the audio of the frame's period. */
-static void
-output_audio (GstMcuCompositor *self, const GstSegment *segment,
-    GstClockTime ts_offset, guint64 nframes, gint fps_n, gint fps_d,
-    const std::set<guint> &audio_ports)
-{
-  McuCompositorPrivate *priv = self->priv;
-  std::vector<std::shared_ptr<AudioOut>> outs = audio_outs_snapshot (priv);
-  GstBuffer *full = NULL;
-  std::map<guint, GstBuffer *> minus;
-  GstClockTime pts;
-  guint n_samples;
-
-  {
-    std::lock_guard<std::mutex> guard (priv->audio_lock);
-    if (!priv->mix)
-      return;
-    /* Ports whose audio pad went away. */
-    for (auto it = priv->mix_ports.begin (); it != priv->mix_ports.end ();) {
-      if (!audio_ports.count (*it)) {
-        priv->mix->remove_port (*it);
-        priv->levels.erase (*it);
-        it = priv->mix_ports.erase (it);
-      } else {
-        ++it;
-      }
-    }
-    const gint rate = GST_AUDIO_INFO_RATE (&priv->audio_info);
-    /* Exact sample positions from the frame count: no drift. */
-    const guint64 s0 =
-        gst_util_uint64_scale (nframes, (guint64)rate * fps_d, fps_n);
-    const guint64 s1 =
-        gst_util_uint64_scale (nframes + 1, (guint64)rate * fps_d, fps_n);
-    n_samples = (guint)(s1 - s0);
-    pts = ts_offset + gst_util_uint64_scale (s0, GST_SECOND, rate);
-    if (n_samples == 0)
-      return;
-    for (auto &o : outs)
-      if (o->minus)
-        minus[o->port] = NULL;
-    const GstClockTime rt =
-        gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
-    priv->mix->render (rt, n_samples, &full, minus);
-    for (guint port : priv->mix_ports)
-      priv->levels[port] = priv->mix->level (port);
-
-    const GstClockTime duration =
-        gst_util_uint64_scale (s1, GST_SECOND, rate) - (pts - ts_offset);
-    auto stamp = [&] (GstBuffer *b) {
-      if (!b)
-        return;
-      GST_BUFFER_PTS (b) = pts;
-      GST_BUFFER_DURATION (b) = duration;
-      GST_BUFFER_OFFSET (b) = s0;
-      GST_BUFFER_OFFSET_END (b) = s1;
-    };
-    stamp (full);
-    for (auto &m : minus)
-      stamp (m.second);
-  }
-
-  for (auto &o : outs) {
-    GstBuffer *buf;
-    if (o->minus) {
-      buf = minus[o->port];
-      minus[o->port] = NULL;
-    } else {
-      buf = full;
-      full = NULL;
-    }
-    if (buf)
-      push_audio (self, *o, buf, segment);
-  }
-  gst_clear_buffer (&full);
-  for (auto &m : minus)
-    gst_clear_buffer (&m.second);
-}
-
 static void
 post_layout_message (GstMcuCompositor *self, GstClockTime running_time,
     GstClockTime stream_time, GstMcuCompositorLayout layout,
@@ -1753,8 +1373,8 @@ finish_at_eos (GstMcuCompositor *self, const GstSegment *segment)
 {
   McuCompositorPrivate *priv = self->priv;
   GST_INFO_OBJECT (self, "all inputs are at EOS");
-  for (auto &o : audio_outs_snapshot (priv)) {
-    push_audio_sticky (self, *o, segment);
+  for (auto &o : mcu_audio_outputs (priv)) {
+    mcu_audio_push_sticky (self, *o, segment);
     o->pusher->push_event (gst_event_new_eos ());
   }
   priv->video_out->wait_drained ();
@@ -1921,7 +1541,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   {
     std::lock_guard<std::mutex> guard (priv->audio_lock);
     if (!priv->mix)
-      setup_audio (self);
+      mcu_audio_setup (self);
   }
 
   FrameInputs inputs;
@@ -1966,8 +1586,8 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
   }
 
   post_layout_if_changed (self, w, settings.layout, tiles);
-  output_audio (self, &w.segment, w.ts_offset, w.nframes, fps_n, fps_d,
-      inputs.audio_ports);
+  mcu_audio_output_frame (self, &w.segment, w.ts_offset, w.nframes, fps_n,
+      fps_d, inputs.audio_ports);
 
   GstAggregatorPad *srcpad = GST_AGGREGATOR_PAD (agg->srcpad);
   GST_OBJECT_LOCK (srcpad);
