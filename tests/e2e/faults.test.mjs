@@ -31,6 +31,8 @@ const consoleUrl = (room) => `${room.url}console.html?role=operator&token=${toke
 const connected = () => window.room && window.room.connectionState === 'connected';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const roomLog = (name) => path.join(process.env.ROOMS_BUILD_ROOT, 'meson-logs', `faults-${name}-room.log`);
+
 // A room per test, browsers per test, and everything killed after it.
 async function withShow(name, maxPresenters, fn) {
   const text = churnRoomText({ maxPresenters }).replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
@@ -40,8 +42,10 @@ async function withShow(name, maxPresenters, fn) {
   try {
     await fn(room, launch);
     assert.equal(room.proc.exitCode, null, `gst-room exited:\n${room.output()}`);
+    // ROOMS_E2E_KEEP_LOGS=1: keep gst-room's output of passing tests too
+    if (process.env.ROOMS_E2E_KEEP_LOGS) writeFileSync(roomLog(name), room.output());
   } catch (e) {
-    const log = path.join(process.env.ROOMS_BUILD_ROOT, 'meson-logs', `faults-${name}-room.log`);
+    const log = roomLog(name);
     writeFileSync(log, room.output());
     console.log(`# gst-room's output: ${log}`);
     throw e;

@@ -547,16 +547,20 @@ Room::remove_peer (guint id)
       [id] (const std::unique_ptr<Peer> &p) { return p->id () == id; });
   if (it == peers_.end ())
     return;
-  /* Out of the list first, then freed, then the others are told: nobody
-   * can reach a peer that is being torn down. */
+  /* Out of the list first: nobody can reach a peer that is being torn
+   * down.  The others are told at once (the console drops a killed
+   * presenter without waiting for its pipeline), then it is freed. */
   std::unique_ptr<Peer> peer = std::move (*it);
   peers_.erase (it);
   const RoomRoleSpec &role = peer->role ();
-  peer.reset ();
-  if (role.cross_route)
-    update_cross_routes (role);
   for (RoomListener *l : std::vector<RoomListener *> (listeners_))
     l->peer_left (id);
+  gint64 t0 = g_get_monotonic_time ();
+  peer.reset ();
+  GST_INFO ("peer %u torn down in %" G_GINT64_FORMAT " ms", id,
+      (g_get_monotonic_time () - t0) / 1000);
+  if (role.cross_route)
+    update_cross_routes (role);
 }
 
 void

@@ -30,7 +30,8 @@ std::string room_report_error (GstMessage *msg);
 
 /* Whoever follows the room's peers (the live show).  The room calls back
  * only through this: after its pipelines started, after a peer joined, and
- * after one left and was freed. */
+ * after one left (out of the peer list, its pipeline still being torn
+ * down). */
 class RoomListener {
 public:
   virtual void room_started () {}
@@ -65,7 +66,7 @@ public:
       const std::string &address, Peer::SendFunc send, Peer::FailFunc fail,
       std::string &error);
   Peer *find_peer (guint id) const;
-  /* Frees the peer; listeners hear of it once, after it is gone. */
+  /* Takes the peer out of the room, tells listeners once, frees it. */
   void remove_peer (guint id);
   int count_peers (const std::string &role) const;
   /* The process's file limit (raised at start) and how many peers it
