@@ -61,6 +61,16 @@
  * the hub's pipeline use different clocks.  It posts `EOS` when all its used
  * inputs reached EOS.
  *
+ * A hubport whose input comes, within its own pipeline, from the hub it
+ * attaches to (`mcucompositor name=m ! hubport hub=m`, or a dispatcher's
+ * output through other elements into a hubport on that dispatcher) would feed
+ * the hub what the hub sends it: attaching is refused with the error
+ * `CORE / PAD` "hubport is fed by its own hub 'X' (PATH): a loop, refused"
+ * and the state change fails.  A loop made after the port attached is not
+ * refused, but a query, event or buffer that comes back round it to the pad
+ * passing it on is dropped (a query is left unanswered, a latency query
+ * answered as live without latency) instead of recursing.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 mcucompositor name=m width=320 height=240 ! videoconvert ! \
@@ -89,9 +99,12 @@
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_hub_port_debug);
 #define GST_CAT_DEFAULT gst_hub_port_debug
@@ -399,6 +412,230 @@ toplevel_of (GstElement *element)
   return GST_ELEMENT (top);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Loops: a hubport fed by the hub it feeds */
+
+/* A hubport joins two pads that GStreamer sees as unrelated (the participant's
+ * and the hub's), so the graph may form a loop GStreamer cannot see: the hub's
+ * output back into our sink pad.  Queries and upstream events we forward would
+ * then come back to the same pad of ours, in the same thread, until the stack
+ * overflows; buffers pushed into a hub that pushes them straight back would do
+ * the same.  Each pad of ours is remembered on the calling thread while it
+ * forwards something; coming back to it is refused.  The depth is bounded too:
+ * forwarding across more hubports than this in one thread is a loop as well. */
+#define MAX_FORWARD_DEPTH 16
+
+namespace {
+
+thread_local GstPad *forwarding_pads[MAX_FORWARD_DEPTH];
+thread_local int forwarding_depth = 0;
+
+class ForwardGuard {
+public:
+  explicit ForwardGuard (GstPad *pad)
+  {
+    for (int i = 0; i < forwarding_depth; i++) {
+      if (forwarding_pads[i] == pad) {
+        GST_WARNING_OBJECT (pad, "came back to this pad in a loop; refused");
+        return;
+      }
+    }
+    if (forwarding_depth == MAX_FORWARD_DEPTH) {
+      GST_WARNING_OBJECT (pad, "forwarding nested too deep; refused");
+      return;
+    }
+    forwarding_pads[forwarding_depth++] = pad;
+    entered_ = true;
+  }
+  ~ForwardGuard ()
+  {
+    if (entered_)
+      forwarding_depth--;
+  }
+  ForwardGuard (const ForwardGuard &) = delete;
+  ForwardGuard &operator= (const ForwardGuard &) = delete;
+
+  /* False: this pad is already forwarding in this thread (a loop). */
+  bool entered () const { return entered_; }
+
+private:
+  bool entered_ = false;
+};
+
+} // namespace
+
+/* The answer to a query that came back in a loop: a loop adds no latency that
+ * could be measured, anything else is unanswered. */
+static gboolean
+answer_looped_query (GstQuery *query)
+{
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return FALSE;
+  gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+  return TRUE;
+}
+
+/* "element:pad", or "" for pads that are no element's (the inner side of a
+ * ghost pad, the pads a hubport links to its hub). */
+static std::string
+pad_label (GstPad *pad)
+{
+  std::string label;
+  GstObject *parent = gst_pad_get_parent (pad);
+  if (parent && GST_IS_ELEMENT (parent)) {
+    gchar *element = gst_object_get_name (parent);
+    gchar *name = gst_object_get_name (GST_OBJECT (pad));
+    label = std::string (element) + ":" + name;
+    g_free (element);
+    g_free (name);
+  }
+  if (parent)
+    gst_object_unref (parent);
+  return label;
+}
+
+/* The sink pads upstream of @src within its element: its internal links (the
+ * element knows best), or else every sink pad of the element.  Each is added
+ * to @out with a ref. */
+static void
+sink_pads_feeding (GstPad *src, GstElement *element, std::vector<GstPad *> &out)
+{
+  GstIterator *it = gst_pad_iterate_internal_links (src);
+  if (it) {
+    GValue item = G_VALUE_INIT;
+    bool done = false;
+    while (!done) {
+      switch (gst_iterator_next (it, &item)) {
+        case GST_ITERATOR_OK: {
+          GstPad *pad = GST_PAD (g_value_get_object (&item));
+          if (GST_PAD_IS_SINK (pad))
+            out.push_back (GST_PAD (gst_object_ref (pad)));
+          g_value_reset (&item);
+          break;
+        }
+        case GST_ITERATOR_RESYNC:
+          gst_iterator_resync (it); /* duplicates are skipped by the caller */
+          break;
+        default:
+          done = true;
+          break;
+      }
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+    return;
+  }
+  GST_OBJECT_LOCK (element);
+  for (GList *l = element->sinkpads; l; l = l->next)
+    out.push_back (GST_PAD (gst_object_ref (l->data)));
+  GST_OBJECT_UNLOCK (element);
+}
+
+/* How many pads a loop search looks at, at most: a pipeline is far smaller. */
+#define MAX_LOOP_SEARCH 4096
+
+/* Whether what enters our sink pads comes, through elements of our own
+ * pipeline, out of @hub: then every buffer, query and event we hand to the hub
+ * comes straight back to us (a stack overflow), and EOS waits on itself (a
+ * hang).  Walks upstream from our sink pads, through each element's internal
+ * links, into bins through ghost pads, and from a hubport's source pads to its
+ * hub (our own source pads carry what @hub sends).  On a loop @path tells the
+ * way from the hub to us. */
+static bool
+gst_hub_port_find_loop (GstHubPort *self, GstElement *hub, std::string &path)
+{
+  GstElement *our_top = toplevel_of (GST_ELEMENT (self));
+  std::vector<GstPad *> work;              /* sink pads to look upstream of */
+  std::map<GstPad *, GstPad *> downstream; /* where the walk came from */
+  std::vector<GstPad *> held;              /* a ref on every pad seen */
+  GstPad *found = NULL;                    /* the pad of @hub feeding us */
+
+  /* Takes @pad (a ref); false when it was seen before. */
+  auto visit = [&] (GstPad *pad, GstPad *from) {
+    if (downstream.count (pad)) {
+      gst_object_unref (pad);
+      return false;
+    }
+    downstream[pad] = from;
+    held.push_back (pad);
+    return true;
+  };
+  auto visit_sinks = [&] (std::vector<GstPad *> &pads, GstPad *from) {
+    for (GstPad *pad : pads)
+      if (visit (pad, from))
+        work.push_back (pad);
+    pads.clear ();
+  };
+
+  std::vector<GstPad *> start;
+  for (HubPortInput &input : self->priv->inputs)
+    start.push_back (GST_PAD (gst_object_ref (input.sinkpad)));
+  visit_sinks (start, NULL);
+
+  while (!work.empty () && !found && held.size () < MAX_LOOP_SEARCH) {
+    GstPad *sink = work.back ();
+    work.pop_back ();
+    GstPad *src = gst_pad_get_peer (sink);
+    if (src == NULL || !visit (src, sink))
+      continue;
+    GstObject *parent = gst_pad_get_parent (src);
+    if (parent == NULL)
+      continue; /* a hubport's own pad into a hub: not followed */
+    if (GST_IS_PAD (parent)) {
+      /* The inner side of a ghost sink pad: on upstream of the ghost pad. */
+      if (visit (GST_PAD (parent), src))
+        work.push_back (GST_PAD (parent));
+      continue;
+    }
+    GstElement *element = GST_ELEMENT (parent);
+    GstElement *element_top = toplevel_of (element);
+    bool in_our_pipeline = element_top == our_top;
+    gst_object_unref (element_top);
+    std::vector<GstPad *> next;
+    if (!in_our_pipeline) {
+      /* Another pipeline: not this hubport's business. */
+    } else if (element == hub || element == GST_ELEMENT (self)) {
+      found = src;
+    } else if (GST_IS_HUB_PORT (element)) {
+      /* Another hubport's source pads carry what its hub sends. */
+      gchar *name = NULL;
+      g_object_get (element, "hub", &name, NULL);
+      GstElement *its_hub = name ? gst_room_hub_registry_lookup (name) : NULL;
+      g_free (name);
+      if (its_hub == hub) {
+        found = src;
+      } else if (its_hub) {
+        GST_OBJECT_LOCK (its_hub);
+        for (GList *l = its_hub->sinkpads; l; l = l->next)
+          next.push_back (GST_PAD (gst_object_ref (l->data)));
+        GST_OBJECT_UNLOCK (its_hub);
+      }
+      if (its_hub)
+        gst_object_unref (its_hub);
+    } else {
+      sink_pads_feeding (src, element, next);
+    }
+    gst_object_unref (element);
+    visit_sinks (next, src);
+  }
+
+  if (found) {
+    /* From the hub's pad down to ours, naming element pads only. */
+    for (GstPad *pad = found; pad; pad = downstream[pad]) {
+      std::string label = pad_label (pad);
+      if (label.empty ())
+        continue;
+      if (!path.empty ())
+        path += " -> ";
+      path += label;
+    }
+  }
+  for (GstPad *pad : held)
+    gst_object_unref (pad);
+  gst_object_unref (our_top);
+  return found != NULL;
+}
+
 static gboolean
 copy_sticky_to_feed (GstPad *pad, GstEvent **event, gpointer user_data)
 {
@@ -642,6 +879,11 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_buffer_unref (buffer); /* it went round a loop */
+    return GST_FLOW_OK;
+  }
 
   input->started = true;
   gst_hub_port_ensure_input (self, input);
@@ -669,6 +911,11 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
 
   if (GST_EVENT_IS_SERIALIZED (event))
     gst_hub_port_resync_feed (input);
@@ -712,6 +959,9 @@ static gboolean
 gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
 
   if (GST_QUERY_IS_SERIALIZED (query))
     gst_hub_port_resync_feed (input);
@@ -752,6 +1002,11 @@ static gboolean
 gst_hub_port_feed_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
   if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
     gst_event_unref (event);
     return FALSE;
@@ -764,6 +1019,9 @@ static gboolean
 gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   if (gst_pad_peer_query (input->sinkpad, query))
     return TRUE;
   if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
@@ -834,6 +1092,9 @@ static gboolean
 gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
     case GST_QUERY_ACCEPT_CAPS:
@@ -1084,6 +1345,11 @@ gst_hub_port_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
   bool requested;
   {
     std::lock_guard<std::mutex> guard (self->priv->link_lock);
@@ -1103,6 +1369,9 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   GstPad *hubpad = NULL;
   bool requested = false;
   {
@@ -1193,9 +1462,15 @@ gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
   gst_object_unref (self);
 }
 
-/* Looks the hub up and connects the port.  Returns false (and says why in
- * @error) when there is no such hub. */
-static bool
+enum class AttachResult {
+  ATTACHED,
+  NO_HUB,  /* no hub of that name (yet): see wait-for-hub */
+  REFUSED, /* an element error was posted */
+};
+
+/* Looks the hub up and connects the port.  Says why in @error when there is
+ * no such hub; posts an error when the hub feeds the hubport (a loop). */
+static AttachResult
 gst_hub_port_attach (GstHubPort *self, std::string &error)
 {
   GstHubPortPrivate *priv = self->priv;
@@ -1203,22 +1478,36 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
   {
     std::lock_guard<std::mutex> guard (priv->link_lock);
     if (priv->attached)
-      return true;
+      return AttachResult::ATTACHED;
     name = priv->hub_name;
   }
   if (name.empty ()) {
     error = "property 'hub' is not set";
-    return false;
+    return AttachResult::NO_HUB;
   }
   GstElement *hub = gst_room_hub_registry_lookup (name.c_str ());
   if (hub == NULL) {
     error = "no hub named '" + name + "' in this process";
-    return false;
+    return AttachResult::NO_HUB;
   }
   if (hub_request_template (hub, "sink_%u") == NULL) {
     error = "element '" + name + "' is not a hub (it has no sink_%u pads)";
     gst_object_unref (hub);
-    return false;
+    return AttachResult::NO_HUB;
+  }
+  std::string loop;
+  if (gst_hub_port_find_loop (self, hub, loop)) {
+    gst_object_unref (hub);
+    {
+      std::lock_guard<std::mutex> guard (priv->link_lock);
+      priv->waiting = false;
+    }
+    GST_ELEMENT_ERROR (self, CORE, PAD,
+        ("hubport is fed by its own hub '%s' (%s): a loop, refused",
+            name.c_str (), loop.c_str ()),
+        ("what the hub sends this port would come back into it; feed the "
+         "hubport from elsewhere or attach it to another hub"));
+    return AttachResult::REFUSED;
   }
 
   gint port;
@@ -1259,7 +1548,7 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
         self, "attached to hub %s as port %d", name.c_str (), port);
     g_object_notify (G_OBJECT (self), "port");
   }
-  return true;
+  return AttachResult::ATTACHED;
 }
 
 /* Releases every pad requested from the hub.  Safe to call at any time, from
@@ -1390,7 +1679,10 @@ gst_hub_port_change_state (GstElement *element, GstStateChange transition)
       }
       priv->eos_posted = false;
       std::string error;
-      if (!gst_hub_port_attach (self, error)) {
+      AttachResult attached = gst_hub_port_attach (self, error);
+      if (attached == AttachResult::REFUSED)
+        return GST_STATE_CHANGE_FAILURE;
+      if (attached == AttachResult::NO_HUB) {
         bool wait;
         {
           std::lock_guard<std::mutex> guard (priv->link_lock);
@@ -1404,7 +1696,8 @@ gst_hub_port_change_state (GstElement *element, GstStateChange transition)
         }
         GST_INFO_OBJECT (self, "%s; waiting for it", error.c_str ());
         /* It may have appeared between the lookup and setting `waiting`. */
-        gst_hub_port_attach (self, error);
+        if (gst_hub_port_attach (self, error) == AttachResult::REFUSED)
+          return GST_STATE_CHANGE_FAILURE;
       }
       break;
     }

@@ -1248,6 +1248,124 @@ GST_START_TEST (test_mcu_participant_eos)
 }
 GST_END_TEST;
 
+/* ---------------------------------------------------------------------- */
+/* Loops: a hubport fed by the hub it feeds */
+
+/* Sets @description PLAYING and returns the first error or EOS within 10 s
+ * (NULL: neither, the pipeline hangs). */
+static GstMessage *
+run_until_error_or_eos (GstElement *pipeline)
+{
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  return pop_message (
+      pipeline, (GstMessageType)(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+}
+
+/* @msg is the hubport's refusal of a loop through @hub. */
+static void
+check_loop_error (GstMessage *msg, const char *hub)
+{
+  fail_unless (msg != NULL, "neither an error nor EOS within 10 s: the loop "
+                            "hangs");
+  fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+      "the loop was not refused (%s)", GST_MESSAGE_TYPE_NAME (msg));
+  GstElementFactory *factory =
+      gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (msg)));
+  fail_unless (
+      factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "hubport"),
+      "the error came from %s", GST_MESSAGE_SRC_NAME (msg));
+  GError *error = NULL;
+  gst_message_parse_error (msg, &error, NULL);
+  fail_unless (g_error_matches (error, GST_CORE_ERROR, GST_CORE_ERROR_PAD),
+      "%s", error->message);
+  std::string expected = std::string ("fed by its own hub '") + hub + "'";
+  fail_unless (strstr (error->message, expected.c_str ()) != NULL,
+      "unclear error: %s", error->message);
+  g_error_free (error);
+}
+
+/* The composite of an mcucompositor into a hubport attached to it: refused
+ * with an error (it overflowed the stack in the latency query). */
+GST_START_TEST (test_loop_mcu_refused)
+{
+  GstElement *pipeline = make_pipeline (
+      "mcucompositor name=loop-mcu width=160 height=120 framerate=30/1 "
+      "! hubport name=p hub=loop-mcu ! fakesink async=false");
+  GstMessage *msg = run_until_error_or_eos (pipeline);
+  check_loop_error (msg, "loop-mcu");
+  gst_message_unref (msg);
+  GstElement *p = by_name (pipeline, "p");
+  fail_unless_equals_int (get_port (p), -1);
+  gst_object_unref (p);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+/* A dispatcher's output into a hubport attached to it, directly and through
+ * other elements: refused (it hung, the pipeline's EOS waiting on itself). */
+GST_START_TEST (test_loop_dispatcher_refused)
+{
+  for (const char *description :
+      {"videotestsrc is-live=true num-buffers=30 ! loop-d.sink_0 "
+       "dispatcher name=loop-d source=0 ! fakesink async=false "
+       "loop-d. ! hubport hub=loop-d ! fakesink async=false",
+          "videotestsrc is-live=true num-buffers=30 ! loop-d.sink_0 "
+          "dispatcher name=loop-d source=0 ! fakesink async=false "
+          "loop-d.src_0 ! queue ! videoconvert ! hubport hub=loop-d "
+          "! fakesink async=false"}) {
+    GstElement *pipeline = make_pipeline (description);
+    GstMessage *msg = run_until_error_or_eos (pipeline);
+    check_loop_error (msg, "loop-d");
+    gst_message_unref (msg);
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+  }
+}
+GST_END_TEST;
+
+/* A loop made after the port attached (nothing refuses it then): a latency
+ * query that goes round it comes back answered instead of recursing until
+ * the stack overflows. */
+GST_START_TEST (test_loop_made_later_queries_return)
+{
+  GstElement *pipeline = make_pipeline (
+      "mcucompositor name=later-loop width=160 height=120 framerate=30/1 "
+      "! tee name=t ! fakesink sync=false async=false "
+      "t. ! valve name=v drop=true "
+      "videotestsrc is-live=true "
+      "! video/x-raw,width=160,height=120,framerate=30/1 ! later-loop.sink_0 "
+      "hubport name=p hub=later-loop");
+  GstElement *v = by_name (pipeline, "v");
+  GstElement *p = by_name (pipeline, "p");
+  set_state_checked (pipeline, GST_STATE_PLAYING);
+  fail_unless (get_port (p) >= 0);
+  /* The composite now comes back into the port (the valve lets queries and
+   * events through, not buffers). */
+  fail_unless (gst_element_link_pads (v, "src", p, "sink"));
+
+  for (int i = 0; i < 3; i++) {
+    GstQuery *query = gst_query_new_latency ();
+    fail_unless (gst_element_query (pipeline, query));
+    gboolean live;
+    gst_query_parse_latency (query, &live, NULL, NULL);
+    fail_unless (live);
+    gst_query_unref (query);
+    /* The latency event goes round the loop too, and returns. */
+    gst_bin_recalculate_latency (GST_BIN (pipeline));
+  }
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *error = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (error == NULL, "error from %s", GST_MESSAGE_SRC_NAME (error));
+  gst_object_unref (bus);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (v);
+  gst_object_unref (p);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
 static Suite *
 hubport_suite (void)
 {
@@ -1268,6 +1386,9 @@ hubport_suite (void)
   tcase_add_test (tc, test_dispatcher_route_to_port);
   tcase_add_test (tc, test_dispatcher_av_sync);
   tcase_add_test (tc, test_dispatcher_rtp_burst_kept);
+  tcase_add_test (tc, test_loop_mcu_refused);
+  tcase_add_test (tc, test_loop_dispatcher_refused);
+  tcase_add_test (tc, test_loop_made_later_queries_return);
   return s;
 }
 
