@@ -30,9 +30,10 @@ load_registry (void)
   if (registry_add)
     return;
   GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "roomhub");
-  fail_unless (plugin != NULL);
+  fail_unless (plugin != NULL, "no roomhub plugin (GST_PLUGIN_PATH=%s)",
+      g_getenv ("GST_PLUGIN_PATH"));
   GstPlugin *loaded = gst_plugin_load (plugin);
-  fail_unless (loaded != NULL);
+  fail_unless (loaded != NULL, "the roomhub plugin does not load");
   /* The plugin is loaded already: this only finds it. */
   void *module = dlopen (
       gst_plugin_get_filename (loaded), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
@@ -316,11 +317,13 @@ audio_chunk (GstClockTime pts)
   "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
 
 /* Records the running time (plus base time: the clock time it stands for)
- * of every buffer passing a pad. */
+ * of every buffer passing a pad.  From a streaming thread: records only, the
+ * test thread asserts. */
 struct ClockTimes {
   GMutex lock;
-  std::vector<GstClockTime> times;
-  std::vector<GstBuffer *> buffers; /* not owned: identity only */
+  std::vector<GstClockTime> times;  /* lock */
+  std::vector<GstBuffer *> buffers; /* lock; not owned: identity only */
+  bool without_segment = false;     /* lock: a buffer came before a segment */
 };
 
 static GstPadProbeReturn
@@ -329,16 +332,20 @@ record_clock_time (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   ClockTimes *rec = (ClockTimes *)data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
-  fail_unless (seg_event != NULL);
-  const GstSegment *segment;
-  gst_event_parse_segment (seg_event, &segment);
-  GstClockTime rt = gst_segment_to_running_time (
-      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
-  gst_event_unref (seg_event);
+  GstClockTime rt = GST_CLOCK_TIME_NONE;
+  if (seg_event) {
+    const GstSegment *segment;
+    gst_event_parse_segment (seg_event, &segment);
+    rt = gst_segment_to_running_time (
+        segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+    gst_event_unref (seg_event);
+  }
   GstElement *element = gst_pad_get_parent_element (pad);
   GstClockTime base = gst_element_get_base_time (element);
   gst_object_unref (element);
   g_mutex_lock (&rec->lock);
+  if (seg_event == NULL)
+    rec->without_segment = true;
   rec->times.push_back (rt + base);
   rec->buffers.push_back (buffer);
   g_mutex_unlock (&rec->lock);
@@ -501,12 +508,16 @@ GST_START_TEST (test_switch_loopback_retimed)
   /* In the hub pipeline: the participant's running time 0 (clock time 5 s)
    * is the hub's running time 4 s, for video and audio alike. */
   g_mutex_lock (&video_in.lock);
+  fail_if (
+      video_in.without_segment, "a buffer reached the hub before a segment");
   fail_unless (video_in.times.size () == 3);
   for (int i = 0; i < 3; i++)
     fail_unless_equals_uint64 (
         video_in.times[i], 5 * GST_SECOND + i * GST_SECOND / 30);
   g_mutex_unlock (&video_in.lock);
   g_mutex_lock (&audio_in.lock);
+  fail_if (
+      audio_in.without_segment, "a buffer reached the hub before a segment");
   fail_unless (audio_in.times.size () == 2);
   for (int i = 1; i < 3; i++)
     fail_unless_equals_uint64 (
@@ -740,13 +751,17 @@ GST_END_TEST;
 /* ---------------------------------------------------------------------- */
 /* With the real hubs */
 
-static bool
-have_element (const char *name)
+/* The real hubs are required: a test without one fails, by name, rather
+ * than passing without having run. */
+static void
+require_element (const char *name)
 {
   GstElementFactory *f = gst_element_factory_find (name);
-  if (f)
-    gst_object_unref (f);
-  return f != NULL;
+  fail_unless (f != NULL,
+      "element %s is required and not registered (is the roomhub plugin "
+      "built, and on GST_PLUGIN_PATH=%s?)",
+      name, g_getenv ("GST_PLUGIN_PATH"));
+  gst_object_unref (f);
 }
 
 struct Rect {
@@ -813,8 +828,7 @@ mcu_hub (const std::string &name)
  * right half of a 1x2 grid, each departure gives the whole frame back. */
 GST_START_TEST (test_mcu_join_leave)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-join").c_str ());
   GstElement *mcu = by_name (hub_pipeline, "mcu-join");
   GstBus *bus = gst_element_get_bus (hub_pipeline);
@@ -891,8 +905,7 @@ pixel_is (const GstMapInfo &map, gint stride, gint x, gint y, guint8 r,
  * right, port 0 (blue) on the left. */
 GST_START_TEST (test_mcu_composite_to_participant)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-composite").c_str ());
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
   GstElement *participant =
@@ -932,8 +945,7 @@ GST_END_TEST;
  * `src` (B's green), pixels and all. */
 GST_START_TEST (test_dispatcher_route_to_port)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline =
       make_pipeline ("dispatcher name=d ! fakesink sync=false async=false "
                      "d.audio_src ! fakesink sync=false async=false");
@@ -1050,8 +1062,7 @@ worst_skew (OffsetTimes &participant, OffsetTimes &hub, guint *matched)
  * the picture until the next keyframe). */
 GST_START_TEST (test_dispatcher_rtp_burst_kept)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline = make_pipeline (
       "appsrc name=src is-live=true format=time "
       "caps=application/x-rtp,media=video,encoding-name=VP8,payload=96,"
@@ -1125,8 +1136,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_dispatcher_av_sync)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline = make_pipeline (
       "dispatcher name=d source=0 ! fakesink name=vsink sync=false "
       "async=false d.audio_src ! fakesink name=asink sync=false async=false");
@@ -1184,8 +1194,7 @@ GST_END_TEST;
  * its own; then the hub goes away under the attached port. */
 GST_START_TEST (test_mcu_wait_then_hub_disposed)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *participant =
       make_pipeline ("videotestsrc is-live=true pattern=red "
                      "! video/x-raw,width=160,height=120,framerate=30/1 "
@@ -1230,8 +1239,7 @@ GST_END_TEST;
  * on instead of ending. */
 GST_START_TEST (test_mcu_participant_eos)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (
       "mcucompositor name=mcu-eos width=320 height=240 framerate=60/1 "
       "! fakesink sync=false");
@@ -1305,6 +1313,7 @@ check_loop_error (GstMessage *msg, const char *hub)
  * with an error (it overflowed the stack in the latency query). */
 GST_START_TEST (test_loop_mcu_refused)
 {
+  require_element ("mcucompositor");
   GstElement *pipeline = make_pipeline (
       "mcucompositor name=loop-mcu width=160 height=120 framerate=30/1 "
       "! hubport name=p hub=loop-mcu ! fakesink async=false");
@@ -1323,6 +1332,7 @@ GST_END_TEST;
  * other elements: refused (it hung, the pipeline's EOS waiting on itself). */
 GST_START_TEST (test_loop_dispatcher_refused)
 {
+  require_element ("dispatcher");
   for (const char *description :
       {"videotestsrc is-live=true num-buffers=30 ! loop-d.sink_0 "
        "dispatcher name=loop-d source=0 ! fakesink async=false "
@@ -1346,6 +1356,7 @@ GST_END_TEST;
  * the stack overflows. */
 GST_START_TEST (test_loop_made_later_queries_return)
 {
+  require_element ("mcucompositor");
   GstElement *pipeline = make_pipeline (
       "mcucompositor name=later-loop width=160 height=120 framerate=30/1 "
       "! tee name=t ! fakesink sync=false async=false "
@@ -1515,13 +1526,14 @@ crank_one_frame (GstTestClock *clock, Arrivals &frames)
  * clock time minus the participant's base time when it arrived. */
 GST_START_TEST (test_late_participant_encodes)
 {
+  require_element ("mcucompositor");
   GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
   GstTestClock *test_clock = GST_TEST_CLOCK (clock);
   GstElement *hub_pipeline = make_pipeline (
-      "mcucompositor name=late-mcu width=160 height=120 framerate=30/1 "
+      "mcucompositor name=late-join-mcu width=160 height=120 framerate=30/1 "
       "! fakesink sync=false async=false");
   gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
-  GstElement *hub = by_name (hub_pipeline, "late-mcu");
+  GstElement *hub = by_name (hub_pipeline, "late-join-mcu");
   Arrivals composite;
   add_arrival_probe (hub, "src", &composite);
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
@@ -1536,9 +1548,9 @@ GST_START_TEST (test_late_participant_encodes)
 
   /* It joins between two frames, as anyone would. */
   gst_test_clock_advance_time (test_clock, frame / 3 + 7);
-  GstElement *participant =
-      make_pipeline ("hubport name=p hub=late-mcu ! videoconvert name=convert "
-                     "! vp8enc name=enc deadline=1 ! appsink sync=false");
+  GstElement *participant = make_pipeline (
+      "hubport name=p hub=late-join-mcu ! videoconvert name=convert "
+      "! vp8enc name=enc deadline=1 ! appsink sync=false");
   gst_pipeline_use_clock (GST_PIPELINE (participant), clock);
   GstElement *convert = by_name (participant, "convert");
   GstElement *enc = by_name (participant, "enc");
@@ -1626,6 +1638,7 @@ count_keyframe_requests (GstPad *pad, GstObject *, GstEvent *event)
  * for. */
 GST_START_TEST (test_late_participant_starts_at_keyframe)
 {
+  require_element ("dispatcher");
   GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
   GstTestClock *test_clock = GST_TEST_CLOCK (clock);
   GstElement *hub_pipeline = make_pipeline (
