@@ -31,14 +31,23 @@
  * set: the port then attaches as soon as a hub of that name is created or
  * renamed.
  *
- * Nothing is copied: buffers cross over by reference, and a buffer's running
- * time in the hub pipeline equals its running time in the participant
- * pipeline at the same clock time.  This is done with pad offsets computed from
- * the two pipelines' base times; the pipelines are expected to share one clock
- * (the hubport offers the hub pipeline's clock to its own pipeline, and the
- * room tool gives every pipeline the system clock).  If the clocks differ the
- * offset is measured once on both clocks and a warning says that clock drift
- * is not compensated.
+ * No media is copied: buffers cross over by reference (re-timed ones as
+ * shallow copies), and a buffer keeps its clock time: its running time plus
+ * base time is the same in the hub's pipeline and in the participant's, so a
+ * participant that joins long after the hub started sees the hub's media at
+ * its own running time.  What the participant sends goes in with a pad offset
+ * computed from the two pipelines' base times.  What the hub sends comes out
+ * in a TIME segment of the hubport's own, starting at 0, each buffer stamped
+ * with the participant's running time; a buffer that would fall before that
+ * segment's start is dropped.  Encoded video (`video/` caps other than raw)
+ * starts at a keyframe: delta units are dropped until one comes (at the start,
+ * and when the queue below had to drop some) and a force-key-unit event
+ * (all-headers) goes upstream to the hub's port output at once, again every
+ * second of the hub's running time while none comes.  The pipelines are
+ * expected to share one clock (the hubport offers the hub pipeline's clock to
+ * its own pipeline, and the room tool gives every pipeline the system clock).
+ * If the clocks differ the difference is measured once on both clocks and a
+ * warning says that clock drift is not compensated.
  *
  * For the participant pipeline the hubport is a live element: it does not
  * preroll (PAUSED gives NO_PREROLL) and only pushes what the hub sends while
@@ -60,6 +69,16 @@
  * disposed while attached, and a warning `CORE / CLOCK` when its pipeline and
  * the hub's pipeline use different clocks.  It posts `EOS` when all its used
  * inputs reached EOS.
+ *
+ * A hubport whose input comes, within its own pipeline, from the hub it
+ * attaches to (`mcucompositor name=m ! hubport hub=m`, or a dispatcher's
+ * output through other elements into a hubport on that dispatcher) would feed
+ * the hub what the hub sends it: attaching is refused with the error
+ * `CORE / PAD` "hubport is fed by its own hub 'X' (PATH): a loop, refused"
+ * and the state change fails.  A loop made after the port attached is not
+ * refused, but a query, event or buffer that comes back round it to the pad
+ * passing it on is dropped (a query is left unanswered, a latency query
+ * answered as live without latency) instead of recursing.
  *
  * ## Example launch line
  * |[
@@ -84,14 +103,19 @@
 #include "gsthubport.h"
 #include "hubregistry.h"
 
+#include <gst/video/video.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_hub_port_debug);
 #define GST_CAT_DEFAULT gst_hub_port_debug
@@ -161,6 +185,7 @@ struct OutputQueue {
   guint raw_max_buffers = 0;         /* constant: for raw media */
   bool flushing = true;              /* lock: the source pad is inactive */
   bool ended = false;                /* lock: EOS was queued, drop the rest */
+  bool lost = false; /* lock: data was dropped since the task last looked */
 
   ~OutputQueue () { clear (); }
 
@@ -224,6 +249,7 @@ struct OutputQueue {
         gst_mini_object_unref (*it);
         it = items.erase (it);
         buffers -= old;
+        lost = true;
       }
       buffers += size;
     } else if (GST_EVENT_TYPE (item) == GST_EVENT_EOS) {
@@ -250,6 +276,7 @@ struct OutputQueue {
       if (data_size (*it) > 0) {
         gst_mini_object_unref (*it);
         it = items.erase (it);
+        lost = true;
       } else {
         ++it;
       }
@@ -287,6 +314,36 @@ struct HubPortOutput {
   std::shared_ptr<OutputQueue> queue; /* constant */
   GstPad *hubpad = nullptr;           /* link_lock: the hub's pad, a ref */
   gulong probe_id = 0;                /* link_lock: probe on a shared pad */
+
+  /* The timeline rule, only touched by the source pad's task (and reset by
+   * activation, before the task starts): */
+  GstSegment hub_segment;      /* the hub's segment of what is queued */
+  bool segment_sent = false;   /* our own segment, since the stream start */
+  bool encoded = false;        /* encoded video: it starts at a keyframe */
+  bool need_keyframe = true;   /* encoded delta units are dropped */
+  bool keyframe_asked = false; /* since need_keyframe was set */
+  GstClockTime keyframe_asked_at = GST_CLOCK_TIME_NONE; /* hub running time */
+  guint keyframe_requests = 0;
+  bool discont = false; /* something was dropped before the next buffer */
+
+  void reset_timeline ()
+  {
+    gst_segment_init (&hub_segment, GST_FORMAT_TIME);
+    segment_sent = false;
+    encoded = false;
+    need_keyframe = true;
+    keyframe_asked = false;
+    keyframe_asked_at = GST_CLOCK_TIME_NONE;
+    discont = false;
+  }
+
+  /* Drop delta units until a keyframe, asking for one at once. */
+  void wait_for_keyframe ()
+  {
+    if (!need_keyframe)
+      keyframe_asked = false;
+    need_keyframe = true;
+  }
 };
 
 /* Data of the weak reference on an attached hub. */
@@ -399,6 +456,230 @@ toplevel_of (GstElement *element)
   return GST_ELEMENT (top);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Loops: a hubport fed by the hub it feeds */
+
+/* A hubport joins two pads that GStreamer sees as unrelated (the participant's
+ * and the hub's), so the graph may form a loop GStreamer cannot see: the hub's
+ * output back into our sink pad.  Queries and upstream events we forward would
+ * then come back to the same pad of ours, in the same thread, until the stack
+ * overflows; buffers pushed into a hub that pushes them straight back would do
+ * the same.  Each pad of ours is remembered on the calling thread while it
+ * forwards something; coming back to it is refused.  The depth is bounded too:
+ * forwarding across more hubports than this in one thread is a loop as well. */
+#define MAX_FORWARD_DEPTH 16
+
+namespace {
+
+thread_local GstPad *forwarding_pads[MAX_FORWARD_DEPTH];
+thread_local int forwarding_depth = 0;
+
+class ForwardGuard {
+public:
+  explicit ForwardGuard (GstPad *pad)
+  {
+    for (int i = 0; i < forwarding_depth; i++) {
+      if (forwarding_pads[i] == pad) {
+        GST_WARNING_OBJECT (pad, "came back to this pad in a loop; refused");
+        return;
+      }
+    }
+    if (forwarding_depth == MAX_FORWARD_DEPTH) {
+      GST_WARNING_OBJECT (pad, "forwarding nested too deep; refused");
+      return;
+    }
+    forwarding_pads[forwarding_depth++] = pad;
+    entered_ = true;
+  }
+  ~ForwardGuard ()
+  {
+    if (entered_)
+      forwarding_depth--;
+  }
+  ForwardGuard (const ForwardGuard &) = delete;
+  ForwardGuard &operator= (const ForwardGuard &) = delete;
+
+  /* False: this pad is already forwarding in this thread (a loop). */
+  bool entered () const { return entered_; }
+
+private:
+  bool entered_ = false;
+};
+
+} // namespace
+
+/* The answer to a query that came back in a loop: a loop adds no latency that
+ * could be measured, anything else is unanswered. */
+static gboolean
+answer_looped_query (GstQuery *query)
+{
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return FALSE;
+  gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+  return TRUE;
+}
+
+/* "element:pad", or "" for pads that are no element's (the inner side of a
+ * ghost pad, the pads a hubport links to its hub). */
+static std::string
+pad_label (GstPad *pad)
+{
+  std::string label;
+  GstObject *parent = gst_pad_get_parent (pad);
+  if (parent && GST_IS_ELEMENT (parent)) {
+    gchar *element = gst_object_get_name (parent);
+    gchar *name = gst_object_get_name (GST_OBJECT (pad));
+    label = std::string (element) + ":" + name;
+    g_free (element);
+    g_free (name);
+  }
+  if (parent)
+    gst_object_unref (parent);
+  return label;
+}
+
+/* The sink pads upstream of @src within its element: its internal links (the
+ * element knows best), or else every sink pad of the element.  Each is added
+ * to @out with a ref. */
+static void
+sink_pads_feeding (GstPad *src, GstElement *element, std::vector<GstPad *> &out)
+{
+  GstIterator *it = gst_pad_iterate_internal_links (src);
+  if (it) {
+    GValue item = G_VALUE_INIT;
+    bool done = false;
+    while (!done) {
+      switch (gst_iterator_next (it, &item)) {
+        case GST_ITERATOR_OK: {
+          GstPad *pad = GST_PAD (g_value_get_object (&item));
+          if (GST_PAD_IS_SINK (pad))
+            out.push_back (GST_PAD (gst_object_ref (pad)));
+          g_value_reset (&item);
+          break;
+        }
+        case GST_ITERATOR_RESYNC:
+          gst_iterator_resync (it); /* duplicates are skipped by the caller */
+          break;
+        default:
+          done = true;
+          break;
+      }
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+    return;
+  }
+  GST_OBJECT_LOCK (element);
+  for (GList *l = element->sinkpads; l; l = l->next)
+    out.push_back (GST_PAD (gst_object_ref (l->data)));
+  GST_OBJECT_UNLOCK (element);
+}
+
+/* How many pads a loop search looks at, at most: a pipeline is far smaller. */
+#define MAX_LOOP_SEARCH 4096
+
+/* Whether what enters our sink pads comes, through elements of our own
+ * pipeline, out of @hub: then every buffer, query and event we hand to the hub
+ * comes straight back to us (a stack overflow), and EOS waits on itself (a
+ * hang).  Walks upstream from our sink pads, through each element's internal
+ * links, into bins through ghost pads, and from a hubport's source pads to its
+ * hub (our own source pads carry what @hub sends).  On a loop @path tells the
+ * way from the hub to us. */
+static bool
+gst_hub_port_find_loop (GstHubPort *self, GstElement *hub, std::string &path)
+{
+  GstElement *our_top = toplevel_of (GST_ELEMENT (self));
+  std::vector<GstPad *> work;              /* sink pads to look upstream of */
+  std::map<GstPad *, GstPad *> downstream; /* where the walk came from */
+  std::vector<GstPad *> held;              /* a ref on every pad seen */
+  GstPad *found = NULL;                    /* the pad of @hub feeding us */
+
+  /* Takes @pad (a ref); false when it was seen before. */
+  auto visit = [&] (GstPad *pad, GstPad *from) {
+    if (downstream.count (pad)) {
+      gst_object_unref (pad);
+      return false;
+    }
+    downstream[pad] = from;
+    held.push_back (pad);
+    return true;
+  };
+  auto visit_sinks = [&] (std::vector<GstPad *> &pads, GstPad *from) {
+    for (GstPad *pad : pads)
+      if (visit (pad, from))
+        work.push_back (pad);
+    pads.clear ();
+  };
+
+  std::vector<GstPad *> start;
+  for (HubPortInput &input : self->priv->inputs)
+    start.push_back (GST_PAD (gst_object_ref (input.sinkpad)));
+  visit_sinks (start, NULL);
+
+  while (!work.empty () && !found && held.size () < MAX_LOOP_SEARCH) {
+    GstPad *sink = work.back ();
+    work.pop_back ();
+    GstPad *src = gst_pad_get_peer (sink);
+    if (src == NULL || !visit (src, sink))
+      continue;
+    GstObject *parent = gst_pad_get_parent (src);
+    if (parent == NULL)
+      continue; /* a hubport's own pad into a hub: not followed */
+    if (GST_IS_PAD (parent)) {
+      /* The inner side of a ghost sink pad: on upstream of the ghost pad. */
+      if (visit (GST_PAD (parent), src))
+        work.push_back (GST_PAD (parent));
+      continue;
+    }
+    GstElement *element = GST_ELEMENT (parent);
+    GstElement *element_top = toplevel_of (element);
+    bool in_our_pipeline = element_top == our_top;
+    gst_object_unref (element_top);
+    std::vector<GstPad *> next;
+    if (!in_our_pipeline) {
+      /* Another pipeline: not this hubport's business. */
+    } else if (element == hub || element == GST_ELEMENT (self)) {
+      found = src;
+    } else if (GST_IS_HUB_PORT (element)) {
+      /* Another hubport's source pads carry what its hub sends. */
+      gchar *name = NULL;
+      g_object_get (element, "hub", &name, NULL);
+      GstElement *its_hub = name ? gst_room_hub_registry_lookup (name) : NULL;
+      g_free (name);
+      if (its_hub == hub) {
+        found = src;
+      } else if (its_hub) {
+        GST_OBJECT_LOCK (its_hub);
+        for (GList *l = its_hub->sinkpads; l; l = l->next)
+          next.push_back (GST_PAD (gst_object_ref (l->data)));
+        GST_OBJECT_UNLOCK (its_hub);
+      }
+      if (its_hub)
+        gst_object_unref (its_hub);
+    } else {
+      sink_pads_feeding (src, element, next);
+    }
+    gst_object_unref (element);
+    visit_sinks (next, src);
+  }
+
+  if (found) {
+    /* From the hub's pad down to ours, naming element pads only. */
+    for (GstPad *pad = found; pad; pad = downstream[pad]) {
+      std::string label = pad_label (pad);
+      if (label.empty ())
+        continue;
+      if (!path.empty ())
+        path += " -> ";
+      path += label;
+    }
+  }
+  for (GstPad *pad : held)
+    gst_object_unref (pad);
+  gst_object_unref (our_top);
+  return found != NULL;
+}
+
 static gboolean
 copy_sticky_to_feed (GstPad *pad, GstEvent **event, gpointer user_data)
 {
@@ -466,17 +747,19 @@ gst_hub_port_running_time_delta (GstHubPort *self, GstElement *hub)
   return delta;
 }
 
+/* What the participant sends keeps its clock time in the hub's pipeline
+ * through an offset on the feed pad (what the hub sends back is re-timed by
+ * the source pads' task, see the timeline rule below). */
 static void
-gst_hub_port_retime (GstHubPort *self, GstPad *pad, bool into_hub)
+gst_hub_port_retime_feed (GstHubPort *self, GstPad *feedpad)
 {
   GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
   if (hub == NULL)
     return;
   GstClockTimeDiff delta = gst_hub_port_running_time_delta (self, hub);
   gst_object_unref (hub);
-  gint64 offset = into_hub ? delta : -delta;
-  if (gst_pad_get_offset (pad) != offset)
-    gst_pad_set_offset (pad, offset);
+  if (gst_pad_get_offset (feedpad) != delta)
+    gst_pad_set_offset (feedpad, delta);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -642,6 +925,11 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_buffer_unref (buffer); /* it went round a loop */
+    return GST_FLOW_OK;
+  }
 
   input->started = true;
   gst_hub_port_ensure_input (self, input);
@@ -650,7 +938,7 @@ gst_hub_port_sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     gst_buffer_unref (buffer);
     return GST_FLOW_OK;
   }
-  gst_hub_port_retime (self, input->feedpad, true);
+  gst_hub_port_retime_feed (self, input->feedpad);
   GstFlowReturn ret = gst_pad_push (input->feedpad, buffer);
   if (ret == GST_FLOW_NOT_LINKED)
     gst_hub_port_relink_input (self, input);
@@ -669,6 +957,11 @@ gst_hub_port_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
 
   if (GST_EVENT_IS_SERIALIZED (event))
     gst_hub_port_resync_feed (input);
@@ -712,6 +1005,9 @@ static gboolean
 gst_hub_port_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
 
   if (GST_QUERY_IS_SERIALIZED (query))
     gst_hub_port_resync_feed (input);
@@ -752,6 +1048,11 @@ static gboolean
 gst_hub_port_feed_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
   if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
     gst_event_unref (event);
     return FALSE;
@@ -764,6 +1065,9 @@ static gboolean
 gst_hub_port_feed_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortInput *input = input_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   if (gst_pad_peer_query (input->sinkpad, query))
     return TRUE;
   if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
@@ -834,6 +1138,9 @@ static gboolean
 gst_hub_port_tap_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
     case GST_QUERY_ACCEPT_CAPS:
@@ -981,6 +1288,232 @@ gst_hub_port_relink_output (GstHubPort *self, HubPortOutput *output)
   gst_object_unref (hub);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The timeline rule, for what the hub sends to the participant
+ *
+ * A buffer keeps its clock time: its running time in the participant's
+ * pipeline is its running time in the hub's minus the difference of the two
+ * pipelines' running times (the base times' difference on one clock).  The
+ * participant gets a segment of its own, TIME from 0, and buffers stamped
+ * with that running time, whatever segment the hub uses and however long
+ * before the participant it started; a buffer that would fall before the
+ * segment start (running time 0) is dropped.  Encoded video starts at a
+ * keyframe: delta units are dropped until one comes (also after the queue
+ * dropped some), and a force-key-unit event asks the hub for one at once, and
+ * again every KEYFRAME_RETRY of the hub's running time while none comes. */
+
+#define KEYFRAME_RETRY GST_SECOND
+
+/* The hub's running time minus ours, false when detached. */
+static bool
+gst_hub_port_current_delta (GstHubPort *self, GstClockTimeDiff *delta)
+{
+  GstElement *hub = GST_ELEMENT (g_weak_ref_get (&self->priv->hub));
+  if (hub == NULL)
+    return false;
+  *delta = gst_hub_port_running_time_delta (self, hub);
+  gst_object_unref (hub);
+  return true;
+}
+
+/* @time (of the hub's segment) as the participant's running time.  Returns
+ * false when it falls before the participant's segment start; NONE stays
+ * NONE. */
+static bool
+to_participant_time (const GstSegment *hub_segment, GstClockTime time,
+    GstClockTimeDiff delta, GstClockTime *result)
+{
+  *result = GST_CLOCK_TIME_NONE;
+  if (!GST_CLOCK_TIME_IS_VALID (time))
+    return true;
+  guint64 running_time;
+  int sign = gst_segment_to_running_time_full (
+      hub_segment, GST_FORMAT_TIME, time, &running_time);
+  if (sign == 0)
+    return false;
+  gint64 hub_rt = sign > 0 ? (gint64)running_time : -(gint64)running_time;
+  gint64 ours = hub_rt - delta;
+  if (ours < 0)
+    return false;
+  *result = (GstClockTime)ours;
+  return true;
+}
+
+/* Pushes our own segment before the first data after a stream start. */
+static void
+gst_hub_port_send_segment (HubPortOutput *output)
+{
+  if (output->segment_sent)
+    return;
+  output->segment_sent = true;
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (output->srcpad, gst_event_new_segment (&segment));
+}
+
+static bool
+is_encoded_video (GstCaps *caps)
+{
+  if (caps == NULL || gst_caps_get_size (caps) == 0)
+    return false;
+  const gchar *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  return g_str_has_prefix (name, "video/")
+         && !g_str_equal (name, "video/x-raw");
+}
+
+/* An event from the hub, as the participant's stream needs it. */
+static void
+gst_hub_port_push_hub_event (
+    GstHubPort *self, HubPortOutput *output, GstEvent *event)
+{
+  GstPad *pad = output->srcpad;
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_STREAM_START:
+      output->segment_sent = false;
+      output->wait_for_keyframe ();
+      break;
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      bool encoded = is_encoded_video (caps);
+      GstCaps *current = gst_pad_get_current_caps (pad);
+      /* A new format is decoded from its first keyframe. */
+      if (encoded && (!current || !gst_caps_is_equal (current, caps)))
+        output->wait_for_keyframe ();
+      output->encoded = encoded;
+      if (current)
+        gst_caps_unref (current);
+      break;
+    }
+    case GST_EVENT_SEGMENT: {
+      const GstSegment *segment;
+      gst_event_parse_segment (event, &segment);
+      if (segment->format == GST_FORMAT_TIME) {
+        /* Ours stands instead; the hub's maps its buffers onto it. */
+        if (output->hub_segment.format != GST_FORMAT_TIME)
+          output->segment_sent = false;
+        gst_segment_copy_into (segment, &output->hub_segment);
+        gst_event_unref (event);
+        return;
+      }
+      GST_WARNING_OBJECT (self, "the hub sends a %s segment: not re-timed",
+          gst_format_get_name (segment->format));
+      gst_segment_init (&output->hub_segment, GST_FORMAT_UNDEFINED);
+      output->segment_sent = true;
+      break;
+    }
+    case GST_EVENT_GAP: {
+      GstClockTime timestamp, duration, ours;
+      GstClockTimeDiff delta;
+      if (output->hub_segment.format != GST_FORMAT_TIME)
+        break;
+      gst_event_parse_gap (event, &timestamp, &duration);
+      bool keep =
+          self->priv->playing && gst_hub_port_current_delta (self, &delta)
+          && to_participant_time (&output->hub_segment, timestamp, delta, &ours)
+          && GST_CLOCK_TIME_IS_VALID (ours);
+      gst_event_unref (event);
+      if (!keep)
+        return;
+      event = gst_event_new_gap (ours, duration);
+      gst_hub_port_send_segment (output);
+      break;
+    }
+    default:
+      break;
+  }
+  gst_pad_push_event (pad, event);
+}
+
+struct Retiming {
+  GstHubPort *self;
+  HubPortOutput *output;
+  GstClockTimeDiff delta;
+  bool ask_keyframe; /* a delta unit was dropped waiting for a keyframe */
+};
+
+/* Takes @buffer; returns it re-timed for the participant, or NULL when it is
+ * dropped. */
+static GstBuffer *
+gst_hub_port_retime_buffer (Retiming *r, GstBuffer *buffer)
+{
+  HubPortOutput *output = r->output;
+  GstClockTime pts = GST_BUFFER_PTS (buffer), dts = GST_BUFFER_DTS (buffer);
+  bool delta_unit = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+
+  if (output->hub_segment.format == GST_FORMAT_TIME
+      && (!to_participant_time (&output->hub_segment, pts, r->delta, &pts)
+          || !to_participant_time (
+              &output->hub_segment, dts, r->delta, &dts))) {
+    GST_LOG_OBJECT (output->srcpad,
+        "dropping %" GST_PTR_FORMAT ": before our segment start", buffer);
+    gst_buffer_unref (buffer);
+    output->discont = true;
+    return NULL;
+  }
+  if (output->encoded && output->need_keyframe) {
+    if (delta_unit) {
+      GstClockTime hub_rt = gst_segment_to_running_time (
+          &output->hub_segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+      if (!output->keyframe_asked
+          || (GST_CLOCK_TIME_IS_VALID (hub_rt)
+              && GST_CLOCK_TIME_IS_VALID (output->keyframe_asked_at)
+              && hub_rt >= output->keyframe_asked_at + KEYFRAME_RETRY)) {
+        r->ask_keyframe = true;
+        output->keyframe_asked = true;
+        output->keyframe_asked_at = hub_rt;
+      }
+      GST_LOG_OBJECT (output->srcpad,
+          "dropping %" GST_PTR_FORMAT ": waiting for a keyframe", buffer);
+      gst_buffer_unref (buffer);
+      output->discont = true;
+      return NULL;
+    }
+    GST_DEBUG_OBJECT (output->srcpad, "starting at a keyframe");
+    output->need_keyframe = false;
+    output->keyframe_asked = false;
+  }
+
+  if (output->hub_segment.format == GST_FORMAT_TIME
+      && (pts != GST_BUFFER_PTS (buffer) || dts != GST_BUFFER_DTS (buffer)
+          || (output->discont
+              && !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT)))) {
+    /* A shallow copy when shared: the media itself is never copied. */
+    buffer = gst_buffer_make_writable (buffer);
+    GST_BUFFER_PTS (buffer) = pts;
+    GST_BUFFER_DTS (buffer) = dts;
+    if (output->discont)
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  }
+  output->discont = false;
+  return buffer;
+}
+
+static gboolean
+retime_list_item (GstBuffer **buffer, guint idx, gpointer user_data)
+{
+  *buffer = gst_hub_port_retime_buffer ((Retiming *)user_data, *buffer);
+  return TRUE;
+}
+
+/* Asks the hub for a keyframe on this port's own output pad (a shared
+ * output is not ours to steer). */
+static void
+gst_hub_port_request_keyframe (GstHubPort *self, HubPortOutput *output)
+{
+  bool requested;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->link_lock);
+    requested = output->hubpad != NULL && output->probe_id == 0;
+  }
+  if (!requested)
+    return;
+  GST_DEBUG_OBJECT (output->srcpad, "asking the hub for a keyframe");
+  gst_pad_push_event (output->tappad,
+      gst_video_event_new_upstream_force_key_unit (
+          GST_CLOCK_TIME_NONE, TRUE, ++output->keyframe_requests));
+}
+
 static void
 gst_hub_port_src_loop (GstPad *pad)
 {
@@ -989,6 +1522,7 @@ gst_hub_port_src_loop (GstPad *pad)
   OutputQueue &queue = *output->queue;
   GstMiniObject *item;
   GstBufferList *list = NULL;
+  bool lost;
 
   {
     std::unique_lock<std::mutex> lock (queue.lock);
@@ -1006,6 +1540,8 @@ gst_hub_port_src_loop (GstPad *pad)
     }
     item = queue.items.front ();
     queue.items.pop_front ();
+    lost = queue.lost;
+    queue.lost = false;
     if (GST_IS_BUFFER_LIST (item)) {
       queue.buffers -= gst_buffer_list_length (GST_BUFFER_LIST_CAST (item));
       list = GST_BUFFER_LIST_CAST (item);
@@ -1029,18 +1565,41 @@ gst_hub_port_src_loop (GstPad *pad)
   }
 
   if (item && GST_IS_EVENT (item)) {
-    gst_pad_push_event (pad, GST_EVENT_CAST (item));
+    gst_hub_port_push_hub_event (self, output, GST_EVENT_CAST (item));
     return;
   }
-  if (!self->priv->playing) {
+  GstClockTimeDiff delta = 0;
+  if (!self->priv->playing || !gst_hub_port_current_delta (self, &delta)) {
     /* Live: what the hub sent while we were paused is gone. */
     if (item)
       gst_mini_object_unref (item);
     if (list)
       gst_buffer_list_unref (list);
+    output->discont = true;
     return;
   }
-  gst_hub_port_retime (self, pad, false);
+  if (lost && output->encoded)
+    output->wait_for_keyframe ();
+  if (lost)
+    output->discont = true;
+
+  Retiming retiming = {self, output, delta, false};
+  if (list) {
+    list = gst_buffer_list_make_writable (list);
+    gst_buffer_list_foreach (list, retime_list_item, &retiming);
+    if (gst_buffer_list_length (list) == 0) {
+      gst_buffer_list_unref (list);
+      list = NULL;
+    }
+  } else {
+    item = GST_MINI_OBJECT_CAST (
+        gst_hub_port_retime_buffer (&retiming, GST_BUFFER_CAST (item)));
+  }
+  if (retiming.ask_keyframe)
+    gst_hub_port_request_keyframe (self, output);
+  if (list == NULL && item == NULL)
+    return;
+  gst_hub_port_send_segment (output);
   GstFlowReturn ret = list ? gst_pad_push_list (pad, list)
                            : gst_pad_push (pad, GST_BUFFER_CAST (item));
   if (ret == GST_FLOW_OK || ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_EOS
@@ -1062,7 +1621,10 @@ gst_hub_port_src_activate_mode (
       std::lock_guard<std::mutex> guard (queue.lock);
       queue.flushing = false;
       queue.ended = false;
+      queue.lost = false;
     }
+    /* The task is not running: its state is ours to reset. */
+    output_of (pad)->reset_timeline ();
     /* A thread per linked pad only: a viewer that takes video alone has no
      * audio thread. */
     if (!gst_pad_is_linked (pad))
@@ -1084,6 +1646,11 @@ gst_hub_port_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ()) {
+    gst_event_unref (event); /* this pad is passing it on already */
+    return TRUE;
+  }
   bool requested;
   {
     std::lock_guard<std::mutex> guard (self->priv->link_lock);
@@ -1103,6 +1670,9 @@ gst_hub_port_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstHubPort *self = GST_HUB_PORT (parent);
   HubPortOutput *output = output_of (pad);
+  ForwardGuard guard (pad);
+  if (!guard.entered ())
+    return answer_looped_query (query);
   GstPad *hubpad = NULL;
   bool requested = false;
   {
@@ -1193,9 +1763,15 @@ gst_hub_port_hub_gone (gpointer data, GObject *where_the_hub_was)
   gst_object_unref (self);
 }
 
-/* Looks the hub up and connects the port.  Returns false (and says why in
- * @error) when there is no such hub. */
-static bool
+enum class AttachResult {
+  ATTACHED,
+  NO_HUB,  /* no hub of that name (yet): see wait-for-hub */
+  REFUSED, /* an element error was posted */
+};
+
+/* Looks the hub up and connects the port.  Says why in @error when there is
+ * no such hub; posts an error when the hub feeds the hubport (a loop). */
+static AttachResult
 gst_hub_port_attach (GstHubPort *self, std::string &error)
 {
   GstHubPortPrivate *priv = self->priv;
@@ -1203,22 +1779,36 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
   {
     std::lock_guard<std::mutex> guard (priv->link_lock);
     if (priv->attached)
-      return true;
+      return AttachResult::ATTACHED;
     name = priv->hub_name;
   }
   if (name.empty ()) {
     error = "property 'hub' is not set";
-    return false;
+    return AttachResult::NO_HUB;
   }
   GstElement *hub = gst_room_hub_registry_lookup (name.c_str ());
   if (hub == NULL) {
     error = "no hub named '" + name + "' in this process";
-    return false;
+    return AttachResult::NO_HUB;
   }
   if (hub_request_template (hub, "sink_%u") == NULL) {
     error = "element '" + name + "' is not a hub (it has no sink_%u pads)";
     gst_object_unref (hub);
-    return false;
+    return AttachResult::NO_HUB;
+  }
+  std::string loop;
+  if (gst_hub_port_find_loop (self, hub, loop)) {
+    gst_object_unref (hub);
+    {
+      std::lock_guard<std::mutex> guard (priv->link_lock);
+      priv->waiting = false;
+    }
+    GST_ELEMENT_ERROR (self, CORE, PAD,
+        ("hubport is fed by its own hub '%s' (%s): a loop, refused",
+            name.c_str (), loop.c_str ()),
+        ("what the hub sends this port would come back into it; feed the "
+         "hubport from elsewhere or attach it to another hub"));
+    return AttachResult::REFUSED;
   }
 
   gint port;
@@ -1259,7 +1849,7 @@ gst_hub_port_attach (GstHubPort *self, std::string &error)
         self, "attached to hub %s as port %d", name.c_str (), port);
     g_object_notify (G_OBJECT (self), "port");
   }
-  return true;
+  return AttachResult::ATTACHED;
 }
 
 /* Releases every pad requested from the hub.  Safe to call at any time, from
@@ -1390,7 +1980,10 @@ gst_hub_port_change_state (GstElement *element, GstStateChange transition)
       }
       priv->eos_posted = false;
       std::string error;
-      if (!gst_hub_port_attach (self, error)) {
+      AttachResult attached = gst_hub_port_attach (self, error);
+      if (attached == AttachResult::REFUSED)
+        return GST_STATE_CHANGE_FAILURE;
+      if (attached == AttachResult::NO_HUB) {
         bool wait;
         {
           std::lock_guard<std::mutex> guard (priv->link_lock);
@@ -1404,7 +1997,8 @@ gst_hub_port_change_state (GstElement *element, GstStateChange transition)
         }
         GST_INFO_OBJECT (self, "%s; waiting for it", error.c_str ());
         /* It may have appeared between the lookup and setting `waiting`. */
-        gst_hub_port_attach (self, error);
+        if (gst_hub_port_attach (self, error) == AttachResult::REFUSED)
+          return GST_STATE_CHANGE_FAILURE;
       }
       break;
     }

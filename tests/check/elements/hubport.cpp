@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <gst/check/gsttestclock.h>
+#include <gst/video/video.h>
 
 #include <cstdlib>
 #include <map>
@@ -29,9 +30,10 @@ load_registry (void)
   if (registry_add)
     return;
   GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "roomhub");
-  fail_unless (plugin != NULL);
+  fail_unless (plugin != NULL, "no roomhub plugin (GST_PLUGIN_PATH=%s)",
+      g_getenv ("GST_PLUGIN_PATH"));
   GstPlugin *loaded = gst_plugin_load (plugin);
-  fail_unless (loaded != NULL);
+  fail_unless (loaded != NULL, "the roomhub plugin does not load");
   /* The plugin is loaded already: this only finds it. */
   void *module = dlopen (
       gst_plugin_get_filename (loaded), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
@@ -315,11 +317,13 @@ audio_chunk (GstClockTime pts)
   "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
 
 /* Records the running time (plus base time: the clock time it stands for)
- * of every buffer passing a pad. */
+ * of every buffer passing a pad.  From a streaming thread: records only, the
+ * test thread asserts. */
 struct ClockTimes {
   GMutex lock;
-  std::vector<GstClockTime> times;
-  std::vector<GstBuffer *> buffers; /* not owned: identity only */
+  std::vector<GstClockTime> times;  /* lock */
+  std::vector<GstBuffer *> buffers; /* lock; not owned: identity only */
+  bool without_segment = false;     /* lock: a buffer came before a segment */
 };
 
 static GstPadProbeReturn
@@ -328,20 +332,37 @@ record_clock_time (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   ClockTimes *rec = (ClockTimes *)data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
-  fail_unless (seg_event != NULL);
-  const GstSegment *segment;
-  gst_event_parse_segment (seg_event, &segment);
-  GstClockTime rt = gst_segment_to_running_time (
-      segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
-  gst_event_unref (seg_event);
+  GstClockTime rt = GST_CLOCK_TIME_NONE;
+  if (seg_event) {
+    const GstSegment *segment;
+    gst_event_parse_segment (seg_event, &segment);
+    rt = gst_segment_to_running_time (
+        segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+    gst_event_unref (seg_event);
+  }
   GstElement *element = gst_pad_get_parent_element (pad);
   GstClockTime base = gst_element_get_base_time (element);
   gst_object_unref (element);
   g_mutex_lock (&rec->lock);
+  if (seg_event == NULL)
+    rec->without_segment = true;
   rec->times.push_back (rt + base);
   rec->buffers.push_back (buffer);
   g_mutex_unlock (&rec->lock);
   return GST_PAD_PROBE_OK;
+}
+
+/* The running time of @pipeline now: what a live source stamps a buffer
+ * with (a buffer stamped earlier stands for a moment before a participant
+ * that joined since, which never gets it). */
+static GstClockTime
+running_time_now (GstElement *pipeline)
+{
+  GstClock *clock = gst_element_get_clock (pipeline);
+  fail_unless (clock != NULL);
+  GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  return now - gst_element_get_base_time (pipeline);
 }
 
 /* appsrc/appsink through their action signals: the tests link only
@@ -487,12 +508,16 @@ GST_START_TEST (test_switch_loopback_retimed)
   /* In the hub pipeline: the participant's running time 0 (clock time 5 s)
    * is the hub's running time 4 s, for video and audio alike. */
   g_mutex_lock (&video_in.lock);
+  fail_if (
+      video_in.without_segment, "a buffer reached the hub before a segment");
   fail_unless (video_in.times.size () == 3);
   for (int i = 0; i < 3; i++)
     fail_unless_equals_uint64 (
         video_in.times[i], 5 * GST_SECOND + i * GST_SECOND / 30);
   g_mutex_unlock (&video_in.lock);
   g_mutex_lock (&audio_in.lock);
+  fail_if (
+      audio_in.without_segment, "a buffer reached the hub before a segment");
   fail_unless (audio_in.times.size () == 2);
   for (int i = 1; i < 3; i++)
     fail_unless_equals_uint64 (
@@ -651,7 +676,9 @@ GST_START_TEST (test_mixer_shared_output_and_departures)
 
   GstElement *vsrc = by_name (sender, "v");
   GstElement *vout = by_name (viewer, "vout");
-  fail_unless_equals_int (app_push (vsrc, video_frame (0, 0x7f)), GST_FLOW_OK);
+  fail_unless_equals_int (
+      app_push (vsrc, video_frame (running_time_now (sender), 0x7f)),
+      GST_FLOW_OK);
   GstSample *sample = app_pull (vout);
   fail_unless (sample != NULL);
   GstMapInfo map;
@@ -724,13 +751,17 @@ GST_END_TEST;
 /* ---------------------------------------------------------------------- */
 /* With the real hubs */
 
-static bool
-have_element (const char *name)
+/* The real hubs are required: a test without one fails, by name, rather
+ * than passing without having run. */
+static void
+require_element (const char *name)
 {
   GstElementFactory *f = gst_element_factory_find (name);
-  if (f)
-    gst_object_unref (f);
-  return f != NULL;
+  fail_unless (f != NULL,
+      "element %s is required and not registered (is the roomhub plugin "
+      "built, and on GST_PLUGIN_PATH=%s?)",
+      name, g_getenv ("GST_PLUGIN_PATH"));
+  gst_object_unref (f);
 }
 
 struct Rect {
@@ -797,8 +828,7 @@ mcu_hub (const std::string &name)
  * right half of a 1x2 grid, each departure gives the whole frame back. */
 GST_START_TEST (test_mcu_join_leave)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-join").c_str ());
   GstElement *mcu = by_name (hub_pipeline, "mcu-join");
   GstBus *bus = gst_element_get_bus (hub_pipeline);
@@ -875,8 +905,7 @@ pixel_is (const GstMapInfo &map, gint stride, gint x, gint y, guint8 r,
  * right, port 0 (blue) on the left. */
 GST_START_TEST (test_mcu_composite_to_participant)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (mcu_hub ("mcu-composite").c_str ());
   set_state_checked (hub_pipeline, GST_STATE_PLAYING);
   GstElement *participant =
@@ -916,8 +945,7 @@ GST_END_TEST;
  * `src` (B's green), pixels and all. */
 GST_START_TEST (test_dispatcher_route_to_port)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline =
       make_pipeline ("dispatcher name=d ! fakesink sync=false async=false "
                      "d.audio_src ! fakesink sync=false async=false");
@@ -1034,8 +1062,7 @@ worst_skew (OffsetTimes &participant, OffsetTimes &hub, guint *matched)
  * the picture until the next keyframe). */
 GST_START_TEST (test_dispatcher_rtp_burst_kept)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline = make_pipeline (
       "appsrc name=src is-live=true format=time "
       "caps=application/x-rtp,media=video,encoding-name=VP8,payload=96,"
@@ -1060,11 +1087,12 @@ GST_START_TEST (test_dispatcher_rtp_burst_kept)
    * pass on as lists. */
   const guint n = 200;
   GstElement *src = by_name (hub_pipeline, "src");
+  GstClockTime now = running_time_now (hub_pipeline);
   GstBufferList *list = NULL;
   for (guint i = 0; i < n; i++) {
     GstBuffer *buffer = gst_buffer_new_allocate (NULL, 4, NULL);
     gst_buffer_memset (buffer, 0, (guint8)i, 4);
-    GST_BUFFER_PTS (buffer) = i * GST_MSECOND;
+    GST_BUFFER_PTS (buffer) = now + i * GST_MSECOND;
     GST_BUFFER_OFFSET (buffer) = i;
     GstFlowReturn ret = GST_FLOW_OK;
     if (i < n / 2) {
@@ -1108,8 +1136,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_dispatcher_av_sync)
 {
-  if (!have_element ("dispatcher"))
-    return;
+  require_element ("dispatcher");
   GstElement *hub_pipeline = make_pipeline (
       "dispatcher name=d source=0 ! fakesink name=vsink sync=false "
       "async=false d.audio_src ! fakesink name=asink sync=false async=false");
@@ -1167,8 +1194,7 @@ GST_END_TEST;
  * its own; then the hub goes away under the attached port. */
 GST_START_TEST (test_mcu_wait_then_hub_disposed)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *participant =
       make_pipeline ("videotestsrc is-live=true pattern=red "
                      "! video/x-raw,width=160,height=120,framerate=30/1 "
@@ -1213,8 +1239,7 @@ GST_END_TEST;
  * on instead of ending. */
 GST_START_TEST (test_mcu_participant_eos)
 {
-  if (!have_element ("mcucompositor"))
-    return;
+  require_element ("mcucompositor");
   GstElement *hub_pipeline = make_pipeline (
       "mcucompositor name=mcu-eos width=320 height=240 framerate=60/1 "
       "! fakesink sync=false");
@@ -1248,6 +1273,468 @@ GST_START_TEST (test_mcu_participant_eos)
 }
 GST_END_TEST;
 
+/* ---------------------------------------------------------------------- */
+/* Loops: a hubport fed by the hub it feeds */
+
+/* Sets @description PLAYING and returns the first error or EOS within 10 s
+ * (NULL: neither, the pipeline hangs). */
+static GstMessage *
+run_until_error_or_eos (GstElement *pipeline)
+{
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  return pop_message (
+      pipeline, (GstMessageType)(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+}
+
+/* @msg is the hubport's refusal of a loop through @hub. */
+static void
+check_loop_error (GstMessage *msg, const char *hub)
+{
+  fail_unless (msg != NULL, "neither an error nor EOS within 10 s: the loop "
+                            "hangs");
+  fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+      "the loop was not refused (%s)", GST_MESSAGE_TYPE_NAME (msg));
+  GstElementFactory *factory =
+      gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (msg)));
+  fail_unless (
+      factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "hubport"),
+      "the error came from %s", GST_MESSAGE_SRC_NAME (msg));
+  GError *error = NULL;
+  gst_message_parse_error (msg, &error, NULL);
+  fail_unless (g_error_matches (error, GST_CORE_ERROR, GST_CORE_ERROR_PAD),
+      "%s", error->message);
+  std::string expected = std::string ("fed by its own hub '") + hub + "'";
+  fail_unless (strstr (error->message, expected.c_str ()) != NULL,
+      "unclear error: %s", error->message);
+  g_error_free (error);
+}
+
+/* The composite of an mcucompositor into a hubport attached to it: refused
+ * with an error (it overflowed the stack in the latency query). */
+GST_START_TEST (test_loop_mcu_refused)
+{
+  require_element ("mcucompositor");
+  GstElement *pipeline = make_pipeline (
+      "mcucompositor name=loop-mcu width=160 height=120 framerate=30/1 "
+      "! hubport name=p hub=loop-mcu ! fakesink async=false");
+  GstMessage *msg = run_until_error_or_eos (pipeline);
+  check_loop_error (msg, "loop-mcu");
+  gst_message_unref (msg);
+  GstElement *p = by_name (pipeline, "p");
+  fail_unless_equals_int (get_port (p), -1);
+  gst_object_unref (p);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+/* A dispatcher's output into a hubport attached to it, directly and through
+ * other elements: refused (it hung, the pipeline's EOS waiting on itself). */
+GST_START_TEST (test_loop_dispatcher_refused)
+{
+  require_element ("dispatcher");
+  for (const char *description :
+      {"videotestsrc is-live=true num-buffers=30 ! loop-d.sink_0 "
+       "dispatcher name=loop-d source=0 ! fakesink async=false "
+       "loop-d. ! hubport hub=loop-d ! fakesink async=false",
+          "videotestsrc is-live=true num-buffers=30 ! loop-d.sink_0 "
+          "dispatcher name=loop-d source=0 ! fakesink async=false "
+          "loop-d.src_0 ! queue ! videoconvert ! hubport hub=loop-d "
+          "! fakesink async=false"}) {
+    GstElement *pipeline = make_pipeline (description);
+    GstMessage *msg = run_until_error_or_eos (pipeline);
+    check_loop_error (msg, "loop-d");
+    gst_message_unref (msg);
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+  }
+}
+GST_END_TEST;
+
+/* A loop made after the port attached (nothing refuses it then): a latency
+ * query that goes round it comes back answered instead of recursing until
+ * the stack overflows. */
+GST_START_TEST (test_loop_made_later_queries_return)
+{
+  require_element ("mcucompositor");
+  GstElement *pipeline = make_pipeline (
+      "mcucompositor name=later-loop width=160 height=120 framerate=30/1 "
+      "! tee name=t ! fakesink sync=false async=false "
+      "t. ! valve name=v drop=true "
+      "videotestsrc is-live=true "
+      "! video/x-raw,width=160,height=120,framerate=30/1 ! later-loop.sink_0 "
+      "hubport name=p hub=later-loop");
+  GstElement *v = by_name (pipeline, "v");
+  GstElement *p = by_name (pipeline, "p");
+  set_state_checked (pipeline, GST_STATE_PLAYING);
+  fail_unless (get_port (p) >= 0);
+  /* The composite now comes back into the port (the valve lets queries and
+   * events through, not buffers). */
+  fail_unless (gst_element_link_pads (v, "src", p, "sink"));
+
+  for (int i = 0; i < 3; i++) {
+    GstQuery *query = gst_query_new_latency ();
+    fail_unless (gst_element_query (pipeline, query));
+    gboolean live;
+    gst_query_parse_latency (query, &live, NULL, NULL);
+    fail_unless (live);
+    gst_query_unref (query);
+    /* The latency event goes round the loop too, and returns. */
+    gst_bin_recalculate_latency (GST_BIN (pipeline));
+  }
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *error = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (error == NULL, "error from %s", GST_MESSAGE_SRC_NAME (error));
+  gst_object_unref (bus);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (v);
+  gst_object_unref (p);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+/* ---------------------------------------------------------------------- */
+/* The timeline rule (DESIGN §3.3) */
+
+/* What crosses a pad on the participant's side, seen from a streaming thread:
+ * recorded here, asserted on by the test thread. */
+struct Arrivals {
+  GMutex lock;
+  GCond changed;
+  GstClock *clock = NULL;               /* to read the time of arrival */
+  std::vector<GstClockTime> running;    /* running time of each buffer */
+  std::vector<bool> keyframe;           /* no DELTA_UNIT flag */
+  std::vector<GstClockTime> arrived_at; /* clock time when it passed */
+  bool without_segment = false;         /* a buffer came before a segment */
+
+  Arrivals ()
+  {
+    g_mutex_init (&lock);
+    g_cond_init (&changed);
+  }
+  ~Arrivals ()
+  {
+    g_cond_clear (&changed);
+    g_mutex_clear (&lock);
+  }
+  size_t count ()
+  {
+    g_mutex_lock (&lock);
+    size_t n = running.size ();
+    g_mutex_unlock (&lock);
+    return n;
+  }
+  /* Waits (up to 5 s) for at least @n buffers. */
+  bool wait_for (size_t n, gint64 timeout = 5 * G_TIME_SPAN_SECOND)
+  {
+    gint64 deadline = g_get_monotonic_time () + timeout;
+    g_mutex_lock (&lock);
+    while (running.size () < n && g_cond_wait_until (&changed, &lock, deadline))
+      ;
+    bool enough = running.size () >= n;
+    g_mutex_unlock (&lock);
+    return enough;
+  }
+};
+
+static void
+record_arrival_of (GstPad *pad, GstBuffer *buffer, Arrivals *rec)
+{
+  GstClockTime now = rec->clock ? gst_clock_get_time (rec->clock) : 0;
+  GstEvent *seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  GstClockTime rt = GST_CLOCK_TIME_NONE;
+  if (seg_event) {
+    const GstSegment *segment;
+    gst_event_parse_segment (seg_event, &segment);
+    rt = gst_segment_to_running_time (
+        segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+    gst_event_unref (seg_event);
+  }
+  g_mutex_lock (&rec->lock);
+  if (seg_event == NULL)
+    rec->without_segment = true;
+  rec->running.push_back (rt);
+  rec->keyframe.push_back (
+      !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT));
+  rec->arrived_at.push_back (now);
+  g_cond_broadcast (&rec->changed);
+  g_mutex_unlock (&rec->lock);
+}
+
+/* Buffers and lists of buffers (the hubport pushes what queued up together
+ * as one list).  A list pushed to a pad without a chain-list function is
+ * split by GStreamer and seen again buffer by buffer: probe such a pad for
+ * buffers only. */
+static GstPadProbeReturn
+record_arrival (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Arrivals *rec = (Arrivals *)data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    record_arrival_of (pad, GST_PAD_PROBE_INFO_BUFFER (info), rec);
+  } else {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      record_arrival_of (pad, gst_buffer_list_get (list, i), rec);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_arrival_probe (GstElement *element, const char *pad_name, Arrivals *rec,
+    bool lists = false)
+{
+  GstPad *pad = gst_element_get_static_pad (element, pad_name);
+  fail_unless (pad != NULL, "no pad %s", pad_name);
+  int types = GST_PAD_PROBE_TYPE_BUFFER;
+  if (lists)
+    types |= GST_PAD_PROBE_TYPE_BUFFER_LIST;
+  gst_pad_add_probe (pad, (GstPadProbeType)types, record_arrival, rec, NULL);
+  gst_object_unref (pad);
+}
+
+/* Lets a live hub on @clock send one more frame (seen by @frames): moves the
+ * clock to each of its clock waits and releases it until the frame comes (a
+ * wait may be given up and made again, e.g. when the hub gets a new pad).
+ * False when no frame came within 5 s. */
+static bool
+crank_one_frame (GstTestClock *clock, Arrivals &frames)
+{
+  size_t before = frames.count ();
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (frames.count () == before && g_get_monotonic_time () < deadline) {
+    GList *ids = NULL;
+    if (!gst_test_clock_timed_wait_for_multiple_pending_ids (
+            clock, 1, 100, &ids))
+      continue;
+    GstClockTime due = gst_clock_id_get_time ((GstClockID)ids->data);
+    if (due > gst_clock_get_time (GST_CLOCK (clock)))
+      gst_test_clock_set_time (clock, due);
+    gst_test_clock_process_id_list (clock, ids);
+    g_list_free_full (ids, (GDestroyNotify)gst_clock_id_unref);
+    frames.wait_for (before + 1, 20 * G_TIME_SPAN_MILLISECOND);
+  }
+  return frames.count () > before;
+}
+
+/* A participant joins a room whose composite has run for 2 s (on a test
+ * clock) and encodes what it receives (`hubport ! vp8enc`; vp8enc dropped
+ * every frame before: "pts does not match input frames").  Every composite
+ * frame from its joining on arrives with its clock time kept (running time +
+ * base time the same on both sides) and comes out of the encoder, a keyframe
+ * first, with increasing timestamps; the first one's running time is the
+ * clock time minus the participant's base time when it arrived. */
+GST_START_TEST (test_late_participant_encodes)
+{
+  require_element ("mcucompositor");
+  GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
+  GstTestClock *test_clock = GST_TEST_CLOCK (clock);
+  GstElement *hub_pipeline = make_pipeline (
+      "mcucompositor name=late-join-mcu width=160 height=120 framerate=30/1 "
+      "! fakesink sync=false async=false");
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
+  GstElement *hub = by_name (hub_pipeline, "late-join-mcu");
+  Arrivals composite;
+  add_arrival_probe (hub, "src", &composite);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstClockTime hub_base = gst_element_get_base_time (hub_pipeline);
+  const GstClockTime frame = GST_SECOND / 30;
+
+  /* The room runs for 2 s: the compositor waits on the clock for each frame
+   * (with no input it sends its background). */
+  for (int i = 0; i < 60; i++)
+    fail_unless (crank_one_frame (test_clock, composite),
+        "the composite stopped at frame %d", i);
+
+  /* It joins between two frames, as anyone would. */
+  gst_test_clock_advance_time (test_clock, frame / 3 + 7);
+  GstElement *participant = make_pipeline (
+      "hubport name=p hub=late-join-mcu ! videoconvert name=convert "
+      "! vp8enc name=enc deadline=1 ! appsink sync=false");
+  gst_pipeline_use_clock (GST_PIPELINE (participant), clock);
+  GstElement *convert = by_name (participant, "convert");
+  GstElement *enc = by_name (participant, "enc");
+  Arrivals raw, encoded;
+  raw.clock = clock;
+  add_arrival_probe (convert, "sink", &raw);
+  add_arrival_probe (enc, "src", &encoded);
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstClockTime participant_base = gst_element_get_base_time (participant);
+  fail_unless (participant_base > hub_base + GST_SECOND);
+
+  /* One more second of the room, each composite frame waited for at the
+   * participant (its queue holds only a few raw frames): every frame whose
+   * clock time is the participant's base time or later. */
+  std::vector<GstClockTime> expected; /* clock times */
+  auto expect = [&] () {
+    expected.clear ();
+    g_mutex_lock (&composite.lock);
+    for (GstClockTime rt : composite.running)
+      if (rt + hub_base >= participant_base)
+        expected.push_back (rt + hub_base);
+    g_mutex_unlock (&composite.lock);
+  };
+  for (int i = 0; i < 30; i++) {
+    fail_unless (
+        crank_one_frame (test_clock, composite), "the composite stopped");
+    expect ();
+    fail_unless (raw.wait_for (expected.size ()),
+        "composite frame %d did not reach the participant", i);
+  }
+  g_usleep (20 * 1000); /* a frame the last crank let go as well */
+  expect ();
+  raw.wait_for (expected.size ());
+  fail_unless (expected.size () >= 28, "only %u frames after joining",
+      (guint)expected.size ());
+  fail_unless (encoded.wait_for (expected.size ()),
+      "only %u of %u frames came out of the encoder", (guint)encoded.count (),
+      (guint)expected.size ());
+
+  g_mutex_lock (&raw.lock);
+  fail_if (raw.without_segment);
+  fail_unless_equals_int (raw.running.size (), expected.size ());
+  for (size_t i = 0; i < expected.size (); i++)
+    fail_unless_equals_uint64 (raw.running[i] + participant_base, expected[i]);
+  GstClockTime now_rt = raw.arrived_at[0] - participant_base;
+  fail_unless (raw.running[0] <= now_rt && now_rt - raw.running[0] <= 2 * frame,
+      "first running time %" GST_TIME_FORMAT
+      " against clock time minus base time %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (raw.running[0]), GST_TIME_ARGS (now_rt));
+  g_mutex_lock (&encoded.lock);
+  fail_unless_equals_int (encoded.running.size (), raw.running.size ());
+  fail_unless (encoded.keyframe[0], "the encoded stream starts with a delta");
+  for (size_t i = 0; i < encoded.running.size (); i++) {
+    fail_unless_equals_uint64 (encoded.running[i], raw.running[i]);
+    fail_unless (i == 0 || encoded.running[i] > encoded.running[i - 1]);
+  }
+  g_mutex_unlock (&encoded.lock);
+  g_mutex_unlock (&raw.lock);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  for (GstElement *e : {convert, enc, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_object_unref (hub);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (clock);
+}
+GST_END_TEST;
+
+/* Force-key-unit events that reach the room's encoder (stood in for by the
+ * test's own pad), counted from whichever thread sends them. */
+static gboolean
+count_keyframe_requests (GstPad *pad, GstObject *, GstEvent *event)
+{
+  if (gst_video_event_is_force_key_unit (event))
+    g_atomic_int_inc ((gint *)g_object_get_data (G_OBJECT (pad), "requests"));
+  gst_event_unref (event);
+  return TRUE;
+}
+
+/* Encoded video forwarded by a dispatcher to a participant that joins late:
+ * frames from before it joined (by their clock time) never reach it, delta
+ * units wait for a keyframe, which the hubport asks for at once, and the
+ * participant's stream starts at that keyframe at the clock time it stands
+ * for. */
+GST_START_TEST (test_late_participant_starts_at_keyframe)
+{
+  require_element ("dispatcher");
+  GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
+  GstTestClock *test_clock = GST_TEST_CLOCK (clock);
+  GstElement *hub_pipeline = make_pipeline (
+      "dispatcher name=key-d source=0 ! fakesink sync=false async=false");
+  gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
+  GstElement *d = by_name (hub_pipeline, "key-d");
+  /* The room's encoder: a pad of the test, pushing from this thread. */
+  gint requests = 0;
+  GstPad *encoder = gst_pad_new ("encoder", GST_PAD_SRC);
+  g_object_set_data (G_OBJECT (encoder), "requests", &requests);
+  gst_pad_set_event_function (encoder, count_keyframe_requests);
+  gst_pad_set_active (encoder, TRUE);
+  GstPad *input = gst_element_request_pad_simple (d, "sink_%u");
+  fail_unless_equals_int (gst_pad_link (encoder, input), GST_PAD_LINK_OK);
+  set_state_checked (hub_pipeline, GST_STATE_PLAYING);
+  GstClockTime hub_base = gst_element_get_base_time (hub_pipeline);
+  const GstClockTime frame = GST_SECOND / 30;
+  gst_pad_push_event (encoder, gst_event_new_stream_start ("encoder"));
+  GstCaps *caps =
+      gst_caps_from_string ("video/x-vp8,width=160,height=120,framerate=30/1");
+  gst_pad_push_event (encoder, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (encoder, gst_event_new_segment (&segment));
+
+  /* An encoded frame of the room's running time @pts, sent at clock time
+   * @sent_at. */
+  auto send = [&] (GstClockTime pts, bool keyframe, GstClockTime sent_at) {
+    gst_test_clock_set_time (test_clock, sent_at);
+    GstBuffer *buffer = gst_buffer_new_allocate (NULL, 8, NULL);
+    GST_BUFFER_PTS (buffer) = pts;
+    GST_BUFFER_DURATION (buffer) = frame;
+    if (!keyframe)
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+    fail_unless_equals_int (gst_pad_push (encoder, buffer), GST_FLOW_OK);
+  };
+  guint n = 0;
+  for (; n < 60; n++)
+    send (n * frame, n == 0, hub_base + n * frame);
+
+  gst_test_clock_set_time (test_clock, hub_base + n * frame);
+  GstElement *participant =
+      make_pipeline ("hubport name=p hub=key-d ! appsink name=out sync=false");
+  gst_pipeline_use_clock (GST_PIPELINE (participant), clock);
+  GstElement *p = by_name (participant, "p");
+  GstElement *out = by_name (participant, "out");
+  Arrivals got;
+  add_arrival_probe (out, "sink", &got, true); /* appsink takes lists */
+  set_state_checked (participant, GST_STATE_PLAYING);
+  GstClockTime participant_base = gst_element_get_base_time (participant);
+
+  /* A keyframe that stands for a moment before the participant joined
+   * (late, it arrives now): the dispatcher starts the port's output with it,
+   * the hubport drops it. */
+  send (participant_base - hub_base - 10 * frame, true, hub_base + n * frame);
+  gint asked = g_atomic_int_get (&requests);
+  /* Delta units of now: dropped at the participant, and a keyframe asked for
+   * at once. */
+  for (guint i = 0; i < 5; i++, n++)
+    send (n * frame, false, hub_base + n * frame);
+  for (int i = 0; i < 500 && g_atomic_int_get (&requests) == asked; i++)
+    g_usleep (10 * 1000);
+  fail_unless (
+      g_atomic_int_get (&requests) > asked, "no keyframe was asked for");
+  /* The keyframe answering the request, and what follows it. */
+  guint first_key = n;
+  for (guint i = 0; i < 6; i++, n++)
+    send (n * frame, i == 0, hub_base + n * frame);
+  fail_unless (got.wait_for (6), "only %u frames reached the participant",
+      (guint)got.count ());
+  g_usleep (50 * 1000); /* and nothing else */
+
+  g_mutex_lock (&got.lock);
+  fail_unless_equals_int (got.running.size (), 6);
+  fail_unless (got.keyframe[0], "the participant's stream starts with a delta");
+  for (size_t i = 0; i < got.running.size (); i++) {
+    fail_unless (i == 0 || !got.keyframe[i]);
+    fail_unless_equals_uint64 (
+        got.running[i] + participant_base, hub_base + (first_key + i) * frame);
+  }
+  g_mutex_unlock (&got.lock);
+
+  gst_element_set_state (participant, GST_STATE_NULL);
+  for (GstElement *e : {p, out, participant})
+    gst_object_unref (e);
+  gst_element_set_state (hub_pipeline, GST_STATE_NULL);
+  gst_element_release_request_pad (d, input);
+  gst_object_unref (input);
+  gst_object_unref (encoder);
+  gst_object_unref (d);
+  gst_object_unref (hub_pipeline);
+  gst_object_unref (clock);
+}
+GST_END_TEST;
+
 static Suite *
 hubport_suite (void)
 {
@@ -1268,6 +1755,11 @@ hubport_suite (void)
   tcase_add_test (tc, test_dispatcher_route_to_port);
   tcase_add_test (tc, test_dispatcher_av_sync);
   tcase_add_test (tc, test_dispatcher_rtp_burst_kept);
+  tcase_add_test (tc, test_loop_mcu_refused);
+  tcase_add_test (tc, test_loop_dispatcher_refused);
+  tcase_add_test (tc, test_loop_made_later_queries_return);
+  tcase_add_test (tc, test_late_participant_encodes);
+  tcase_add_test (tc, test_late_participant_starts_at_keyframe);
   return s;
 }
 

@@ -646,17 +646,21 @@ GST_START_TEST (test_concurrent_push_and_render)
     set_caps (
         mix, p, p % 2 ? GST_AUDIO_FORMAT_F32 : GST_AUDIO_FORMAT_S16, kRate, 1);
   }
-  /* Port p sends the constant (p + 1) / 16 from 1 s to 1.5 s. */
+  /* Port p sends the constant (p + 1) / 16 from 1 s to 1.5 s.  The buffers
+   * are made here: the pushing threads only push (libcheck cannot fail a
+   * test from another thread). */
+  std::vector<std::vector<std::pair<guint64, GstBuffer *>>> chunks (n_ports);
+  for (guint p = 0; p < n_ports; p++) {
+    GstAudioFormat format = p % 2 ? GST_AUDIO_FORMAT_F32 : GST_AUDIO_FORMAT_S16;
+    for (guint64 f = kRate; f < kRate + kRate / 2; f += 240)
+      chunks[p].emplace_back (f, make_buffer (format, 1, f, 240,
+                                     [p] (guint64) { return (p + 1) / 16.0; }));
+  }
   std::vector<std::thread> pushers;
   for (guint p = 0; p < n_ports; p++) {
-    pushers.emplace_back ([&mix, p] {
-      GstAudioFormat format =
-          p % 2 ? GST_AUDIO_FORMAT_F32 : GST_AUDIO_FORMAT_S16;
-      for (guint64 f = kRate; f < kRate + kRate / 2; f += 240)
-        push_at (mix, p,
-            make_buffer (
-                format, 1, f, 240, [p] (guint64) { return (p + 1) / 16.0; }),
-            f);
+    pushers.emplace_back ([&mix, &chunks, p] {
+      for (auto &chunk : chunks[p])
+        push_at (mix, p, chunk.second, chunk.first);
     });
   }
   for (guint k = 0; k < 30; k++) {
