@@ -8,7 +8,8 @@
  * built. */
 #include "roomcheck.h"
 
-#include <dlfcn.h>
+#include "hubregistry.h"
+
 #include <gst/check/gsttestclock.h>
 #include <gst/video/video.h>
 
@@ -18,35 +19,9 @@
 #include <vector>
 
 /* ---------------------------------------------------------------------- */
-/* The hub registry lives in the roomhub plugin; reach it through the loaded
- * module so test hubs register in the same registry as the real ones. */
-
-static void (*registry_add) (GstElement *) = NULL;
-static void (*registry_remove) (GstElement *) = NULL;
-
-static void
-load_registry (void)
-{
-  if (registry_add)
-    return;
-  GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "roomhub");
-  fail_unless (plugin != NULL, "no roomhub plugin (GST_PLUGIN_PATH=%s)",
-      g_getenv ("GST_PLUGIN_PATH"));
-  GstPlugin *loaded = gst_plugin_load (plugin);
-  fail_unless (loaded != NULL, "the roomhub plugin does not load");
-  /* The plugin is loaded already: this only finds it. */
-  void *module = dlopen (
-      gst_plugin_get_filename (loaded), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-  fail_unless (module != NULL, "%s", dlerror ());
-  registry_add =
-      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_add");
-  registry_remove =
-      (void (*) (GstElement *))dlsym (module, "gst_room_hub_registry_remove");
-  fail_unless (registry_add != NULL && registry_remove != NULL);
-  /* The handle stays open for the life of the process, like the plugin. */
-  gst_object_unref (loaded);
-  gst_object_unref (plugin);
-}
+/* The hub registry lives in the roomhub plugin.  This test links that same
+ * library (tests/check/meson.build), and GStreamer loads it from the same
+ * path, so test hubs register in the registry the real hubs use. */
 
 /* ---------------------------------------------------------------------- */
 /* Test hubs */
@@ -178,13 +153,13 @@ test_hub_init (TestHub *hub)
     GstPad *pad = gst_pad_new_from_static_template (t, t->name_template);
     gst_element_add_pad (GST_ELEMENT (hub), pad);
   }
-  registry_add (GST_ELEMENT (hub));
+  gst_room_hub_registry_add (GST_ELEMENT (hub));
 }
 
 static void
 test_hub_dispose (GObject *object)
 {
-  registry_remove (GST_ELEMENT (object));
+  gst_room_hub_registry_remove (GST_ELEMENT (object));
   G_OBJECT_CLASS (test_hub_parent_class)->dispose (object);
 }
 
@@ -233,7 +208,6 @@ test_mixer_class_init (TestMixerClass *)
 static void
 register_test_hubs (void)
 {
-  load_registry ();
   gst_element_register (
       NULL, "roomtestswitch", GST_RANK_NONE, test_switch_get_type ());
   gst_element_register (
