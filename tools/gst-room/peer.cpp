@@ -60,6 +60,10 @@ struct Peer::Shared {
    * enough (the media never changes), and a second one racing the first
    * confuses the browser.  Guarded by lock. */
   bool offer_requested = false;
+  /* The create-offer promise until it is answered (one reference more
+   * than on_offer_created drops): a peer torn down before webrtcbin
+   * answered frees it, or nobody would.  Guarded by lock. */
+  GstPromise *pending_offer = nullptr;
 };
 
 Peer::Peer (Room &room, const RoomRoleSpec &role, guint id, std::string name,
@@ -91,6 +95,19 @@ Peer::~Peer ()
     gst_element_set_state (pipeline_, GST_STATE_NULL);
     room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-closed");
     gst_object_unref (pipeline_);
+  }
+  /* webrtcbin is gone: an offer it never answered never will be.  Both our
+   * references to its promise go (on_offer_created would have dropped
+   * them). */
+  GstPromise *pending = nullptr;
+  {
+    std::lock_guard<std::mutex> guard (shared_->lock);
+    pending = shared_->pending_offer;
+    shared_->pending_offer = nullptr;
+  }
+  if (pending) {
+    gst_promise_unref (pending);
+    gst_promise_unref (pending);
   }
   if (!on_demand_hub_.empty ())
     room_.release_on_demand (on_demand_hub_);
@@ -402,6 +419,7 @@ Peer::on_negotiation_needed (GstElement *webrtc, gpointer data)
   GstPromise *promise = gst_promise_new_with_change_func (on_offer_created,
       new std::shared_ptr<Shared> (shared->peer->shared_),
       [] (gpointer d) { delete static_cast<std::shared_ptr<Shared> *> (d); });
+  shared->pending_offer = gst_promise_ref (promise);
   g_signal_emit_by_name (webrtc, "create-offer", nullptr, promise);
 }
 
@@ -416,6 +434,10 @@ Peer::on_offer_created (GstPromise *promise, gpointer data)
         reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
   gst_promise_unref (promise);
   std::lock_guard<std::mutex> guard (shared->lock);
+  if (shared->pending_offer == promise) {
+    shared->pending_offer = nullptr;
+    gst_promise_unref (promise);
+  }
   Peer *self = shared->peer;
   if (!self) {
     if (offer)
