@@ -694,6 +694,12 @@ gst_mcu_compositor_request_new_pad (GstElement *element, GstPadTemplate *templ,
     gst_pad_set_query_function (pad, gst_mcu_compositor_audio_src_query);
     gst_pad_set_event_function (pad, gst_mcu_compositor_audio_src_event);
     gst_pad_use_fixed_caps (pad);
+    /* Active before the mix can reach it: sticky events pushed on a pad
+     * that is still flushing would be lost, and its data would then flow
+     * without stream-start, caps or segment. */
+    if (GST_STATE (element) >= GST_STATE_PAUSED
+        || GST_STATE_TARGET (element) >= GST_STATE_PAUSED)
+      gst_pad_set_active (pad, TRUE);
     out = std::make_shared<AudioOut> (pad);
     out->minus = TRUE;
     out->port = port;
@@ -701,9 +707,6 @@ gst_mcu_compositor_request_new_pad (GstElement *element, GstPadTemplate *templ,
     if (priv->outputs_running)
       out->pusher->start ();
   }
-  if (GST_STATE (element) >= GST_STATE_PAUSED
-      || GST_STATE_TARGET (element) >= GST_STATE_PAUSED)
-    gst_pad_set_active (out->pad, TRUE);
   if (!gst_element_add_pad (element, out->pad)) {
     std::lock_guard<std::mutex> guard (priv->audio_lock);
     priv->audio_outs.erase (
