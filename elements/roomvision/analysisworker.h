@@ -24,6 +24,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,7 @@ public:
     analyse_ = std::move (analyse);
     quit_ = false;
     running_ = false;
+    finished_ = 0;
     pending_.reset ();
     thread_ = std::thread (&AnalysisWorker::loop, this);
     started_ = true;
@@ -103,6 +105,14 @@ public:
     return !pending_ && !running_;
   }
 
+  /* Jobs finished since start(); a job counts once the worker is idle
+   * again, so a caller that saw it finish may submit the next one. */
+  std::uint64_t finished ()
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    return finished_;
+  }
+
   /* Waits until the waiting job and the job in flight are done (or the
    * worker stops). */
   void drain ()
@@ -146,6 +156,7 @@ private:
       job.reset (); /* frees the frame outside the lock */
       lk.lock ();
       running_ = false;
+      finished_++;
       done_.notify_all ();
     }
   }
@@ -158,5 +169,6 @@ private:
   bool started_ = false;         /* lock_ */
   bool quit_ = false;            /* lock_ */
   bool running_ = false;         /* lock_: a job is in flight */
+  std::uint64_t finished_ = 0;        /* lock_: jobs done since start() */
   std::optional<Job> pending_;   /* lock_: the job waiting */
 };

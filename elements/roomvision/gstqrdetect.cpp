@@ -204,7 +204,6 @@ struct GstQrDetectPrivate {
   bool message = DEFAULT_MESSAGE;
 
   /* Results, guarded by the object lock. */
-  guint64 scans = 0;                            /* completed scans */
   guint64 decodes = 0;                          /* runs of the decoder */
   std::vector<std::vector<cv::Point>> outlines; /* of the latest scan */
 
@@ -416,7 +415,7 @@ gst_qr_detect_get_property (
       g_value_set_boolean (value, priv->message);
       break;
     case PROP_SCANS:
-      g_value_set_uint64 (value, priv->scans);
+      g_value_set_uint64 (value, priv->worker.finished ());
       break;
     case PROP_DECODES:
       g_value_set_uint64 (value, priv->decodes);
@@ -1076,7 +1075,6 @@ qr_detect_scan_job (GstQrDetect *self, QrScanJob &job)
       outlines.push_back (code.corners);
   }
   GST_OBJECT_LOCK (self);
-  priv->scans++;
   priv->outlines = std::move (outlines);
   GST_OBJECT_UNLOCK (self);
 }
@@ -1091,7 +1089,6 @@ gst_qr_detect_start (GstBaseTransform *trans)
   priv->cache.clear ();
   priv->last_handoff = GST_CLOCK_TIME_NONE;
   GST_OBJECT_LOCK (self);
-  priv->scans = 0;
   priv->decodes = 0;
   priv->outlines.clear ();
   GST_OBJECT_UNLOCK (self);

@@ -318,6 +318,39 @@ GST_START_TEST (test_stop_joins_thread)
 }
 GST_END_TEST;
 
+/* A job that is slow to free (a big frame): it counts as finished only once
+ * the worker is idle again, so an element that saw a scan finish may hand
+ * over the next frame at once (qrdetect's "scans" under ASan). */
+struct SlowToFree {
+  std::unique_ptr<int, void (*) (int *)> token{nullptr, [] (int *t) {
+    std::this_thread::sleep_for (std::chrono::milliseconds (50));
+    delete t;
+  }};
+};
+
+GST_START_TEST (test_finished_means_idle)
+{
+  AnalysisWorker<SlowToFree> worker;
+  worker.start ([] (SlowToFree &) {});
+  fail_unless_equals_int ((int)worker.finished (), 0);
+  for (int i = 1; i <= 3; i++) {
+    SlowToFree job;
+    job.token.reset (new int (i));
+    fail_unless (worker.submit (std::move (job)));
+    for (int wait = 0; wait < 10000 && worker.finished () < (guint64)i; wait++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (1));
+    fail_unless_equals_int ((int)worker.finished (), i);
+    fail_unless (worker.idle ());
+  }
+  /* A new start counts afresh. */
+  worker.stop ();
+  fail_unless_equals_int ((int)worker.finished (), 3);
+  worker.start ([] (SlowToFree &) {});
+  fail_unless_equals_int ((int)worker.finished (), 0);
+  worker.stop ();
+}
+GST_END_TEST;
+
 static Suite *
 analysisworker_suite (void)
 {
@@ -330,6 +363,7 @@ analysisworker_suite (void)
   tcase_add_test (tc, test_drain_waits_for_job_in_flight);
   tcase_add_test (tc, test_flush_discards_waiting_frame);
   tcase_add_test (tc, test_stop_joins_thread);
+  tcase_add_test (tc, test_finished_means_idle);
   return s;
 }
 
