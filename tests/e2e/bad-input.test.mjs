@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startRoom, launchBrowser, tmp } from './lib.mjs';
+import { startRoom, launchBrowser, tmp, gstEnv, gstRoomPath, checkSanitizers } from './lib.mjs';
 
 const run = promisify(execFile);
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/group-call.ini'),
@@ -69,9 +69,6 @@ test('malformed signalling messages get error replies', async () => {
 });
 
 test('a room file with errors is refused with file, line and reason', async () => {
-  const gstRoom = path.join(process.env.ROOMS_BUILD_ROOT, 'tools/gst-room/gst-room');
-  const env = { ...process.env, GST_PLUGIN_PATH: path.join(process.env.ROOMS_BUILD_ROOT, 'plugins'),
-                GST_TRACERS: '' };
   const cases = [
     ['[room]\nlisten=127.0.0.1:1\n[pipeline p]\nlaunch=mcucompositor name=stage ! nosuchelement\n[role r]\nhub=stage\n',
       /bad\.ini:4: \[pipeline p\] launch: no element "nosuchelement"/],
@@ -93,8 +90,9 @@ test('a room file with errors is refused with file, line and reason', async () =
   for (const [text, expected] of cases) {
     const file = path.join(tmp, 'bad.ini');
     writeFileSync(file, text);
-    const result = await run(gstRoom, [file], { env }).then(() => null, (e) => e);
+    const result = await run(gstRoomPath, [file], { env: gstEnv }).then(() => null, (e) => e);
     assert.ok(result, `gst-room must refuse:\n${text}`);
+    checkSanitizers(result.stderr);
     assert.equal(result.code, 2);
     assert.match(result.stderr, expected);
   }

@@ -11,14 +11,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { startRoom, tmp } from './lib.mjs';
+import { startRoom, tmp, gstEnv, stockEnv, gstRoomPath as gstRoom, scaled, checkSanitizers } from './lib.mjs';
 
 const run = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const source = process.env.ROOMS_SOURCE_ROOT;
-const gstRoom = path.join(process.env.ROOMS_BUILD_ROOT, 'tools/gst-room/gst-room');
-const gstEnv = { ...process.env, GST_PLUGIN_PATH: path.join(process.env.ROOMS_BUILD_ROOT, 'plugins'),
-                 GST_TRACERS: '', GST_DEBUG: '*:1' };
 
 const videos = path.join(tmp, 'videos');
 mkdirSync(videos, { recursive: true });
@@ -58,7 +55,7 @@ class Client {
   }
   send(m) { this.ws.send(typeof m === 'string' ? m : JSON.stringify(m)); }
   async waitFor(pred, what, timeout = 10000) {
-    const deadline = Date.now() + timeout;
+    const deadline = Date.now() + scaled(timeout);
     for (;;) {
       const m = this.messages.find(pred);
       if (m) return m;
@@ -240,6 +237,7 @@ test('running out of files or connections never stops the listener (item 4)', as
   } finally {
     proc.kill('SIGINT');
     await new Promise((r) => { if (proc.exitCode !== null) r(); else proc.on('exit', r); });
+    checkSanitizers(output);
   }
   // max-connections: beyond it connections are closed at once, the others work.
   const room = await startRoom(showRoom('max-connections=20'));
@@ -348,7 +346,7 @@ test('an injected playlist cannot reach outside its folder or scheme (item 8)', 
   const outside = path.join(tmp, 'outside');
   mkdirSync(outside, { recursive: true });
   await run('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=30', '!', 'vp8enc', '!', 'webmmux', '!',
-    'filesink', `location=${path.join(outside, 'secret.webm')}`], { env: gstEnv });
+    'filesink', `location=${path.join(outside, 'secret.webm')}`], { env: stockEnv });
   writeFileSync(path.join(videos, 'evil.m3u8'), ['#EXTM3U', '#EXT-X-TARGETDURATION:2',
     '#EXTINF:2,', `http://127.0.0.1:${web.address().port}/seg.ts`,
     '#EXTINF:2,', `file://${path.join(outside, 'secret.webm')}`, '#EXT-X-ENDLIST', ''].join('\n'));

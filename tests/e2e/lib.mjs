@@ -13,8 +13,31 @@ if (!buildRoot) throw new Error('ROOMS_BUILD_ROOT is not set: run through meson 
 export const tmp = mkdtempSync(path.join(tmpdir(), 'gst-rooms-e2e-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const gstEnv = { ...process.env, GST_PLUGIN_PATH: path.join(buildRoot, 'plugins'),
-                 GST_TRACERS: '', GST_DEBUG: process.env.ROOMS_E2E_GST_DEBUG || '*:1' };
+// Under ASan/UBSan (build-asan) gst-room runs about 3x slower: every wait for
+// something the server does is scaled by ROOMS_E2E_TIME_SCALE (set by
+// tests/meson.build there).  Bounds the server promises (a join timeout, a
+// dropped presenter) are not scaled: its own timers run in real time.
+export const timeScale = Number(process.env.ROOMS_E2E_TIME_SCALE || 1);
+export const scaled = (ms) => Math.round(ms * timeScale);
+
+// A sanitizer report in gst-room's output: it must fail the test even when
+// the server lived on (UBSan) or the test only stops it.
+const sanitizerReport = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/;
+export function checkSanitizers(output, what = 'gst-room') {
+  const m = sanitizerReport.exec(output);
+  if (m) throw new Error(`${what}: sanitizer report:\n${output.slice(Math.max(0, m.index - 200), m.index + 4000)}`);
+}
+
+export const gstRoomPath = path.join(buildRoot, 'tools/gst-room/gst-room');
+// gst-room and our own clients: our plugins, no leaks tracer.
+export const gstEnv = { ...process.env, GST_PLUGIN_PATH: path.join(buildRoot, 'plugins'),
+                        GST_TRACERS: '', GST_DEBUG: process.env.ROOMS_E2E_GST_DEBUG || '*:1' };
+// Debian's own tools (gst-launch-1.0 making the fake camera): stock plugins
+// only, with a registry of their own, as an uninstrumented process cannot load
+// our plugins when build-asan built them.
+export const stockEnv = { ...process.env, GST_PLUGIN_PATH: '', GST_TRACERS: '', GST_DEBUG: '*:1',
+                   GST_REGISTRY: path.join(tmp, 'stock-registry.dat') };
+delete stockEnv.GST_REGISTRY_FORK;
 
 // A solid-colour .y4m camera (rgb as 0xRRGGBB) and a sine microphone .wav.
 export function fakeMedia(name, rgb, freq) {
@@ -24,10 +47,10 @@ export function fakeMedia(name, rgb, freq) {
   execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'pattern=solid-color',
     `foreground-color=${argb}`, 'num-buffers=30', '!',
     'video/x-raw,width=320,height=240,framerate=15/1,format=I420', '!', 'y4menc', '!',
-    'filesink', `location=${video}`], { env: gstEnv });
+    'filesink', `location=${video}`], { env: stockEnv });
   execFileSync('gst-launch-1.0', ['-q', 'audiotestsrc', 'wave=sine', `freq=${freq}`,
     'volume=0.5', 'num-buffers=200', '!', 'audio/x-raw,rate=48000,channels=1,format=S16LE',
-    '!', 'wavenc', '!', 'filesink', `location=${audio}`], { env: gstEnv });
+    '!', 'wavenc', '!', 'filesink', `location=${audio}`], { env: stockEnv });
   return { video, audio, rgb, freq };
 }
 
@@ -47,13 +70,13 @@ export async function startRoom(roomText, { extraArgs = [] } = {}) {
   const port = await freePort();
   const file = path.join(tmp, `room-${port}.ini`);
   writeFileSync(file, roomText.replace('[room]', `[room]\nlisten=127.0.0.1:${port}`));
-  const proc = spawn(path.join(buildRoot, 'tools/gst-room/gst-room'), [...extraArgs, file],
+  const proc = spawn(gstRoomPath, [...extraArgs, file],
     { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => { output += d; });
   proc.stderr.on('data', (d) => { output += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + 15000;
+  const deadline = Date.now() + scaled(15000);
   while (!output.includes('is open at')) {
     if (proc.exitCode !== null) throw new Error(`gst-room exited: ${output}`);
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`gst-room did not open: ${output}`); }
@@ -66,9 +89,10 @@ export async function startRoom(roomText, { extraArgs = [] } = {}) {
     proc,
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGINT');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10000);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), scaled(10000));
       const result = await exited;
       clearTimeout(timer);
+      checkSanitizers(output);
       return result;
     },
   };
@@ -101,7 +125,7 @@ export async function openPage(browser, url) {
 }
 
 export async function waitFor(page, fn, arg, timeout = 20000) {
-  return page.waitForFunction(fn, arg, { timeout, polling: 200 });
+  return page.waitForFunction(fn, arg, { timeout: scaled(timeout), polling: 200 });
 }
 
 // Colours of the remote video at fractional points [[x, y], ...], as [r, g, b].
@@ -121,7 +145,7 @@ export async function sampleVideo(page, points, selector = '#remote') {
 
 // Polls until check(colours) is true; returns the last colours.
 export async function waitForColours(page, points, check, timeout = 20000) {
-  const deadline = Date.now() + timeout;
+  const deadline = Date.now() + scaled(timeout);
   let last = null;
   while (Date.now() < deadline) {
     last = await sampleVideo(page, points);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
+import { tmp, stockEnv, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
   near, audioLevels } from './lib.mjs';
 
 const RED = 0xff0000;
@@ -35,7 +35,7 @@ function greenWebm() {
     'video/x-raw,width=320,height=240,framerate=30/1', '!', 'vp8enc', '!', 'webmmux', 'name=m', '!',
     'filesink', `location=${file}`,
     'audiotestsrc', 'num-buffers=188', 'freq=700', '!', 'audio/x-raw,rate=48000,channels=2', '!',
-    'opusenc', '!', 'm.']);
+    'opusenc', '!', 'm.'], { env: stockEnv });
   return `file://${file}`;
 }
 
