@@ -169,6 +169,6 @@ private:
   bool started_ = false;         /* lock_ */
   bool quit_ = false;            /* lock_ */
   bool running_ = false;         /* lock_: a job is in flight */
-  std::uint64_t finished_ = 0;        /* lock_: jobs done since start() */
+  std::uint64_t finished_ = 0;   /* lock_: jobs done since start() */
   std::optional<Job> pending_;   /* lock_: the job waiting */
 };

@@ -322,10 +322,11 @@ GST_END_TEST;
  * the worker is idle again, so an element that saw a scan finish may hand
  * over the next frame at once (qrdetect's "scans" under ASan). */
 struct SlowToFree {
-  std::unique_ptr<int, void (*) (int *)> token{nullptr, [] (int *t) {
-    std::this_thread::sleep_for (std::chrono::milliseconds (50));
-    delete t;
-  }};
+  std::unique_ptr<int, void (*) (int *)> token{
+      nullptr, [] (int *t) {
+        std::this_thread::sleep_for (std::chrono::milliseconds (50));
+        delete t;
+      }};
 };
 
 GST_START_TEST (test_finished_means_idle)
