@@ -31,6 +31,7 @@ struct Watchdog {
   GThread *thread = nullptr;
   std::string test; /* guarded by lock; empty: disarmed */
   std::string file;
+  std::string failed; /* the last test that never reached its end */
   gint64 deadline = 0;
   double limit = 0;
   std::map<std::string, TCase *> tcase_of_test; /* filled before the run */
@@ -82,6 +83,12 @@ watchdog_thread (gpointer)
           "of %g s (tcase_set_timeout or CK_DEFAULT_TIMEOUT, times "
           "CK_TIMEOUT_MULTIPLIER); aborting\n",
           w.test.c_str (), w.file.c_str (), w.limit);
+      if (!w.failed.empty ())
+        fprintf (stderr,
+            "roomcheck: %s failed earlier in this run and may have left "
+            "pipelines running (a failed assertion skips the test's "
+            "clean-up): look at that test first\n",
+            w.failed.c_str ());
       fflush (stderr);
       dump_threads ();
       abort ();
@@ -115,6 +122,12 @@ arm (const char *test, const char *file)
   limit *= env_number ("CK_TIMEOUT_MULTIPLIER", 1);
 
   g_mutex_lock (&w.lock);
+  if (!w.test.empty ()) {
+    /* Still armed: the previous test left by a failed assertion. */
+    w.failed = w.test;
+    fprintf (stderr, "roomcheck: FAIL: %s (libcheck's summary has why)\n",
+        w.test.c_str ());
+  }
   w.test = test;
   w.file = file;
   w.limit = limit;
