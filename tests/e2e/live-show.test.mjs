@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'n
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { tmp, stockEnv, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
-  near, audioLevels } from './lib.mjs';
+  near, audioLevels, scaled } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -289,6 +289,18 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     assert.equal(await late.evaluate(() => window.room.emotes.clap), 1);
     assert.equal(await late.evaluate(
       () => document.querySelector('#emote-counts [data-emote="clap"] .count').textContent), '1');
+
+    // Ctrl-C mid-show, presenters sending and viewers watching: the room
+    // ends its pipelines with EOS and exits cleanly, without waiting out
+    // its 5 s grace (a presenter still feeding the stage used to keep the
+    // stage from ending, then deadlock the teardown).
+    const stopAt = Date.now();
+    const { code, signal } = await room.stop();
+    const took = Date.now() - stopAt;
+    assert.equal(code, 0, `gst-room should stop cleanly on Ctrl-C (signal ${signal}):\n${room.output()}`);
+    assert.ok(!room.output().includes('EOS did not arrive'),
+      `the show's EOS should arrive at Ctrl-C:\n${room.output()}`);
+    assert.ok(took < scaled(4000), `Ctrl-C took ${took} ms`);
   } catch (e) {
     // What the room printed, for whoever reads the failure.
     const log = path.join(process.env.ROOMS_BUILD_ROOT, 'meson-logs', 'live-show-room.log');

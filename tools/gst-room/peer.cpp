@@ -113,6 +113,47 @@ Peer::~Peer ()
     room_.release_on_demand (on_demand_hub_);
 }
 
+void
+Peer::end_feeds ()
+{
+  std::vector<GstPad *> pads;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline_));
+  GValue item = G_VALUE_INIT;
+  bool done = false;
+  while (!done) {
+    switch (gst_iterator_next (it, &item)) {
+      case GST_ITERATOR_OK: {
+        auto *element = GST_ELEMENT (g_value_get_object (&item));
+        GstElementFactory *factory = gst_element_get_factory (element);
+        if (factory && g_str_equal (GST_OBJECT_NAME (factory), "hubport")) {
+          GST_OBJECT_LOCK (element);
+          for (GList *l = element->sinkpads; l; l = l->next)
+            pads.push_back (GST_PAD (gst_object_ref (l->data)));
+          GST_OBJECT_UNLOCK (element);
+        }
+        g_value_reset (&item);
+        break;
+      }
+      case GST_ITERATOR_RESYNC:
+        for (GstPad *pad : pads)
+          gst_object_unref (pad);
+        pads.clear ();
+        gst_iterator_resync (it);
+        break;
+      default:
+        done = true;
+        break;
+    }
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  /* A pad that is not linked or not active refuses it, which is fine. */
+  for (GstPad *pad : pads) {
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+  }
+}
+
 GstElement *
 Peer::add_hubport (const std::string &hub, const char *name)
 {

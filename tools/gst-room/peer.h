@@ -30,6 +30,10 @@ public:
   Peer (Room &room, const RoomRoleSpec &role, guint id, std::string name,
       std::string address, SendFunc send, FailFunc fail);
   ~Peer ();
+  /* Ends what the peer feeds into the room's hubs with EOS (at Ctrl-C):
+   * a hub ends only once all its inputs have, and a peer's own live
+   * sources never end. */
+  void end_feeds ();
   Peer (const Peer &) = delete;
   Peer &operator= (const Peer &) = delete;
 

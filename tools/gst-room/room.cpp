@@ -366,6 +366,11 @@ void
 Room::send_eos ()
 {
   eos_sent_ = true;
+  /* The peers' pipelines are live and never end by themselves, and a hub
+   * ends only once every input has: end what they feed first, so that what
+   * the room's own sources started (a stage, the program) can end. */
+  for (const auto &peer : peers_)
+    peer->end_feeds ();
   for (RoomPipeline &rp : pipelines_) {
     if (rp.on_demand && rp.users == 0) {
       rp.eos = true;
