@@ -118,6 +118,8 @@ test('show looks: SVG emotes, confetti, no empty camera box, names in tiles, fir
     // The viewer sends nothing, so shows no camera box; a presenter shows its own.
     assert.equal(await viewer.isVisible('#local'), false, "the viewer's page shows no local video");
     assert.equal(await viewer.isVisible('#name-form'), false);
+    assert.deepEqual(await Promise.all([viewer, named].map((p) => p.evaluate(() => window.room.nameShown))),
+      [false, true], 'a name is asked for where the room draws it');
     assert.equal(await named.isVisible('#local'), true, "a presenter sees its own camera");
 
     // Red's name is drawn in red's tile (left), and nothing in blue's.

@@ -3,9 +3,9 @@
 // name of its URL (?role=presenter&token=...&name=Ann), answers the server's
 // WebRTC offer, sends camera and microphone when the role sends, and shows
 // what the room sends back.  Viewers get emote buttons; presenters see the
-// emotes (drawn by emotes.js) and confetti over the whole screen.  A page that
-// sends may give a name (the label of its tile); without ?name= it joins
-// unnamed and offers a field to set one.  window.room exposes the state for
+// emotes (drawn by emotes.js) and confetti over the whole screen.  A presenter
+// gives a name (the label of its tile); without ?name= it joins unnamed and is
+// offered a field to set one.  window.room exposes the state for
 // tests.
 'use strict';
 
@@ -87,9 +87,11 @@ async function onWelcome(m) {
   sendKinds = m.send || [];
   receiveKinds = m.receive || [];
   room.showEmotes = !!m.showEmotes;
-  // only a page that sends its camera has one to show, and a name to give
+  // only a page that sends its camera has one to show; a name is asked for
+  // where the room draws it (a presenter's tile)
   localVideo.hidden = !sendKinds.includes('video');
-  if (sendKinds.length > 0 && !room.name) showNameForm('');
+  room.nameShown = !!m.nameShown;
+  if (room.nameShown && !room.name) showNameForm('');
   document.getElementById('emote-buttons').hidden = !m.emote;
   document.getElementById('emote-counts').hidden = !m.showEmotes;
   if (m.emotes) showEmoteCounts(m.emotes);
