@@ -1,7 +1,8 @@
 // The live show as people see it, in real browsers without an emoji font:
 // emote signs drawn as SVG on the viewer's buttons, the presenter's page and
 // the console; confetti over a presenter's whole screen; no empty camera box
-// on the viewer's page; a presenter's name drawn in its own stage tile; and
+// on the viewer's page; a presenter's name drawn in its own stage tile and on
+// the single camera; and
 // how long a viewer waits for its first picture.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +86,18 @@ async function labelPixels(page) {
   });
 }
 
+// Polls the program's label pixels until check([left, right]) holds.
+async function waitForLabel(page, check, timeout = 10000) {
+  let label = null;
+  const deadline = Date.now() + scaled(timeout);
+  while (Date.now() < deadline) {
+    label = await labelPixels(page);
+    if (check(label.counts)) return label;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`label pixels never matched ${check}: ${JSON.stringify(label)}`);
+}
+
 test('show looks: SVG emotes, confetti, no empty camera box, names in tiles, first frame', async () => {
   const started = Date.now();
   const red = fakeMedia('red', RED, 500);
@@ -123,22 +136,26 @@ test('show looks: SVG emotes, confetti, no empty camera box, names in tiles, fir
     assert.equal(await named.isVisible('#local'), true, "a presenter sees its own camera");
 
     // Red's name is drawn in red's tile (left), and nothing in blue's.
-    let label = null;
-    const deadline = Date.now() + scaled(10000);
-    while (Date.now() < deadline) {
-      label = await labelPixels(viewer);
-      if (label.counts[0] > 40 && label.counts[1] === 0) break;
-      await viewer.waitForTimeout(250);
-    }
+    let label = await waitForLabel(viewer, ([left, right]) => left > 40 && right === 0);
     console.log(`# label pixels in the named tile ${label.counts[0]}, in the unnamed one ${label.counts[1]}`);
-    assert.ok(label.counts[0] > 40 && label.counts[1] === 0,
-      `Red Ann's label should be in the left tile only: ${JSON.stringify(label)}`);
 
     // The console lists the name too.
     const console_ = await openPage(audience,
       `${room.url}console.html?role=operator&token=console-secret`);
     await waitFor(console_, () => window.show && window.show.presenters.length === 2);
     assert.match(await console_.textContent('#presenters'), /Red Ann/);
+
+    // The single camera: red full frame with its name, then blue without one.
+    const command = (m) => console_.evaluate((msg) => window.roomSend(msg), m);
+    const fullFrame = [[0.1, 0.1], [0.9, 0.5]];
+    await command({ type: 'switch', source: 'camera' });
+    await waitForColours(viewer, fullFrame, (c) => c.every((x) => near(x, RED)));
+    label = await waitForLabel(viewer, ([left, right]) => left > 40 && right === 0);
+    console.log(`# label pixels on the single camera: ${label.counts[0]}`);
+    await command({ type: 'choose-camera', peer: await unnamed.evaluate(() => window.room.peer) });
+    await waitForColours(viewer, fullFrame, (c) => c.every((x) => near(x, BLUE)));
+    await waitForLabel(viewer, ([left, right]) => left === 0 && right === 0);
+    await command({ type: 'switch', source: 'stage' });
 
     // Emote signs: SVG on the viewer's buttons, the presenter's counts, the
     // console's counts; no emoji characters anywhere on the pages.
