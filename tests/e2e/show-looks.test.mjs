@@ -2,8 +2,7 @@
 // emote signs drawn as SVG on the viewer's buttons, the presenter's page and
 // the console; confetti over a presenter's whole screen; no empty camera box
 // on the viewer's page; a presenter's name drawn in its own stage tile and on
-// the single camera; and
-// how long a viewer waits for its first picture.
+// the single camera; and how long a viewer waits for its first picture.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
