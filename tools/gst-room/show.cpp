@@ -47,10 +47,15 @@ element_factory (GstElement *e)
 }
 
 bool
+is_presenter_role (const RoomRoleSpec &role, const RoomShowSpec &show)
+{
+  return !show.stage.empty () && role.hub == show.stage && role.send_video;
+}
+
+bool
 is_presenter (const Peer &peer, const RoomShowSpec &show)
 {
-  return !show.stage.empty () && peer.role ().hub == show.stage
-         && peer.role ().send_video;
+  return is_presenter_role (peer.role (), show);
 }
 
 bool
@@ -712,6 +717,12 @@ Show::stop_injection (std::string &error)
   }
   end_injection ("", true); /* back to the stage, as at its end */
   return true;
+}
+
+bool
+Show::labels_role (const RoomRoleSpec &role) const
+{
+  return is_presenter_role (role, spec_);
 }
 
 bool

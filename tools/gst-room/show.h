@@ -48,6 +48,9 @@ public:
   bool emote (const Peer &from, const std::string &kind, std::string &code,
       std::string &error);
 
+  /* Whether a peer of @role has its name drawn on its tile (a presenter). */
+  bool labels_role (const RoomRoleSpec &role) const;
+
   const std::map<std::string, guint> &emote_counts () const
   {
     return emote_counts_;

@@ -302,6 +302,7 @@ SignallingClient::on_join (const json &m)
       {"receive", media_list (role->receive_audio, role->receive_video)},
       {"control", role->control}, {"emote", role->emote},
       {"showEmotes", role->show_emotes},
+      {"nameShown", show_ && show_->labels_role (*role)},
       {"ping", room_.spec ().ping_timeout / 3.0}};
   /* A presenter joining mid-show starts from the counts so far. */
   if (role->show_emotes && show_)

@@ -3,20 +3,24 @@
 // name of its URL (?role=presenter&token=...&name=Ann), answers the server's
 // WebRTC offer, sends camera and microphone when the role sends, and shows
 // what the room sends back.  Viewers get emote buttons; presenters see the
-// emotes.  window.room exposes the state for tests.
+// emotes (drawn by emotes.js) and confetti over the whole screen.  A presenter
+// gives a name (the label of its tile); without ?name= it joins unnamed and is
+// offered a field to set one.  window.room exposes the state for
+// tests.
 'use strict';
 
 const params = new URLSearchParams(location.search);
 const role = params.get('role') || 'participant';
 const token = params.get('token') || '';
 const videoCodec = params.get('codec');
-const displayName = params.get('name') || '';
+const displayName = (params.get('name') || '').trim().replace(/\s+/g, ' ');
 const statusEl = document.getElementById('status');
 const remoteVideo = document.getElementById('remote');
 const localVideo = document.getElementById('local');
 
 const room = window.room = { state: 'connecting', role, errors: [], peer: null, port: -1,
-                             emotes: { clap: 0, heart: 0, confetti: 0 }, emoteEvents: 0 };
+                             emotes: { clap: 0, heart: 0, confetti: 0 }, emoteEvents: 0,
+                             confettiBursts: 0, name: displayName };
 let ws = null;
 let pc = null;
 let localStream = null;
@@ -29,6 +33,44 @@ function setStatus(text, isError) {
   statusEl.classList.toggle('error', !!isError);
 }
 
+// A name is what the stage's label font can draw and a person would type:
+// letters, digits, spaces and a little punctuation, at most NAME_MAX_CHARS
+// (the server cuts longer ones).  Returns why not, or '' when it is fine.
+const NAME_MAX_CHARS = 40;
+const NAME_CHARS = /^[\p{L}\p{M}\p{N} .,'\-_!?&()/:+@#]*$/u;
+function nameProblem(name) {
+  if ([...name].length > NAME_MAX_CHARS) {
+    return `A name has at most ${NAME_MAX_CHARS} characters (this one has ${[...name].length}).`;
+  }
+  if (!NAME_CHARS.test(name)) {
+    return 'A name may use letters, digits, spaces and . , \' - _ ! ? & ( ) / : + @ # only.';
+  }
+  return '';
+}
+
+const nameForm = document.getElementById('name-form');
+function showNameForm(message) {
+  if (!nameForm) return;
+  nameForm.hidden = false;
+  document.getElementById('name-message').textContent = message || '';
+  nameForm.classList.toggle('invalid', !!message);
+}
+if (nameForm) {
+  document.getElementById('name-input').value = displayName;
+  nameForm.onsubmit = (e) => {
+    e.preventDefault();
+    const name = document.getElementById('name-input').value.trim().replace(/\s+/g, ' ');
+    const problem = name ? nameProblem(name) : 'Type the name people should see on your tile.';
+    if (problem) {
+      showNameForm(problem);
+      return;
+    }
+    // join again under the new name (the server labels a tile as it joins)
+    params.set('name', name);
+    location.search = params.toString();
+  };
+}
+
 function send(message) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
 }
@@ -39,9 +81,17 @@ async function onWelcome(m) {
   room.port = m.port;
   room.state = 'joined';
   document.getElementById('title').textContent = m.title;
-  setStatus(`joined as ${m.role}`);
+  room.name = m.name || '';
+  const who = () => `${m.role}${room.name ? ` (${room.name})` : ''}`;
+  setStatus(`joined as ${who()}`);
   sendKinds = m.send || [];
   receiveKinds = m.receive || [];
+  room.showEmotes = !!m.showEmotes;
+  // only a page that sends its camera has one to show; a name is asked for
+  // where the room draws it (a presenter's tile)
+  localVideo.hidden = !sendKinds.includes('video');
+  room.nameShown = !!m.nameShown;
+  if (room.nameShown && !room.name) showNameForm('');
   document.getElementById('emote-buttons').hidden = !m.emote;
   document.getElementById('emote-counts').hidden = !m.showEmotes;
   if (m.emotes) showEmoteCounts(m.emotes);
@@ -74,7 +124,7 @@ async function onWelcome(m) {
     if (pc.connectionState === 'connected' && room.connectedMs === undefined) {
       room.connectedMs = Math.round(performance.now() - room.joinedAt);
     }
-    if (pc.connectionState === 'connected') setStatus(`connected as ${m.role}`);
+    if (pc.connectionState === 'connected') setStatus(`connected as ${who()}`);
     if (pc.connectionState === 'failed') setStatus('connection failed', true);
   };
   if (sendKinds.length > 0) {
@@ -125,8 +175,6 @@ async function onCandidate(m) {
   else await pc.addIceCandidate(c);
 }
 
-const EMOTE_SIGNS = { clap: '\u{1F44F}', heart: '\u2764\uFE0F', confetti: '\u{1F389}' };
-
 // An emote from a viewer: a sign floats up over the video, the counts go up.
 function showEmoteCounts(counts) {
   room.emotes = counts;
@@ -141,10 +189,15 @@ function onEmote(m) {
   room.emoteEvents += 1;
   const sign = document.createElement('span');
   sign.className = 'emote-float';
-  sign.textContent = EMOTE_SIGNS[m.emote] || '';
+  const svg = window.roomEmotes.sign(m.emote);
+  if (svg) sign.appendChild(svg);
   sign.style.left = `${10 + Math.random() * 80}%`;
   document.getElementById('emote-layer').appendChild(sign);
   sign.addEventListener('animationend', () => sign.remove());
+  if (m.emote === 'confetti' && room.showEmotes) {
+    room.confettiBursts += 1;
+    window.roomEmotes.confetti();
+  }
 }
 
 function onError(m) {
@@ -163,6 +216,14 @@ window.roomSend = send;
 window.roomShowEmoteCounts = showEmoteCounts;
 
 function connect() {
+  const problem = displayName ? nameProblem(displayName) : '';
+  if (problem) {
+    // a name given in the URL that the stage cannot show: say why, join once fixed
+    room.state = 'name-refused';
+    setStatus('choose another name', true);
+    showNameForm(problem);
+    return;
+  }
   ws = new WebSocket(`ws://${location.host}/ws`);
   ws.onopen = () => {
     room.joinedAt = performance.now();
