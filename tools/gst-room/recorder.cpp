@@ -506,8 +506,9 @@ Recorder::update_routes ()
     g_object_get (rec->port, "port", &to, nullptr);
     if (from < 0 || to < 0)
       continue;
-    routes += (routes.empty () ? "" : ",") + std::to_string (to) + ">"
-              + std::to_string (from);
+    /* INPUT>OUTPUT */
+    routes += (routes.empty () ? "" : ",") + std::to_string (from) + ">"
+              + std::to_string (to);
   }
   GST_INFO ("recordings' routes: '%s'", routes.c_str ());
   if (hub_element_)
