@@ -26,6 +26,8 @@ const char *const WEBM_MUX = "webmmux name=mux max-cluster-duration=1000000000 "
 const char *const MP4_MUX = "mp4mux name=mux fragment-duration=1000";
 const char *const FILE_SINK =
     "filesink name=file buffer-mode=unbuffered async=false";
+/* Browsers' Opus comes without a rate in its caps, which WebM needs: Opus
+ * is always 48 kHz to its decoder (capssetter adds it). */
 /* Queues in front of the depayloaders hold what comes while the muxer waits
  * for the other stream (a camera that is off for a while). */
 const char *const HOLD_QUEUE = "queue max-size-buffers=0 max-size-bytes=0 "
@@ -103,7 +105,8 @@ Recorder::build (std::string &error)
   /* The recordings' hub: every peer's incoming RTP packets.  A small live
    * source on port 0 keeps its outputs' timeline moving while a recorded
    * participant is away, so one who comes back lands at the right time. */
-  std::string description = std::string ("dispatcher name=") + RECORDING_HUB
+  std::string description = std::string ("dispatcher source=-1 name=")
+                            + RECORDING_HUB
                             + " ! fakesink sync=false async=false "
                               "videotestsrc is-live=true pattern=black ! "
                               "video/x-raw,width=16,height=16,framerate=5/1 ! "
@@ -294,7 +297,8 @@ Recorder::describe_pipeline (const Recording &rec, const std::string &format,
            "wait-for-keyframe=true ! mux.video_0 ";
   if (audio)
     d += std::string ("port.audio_src ! ") + HOLD_QUEUE
-         + " name=aq ! rtpopusdepay ! mux.audio_0 ";
+         + " name=aq ! rtpopusdepay ! capssetter "
+           "caps=\"audio/x-opus,rate=48000\" ! mux.audio_0 ";
   d += std::string (WEBM_MUX) + " ! " + FILE_SINK;
   return d;
 }
@@ -412,6 +416,45 @@ Recorder::start (const std::string &source, guint peer_id,
       nullptr, nullptr);
   gst_object_unref (file_sink);
   gst_object_unref (file);
+  /* A browser changes its camera's resolution as its bandwidth estimate
+   * grows; Matroska takes no new caps after its header, while VP8 carries
+   * the size in every keyframe: the muxer keeps the first caps. */
+  GstElement *mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
+  GstPad *mux_video = mux && format == "webm"
+                          ? gst_element_get_static_pad (mux, "video_0")
+                          : nullptr;
+  if (mux_video) {
+    gst_pad_add_probe (
+        mux_video, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
+          GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+          if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+            return GST_PAD_PROBE_OK;
+          auto **first = static_cast<GstCaps **> (data);
+          GstCaps *caps = nullptr;
+          gst_event_parse_caps (event, &caps);
+          if (!*first) {
+            *first = gst_caps_ref (caps);
+          } else if (!gst_caps_is_equal (caps, *first)) {
+            GST_INFO ("keeping the first video caps in the file, not "
+                      "%" GST_PTR_FORMAT,
+                caps);
+            gst_event_unref (event);
+            GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (*first);
+          }
+          return GST_PAD_PROBE_OK;
+        },
+        g_new0 (GstCaps *, 1),
+        [] (gpointer data) {
+          auto **first = static_cast<GstCaps **> (data);
+          if (*first)
+            gst_caps_unref (*first);
+          g_free (first);
+        });
+    gst_object_unref (mux_video);
+  }
+  if (mux)
+    gst_object_unref (mux);
   rec->port = gst_bin_get_by_name (GST_BIN (pipeline), "port");
   gst_object_unref (rec->port); /* the pipeline holds it */
 

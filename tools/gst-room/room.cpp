@@ -46,6 +46,8 @@ const KnownElement KNOWN_ELEMENTS[] = {
     {"audioresample", "audioresample", "gstreamer1.0-plugins-base"},
     {"uridecodebin", "playback", "gstreamer1.0-plugins-base"},
     {"queue", "coreelements", "gstreamer1.0 (core)"},
+    {"capssetter", "debug", "gstreamer1.0-plugins-good"},
+    {"filesink", "coreelements", "gstreamer1.0 (core)"},
     {"tee", "coreelements", "gstreamer1.0 (core)"},
     {"clocksync", "coreelements", "gstreamer1.0 (core)"},
     {"fakesink", "coreelements", "gstreamer1.0 (core)"},
@@ -53,6 +55,9 @@ const KnownElement KNOWN_ELEMENTS[] = {
     {"x264enc", "x264", "gstreamer1.0-plugins-ugly"},
     {"avdec_h264", "libav", "gstreamer1.0-libav"},
     {"webmmux", "matroska", "gstreamer1.0-plugins-good"},
+    {"mp4mux", "isomp4", "gstreamer1.0-plugins-good"},
+    {"opusparse", "opusparse", "gstreamer1.0-plugins-bad"},
+    {"h264parse", "videoparsersbad", "gstreamer1.0-plugins-bad"},
 };
 
 std::string

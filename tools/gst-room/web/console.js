@@ -24,7 +24,7 @@
     const list = $('record-sources');
     if (!list || !window.recordings) return;
     const running = (source, label) => window.recordings.find((r) => r.state === 'recording'
-      && r.source === source && (source === 'program' || r.label === label));
+      && (source === 'program' ? r.source === 'program' : r.source === 'participant' && r.label === label));
     const sources = [{ source: 'program', label: 'program', title: 'Program' }];
     for (const p of (window.show && window.show.presenters) || []) {
       sources.push({ source: 'peer', peer: p.peer, label: p.name ? `presenter ${p.name}` : `peer ${p.peer}`,
