@@ -59,8 +59,12 @@ function lastPacketTimes(file) {
 function frameColours(file, seconds, seek = false) {
   const args = seek ? ['-ss', String(seconds), '-i', file, '-frames:v', '1', '-vf', 'scale=16:8']
     : ['-i', file, '-vf', 'fps=2,scale=16:8'];
-  const raw = execFileSync('ffmpeg', ['-v', 'quiet', ...args, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+  // A seek lands on a cluster, maybe inside a group of pictures: ffmpeg
+  // then complains about the frames before the next keyframe and exits
+  // non-zero, but still gives the picture.
+  const run = spawnSync('ffmpeg', ['-v', 'quiet', ...args, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
     { maxBuffer: 64 << 20 });
+  const raw = run.stdout;
   const frameBytes = 16 * 8 * 3;
   const frames = Math.floor(raw.length / frameBytes);
   assert.ok(frames > 0, `no frame decoded from ${file}`);
