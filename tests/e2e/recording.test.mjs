@@ -147,6 +147,9 @@ test('recording: the program and each presenter, no encoder, the right colours',
     const program = await startRecording(console_, { source: 'program' });
     const byPeer = [];
     for (const peer of peers) byPeer.push(await startRecording(console_, { source: 'peer', peer }));
+    // The program in fragmented MP4 too: the room's H.264 program (started
+    // on demand for it) and the program's Opus.
+    const mp4 = await startRecording(console_, { source: 'program', format: 'mp4' });
     assert.equal(program.state, 'recording');
     // The console shows a running clock and the file growing.
     await waitFor(console_, (id) => {
@@ -155,10 +158,21 @@ test('recording: the program and each presenter, no encoder, the right colours',
     }, program.id, 20000);
     const buttons = await console_.evaluate(() => [...document.querySelectorAll('#record-sources button')]
       .map((b) => b.textContent));
-    assert.ok(buttons.length >= 3 && buttons.every((t) => t.includes('stop')), `buttons: ${buttons}`);
+    assert.ok(buttons.length === 3 && buttons.every((t) => t.includes('stop')), `buttons: ${buttons}`);
 
     const finished = [];
     for (const r of [program, ...byPeer]) finished.push(await stopRecording(console_, r.id));
+    const mp4Done = await stopRecording(console_, mp4.id);
+    assert.equal(mp4Done.state, 'finished', JSON.stringify(mp4Done));
+    assert.match(mp4Done.path, /\.mp4$/);
+    const m = probe(mp4Done.path);
+    assert.equal(m.video.codec_name, 'h264');
+    assert.equal(m.audio.codec_name, 'opus');
+    assert.ok(m.duration >= 4, `mp4: ${m.duration} s`);
+    assert.equal(decodes(mp4Done.path), '');
+    const mp4Stage = frameColours(mp4Done.path, 3);
+    assert.ok(near(mp4Stage.left, RED) && near(mp4Stage.right, BLUE), `mp4: ${JSON.stringify(mp4Stage)}`);
+    console.log(`# ${path.basename(mp4Done.path)}: ${m.duration} s, ${m.video.nb_read_frames} frames`);
     for (const r of finished) assert.equal(r.state, 'finished', JSON.stringify(r));
 
     // Files: VP8 and Opus, a duration in the header (finished), frames all

@@ -320,7 +320,9 @@ Recorder::start (const std::string &source, guint peer_id,
   auto rec = std::make_unique<Recording> ();
   bool audio = true, video = true;
   if (source == "program") {
-    rec->source = rec->key = rec->label = "program";
+    /* One WebM and one MP4 of the program may run side by side. */
+    rec->source = "program";
+    rec->key = rec->label = format == "mp4" ? "program mp4" : "program";
   } else if (source == "peer") {
     Peer *peer = room_.find_peer (peer_id);
     if (!peer || peer->record_port () < 0) {
