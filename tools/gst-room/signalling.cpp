@@ -8,6 +8,7 @@
 #include "peer.h"
 #include "room.h"
 #include "security.h"
+#include "managedpipeline.h"
 #include "recorder.h"
 #include "show.h"
 
@@ -233,6 +234,8 @@ SignallingClient::dispatch (const json &message)
       {"record-start", &SignallingClient::on_record_start},
       {"record-stop", &SignallingClient::on_record_stop},
       {"recordings", &SignallingClient::on_recordings},
+      {"pipeline-start", &SignallingClient::on_pipeline_start},
+      {"pipeline-stop", &SignallingClient::on_pipeline_stop},
   };
   std::string kind = string_field (message, "type");
   auto it = handlers.find (kind);
@@ -408,6 +411,63 @@ SignallingClient::on_recordings (const json &)
   Recorder *recorder = control_recorder ("recordings");
   if (recorder)
     send (recorder->list ());
+}
+
+/* A start=manual room-file pipeline named by @m's "pipeline", for a control
+ * role; null after an error reply. */
+ManagedPipeline *
+SignallingClient::control_pipeline (const json &m, const char *request)
+{
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", request);
+    return nullptr;
+  }
+  if (!p->role ().control) {
+    send_error ("forbidden",
+        "role '" + p->role ().name + "' may not start or stop pipelines",
+        request);
+    return nullptr;
+  }
+  std::string name = string_field (m, "pipeline");
+  ManagedPipeline *mp = room_.find_pipeline (name);
+  if (!mp || mp->start_policy () != PipelineStart::MANUAL) {
+    send_error ("bad-request",
+        mp ? "pipeline '" + name + "' is not started by hand (start=manual)"
+           : "no pipeline '" + signalling_clean_name (name, 40) + "'",
+        request);
+    return nullptr;
+  }
+  return mp;
+}
+
+/* {"type":"pipeline-start","pipeline":"NAME"} */
+void
+SignallingClient::on_pipeline_start (const json &m)
+{
+  ManagedPipeline *mp = control_pipeline (m, "pipeline-start");
+  std::string error;
+  if (!mp)
+    return;
+  if (!mp->start (error)) {
+    send_error ("bad-request", error, "pipeline-start");
+    return;
+  }
+  send ({{"type", "pipeline"}, {"pipeline", mp->name ()},
+      {"state", ManagedPipeline::state_name (mp->state ())}});
+}
+
+/* {"type":"pipeline-stop","pipeline":"NAME"}: EOS first, so what it
+ * writes is finished. */
+void
+SignallingClient::on_pipeline_stop (const json &m)
+{
+  ManagedPipeline *mp = control_pipeline (m, "pipeline-stop");
+  if (!mp)
+    return;
+  mp->finish (nullptr);
+  send ({{"type", "pipeline"}, {"pipeline", mp->name ()},
+      {"state", ManagedPipeline::state_name (mp->state ())}});
 }
 
 /* {"type":"switch","source":"stage"|"camera"|"video"} */

@@ -18,6 +18,7 @@ class Room;
 class Peer;
 class Show;
 class Recorder;
+class ManagedPipeline;
 class AuthThrottle;
 
 class SignallingClient {
@@ -82,6 +83,10 @@ private:
   void on_record_start (const nlohmann::json &m);
   void on_record_stop (const nlohmann::json &m);
   void on_recordings (const nlohmann::json &m);
+  void on_pipeline_start (const nlohmann::json &m);
+  void on_pipeline_stop (const nlohmann::json &m);
+  ManagedPipeline *control_pipeline (
+      const nlohmann::json &m, const char *request);
 
   Room &room_;
   Show *show_;
