@@ -283,7 +283,9 @@ Recorder::describe_pipeline (const Recording &rec, const std::string &format,
   if (rec.source == "program" && format == "mp4") {
     /* The H.264 the room encodes for H.264 viewers, the program's Opus. */
     d = "hubport name=port hub=" + spec_.program_h264 + " port.src ! "
-        + HOLD_QUEUE + " name=vq ! rtph264depay ! h264parse ! mux.video_0 "
+        + HOLD_QUEUE
+        + " name=vq ! rtph264depay wait-for-keyframe=true "
+          "request-keyframe=true ! h264parse ! mux.video_0 "
         + "hubport name=aport hub=" + spec_.program + " aport.audio_src ! "
         + HOLD_QUEUE + " name=aq ! rtpopusdepay ! opusparse ! mux.audio_0 "
         + MP4_MUX + " ! " + FILE_SINK;
