@@ -152,10 +152,11 @@ test('recording: the program and each presenter, no encoder, the right colours',
     const mp4 = await startRecording(console_, { source: 'program', format: 'mp4' });
     assert.equal(program.state, 'recording');
     // The console shows a running clock and the file growing.
-    await waitFor(console_, (id) => {
+    // (every recording 6 s long at least: under load they start seconds apart)
+    await waitFor(console_, (ids) => ids.every((id) => {
       const r = window.recordings.find((x) => x.id === id);
       return r.duration >= 6 && r.size > 10000;
-    }, program.id, 20000);
+    }), [program.id, ...byPeer.map((r) => r.id), mp4.id], 30000);
     const buttons = await console_.evaluate(() => [...document.querySelectorAll('#record-sources button')]
       .map((b) => b.textContent));
     assert.ok(buttons.length === 3 && buttons.every((t) => t.includes('stop')), `buttons: ${buttons}`);
