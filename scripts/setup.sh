@@ -29,6 +29,8 @@ packages=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy
   # the per-test watchdog (tests/check/roomcheck.h) prints a hung test's threads
   gdb
+  # recordings (issue 14): ffprobe and ffmpeg check and decode the files
+  ffmpeg
   gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
 )
 

@@ -86,6 +86,19 @@ test('a room file with errors is refused with file, line and reason', async () =
       /bad\.ini:6: \[role r\] rtp-media: needs an rtp-hub/],
     ['[room]\n[pipeline p]\nlaunch=mcucompositor name=s ! fakesink\n[role r]\nsend=none\nrtp-hub=s\n',
       /bad\.ini:4: \[role r\] rtp-hub: 's' is a mcucompositor; it must name a dispatcher/],
+    // [recording] and pipeline lifecycles (issue 14)
+    ['[room]\n[recording]\nrecord=program\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\n',
+      /bad\.ini:2: \[recording\] folders: missing/],
+    ['[room]\n[recording]\nfolders=/tmp\nrecord=everything\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\n',
+      /bad\.ini:4: \[recording\] record: 'everything' is not program, participants or none/],
+    ['[room]\n[recording]\nfolders=/tmp\nformat=avi\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\n',
+      /bad\.ini:4: \[recording\] format: 'avi' is not webm or mp4/],
+    ['[room]\n[recording]\nfolders=/tmp\nrecord=program\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nhub=d\n',
+      /bad\.ini:2: \[recording\] record=program: no element named 'program_rtp'/],
+    ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\nstart=sometimes\n[role r]\nhub=d\n',
+      /bad\.ini:4: \[pipeline p\] start: 'sometimes' is not always, on-demand or manual/],
+    ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\nrestart=always\n[role r]\nhub=d\n',
+      /bad\.ini:4: \[pipeline p\] restart: 'always' is not never or on-error/],
   ];
   for (const [text, expected] of cases) {
     const file = path.join(tmp, 'bad.ini');

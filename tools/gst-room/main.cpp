@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "recorder.h"
 #include "room.h"
 #include "roomfile.h"
 #include "security.h"
@@ -87,7 +88,8 @@ on_gstreamer_warning (
 struct Run {
   RoomSpec spec;
   std::unique_ptr<Room> room;
-  std::unique_ptr<Show> show; /* null without a [show] */
+  std::unique_ptr<Show> show;         /* null without a [show] */
+  std::unique_ptr<Recorder> recorder; /* null without a [recording] */
   std::unique_ptr<Server> server;
   App app;
   guint signals[2] = {0, 0};
@@ -97,10 +99,17 @@ struct Run {
     for (guint id : signals)
       if (id)
         g_source_remove (id);
+    /* Recordings are finished (or given up) by now.  The hubs stop before
+     * the peers go, so no peer thread stays blocked in a hub after EOS. */
+    if (room)
+      room->stop_pipelines ();
+    if (recorder)
+      recorder->stop_pipelines ();
     if (server)
       server->close_all ();
     server.reset ();
     show.reset ();
+    recorder.reset ();
     if (room)
       room->stop ();
     room.reset ();
@@ -140,6 +149,17 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
       return EXIT_USAGE;
     }
   }
+  if (run.spec.recording.present) {
+    run.recorder = std::make_unique<Recorder> (room);
+    if (!run.recorder->build (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      return EXIT_USAGE;
+    }
+    Recorder *recorder = run.recorder.get ();
+    room.on_finish = [recorder] (std::function<void ()> done) {
+      recorder->finish_all (std::move (done));
+    };
+  }
   if (!security_is_loopback (run.spec.host))
     g_printerr (
         "gst-room: warning: listening on %s, beyond loopback: anyone "
@@ -176,6 +196,7 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
   run.server = std::make_unique<Server> (
       room, run.show.get (), web_dir ? web_dir : web_dir_default ());
   Server &server = *run.server;
+  server.set_recorder (run.recorder.get ());
   if (!server.listen (error)) {
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_LISTEN;

@@ -250,6 +250,15 @@ Peer::port_on (const std::string &hub) const
   return -1;
 }
 
+gint
+Peer::record_port () const
+{
+  gint port = -1;
+  if (record_)
+    g_object_get (record_, "port", &port, nullptr);
+  return port;
+}
+
 bool
 Peer::start (std::string &error)
 {
@@ -274,6 +283,9 @@ Peer::start (std::string &error)
     view_ = add_hubport (role_.video_hub, "view");
   for (const std::string &hub : role_.also_send_to)
     copies_.push_back (add_hubport (hub, ("copy-" + hub).c_str ()));
+  /* Recordings take what the browser sends as it sent it: no decoding. */
+  if (room_.spec ().recording.present && (role_.send_audio || role_.send_video))
+    record_ = add_hubport (RECORDING_HUB, "record");
   g_object_set (
       webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (room_.spec ().ice_transport_policy == "relay")
@@ -686,6 +698,48 @@ Peer::link_incoming (GstPad *pad)
     gst_object_unref (sinkpad);
     gst_element_sync_state_with_parent (sink);
     return;
+  }
+  if (record_) {
+    /* The packets themselves go to the recordings' hub too (a leaky queue:
+     * a recording never holds the peer up). */
+    GstElement *tee = gst_element_factory_make ("tee", nullptr);
+    GstElement *queue = gst_element_factory_make ("queue", nullptr);
+    g_object_set (queue, "max-size-buffers", 500, "max-size-bytes", 0,
+        "max-size-time", (guint64)0, "leaky", 2, nullptr);
+    gst_bin_add_many (GST_BIN (pipeline_), tee, queue, nullptr);
+    GstPad *tee_sink = gst_element_get_static_pad (tee, "sink");
+    bool linked =
+        gst_pad_link (pad, tee_sink) == GST_PAD_LINK_OK
+        && gst_element_link_pads (tee, nullptr, queue, "sink")
+        && gst_element_link_pads (queue, "src", record_, port_pad.c_str ());
+    gst_object_unref (tee_sink);
+    /* Packets carry no keyframe marks the recordings' dispatcher could
+     * wait for (it would wait for ever on DELTA_UNIT packets): each one
+     * may start a recording, whose depayloader waits for a keyframe. */
+    GstPad *queue_src = gst_element_get_static_pad (queue, "src");
+    gst_pad_add_probe (
+        queue_src, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *info, gpointer) {
+          GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+          if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+            buf = gst_buffer_make_writable (buf);
+            GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+            GST_PAD_PROBE_INFO_DATA (info) = buf;
+          }
+          return GST_PAD_PROBE_OK;
+        },
+        nullptr, nullptr);
+    gst_object_unref (queue_src);
+    gst_element_sync_state_with_parent (queue);
+    gst_element_sync_state_with_parent (tee);
+    if (!linked) {
+      post_to_main ([] (Peer &p) {
+        p.fail ("peer-failed", "cannot link incoming media to recordings");
+      });
+      return;
+    }
+    pad = gst_element_request_pad_simple (tee, "src_%u");
+    gst_object_unref (pad); /* the tee holds it */
   }
   std::string error;
   GstElement *bin = room_parse_branch (description.c_str (), error);

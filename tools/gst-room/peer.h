@@ -51,6 +51,9 @@ public:
   gint hub_port () const;
   /* Its port on @hub (the role's hub or an also-send-to hub), or -1. */
   gint port_on (const std::string &hub) const;
+  /* Its port on the recordings' hub (RECORDING_HUB: the RTP packets it
+   * sends, undecoded), or -1 when the room records nothing. */
+  gint record_port () const;
   /* The name the browser gave when joining (may be empty), cleaned. */
   const std::string &name () const { return name_; }
   /* The address it joined from. */
@@ -97,6 +100,8 @@ private:
   GstElement *view_ = nullptr; /* hubport on the role's video-hub, if any */
   /* hubports on the role's also-send-to hubs: they get what the peer sends */
   std::vector<GstElement *> copies_;
+  /* hubport on the recordings' hub: a copy of the RTP packets it sends */
+  GstElement *record_ = nullptr;
   /* an on-demand pipeline this peer keeps running (an H.264 rtp-hub) */
   std::string on_demand_hub_;
   bool outgoing_linked_ = false; /* main thread */

@@ -46,6 +46,8 @@ const KnownElement KNOWN_ELEMENTS[] = {
     {"audioresample", "audioresample", "gstreamer1.0-plugins-base"},
     {"uridecodebin", "playback", "gstreamer1.0-plugins-base"},
     {"queue", "coreelements", "gstreamer1.0 (core)"},
+    {"capssetter", "debug", "gstreamer1.0-plugins-good"},
+    {"filesink", "coreelements", "gstreamer1.0 (core)"},
     {"tee", "coreelements", "gstreamer1.0 (core)"},
     {"clocksync", "coreelements", "gstreamer1.0 (core)"},
     {"fakesink", "coreelements", "gstreamer1.0 (core)"},
@@ -53,6 +55,9 @@ const KnownElement KNOWN_ELEMENTS[] = {
     {"x264enc", "x264", "gstreamer1.0-plugins-ugly"},
     {"avdec_h264", "libav", "gstreamer1.0-libav"},
     {"webmmux", "matroska", "gstreamer1.0-plugins-good"},
+    {"mp4mux", "isomp4", "gstreamer1.0-plugins-good"},
+    {"opusparse", "opusparse", "gstreamer1.0-plugins-bad"},
+    {"h264parse", "videoparsersbad", "gstreamer1.0-plugins-bad"},
 };
 
 std::string
@@ -176,12 +181,20 @@ Room::build (std::string &error)
       pipeline = wrapper;
     }
     gst_object_set_name (GST_OBJECT (pipeline), p.name.c_str ());
-    gst_pipeline_use_clock (GST_PIPELINE (pipeline), clock_);
-    RoomPipeline rp;
-    rp.name = p.name;
-    rp.pipeline = pipeline;
-    rp.on_demand = p.on_demand;
-    pipelines_.push_back (rp);
+    auto managed = std::make_unique<ManagedPipeline> (
+        p.name, pipeline, clock_, p.start, p.restart);
+    ManagedPipeline *raw = managed.get ();
+    managed->on_error = [this, raw] (
+                            const std::string &) { pipeline_failed (*raw); };
+    managed->on_eos = [this] () { check_eos_done (); };
+    managed->on_element_message = [this] (GstMessage *msg) {
+      if (on_element_message)
+        on_element_message (msg);
+    };
+    managed->on_dump = [this, raw] (const std::string &event) {
+      dump_dot (raw->pipeline (), raw->name () + "-" + event);
+    };
+    pipelines_.push_back (std::move (managed));
   }
   if (!check_unique_hubs (error))
     return false;
@@ -212,7 +225,7 @@ Room::check_unique_hubs (std::string &error)
   std::map<std::string, std::string> owner; /* hub name → pipeline */
   for (size_t i = 0; i < pipelines_.size (); i++) {
     GstIterator *it =
-        gst_bin_iterate_recurse (GST_BIN (pipelines_[i].pipeline));
+        gst_bin_iterate_recurse (GST_BIN (pipelines_[i]->pipeline ()));
     GValue item = G_VALUE_INIT;
     std::string clash;
     while (clash.empty () && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
@@ -221,7 +234,7 @@ Room::check_unique_hubs (std::string &error)
       std::string factory = f ? GST_OBJECT_NAME (f) : "";
       if (factory == "mcucompositor" || factory == "dispatcher") {
         std::string name = GST_OBJECT_NAME (e);
-        auto [at, fresh] = owner.emplace (name, pipelines_[i].name);
+        auto [at, fresh] = owner.emplace (name, pipelines_[i]->name ());
         if (!fresh)
           clash = name;
       }
@@ -264,59 +277,56 @@ Room::check_hub (const RoomRoleSpec &role, const char *key,
   return ok;
 }
 
-Room::RoomPipeline *
+ManagedPipeline *
 Room::pipeline_of (const std::string &element)
 {
-  for (RoomPipeline &rp : pipelines_) {
+  for (auto &mp : pipelines_) {
     GstElement *e =
-        gst_bin_get_by_name (GST_BIN (rp.pipeline), element.c_str ());
+        gst_bin_get_by_name (GST_BIN (mp->pipeline ()), element.c_str ());
     if (e) {
       gst_object_unref (e);
-      return &rp;
+      return mp.get ();
     }
   }
+  return nullptr;
+}
+
+ManagedPipeline *
+Room::find_pipeline (const std::string &name) const
+{
+  for (const auto &mp : pipelines_)
+    if (mp->name () == name)
+      return mp.get ();
   return nullptr;
 }
 
 bool
 Room::use_on_demand (const std::string &hub, std::string &error)
 {
-  RoomPipeline *rp = pipeline_of (hub);
-  if (!rp) {
+  ManagedPipeline *mp = pipeline_of (hub);
+  if (!mp) {
     error = "no hub named '" + hub + "'";
     return false;
   }
-  if (!rp->on_demand || rp->users++ > 0)
+  if (mp->start_policy () != PipelineStart::ON_DEMAND)
     return true;
-  GST_INFO ("starting on-demand pipeline '%s'", rp->name.c_str ());
-  if (gst_element_set_state (rp->pipeline, GST_STATE_PLAYING)
-      == GST_STATE_CHANGE_FAILURE) {
-    rp->users--;
-    gst_element_set_state (rp->pipeline, GST_STATE_NULL);
-    error = "pipeline '" + rp->name + "' did not start";
-    return false;
-  }
-  dump_dot (rp->pipeline, rp->name + "-started");
-  return true;
+  return mp->use (error);
 }
 
 void
 Room::release_on_demand (const std::string &hub)
 {
-  RoomPipeline *rp = pipeline_of (hub);
-  if (!rp || !rp->on_demand || rp->users == 0 || --rp->users > 0)
-    return;
-  GST_INFO (
-      "stopping on-demand pipeline '%s': nobody needs it", rp->name.c_str ());
-  dump_dot (rp->pipeline, rp->name + "-stopped");
-  gst_element_set_state (rp->pipeline, GST_STATE_NULL);
+  ManagedPipeline *mp = pipeline_of (hub);
+  if (mp && mp->start_policy () == PipelineStart::ON_DEMAND)
+    mp->release ();
 }
 
 GstElement *
 Room::find_element (const std::string &name) const
 {
-  for (const RoomPipeline &rp : pipelines_) {
-    GstElement *e = gst_bin_get_by_name (GST_BIN (rp.pipeline), name.c_str ());
+  for (const auto &mp : pipelines_) {
+    GstElement *e =
+        gst_bin_get_by_name (GST_BIN (mp->pipeline ()), name.c_str ());
     if (e)
       return e;
   }
@@ -326,18 +336,11 @@ Room::find_element (const std::string &name) const
 bool
 Room::start (std::string &error)
 {
-  for (RoomPipeline &rp : pipelines_) {
-    GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (rp.pipeline));
-    rp.bus_watch = gst_bus_add_watch (bus, on_bus_message, this);
-    gst_object_unref (bus);
-    if (rp.on_demand)
+  for (auto &mp : pipelines_) {
+    if (mp->start_policy () != PipelineStart::ALWAYS)
       continue;
-    if (gst_element_set_state (rp.pipeline, GST_STATE_PLAYING)
-        == GST_STATE_CHANGE_FAILURE) {
-      error = "pipeline '" + rp.name + "' did not start";
+    if (!mp->start (error))
       return false;
-    }
-    dump_dot (rp.pipeline, rp.name + "-started");
   }
   for (RoomListener *l : std::vector<RoomListener *> (listeners_))
     l->room_started ();
@@ -371,98 +374,70 @@ Room::send_eos ()
    * the room's own sources started (a stage, the program) can end. */
   for (const auto &peer : peers_)
     peer->end_feeds ();
-  for (RoomPipeline &rp : pipelines_) {
-    if (rp.on_demand && rp.users == 0) {
-      rp.eos = true;
-      continue;
-    }
-    /* A pipeline without sources (a hub fed only by hubports) has nothing
-     * to finish: it is done at once. */
-    GstIterator *sources = gst_bin_iterate_sources (GST_BIN (rp.pipeline));
-    GValue item = G_VALUE_INIT;
-    bool has_source = gst_iterator_next (sources, &item) == GST_ITERATOR_OK;
-    g_value_unset (&item);
-    gst_iterator_free (sources);
-    if (!has_source
-        || !gst_element_send_event (rp.pipeline, gst_event_new_eos ()))
-      rp.eos = true;
+  /* Recordings first (they hang off the room's hubs), then the room's own
+   * pipelines. */
+  if (on_finish) {
+    others_finished_ = false;
+    on_finish ([this] () {
+      others_finished_ = true;
+      check_eos_done ();
+    });
   }
-  if (eos_done () && on_eos)
-    on_eos ();
+  for (auto &mp : pipelines_)
+    mp->finish ([this] () { check_eos_done (); });
+  check_eos_done ();
 }
 
 bool
 Room::eos_done () const
 {
-  for (const RoomPipeline &rp : pipelines_)
-    if (!rp.eos)
+  if (!others_finished_)
+    return false;
+  for (const auto &mp : pipelines_)
+    if (mp->state () == ManagedPipeline::State::FINISHING)
       return false;
   return true;
+}
+
+void
+Room::check_eos_done ()
+{
+  if (eos_sent_ && eos_done () && on_eos) {
+    auto done = std::move (on_eos);
+    on_eos = nullptr;
+    done ();
+  }
+}
+
+void
+Room::stop_pipelines ()
+{
+  for (auto &mp : pipelines_)
+    mp->stop ();
 }
 
 void
 Room::stop ()
 {
   peers_.clear ();
-  for (RoomPipeline &rp : pipelines_) {
-    if (rp.bus_watch)
-      g_source_remove (rp.bus_watch);
-    gst_element_set_state (rp.pipeline, GST_STATE_NULL);
-    gst_object_unref (rp.pipeline);
-  }
   pipelines_.clear ();
 }
 
-gboolean
-Room::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
+void
+Room::pipeline_failed (ManagedPipeline &mp)
 {
-  auto *self = static_cast<Room *> (data);
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ERROR: {
-      room_report_error (msg);
-      /* An on-demand pipeline serves some peers only: it stops, and the
-       * room goes on (its peers lose that stream).  Any other is fatal. */
-      for (RoomPipeline &rp : self->pipelines_) {
-        if (rp.on_demand
-            && gst_object_has_as_ancestor (
-                GST_MESSAGE_SRC (msg), GST_OBJECT (rp.pipeline))) {
-          g_printerr (
-              "gst-room: on-demand pipeline '%s' stopped\n", rp.name.c_str ());
-          gst_element_set_state (rp.pipeline, GST_STATE_NULL);
-          return G_SOURCE_CONTINUE;
-        }
-      }
-      if (self->on_fatal)
-        self->on_fatal (1);
-      break;
-    }
-    case GST_MESSAGE_WARNING: {
-      GError *err = nullptr;
-      gchar *debug = nullptr;
-      gst_message_parse_warning (msg, &err, &debug);
-      gchar *path = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
-      g_printerr ("WARNING: from element %s: %s\n", path, err->message);
-      g_free (path);
-      g_free (debug);
-      g_error_free (err);
-      break;
-    }
-    case GST_MESSAGE_ELEMENT:
-      if (self->on_element_message)
-        self->on_element_message (msg);
-      break;
-    case GST_MESSAGE_EOS:
-      for (RoomPipeline &rp : self->pipelines_) {
-        if (GST_MESSAGE_SRC (msg) == GST_OBJECT (rp.pipeline))
-          rp.eos = true;
-      }
-      if (self->eos_sent_ && self->eos_done () && self->on_eos)
-        self->on_eos ();
-      break;
-    default:
-      break;
+  /* A pipeline that serves some peers only (on demand), one that restarts
+   * and one started by hand stop alone; the room goes on.  An always-on
+   * pipeline without restart is the room itself: fatal. */
+  if (mp.start_policy () != PipelineStart::ALWAYS
+      || mp.restart_policy () == PipelineRestart::ON_ERROR)
+    return;
+  if (eos_sent_) {
+    check_eos_done ();
+    return;
   }
-  return G_SOURCE_CONTINUE;
+  if (on_fatal)
+    on_fatal (1);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "managedpipeline.h"
 #include "peer.h"
 #include "roomfile.h"
 
@@ -54,6 +55,10 @@ public:
   void send_eos ();
   bool eos_done () const;
   void stop ();
+  /* Every room pipeline to NULL, peers left alone: a peer's streaming
+   * thread blocked pushing into a hub that stopped after EOS (the stage's
+   * aggregator) is released, so the peers can then be torn down. */
+  void stop_pipelines ();
 
   const RoomSpec &spec () const { return spec_; }
   GstClock *clock () const { return clock_; }
@@ -85,6 +90,13 @@ public:
   /* An on-demand pipeline runs while at least one peer uses a hub of it. */
   bool use_on_demand (const std::string &hub, std::string &error);
   void release_on_demand (const std::string &hub);
+  /* The room-file pipeline named @name, or null (manual ones are started
+   * and stopped through it). */
+  ManagedPipeline *find_pipeline (const std::string &name) const;
+  const std::vector<std::unique_ptr<ManagedPipeline>> &pipelines () const
+  {
+    return pipelines_;
+  }
 
   /* A room pipeline failed: the tool ends with this exit code. */
   std::function<void (int exit_code)> on_fatal;
@@ -92,9 +104,13 @@ public:
   std::function<void (GstMessage *msg)> on_element_message;
   /* Every room pipeline reached EOS after send_eos(). */
   std::function<void ()> on_eos;
+  /* Called by send_eos() first: whoever owns more pipelines (recordings)
+   * finishes them and calls @done once they are. */
+  std::function<void (std::function<void ()> done)> on_finish;
 
 private:
-  static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
+  void pipeline_failed (ManagedPipeline &pipeline);
+  void check_eos_done ();
   bool check_unique_hubs (std::string &error);
   bool check_hub (const RoomRoleSpec &role, const char *key,
       const std::string &name, bool dispatcher_only, std::string &error);
@@ -103,16 +119,9 @@ private:
   RoomSpec spec_;
   std::string dot_dir_;
   GstClock *clock_ = nullptr;
-  struct RoomPipeline {
-    std::string name;
-    GstElement *pipeline = nullptr;
-    guint bus_watch = 0;
-    bool eos = false;
-    bool on_demand = false;
-    int users = 0; /* peers using an on-demand pipeline */
-  };
-  RoomPipeline *pipeline_of (const std::string &element);
-  std::vector<RoomPipeline> pipelines_;
+  ManagedPipeline *pipeline_of (const std::string &element);
+  std::vector<std::unique_ptr<ManagedPipeline>> pipelines_;
+  bool others_finished_ = true; /* on_finish's pipelines */
   std::list<std::unique_ptr<Peer>> peers_;
   std::vector<RoomListener *> listeners_;
   guint next_peer_id_ = 1;

@@ -383,15 +383,45 @@ room_file_parse (const std::string &path, const std::string &raw,
         return false;
       spec.max_messages_per_second = (guint)v;
     } else if (g_str_has_prefix (group.c_str (), "pipeline ")) {
-      if (!check_known (group, {"launch", "on-demand"}))
+      if (!check_known (group, {"launch", "on-demand", "start", "restart"}))
         return false;
       RoomPipelineSpec p;
       p.name = group.substr (strlen ("pipeline "));
       p.launch = get (group, "launch");
       p.line = lines.key_line (group, "launch");
+      /* on-demand=true is the older spelling of start=on-demand. */
+      bool on_demand = false;
       if (has (group, "on-demand")
-          && !parse_bool (get (group, "on-demand"), p.on_demand))
+          && !parse_bool (get (group, "on-demand"), on_demand))
         return fail (group, "on-demand", "expected true or false");
+      if (on_demand)
+        p.start = PipelineStart::ON_DEMAND;
+      if (has (group, "start")) {
+        std::string start = get (group, "start");
+        if (has (group, "on-demand"))
+          return fail (group, "start",
+              "give start= or on-demand=, not both (on-demand=true is the "
+              "old spelling of start=on-demand)");
+        if (start == "always")
+          p.start = PipelineStart::ALWAYS;
+        else if (start == "on-demand")
+          p.start = PipelineStart::ON_DEMAND;
+        else if (start == "manual")
+          p.start = PipelineStart::MANUAL;
+        else
+          return fail (group, "start",
+              "'" + start + "' is not always, on-demand or manual");
+      }
+      if (has (group, "restart")) {
+        std::string restart = get (group, "restart");
+        if (restart == "on-error")
+          p.restart = PipelineRestart::ON_ERROR;
+        else if (restart == "never")
+          p.restart = PipelineRestart::NEVER;
+        else
+          return fail (
+              group, "restart", "'" + restart + "' is not never or on-error");
+      }
       if (p.launch.empty ())
         return fail (
             group, "launch", "missing: a pipeline needs a launch line");
@@ -504,10 +534,48 @@ room_file_parse (const std::string &path, const std::string &raw,
       if (!get_uint (group, "emotes-per-second", 1000, v))
         return false;
       show.emotes_per_second = (guint)v;
+    } else if (group == "recording") {
+      if (!check_known (group,
+              {"folders", "record", "format", "program", "program-h264"}))
+        return false;
+      RoomRecordingSpec &rec = spec.recording;
+      rec.present = true;
+      rec.line = lines.key_line (group, "");
+      gchar *dir = g_path_get_dirname (path.c_str ());
+      gchar *base = g_canonicalize_filename (dir, nullptr);
+      g_free (dir);
+      for (const std::string &folder : parse_list (get (group, "folders"))) {
+        gchar *absolute = g_canonicalize_filename (folder.c_str (), base);
+        rec.folders.push_back (absolute);
+        g_free (absolute);
+      }
+      g_free (base);
+      if (rec.folders.empty ())
+        return fail (group, "folders",
+            "missing: the folders recordings may be written to");
+      for (const std::string &what : parse_list (get (group, "record"))) {
+        if (what == "program")
+          rec.record_program = true;
+        else if (what == "participants")
+          rec.record_participants = true;
+        else if (what != "none")
+          return fail (group, "record",
+              "'" + what + "' is not program, participants or none");
+      }
+      if (has (group, "format")) {
+        rec.format = get (group, "format");
+        if (rec.format != "webm" && rec.format != "mp4")
+          return fail (
+              group, "format", "'" + rec.format + "' is not webm or mp4");
+      }
+      if (has (group, "program"))
+        rec.program = get (group, "program");
+      if (has (group, "program-h264"))
+        rec.program_h264 = get (group, "program-h264");
     } else {
       return fail (group, "",
-          "unknown group (expected [room], [show], [pipeline NAME] or "
-          "[role NAME])");
+          "unknown group (expected [room], [show], [recording], "
+          "[pipeline NAME] or [role NAME])");
     }
   }
 

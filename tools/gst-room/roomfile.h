@@ -8,12 +8,19 @@
 #include <string>
 #include <vector>
 
+/* When a pipeline runs: always (from the room's start), on demand (while a
+ * peer needs one of its hubs: an H.264 encoder only some browsers need), or
+ * manual (started and stopped by the operator or the API). */
+enum class PipelineStart { ALWAYS, ON_DEMAND, MANUAL };
+/* What an error does: stops it (never), or restarts it after 1 s doubling
+ * to 30 s (on-error). */
+enum class PipelineRestart { NEVER, ON_ERROR };
+
 struct RoomPipelineSpec {
   std::string name;   /* from [pipeline NAME] */
   std::string launch; /* gst-launch-1.0 description */
-  /* Runs only while a peer needs one of its hubs (an H.264 encoder that only
-   * some browsers need). */
-  bool on_demand = false;
+  PipelineStart start = PipelineStart::ALWAYS;
+  PipelineRestart restart = PipelineRestart::NEVER;
   int line = 0; /* line of the launch key, for error messages */
 };
 
@@ -60,6 +67,25 @@ struct RoomShowSpec {
   int line = 0;
 };
 
+/* The dispatcher (made by the recorder) that every peer's incoming RTP
+ * packets reach, undecoded, when the room has a [recording] group. */
+constexpr const char *RECORDING_HUB = "recording_participants";
+
+/* [recording]: where files may go and what is recorded from the start. */
+struct RoomRecordingSpec {
+  bool present = false;
+  std::vector<std::string> folders; /* absolute; the first is the default */
+  /* Recorded from the room's start: "program", and "participants" (every
+   * peer that sends media, as it joins). */
+  bool record_program = false, record_participants = false;
+  std::string format = "webm"; /* webm | mp4 */
+  /* The dispatcher of the encoded program (VP8/Opus RTP), and of the H.264
+   * program (for mp4). */
+  std::string program = "program_rtp";
+  std::string program_h264 = "program_h264";
+  int line = 0;
+};
+
 struct RoomSpec {
   std::string path;
   std::string title = "gst-rooms";
@@ -85,6 +111,7 @@ struct RoomSpec {
   std::vector<RoomPipelineSpec> pipelines;
   std::vector<RoomRoleSpec> roles;
   RoomShowSpec show;
+  RoomRecordingSpec recording;
 
   const RoomRoleSpec *find_role (const std::string &name) const;
   /* "FILE:LINE" of a group or key, for messages. */

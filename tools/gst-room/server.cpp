@@ -1,6 +1,8 @@
 /* gst-room: the HTTP server and the signalling channel. */
 #include "server.h"
 
+#include "recorder.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -139,6 +141,16 @@ Server::Server (Room &room, Show *show, std::string web_dir)
 }
 
 void
+Server::set_recorder (Recorder *recorder)
+{
+  recorder_ = recorder;
+  if (recorder)
+    recorder->to_control = [this] (const json &message) {
+      broadcast (message, [] (const RoomRoleSpec &r) { return r.control; });
+    };
+}
+
+void
 Server::broadcast (
     const json &message, const std::function<bool (const RoomRoleSpec &)> &to)
 {
@@ -155,6 +167,8 @@ Server::~Server ()
     show->to_control = nullptr;
     show->to_emote_watchers = nullptr;
   }
+  if (recorder_)
+    recorder_->to_control = nullptr;
   close_all ();
   if (sweep_timer_)
     g_source_remove (sweep_timer_);
@@ -559,6 +573,7 @@ Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
       address_host (soup_server_message_get_remote_address (msg));
   raw->client = std::make_unique<SignallingClient> (
       self->room_, self->show_, self->throttle_, std::move (transport));
+  raw->client->set_recorder (self->recorder_);
   soup_websocket_connection_set_max_incoming_payload_size (
       connection, self->room_.spec ().max_message_bytes * 4);
   /* Pings at the protocol level keep middle boxes from timing the

@@ -17,6 +17,7 @@
 
 class Room;
 class Show;
+class Recorder;
 class SignallingClient;
 
 class Server {
@@ -24,6 +25,8 @@ public:
   /* @show: the room's live show, or null. */
   Server (Room &room, Show *show, std::string web_dir);
   ~Server ();
+  /* The room's recordings: the consoles drive them and see their list. */
+  void set_recorder (Recorder *recorder);
 
   bool listen (std::string &error);
   /* "http://HOST:PORT/" */
@@ -60,6 +63,7 @@ private:
 
   Room &room_;
   Show *show_;
+  Recorder *recorder_ = nullptr;
   std::string web_dir_; /* real path, no trailing slash */
   SoupServer *soup_ = nullptr;
   GSocket *listener_ = nullptr;

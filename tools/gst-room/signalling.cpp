@@ -8,6 +8,8 @@
 #include "peer.h"
 #include "room.h"
 #include "security.h"
+#include "managedpipeline.h"
+#include "recorder.h"
 #include "show.h"
 
 using nlohmann::json;
@@ -229,6 +231,11 @@ SignallingClient::dispatch (const json &message)
       {"inject", &SignallingClient::on_inject},
       {"stop-injection", &SignallingClient::on_stop_injection},
       {"emote", &SignallingClient::on_emote},
+      {"record-start", &SignallingClient::on_record_start},
+      {"record-stop", &SignallingClient::on_record_stop},
+      {"recordings", &SignallingClient::on_recordings},
+      {"pipeline-start", &SignallingClient::on_pipeline_start},
+      {"pipeline-stop", &SignallingClient::on_pipeline_stop},
   };
   std::string kind = string_field (message, "type");
   auto it = handlers.find (kind);
@@ -310,6 +317,8 @@ SignallingClient::on_join (const json &m)
   send (welcome);
   if (role->control && show_)
     send (show_->state ());
+  if (role->control && recorder_)
+    send (recorder_->list ());
 }
 
 /* The show's controls need a joined peer of a control role and a show. */
@@ -331,6 +340,135 @@ SignallingClient::control_show (const char *request)
     return nullptr;
   }
   return show_;
+}
+
+/* Recordings need a joined peer of a control role and a [recording]. */
+Recorder *
+SignallingClient::control_recorder (const char *request)
+{
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", request);
+    return nullptr;
+  }
+  if (!p->role ().control) {
+    send_error (
+        "forbidden", "role '" + p->role ().name + "' may not record", request);
+    return nullptr;
+  }
+  if (!recorder_) {
+    send_error ("no-recording", "this room has no [recording]", request);
+    return nullptr;
+  }
+  return recorder_;
+}
+
+/* {"type":"record-start","source":"program"|"peer","peer":3,
+ *  "folder":"/srv/recordings","format":"webm"|"mp4"} */
+void
+SignallingClient::on_record_start (const json &m)
+{
+  Recorder *recorder = control_recorder ("record-start");
+  if (!recorder)
+    return;
+  std::string source = string_field (m, "source");
+  guint peer = 0;
+  if (source == "peer" && !uint_field (m, "peer", "record-start", peer))
+    return;
+  for (const char *key : {"folder", "format"})
+    if (m.contains (key) && !m[key].is_string ()) {
+      send_error ("bad-message",
+          std::string ("record-start: \"") + key + "\" is a string",
+          "record-start");
+      return;
+    }
+  std::string error;
+  guint id = recorder->start (source, peer, string_field (m, "folder"),
+      string_field (m, "format"), error);
+  if (!id) {
+    send_error ("record-refused", error, "record-start");
+    return;
+  }
+  send ({{"type", "record-started"}, {"recording", id}});
+}
+
+/* {"type":"record-stop","recording":2} */
+void
+SignallingClient::on_record_stop (const json &m)
+{
+  Recorder *recorder = control_recorder ("record-stop");
+  guint id = 0;
+  std::string error;
+  if (!recorder || !uint_field (m, "recording", "record-stop", id))
+    return;
+  if (!recorder->stop (id, error))
+    send_error ("bad-request", error, "record-stop");
+}
+
+/* {"type":"recordings"} */
+void
+SignallingClient::on_recordings (const json &)
+{
+  Recorder *recorder = control_recorder ("recordings");
+  if (recorder)
+    send (recorder->list ());
+}
+
+/* A start=manual room-file pipeline named by @m's "pipeline", for a control
+ * role; null after an error reply. */
+ManagedPipeline *
+SignallingClient::control_pipeline (const json &m, const char *request)
+{
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", request);
+    return nullptr;
+  }
+  if (!p->role ().control) {
+    send_error ("forbidden",
+        "role '" + p->role ().name + "' may not start or stop pipelines",
+        request);
+    return nullptr;
+  }
+  std::string name = string_field (m, "pipeline");
+  ManagedPipeline *mp = room_.find_pipeline (name);
+  if (!mp || mp->start_policy () != PipelineStart::MANUAL) {
+    send_error ("bad-request",
+        mp ? "pipeline '" + name + "' is not started by hand (start=manual)"
+           : "no pipeline '" + signalling_clean_name (name, 40) + "'",
+        request);
+    return nullptr;
+  }
+  return mp;
+}
+
+/* {"type":"pipeline-start","pipeline":"NAME"} */
+void
+SignallingClient::on_pipeline_start (const json &m)
+{
+  ManagedPipeline *mp = control_pipeline (m, "pipeline-start");
+  std::string error;
+  if (!mp)
+    return;
+  if (!mp->start (error)) {
+    send_error ("bad-request", error, "pipeline-start");
+    return;
+  }
+  send ({{"type", "pipeline"}, {"pipeline", mp->name ()},
+      {"state", ManagedPipeline::state_name (mp->state ())}});
+}
+
+/* {"type":"pipeline-stop","pipeline":"NAME"}: EOS first, so what it
+ * writes is finished. */
+void
+SignallingClient::on_pipeline_stop (const json &m)
+{
+  ManagedPipeline *mp = control_pipeline (m, "pipeline-stop");
+  if (!mp)
+    return;
+  mp->finish (nullptr);
+  send ({{"type", "pipeline"}, {"pipeline", mp->name ()},
+      {"state", ManagedPipeline::state_name (mp->state ())}});
 }
 
 /* {"type":"switch","source":"stage"|"camera"|"video"} */

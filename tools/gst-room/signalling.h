@@ -17,6 +17,8 @@
 class Room;
 class Peer;
 class Show;
+class Recorder;
+class ManagedPipeline;
 class AuthThrottle;
 
 class SignallingClient {
@@ -34,6 +36,9 @@ public:
   ~SignallingClient ();
   SignallingClient (const SignallingClient &) = delete;
   SignallingClient &operator= (const SignallingClient &) = delete;
+
+  /* The room's recordings (null: none); the record-* commands drive it. */
+  void set_recorder (Recorder *recorder) { recorder_ = recorder; }
 
   /* One text message as it arrived (@size bytes, any content). */
   void handle_text (const char *data, gsize size);
@@ -60,6 +65,7 @@ private:
   bool admit ();
   void dispatch (const nlohmann::json &message);
   Show *control_show (const char *request);
+  Recorder *control_recorder (const char *request);
   bool uint_field (const nlohmann::json &m, const char *name,
       const char *request, guint &out);
 
@@ -74,9 +80,17 @@ private:
   void on_inject (const nlohmann::json &m);
   void on_stop_injection (const nlohmann::json &m);
   void on_emote (const nlohmann::json &m);
+  void on_record_start (const nlohmann::json &m);
+  void on_record_stop (const nlohmann::json &m);
+  void on_recordings (const nlohmann::json &m);
+  void on_pipeline_start (const nlohmann::json &m);
+  void on_pipeline_stop (const nlohmann::json &m);
+  ManagedPipeline *control_pipeline (
+      const nlohmann::json &m, const char *request);
 
   Room &room_;
   Show *show_;
+  Recorder *recorder_ = nullptr;
   AuthThrottle &throttle_;
   Transport transport_;
   guint peer_id_ = 0; /* 0: not joined */

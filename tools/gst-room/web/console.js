@@ -1,7 +1,8 @@
 // gst-rooms: the operator console of a live show.  room.js joins (role and
 // token from the URL) and shows the program in the monitor; this adds the
 // show's state (roster, program, injection, health) and the controls.
-// window.show holds the last state, for tests.
+// window.show holds the last state, window.recordings the last list of
+// recordings, for tests.
 'use strict';
 
 (() => {
@@ -9,6 +10,59 @@
   const handlers = window.roomHandlers;
   const $ = (id) => document.getElementById(id);
   window.show = null;
+  window.recordings = null;
+
+  function size(bytes) {
+    if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+    if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+    return `${Math.round(bytes / 1e3)} kB`;
+  }
+
+  // One button per source (the program, each presenter): start, or stop
+  // with its running clock and file size.
+  function renderRecordSources() {
+    const list = $('record-sources');
+    if (!list || !window.recordings) return;
+    const running = (source, label) => window.recordings.find((r) => r.state === 'recording'
+      && (source === 'program' ? r.source === 'program' : r.source === 'participant' && r.label === label));
+    const sources = [{ source: 'program', label: 'program', title: 'Program' }];
+    for (const p of (window.show && window.show.presenters) || []) {
+      sources.push({ source: 'peer', peer: p.peer, label: p.name ? `presenter ${p.name}` : `peer ${p.peer}`,
+                     title: p.name || `presenter #${p.peer}` });
+    }
+    list.replaceChildren();
+    for (const s of sources) {
+      const li = document.createElement('li');
+      const rec = running(s.source, s.label);
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.dataset.record = s.source === 'program' ? 'program' : String(s.peer);
+      button.classList.toggle('active', !!rec);
+      button.textContent = rec ? `\u25A0 stop ${s.title} ${fmt(rec.duration)} ${size(rec.size)}`
+        : `\u25CF record ${s.title}`;
+      button.onclick = () => send(rec ? { type: 'record-stop', recording: rec.id }
+        : { type: 'record-start', source: s.source, ...(s.peer ? { peer: s.peer } : {}) });
+      li.appendChild(button);
+      list.appendChild(li);
+    }
+  }
+
+  function renderRecordings(list) {
+    const body = $('recordings').tBodies[0];
+    body.replaceChildren();
+    for (const r of list) {
+      const tr = document.createElement('tr');
+      tr.dataset.recording = String(r.id);
+      const state = r.state + (r.present === false ? ' (away)' : '') + (r.error ? `: ${r.error}` : '');
+      for (const text of [r.label, state, fmt(r.duration), size(r.size), r.path]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+    renderRecordSources();
+  }
 
   function fmt(seconds) {
     if (seconds === null || seconds === undefined) return '?';
@@ -52,7 +106,13 @@
     window.roomShowEmoteCounts(state.emotes || {});
   }
 
-  handlers.show = (m) => { window.show = m; render(m); };
+  handlers.show = (m) => { window.show = m; render(m); renderRecordSources(); };
+  handlers.recordings = (m) => {
+    window.recordings = m.recordings;
+    $('recording-section').hidden = false; // the room records
+    renderRecordings(m.recordings);
+  };
+  handlers['record-started'] = () => {};
   const pageError = handlers.error;
   handlers.error = (m) => {
     pageError(m);
