@@ -270,7 +270,8 @@ ManagedPipeline::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
           self->on_element_message (msg);
         break;
       }
-      /* fall through: the same as EOS */
+      /* the same as EOS */
+      [[fallthrough]];
     case GST_MESSAGE_EOS:
       if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS
           && GST_MESSAGE_SRC (msg) != GST_OBJECT (self->pipeline_))
