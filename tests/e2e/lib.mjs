@@ -217,11 +217,12 @@ process.on('exit', killTracked);
 
 // A light participant in its own process (tests/e2e/roomclient.py: webrtcbin
 // and a WebSocket, no browser), in its own process group so a test can
-// kill -9 or SIGSTOP it.  Its JSON lines arrive as events.
+// kill -9 or SIGSTOP it.  Its JSON lines arrive as events.  It needs stock
+// elements only (stockEnv), so it runs beside an instrumented gst-room too.
 export function spawnRoomClient(url, args = []) {
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'roomclient.py');
   const proc = spawn('/usr/bin/python3', [script, '--url', url, ...args], {
-    env: { ...gstEnv, GST_DEBUG: '*:1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    env: stockEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   track(proc.pid);
   const events = [];
   const waiters = [];
