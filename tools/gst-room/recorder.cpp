@@ -1,5 +1,6 @@
 /* gst-room: recordings of the program and of each participant. */
 #include "recorder.h"
+#include "security.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -32,15 +33,6 @@ const char *const FILE_SINK =
  * for the other stream (a camera that is off for a while). */
 const char *const HOLD_QUEUE = "queue max-size-buffers=0 max-size-bytes=0 "
                                "max-size-time=30000000000";
-
-std::string
-real_path (const std::string &path)
-{
-  char *resolved = realpath (path.c_str (), nullptr);
-  std::string out = resolved ? resolved : "";
-  free (resolved);
-  return out;
-}
 
 /* Letters, digits, '-' and '_' only: part of a file name. */
 std::string
@@ -236,10 +228,10 @@ Recorder::folder_allowed (
   gchar *lexical = g_canonicalize_filename (wanted.c_str (), "/");
   std::string plain = lexical;
   g_free (lexical);
-  std::string real = real_path (plain);
+  std::string real = security_real_path (plain);
   bool inside = false;
   for (const std::string &allowed : spec_.folders) {
-    std::string base = real_path (allowed);
+    std::string base = security_real_path (allowed);
     if (base.empty ())
       continue;
     inside = inside || real == base || real.rfind (base + "/", 0) == 0;

@@ -1,6 +1,8 @@
 /* gst-room: token checks, guessing back-off and the file limit. */
 #include "security.h"
 
+#include <cstdlib>
+
 #include <dirent.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -163,4 +165,13 @@ security_open_files ()
     n += entry->d_name[0] != '.';
   closedir (dir);
   return n > 0 ? n - 1 : 0; /* the directory's own descriptor */
+}
+
+std::string
+security_real_path (const std::string &path)
+{
+  char *resolved = realpath (path.c_str (), nullptr);
+  std::string out = resolved ? resolved : "";
+  free (resolved);
+  return out;
 }

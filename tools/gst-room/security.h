@@ -19,6 +19,9 @@ bool security_tokens_equal (
 /* 127.0.0.0/8, ::1 or "localhost". */
 bool security_is_loopback (const std::string &host);
 
+/* realpath(), or "" when @path does not exist. */
+std::string security_real_path (const std::string &path);
+
 /* A token an attacker could guess: short, or one of the examples shipped in
  * docs/rooms/. */
 bool security_token_is_placeholder (const std::string &token);

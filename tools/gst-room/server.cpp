@@ -14,6 +14,7 @@
 
 #include "peer.h"
 #include "room.h"
+#include "security.h"
 #include "show.h"
 #include "signalling.h"
 
@@ -48,16 +49,6 @@ address_host (GSocketAddress *address)
       g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
   std::string out = host;
   g_free (host);
-  return out;
-}
-
-/* realpath(), or "" when @path does not exist. */
-std::string
-real_path (const std::string &path)
-{
-  char *resolved = realpath (path.c_str (), nullptr);
-  std::string out = resolved ? resolved : "";
-  free (resolved);
   return out;
 }
 
@@ -124,7 +115,7 @@ Server::Server (Room &room, Show *show, std::string web_dir)
 {
   GST_DEBUG_CATEGORY_INIT (
       server_debug, "gstroom-server", 0, "gst-room server");
-  web_dir_ = real_path (web_dir);
+  web_dir_ = security_real_path (web_dir);
   if (web_dir_.empty ())
     web_dir_ = web_dir;
   while (web_dir_.size () > 1 && web_dir_.back () == '/')
@@ -526,7 +517,7 @@ Server::on_http (SoupServer *, SoupServerMessage *msg, const char *path,
   std::string real;
   if (rel.find ("..") == std::string::npos
       && rel.find ('/', 1) == std::string::npos)
-    real = real_path (self->web_dir_ + rel);
+    real = security_real_path (self->web_dir_ + rel);
   gchar *contents = nullptr;
   gsize length = 0;
   if (real.rfind (self->web_dir_ + "/", 0) != 0

@@ -10,6 +10,7 @@
 
 #include "peer.h"
 #include "room.h"
+#include "security.h"
 
 using nlohmann::json;
 
@@ -27,16 +28,6 @@ process_cpu_seconds ()
   getrusage (RUSAGE_SELF, &usage);
   return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec
          + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-/* realpath(), or "" when @path does not exist. */
-std::string
-real_path (const std::string &path)
-{
-  char *resolved = realpath (path.c_str (), nullptr);
-  std::string out = resolved ? resolved : "";
-  free (resolved);
-  return out;
 }
 
 std::string
@@ -421,7 +412,7 @@ Show::uri_allowed (const std::string &uri, std::string &error) const
   g_free (lexical);
   auto inside = [this] (const std::string &path, bool resolve) {
     for (const std::string &folder : spec_.inject_folders) {
-      std::string base = resolve ? real_path (folder) : folder;
+      std::string base = resolve ? security_real_path (folder) : folder;
       if (!base.empty () && path.rfind (base + "/", 0) == 0)
         return true;
     }
@@ -431,7 +422,7 @@ Show::uri_allowed (const std::string &uri, std::string &error) const
     error = refused;
     return false;
   }
-  std::string real = real_path (plain);
+  std::string real = security_real_path (plain);
   if (!real.empty () && !inside (real, true)) {
     error = refused;
     return false;
