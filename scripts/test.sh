@@ -79,15 +79,23 @@ echo
 /usr/bin/python3 - "$top" "${logs[@]}" <<'PY'
 import json, os, sys
 total = [0, 0, 0]
+failed = []
 for build in sys.argv[2:]:
     counts = [0, 0, 0]  # passed, failed, skipped
     with open(os.path.join(sys.argv[1], build, "meson-logs", "testlog.json")) as f:
-        for line in f:
-            r = json.loads(line)["result"]
-            i = 0 if r in ("OK", "EXPECTEDFAIL") else 2 if r == "SKIP" else 1
-            counts[i] += 1
-            total[i] += 1
+        results = [json.loads(line) for line in f]
+    for r in results:
+        i = 0 if r["result"] in ("OK", "EXPECTEDFAIL") else 2 if r["result"] == "SKIP" else 1
+        counts[i] += 1
+        total[i] += 1
     print(f"{build}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped")
-print(f"tests: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
+    failed += [(build, r) for r in results if r["result"] not in ("OK", "EXPECTEDFAIL", "SKIP")]
+# The failures again at the very end, with the last lines each printed: a CI
+# log is often read from its tail.
+for build, r in failed:
+    print(f"\n---- FAILED in {build}: {r['name']} ({r['result']}, {r['duration']:.0f} s) ----")
+    out = (r.get("stdout") or "") + (r.get("stderr") or "")
+    print("\n".join(out.splitlines()[-40:]))
+print(f"\ntests: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
 PY
 exit $status
