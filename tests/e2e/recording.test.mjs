@@ -273,7 +273,9 @@ test('recording: a camera off for 3 s, a presenter who leaves and comes back', a
     const console_ = await joinConsole(browsers[1], room);
     const peer = await presenter.evaluate(() => window.room.peer);
     const rec = await startRecording(console_, { source: 'peer', peer });
-    await sleep(scaled(3000));
+    // Over 20 s, so that 1 % is well above the tenth of a second by which
+    // a loaded machine moves a file's first and last packets.
+    await sleep(scaled(3000) + 7000);
     // The camera stops sending for 3 s.
     await presenter.evaluate(async () => {
       const sender = window.room.pc.getSenders().find((s) => s.track && s.track.kind === 'video');
@@ -286,12 +288,16 @@ test('recording: a camera off for 3 s, a presenter who leaves and comes back', a
         || (s.track && s.track.kind === 'video'));
       await sender.replaceTrack(window.savedTrack);
     });
-    await sleep(scaled(3000));
+    await sleep(scaled(3000) + 7000);
     const done = await stopRecording(console_, rec.id);
     assert.equal(done.state, 'finished');
     const p = probe(done.path);
-    const wall = done.duration;
-    console.log(`# camera off 3 s: file ${p.duration} s, wall clock ${wall} s`);
+    // The wall clock from the file's first packet to the stop: before the
+    // first packet is the wait for a keyframe, which is not drift.
+    const wall = done.media;
+    console.log(`# camera off 3 s: file ${p.duration} s, wall clock ${wall} s `
+      + `(${done.duration} s from the start command)`);
+    assert.ok(wall > 0 && wall <= done.duration, JSON.stringify(done));
     assert.ok(Math.abs(p.duration - wall) <= wall * 0.01,
       `the file (${p.duration} s) must last as long as the recording (${wall} s), within 1 %`);
     // The video has a hole of about 3 s where the camera was off, and
@@ -321,12 +327,15 @@ test('recording: a camera off for 3 s, a presenter who leaves and comes back', a
     assert.equal((await listOf(console_)).length, 2, 'one recording per start');
     const q = probe(back.path);
     const absence = holesOf(back.path, q.video.index);
-    console.log(`# left and came back: file ${q.duration} s, wall clock ${back.duration} s, `
+    console.log(`# left and came back: file ${q.duration} s, wall clock ${back.media} s, `
       + `video holes ${absence.map((h) => h.toFixed(2)).join(', ')} s`);
     assert.equal(decodes(back.path), '');
     assert.ok(absence.some((h) => h > 1.5), `the absence is kept in the timeline: ${absence}`);
-    assert.ok(Math.abs(q.duration - back.duration) <= back.duration * 0.05,
-      `left and came back: file ${q.duration} s, recording ${back.duration} s`);
+    // The second visit's timeline is anchored at its own first packets (the
+    // jitter buffer's estimate), so it may sit a join's start-up delay off
+    // the first visit's: allow that once, on top of the 1 %.
+    assert.ok(Math.abs(q.duration - back.media) <= back.media * 0.01 + 1,
+      `left and came back: file ${q.duration} s, recording ${back.media} s, within 1 % and 1 s`);
     assert.ok(near(frameColours(back.path, q.duration - 1).all, RED));
   } catch (e) {
     console.log(room.output().slice(-4000));

@@ -51,6 +51,33 @@ file_size (const std::string &path)
   return stat (path.c_str (), &st) == 0 ? (guint64)st.st_size : 0;
 }
 
+/* Sets *first to the monotonic time the first buffer reaches any of mux's
+ * inputs. */
+void
+note_first_media (
+    GstElement *mux, const std::shared_ptr<std::atomic<gint64>> &first)
+{
+  using First = std::shared_ptr<std::atomic<gint64>>;
+  GstIterator *pads = gst_element_iterate_sink_pads (mux);
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (pads, &item) == GST_ITERATOR_OK) {
+    auto *pad = GST_PAD (g_value_get_object (&item));
+    gst_pad_add_probe (
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *, gpointer data) {
+          gint64 none = 0;
+          (*static_cast<First *> (data))
+              ->compare_exchange_strong (none, g_get_monotonic_time ());
+          return GST_PAD_PROBE_OK;
+        },
+        new First (first),
+        [] (gpointer data) { delete static_cast<First *> (data); });
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (pads);
+}
+
 } // namespace
 
 struct Recorder::Recording {
@@ -71,6 +98,10 @@ struct Recorder::Recording {
    * the EOS the recorder sends. */
   std::shared_ptr<std::atomic<int>> stopping =
       std::make_shared<std::atomic<int>> (0);
+  /* When the first packet reached the muxer (monotonic µs, 0 before): the
+   * file's timeline starts there, a keyframe wait after `started`. */
+  std::shared_ptr<std::atomic<gint64>> first_media =
+      std::make_shared<std::atomic<gint64>> (0);
 };
 
 Recorder::Recorder (Room &room) : room_ (room), spec_ (room.spec ().recording)
@@ -449,8 +480,10 @@ Recorder::start (const std::string &source, guint peer_id,
         });
     gst_object_unref (mux_video);
   }
-  if (mux)
+  if (mux) {
+    note_first_media (mux, rec->first_media);
     gst_object_unref (mux);
+  }
   rec->port = gst_bin_get_by_name (GST_BIN (pipeline), "port");
   gst_object_unref (rec->port); /* the pipeline holds it */
 
@@ -658,6 +691,9 @@ Recorder::list () const
         {"label", rec->label}, {"path", rec->path}, {"format", rec->format},
         {"state", rec->state},
         {"duration", (end - rec->started) / 1000 / 1000.0},
+        /* How long the file lasts: from its first packet on. */
+        {"media", *rec->first_media ? (end - *rec->first_media) / 1000 / 1000.0
+                                    : 0.0},
         {"size", file_size (rec->path)}};
     if (rec->source == "participant")
       item["present"] = rec->peer != 0 || rec->state != "recording";
