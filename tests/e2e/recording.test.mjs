@@ -1,6 +1,6 @@
 // Recordings (issue 14) in real browsers: the program and each presenter,
 // without any encoder of their own; the files are probed and decoded with
-// ffmpeg and their colours are the presenters'.  kill -9 leaves a file that
+// ffmpeg and their colours are the presenters'.  kill -9 leaves WebM and MP4 files that
 // decodes to within 2 s of the kill; Ctrl-C and record-stop finish files
 // (duration set, seekable); a camera off for 3 s keeps the timeline in real
 // time; refusals (folders, full disk, two starts, a viewer) change nothing.
@@ -237,29 +237,35 @@ test('recording: the program and each presenter, no encoder, the right colours',
   }
 });
 
-test('recording: kill -9 leaves a file that decodes to within 2 s of the kill', async () => {
+test('recording: kill -9 leaves WebM and fragmented MP4 files that decode to within 2 s of the kill', async () => {
   const red = fakeMedia('kill-red', RED, 500);
   const room = await startRoom(roomText('record=program\n'));
   const started = Date.now();
-  const browser = await launchBrowser(red);
+  const browsers = [await launchBrowser(red), await launchBrowser(null)];
   try {
-    await joinPresenter(browser, room, 'Red');
+    await joinPresenter(browsers[0], room, 'Red');
+    const console_ = await joinConsole(browsers[1], room);
+    const mp4 = await startRecording(console_, { source: 'program', format: 'mp4' });
+    assert.equal(mp4.state, 'recording', JSON.stringify(mp4));
+    const mp4Started = Date.now();
     await sleep(scaled(8000));
     const line = room.output().match(/recording 1: program into (\S+)/);
     assert.ok(line, room.output());
-    const killedAfter = (Date.now() - started) / 1000;
+    const killed = Date.now();
     room.proc.kill('SIGKILL');
     await new Promise((r) => room.proc.exitCode !== null || room.proc.signalCode ? r() : room.proc.on('exit', r));
-    const file = line[1];
-    assert.equal(decodes(file), '', file);
-    const { last } = lastPacketTimes(file);
-    const end = Math.max(...Object.values(last));
-    console.log(`# kill -9 after ${killedAfter.toFixed(1)} s: the file decodes to ${end.toFixed(2)} s `
-      + `(${statSync(file).size} bytes)`);
-    assert.ok(end >= killedAfter - 2, `decodes to ${end} s, killed at ${killedAfter} s`);
-    assert.ok(near(frameColours(file, Math.max(0, end - 2)).left, RED));
+    for (const [file, since] of [[line[1], started], [mp4.path, mp4Started]]) {
+      const killedAfter = (killed - since) / 1000;
+      assert.equal(decodes(file), '', file);
+      const { last } = lastPacketTimes(file);
+      const end = Math.max(...Object.values(last));
+      console.log(`# kill -9 after ${killedAfter.toFixed(1)} s: ${path.basename(file)} decodes to `
+        + `${end.toFixed(2)} s (${statSync(file).size} bytes)`);
+      assert.ok(end >= killedAfter - 2, `${file} decodes to ${end} s, killed at ${killedAfter} s`);
+      assert.ok(near(frameColours(file, Math.max(0, end - 2)).left, RED), file);
+    }
   } finally {
-    await browser.close();
+    for (const b of browsers) await b.close();
     await room.stop();
   }
 });
