@@ -1,7 +1,7 @@
 // Recordings (issue 14) in real browsers: the program and each presenter,
 // without any encoder of their own; the files are probed and decoded with
-// ffmpeg and their colours are the presenters'.  kill -9 leaves WebM and MP4 files that
-// decodes to within 2 s of the kill; Ctrl-C and record-stop finish files
+// ffmpeg and their colours are the presenters'.  kill -9 leaves WebM and MP4
+// files that decode to within 2 s of the kill; Ctrl-C and record-stop finish files
 // (duration set, seekable); a camera off for 3 s keeps the timeline in real
 // time; refusals (folders, full disk, two starts, a viewer) change nothing.
 import test from 'node:test';
