@@ -48,26 +48,39 @@ def free_port():
 
 
 class Participant:
-    def __init__(self, bench, index, url):
+    """A webrtcbin participant.  By default the first one watches the
+    composite and the second one flashes; with @join (the join message) and
+    @size (width, height) a plain sender of a solid colour (or of the
+    videotestsrc @pattern), or with send=False a receiver only (other
+    benchmarks use it so)."""
+
+    def __init__(self, bench, index, url, join=None, size=None, send=True, pattern=None):
         self.bench = bench
         self.index = index
         self.connected = False
+        self.join = join or {'type': 'join', 'role': 'participant'}
+        self.peer = None
+        self.on_other = None  # called with every message, after the above
+        w, h = size or (W, H)
         # The first participant watches the composite; the second one flashes,
         # so its tile is the top-right quarter of the 2x2 grid.
-        flashing = index == 1
-        decode = index == 0
+        flashing = index == 1 and not join
+        decode = index == 0 and not join
         if flashing:
             src = (f'appsrc name=cam is-live=true format=time do-timestamp=true '
                    f'caps=video/x-raw,format=I420,width={W},height={H},framerate={FPS}/1')
         else:
-            src = (f'videotestsrc is-live=true pattern=solid-color foreground-color={COLOURS[index % len(COLOURS)]} '
-                   f'! video/x-raw,format=I420,width={W},height={H},framerate={FPS}/1')
-        self.pipe = Gst.parse_launch(
-            f'webrtcbin name=webrtc bundle-policy=max-bundle '
+            look = pattern or f'solid-color foreground-color={COLOURS[index % len(COLOURS)]}'
+            src = (f'videotestsrc is-live=true pattern={look} '
+                   f'! video/x-raw,format=I420,width={w},height={h},framerate={FPS}/1')
+        media = (
             f'{src} ! vp8enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate=2000000 keyframe-max-dist=60 '
             f'! rtpvp8pay pt=96 ! application/x-rtp,media=video,encoding-name=VP8,payload=96 ! webrtc. '
             f'audiotestsrc is-live=true wave=sine freq={300 + 100 * index} ! opusenc ! rtpopuspay pt=111 '
             f'! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,encoding-params=(string)2 ! webrtc.')
+        # (a launch line of one element gives that element, not a pipeline)
+        self.pipe = Gst.parse_launch('webrtcbin name=webrtc bundle-policy=max-bundle '
+                                     + (media if send else 'fakesrc num-buffers=0 ! fakesink'))
         self.webrtc = self.pipe.get_by_name('webrtc')
         # Held for the participant's life: PyGObject drops one reference too
         # many when a temporary GstObject from a property is collected.
@@ -101,14 +114,18 @@ class Participant:
         self.ws = session.websocket_connect_finish(result)
         self.ws.set_max_incoming_payload_size(0)
         self.ws.connect('message', self.on_message)
-        self.send({'type': 'join', 'role': 'participant'})
+        self.send(self.join)
 
     def send(self, m):
         self.ws.send_text(json.dumps(m))
 
     def on_message(self, ws, kind, data):
         m = json.loads(data.get_data().decode())
-        if m['type'] == 'offer':
+        if m['type'] == 'welcome':
+            self.peer = m['peer']
+        elif m['type'] == 'ping':
+            self.send({'type': 'pong'})
+        elif m['type'] == 'offer':
             _, sdp = GstSdp.SDPMessage.new_from_text(m['sdp'])
             offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
             self.webrtc.emit('set-remote-description', offer, None)
@@ -118,6 +135,8 @@ class Participant:
             self.webrtc.emit('add-ice-candidate', m['sdpMLineIndex'], m['candidate'])
         elif m['type'] == 'error':
             print(f'participant {self.index}: {m}', file=sys.stderr)
+        if self.on_other:
+            self.on_other(m)
 
     def on_answer(self, promise, _):
         reply = promise.get_reply()
