@@ -88,7 +88,7 @@ class Participant:
         self.ice.emit('add-local-ip-address', '127.0.0.1')
         self.webrtc.connect('on-ice-candidate', self.on_ice_candidate)
         self.webrtc.connect('pad-added', self.on_pad_added)
-        self.webrtc.connect('notify::connection-state', self.on_state)
+        self.state_handler = self.webrtc.connect('notify::connection-state', self.on_state)
         self.decode = decode
         self.cam = self.pipe.get_by_name('cam')
         if self.cam:
@@ -197,6 +197,9 @@ class Participant:
         return Gst.FlowReturn.OK
 
     def stop(self):
+        # (its state changes while it stops are no news, and may come while
+        # Python itself shuts down)
+        self.webrtc.disconnect(self.state_handler)
         self.pipe.set_state(Gst.State.NULL)
 
 

@@ -3,7 +3,8 @@
 
 Starts gst-room with docs/rooms/live-show.ini and a [recording] group on a
 free loopback port; four webrtcbin presenters (640x360 30 fps VP8 + Opus;
-noise, so that the encoders fill their 2 Mbit/s) join, and an operator console (webrtcbin, receiving the program).  Then the
+by default noise, so that the encoders make all the bits they can) join,
+and an operator console (webrtcbin, receiving the program).  Then the
 gst-room process's CPU is measured over alternating windows: the show alone,
 the show recording the program and the four presenters (record-start from
 the console, record-stop at the window's end), the show alone, recording...
@@ -14,7 +15,7 @@ At the end the same command runs scripts/bench/recording.py on five sources:
 gst-room's recording pipelines against a decode + x264enc + mp4mux recorder
 of the same packets (the alternative a user would otherwise run).
 
-Usage: scripts/bench/show-recording.py [--seconds 15] [--rounds 2]
+Usage: scripts/bench/show-recording.py [--seconds 15] [--rounds 2] [--pattern snow]
 (run from the repository root after a build; it bounds itself in time).
 """
 import argparse
@@ -37,6 +38,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=15, help='length of each window')
     parser.add_argument('--rounds', type=int, default=2, help='pairs of windows (alone, recording)')
+    parser.add_argument('--pattern', default='snow',
+                        help="the presenters' videotestsrc pattern (snow: as many bits as the "
+                             "encoders make; 'solid-color': almost none)")
     args = parser.parse_args()
     Gst.init(None)
     port = bench_room.free_port()
@@ -63,7 +67,7 @@ def main():
         url = f'ws://127.0.0.1:{port}/ws'
         presenters = [bench_room.Participant(
             bench, i, url, join={'type': 'join', 'role': 'presenter', 'token': 'stage-secret',
-                                 'name': f'P{i}'}, size=(640, 360), pattern='snow')
+                                 'name': f'P{i}'}, size=(640, 360), pattern=args.pattern)
             for i in range(PRESENTERS)]
         console = bench_room.Participant(
             bench, PRESENTERS, url, join={'type': 'join', 'role': 'operator', 'token': 'console-secret'},
@@ -142,7 +146,7 @@ def main():
                 if f.endswith('.webm'))
     alone = sum(result['alone']) / len(result['alone'])
     recording = sum(result['recording']) / len(result['recording'])
-    print(f'live show, {PRESENTERS} presenters 640x360 30 fps VP8 (noise, 2 Mbit/s) + Opus, program 1280x720; '
+    print(f'live show, {PRESENTERS} presenters 640x360 30 fps VP8 ({args.pattern}) + Opus, program 1280x720; '
           f'{args.rounds} x 2 windows of {args.seconds} s')
     print('gst-room CPU alone:     ' + ', '.join(f'{c:.3f}' for c in result['alone'])
           + f' cores (mean {alone:.3f})')
