@@ -1,13 +1,14 @@
 // Edges (issue 15): the room pushes its program to real servers started here
 // on loopback — nginx with the RTMP module, from a prefix of its own, and an
 // srtsrc listener — and ffmpeg / GStreamer pulling from them decode the
-// presenter's colour.  nginx killed mid-show: the WebRTC viewer goes on, the
-// console says the edge is retrying, and the push comes back by itself once
-// nginx does.  One H.264 encoder for H.264 viewers, recordings and edges.
-// Bad URLs are room-file errors.
+// presenter's colour, and so do the segments of nginx's HLS.  nginx killed
+// mid-show: the WebRTC viewer goes on, the console says the edge is
+// retrying, and the push comes back by itself once nginx does.  One H.264
+// encoder for H.264 viewers, recordings and edges.  Bad URLs are room-file
+// errors.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import net from 'node:net';
@@ -46,7 +47,14 @@ rtmp {
   server {
     listen 127.0.0.1:${port};
     chunk_size 4096;
-    application live { live on; record off; }
+    application live {
+      live on;
+      record off;
+      hls on;
+      hls_path ${prefix}/hls;
+      hls_fragment 1s;
+      hls_playlist_length 30s;
+    }
     application closed { live on; deny publish all; }
   }
 }
@@ -87,6 +95,7 @@ async function startNginx(port) {
   }
   return {
     proc,
+    prefix,
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
@@ -222,12 +231,30 @@ test('edges: RTMP to nginx decodes the presenter; nginx killed and back, the pus
     const codecs = probe.stdout.split('\n').filter(Boolean).sort();
     assert.deepEqual(codecs, ['aac', 'h264'], `codecs on the edge: ${probe.stdout} ${probe.stderr}`);
 
+    // The edge's HLS: a playlist whose segments decode to the presenter.
+    const playlist = path.join(nginx.prefix, 'hls/show.m3u8');
+    await waitForPulledColour(async () => {
+      await sleep(1000);
+      if (!existsSync(playlist)) return { frames: [], errors: 'no playlist yet' };
+      const segments = readFileSync(playlist, 'utf8').split('\n').filter((l) => l.endsWith('.ts'));
+      if (segments.length === 0) return { frames: [], errors: 'no segment yet' };
+      const segment = path.join(nginx.prefix, 'hls', segments[segments.length - 1]);
+      const run = spawnSync('ffmpeg', ['-v', 'error', '-i', segment, '-an', '-vf', 'scale=16:8',
+        '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20, timeout: scaled(20000) });
+      const frameBytes = 16 * 8 * 3;
+      const count = Math.floor((run.stdout || Buffer.alloc(0)).length / frameBytes);
+      return { frames: count ? [run.stdout.subarray((count - 1) * frameBytes, count * frameBytes)] : [],
+        errors: `${segment}: ${run.stderr}` };
+    }, RED, 'HLS segment from nginx', scaled(60000));
+
     // An edge that refuses the stream is retried, with its error shown;
     // the other edge is not disturbed.
     const refused = await waitFor(console_, () => (window.edges || []).some((e) => e.name === 'refused'
       && e.state === 'retrying' && e.error), undefined, 30000).then(() => edgeOf(console_, 'refused'));
     assert.ok(refused.retryIn >= 0 && refused.error.length > 0, JSON.stringify(refused));
     assert.equal((await edgeOf(console_, 'nginx')).state, 'live');
+    // The health view counts the edges that are live.
+    await waitFor(console_, () => document.getElementById('health-edges').textContent === '1 of 2');
 
     // One H.264 encoder in the whole room (the H.264 program), none in the
     // edge: the edge depayloads it.

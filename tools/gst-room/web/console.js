@@ -134,6 +134,8 @@
   handlers.edges = (m) => {
     window.edges = m.edges;
     $('edges-section').hidden = false; // the room pushes to edges
+    $('health-edges-label').hidden = $('health-edges').hidden = false;
+    $('health-edges').textContent = `${m.edges.filter((e) => e.state === 'live').length} of ${m.edges.length}`;
     renderEdges(m.edges);
   };
   handlers['record-started'] = () => {};
