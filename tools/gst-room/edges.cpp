@@ -1,6 +1,8 @@
 /* gst-room: push targets for the program (rtmp://, srt://). */
 #include "edges.h"
 
+#include <atomic>
+
 using nlohmann::json;
 
 GST_DEBUG_CATEGORY_STATIC (edges_debug);
@@ -43,7 +45,6 @@ struct Edges::Edge {
   guint restarts_seen = 0;
   guint64 bytes_at_start = 0, bytes_at_tick = 0;
   bool flowing = false; /* bytes went out since the tick before */
-  std::string state_shown;
 };
 
 Edges::Edges (Room &room) : room_ (room)

@@ -10,7 +10,6 @@
 
 #include <gst/gst.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
