@@ -32,6 +32,10 @@ packages=(
   # recordings (issue 14): ffprobe and ffmpeg check and decode the files
   ffmpeg
   gir1.2-gst-plugins-bad-1.0 gir1.2-soup-3.0
+  # edges (issue 15): nginx with the RTMP module as the edge the tests push
+  # to; srtsink/srtsrc, flvmux, mpegtsmux come with gstreamer1.0-plugins-bad
+  # and -good, the AAC encoder with gstreamer1.0-libav
+  nginx libnginx-mod-rtmp
 )
 
 sudo_cmd=()
@@ -52,6 +56,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [[ " ${missing[*]} " == *" janus "* ]] && command -v systemctl >/dev/null \
       && systemctl is-enabled --quiet janus 2>/dev/null; then
     "${sudo_cmd[@]}" systemctl disable --now janus || true
+  fi
+  # The same for nginx: the edge tests run their own, on loopback, from a
+  # prefix of their own; the package's service listens on port 80.
+  if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null \
+      && systemctl is-enabled --quiet nginx 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now nginx || true
   fi
 fi
 

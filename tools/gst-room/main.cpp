@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "edges.h"
 #include "recorder.h"
 #include "room.h"
 #include "roomfile.h"
@@ -90,6 +91,7 @@ struct Run {
   std::unique_ptr<Room> room;
   std::unique_ptr<Show> show;         /* null without a [show] */
   std::unique_ptr<Recorder> recorder; /* null without a [recording] */
+  std::unique_ptr<Edges> edges;       /* null without an [edge NAME] */
   std::unique_ptr<Server> server;
   App app;
   guint signals[2] = {0, 0};
@@ -105,11 +107,14 @@ struct Run {
       room->stop_pipelines ();
     if (recorder)
       recorder->stop_pipelines ();
+    if (edges)
+      edges->stop_pipelines ();
     if (server)
       server->close_all ();
     server.reset ();
     show.reset ();
     recorder.reset ();
+    edges.reset ();
     if (room)
       room->stop ();
     room.reset ();
@@ -160,6 +165,13 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
       recorder->finish_all (std::move (done));
     };
   }
+  if (!run.spec.edges.empty ()) {
+    run.edges = std::make_unique<Edges> (room);
+    if (!run.edges->build (error)) {
+      g_printerr ("gst-room: %s\n", error.c_str ());
+      return EXIT_USAGE;
+    }
+  }
   if (!security_is_loopback (run.spec.host))
     g_printerr (
         "gst-room: warning: listening on %s, beyond loopback: anyone "
@@ -197,6 +209,7 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
       room, run.show.get (), web_dir ? web_dir : web_dir_default ());
   Server &server = *run.server;
   server.set_recorder (run.recorder.get ());
+  server.set_edges (run.edges.get ());
   if (!server.listen (error)) {
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_LISTEN;

@@ -213,11 +213,7 @@ ManagedPipeline::handle_error (GstMessage *msg)
       backoff_ms_ = BACKOFF_FIRST_MS;
     g_printerr ("gst-room: pipeline '%s' failed; restarting in %u s\n",
         name_.c_str (), backoff_ms_ / 1000);
-    state_ = State::RESTARTING;
-    if (restart_timer_)
-      g_source_remove (restart_timer_);
-    restart_timer_ = g_timeout_add (backoff_ms_, on_restart, this);
-    backoff_ms_ = std::min (backoff_ms_ * 2, BACKOFF_MAX_MS);
+    schedule_restart ();
   } else {
     g_printerr ("gst-room: pipeline '%s' stopped\n", name_.c_str ());
     state_ = State::FAILED;
@@ -226,20 +222,43 @@ ManagedPipeline::handle_error (GstMessage *msg)
     on_error (last_error_);
 }
 
+void
+ManagedPipeline::schedule_restart ()
+{
+  state_ = State::RESTARTING;
+  if (restart_timer_)
+    g_source_remove (restart_timer_);
+  restart_at_ = g_get_monotonic_time () + backoff_ms_ * (gint64)1000;
+  restart_timer_ = g_timeout_add (backoff_ms_, on_restart, this);
+  backoff_ms_ = std::min (backoff_ms_ * 2, BACKOFF_MAX_MS);
+}
+
+bool
+ManagedPipeline::start_or_retry (std::string &error)
+{
+  if (start (error))
+    return true;
+  if (restart_ == PipelineRestart::ON_ERROR) {
+    g_printerr (
+        "gst-room: %s; next try in %u s\n", error.c_str (), backoff_ms_ / 1000);
+    schedule_restart ();
+  }
+  return false;
+}
+
 gboolean
 ManagedPipeline::on_restart (gpointer data)
 {
   auto *self = static_cast<ManagedPipeline *> (data);
   self->restart_timer_ = 0;
+  self->restarts_++;
   std::string error;
   self->state_ = State::STOPPED;
   if (!self->start (error)) {
     /* Another try after a longer wait. */
     g_printerr ("gst-room: %s; next try in %u s\n", error.c_str (),
         self->backoff_ms_ / 1000);
-    self->state_ = State::RESTARTING;
-    self->restart_timer_ = g_timeout_add (self->backoff_ms_, on_restart, self);
-    self->backoff_ms_ = std::min (self->backoff_ms_ * 2, BACKOFF_MAX_MS);
+    self->schedule_restart ();
   } else {
     g_print ("gst-room: pipeline '%s' restarted\n", self->name_.c_str ());
   }

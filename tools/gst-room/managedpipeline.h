@@ -25,6 +25,10 @@ public:
 
   /* To PLAYING.  False with @error when it does not start. */
   bool start (std::string &error);
+  /* The same, but one that does not start and restarts on error is tried
+   * again after the back-off, as if it had failed running (a push target
+   * that is down when the room starts). */
+  bool start_or_retry (std::string &error);
   /* Finishes cleanly: EOS in (through finish_hook, or into its sources),
    * then NULL once EOS came out or after @timeout_ms.  @done runs once
    * it is stopped (at once when it is not running). */
@@ -46,6 +50,10 @@ public:
   static const char *state_name (State state);
   /* EOS came out (after finish()) or there was nothing to finish. */
   bool finished () const { return finished_; }
+  /* While RESTARTING: when the next try is (monotonic µs), else 0. */
+  gint64 restart_at () const { return restart_timer_ ? restart_at_ : 0; }
+  /* Starts that came after an error. */
+  guint restarts () const { return restarts_; }
   /* The last error's message, empty when none. */
   const std::string &last_error () const { return last_error_; }
 
@@ -71,6 +79,7 @@ private:
   static gboolean on_restart (gpointer data);
   static gboolean on_finish_timeout (gpointer data);
   void handle_error (GstMessage *msg);
+  void schedule_restart ();
   void finished_now ();
   bool default_finish ();
 
@@ -83,6 +92,8 @@ private:
   guint restart_timer_ = 0;
   guint finish_timer_ = 0;
   guint backoff_ms_ = 1000;
+  gint64 restart_at_ = 0;
+  guint restarts_ = 0;
   gint64 started_at_ = 0; /* monotonic, for resetting the back-off */
   int users_ = 0;
   bool finished_ = false;

@@ -572,10 +572,31 @@ room_file_parse (const std::string &path, const std::string &raw,
         rec.program = get (group, "program");
       if (has (group, "program-h264"))
         rec.program_h264 = get (group, "program-h264");
+    } else if (g_str_has_prefix (group.c_str (), "edge ")) {
+      if (!check_known (group, {"url", "program", "program-h264"}))
+        return false;
+      RoomEdgeSpec e;
+      e.name = group.substr (strlen ("edge "));
+      e.url = get (group, "url");
+      e.line = lines.key_line (group, "url");
+      if (e.name.empty ())
+        return fail (group, "", "an edge needs a name: [edge NAME]");
+      if (!has (group, "url"))
+        return fail (group, "url",
+            "missing: where to push the program (rtmp://HOST/APP/STREAM or "
+            "srt://HOST:PORT)");
+      std::string why;
+      if (!room_edge_url_parse (e.url, e.kind, why))
+        return fail (group, "url", why);
+      if (has (group, "program"))
+        e.program = get (group, "program");
+      if (has (group, "program-h264"))
+        e.program_h264 = get (group, "program-h264");
+      spec.edges.push_back (e);
     } else {
       return fail (group, "",
           "unknown group (expected [room], [show], [recording], "
-          "[pipeline NAME] or [role NAME])");
+          "[pipeline NAME], [role NAME] or [edge NAME])");
     }
   }
 
@@ -585,5 +606,91 @@ room_file_parse (const std::string &path, const std::string &raw,
   if (spec.roles.empty ())
     return fail (
         "room", "", "no [role NAME] group: nobody could join this room");
+  return true;
+}
+
+bool
+room_edge_url_parse (
+    const std::string &url, RoomEdgeSpec::Kind &kind, std::string &error)
+{
+  const std::string shown = "'" + url.substr (0, 200) + "'";
+  gchar *scheme = g_uri_parse_scheme (url.c_str ());
+  std::string lower = scheme ? scheme : "";
+  g_free (scheme);
+  for (char &c : lower)
+    c = g_ascii_tolower (c);
+  if (lower.empty ()) {
+    error = shown
+            + " is not a URL (expected rtmp://HOST/APP/STREAM or "
+              "srt://HOST:PORT)";
+    return false;
+  }
+  if (lower != "rtmp" && lower != "srt") {
+    error = "'" + lower
+            + "://' is not a scheme edges take (expected rtmp:// or srt://)";
+    return false;
+  }
+  GError *err = nullptr;
+  GUri *uri = g_uri_parse (url.c_str (), G_URI_FLAGS_NONE, &err);
+  if (!uri) {
+    error = shown + " is not a valid URL: " + err->message;
+    g_error_free (err);
+    return false;
+  }
+  std::unique_ptr<GUri, decltype (&g_uri_unref)> guard (uri, g_uri_unref);
+  const char *host = g_uri_get_host (uri);
+  gint port = g_uri_get_port (uri);
+  std::string path = g_uri_get_path (uri);
+  if (!host || !*host) {
+    error = shown + ": no host";
+    return false;
+  }
+  if (g_uri_get_userinfo (uri) || g_uri_get_fragment (uri)) {
+    error = shown + ": user names and #fragments are not taken";
+    return false;
+  }
+  if (lower == "rtmp") {
+    kind = RoomEdgeSpec::Kind::RTMP;
+    /* /APP/STREAM: both parts non-empty. */
+    auto slash = path.find ('/', 1);
+    if (path.size () < 2 || path[0] != '/' || slash == std::string::npos
+        || slash == 1 || slash + 1 >= path.size ()) {
+      error = shown
+              + ": an RTMP target is rtmp://HOST[:PORT]/APP/STREAM (an "
+                "application and a stream name)";
+      return false;
+    }
+    if (g_uri_get_query (uri)) {
+      error = shown + ": an RTMP target takes no ?query";
+      return false;
+    }
+    return true;
+  }
+  kind = RoomEdgeSpec::Kind::SRT;
+  if (port <= 0) {
+    error = shown + ": an SRT target is srt://HOST:PORT (the port is needed)";
+    return false;
+  }
+  if (!path.empty () && path != "/") {
+    error = shown + ": an SRT target has no path (srt://HOST:PORT[?OPTIONS])";
+    return false;
+  }
+  if (const char *query = g_uri_get_query (uri)) {
+    GHashTable *params =
+        g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, nullptr);
+    const char *mode =
+        params ? (const char *)g_hash_table_lookup (params, "mode") : nullptr;
+    bool caller = !mode || g_str_equal (mode, "caller");
+    if (params)
+      g_hash_table_unref (params);
+    if (!params) {
+      error = shown + ": its ?options are not key=value pairs";
+      return false;
+    }
+    if (!caller) {
+      error = shown + ": an edge calls its SRT listener (mode=caller only)";
+      return false;
+    }
+  }
   return true;
 }

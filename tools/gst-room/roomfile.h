@@ -86,6 +86,23 @@ struct RoomRecordingSpec {
   int line = 0;
 };
 
+/* [edge NAME]: a push target for the program (docs/scale-out.md). */
+struct RoomEdgeSpec {
+  std::string name; /* from [edge NAME] */
+  std::string url;  /* as written */
+  enum class Kind { RTMP, SRT } kind = Kind::RTMP;
+  /* The dispatchers of the encoded program: VP8/Opus RTP (audio comes from
+   * it) and H.264 RTP (the one encoder of viewers, recordings and edges). */
+  std::string program = "program_rtp";
+  std::string program_h264 = "program_h264";
+  int line = 0;
+};
+
+/* Checks an edge's @url: rtmp://HOST[:PORT]/APP/STREAM or
+ * srt://HOST:PORT[?OPTIONS] (caller mode).  False with @error. */
+bool room_edge_url_parse (
+    const std::string &url, RoomEdgeSpec::Kind &kind, std::string &error);
+
 struct RoomSpec {
   std::string path;
   std::string title = "gst-rooms";
@@ -112,6 +129,7 @@ struct RoomSpec {
   std::vector<RoomRoleSpec> roles;
   RoomShowSpec show;
   RoomRecordingSpec recording;
+  std::vector<RoomEdgeSpec> edges;
 
   const RoomRoleSpec *find_role (const std::string &name) const;
   /* "FILE:LINE" of a group or key, for messages. */

@@ -1,6 +1,7 @@
 /* gst-room: the HTTP server and the signalling channel. */
 #include "server.h"
 
+#include "edges.h"
 #include "recorder.h"
 
 #include <fcntl.h>
@@ -142,6 +143,16 @@ Server::set_recorder (Recorder *recorder)
 }
 
 void
+Server::set_edges (Edges *edges)
+{
+  edges_ = edges;
+  if (edges)
+    edges->to_control = [this] (const json &message) {
+      broadcast (message, [] (const RoomRoleSpec &r) { return r.control; });
+    };
+}
+
+void
 Server::broadcast (
     const json &message, const std::function<bool (const RoomRoleSpec &)> &to)
 {
@@ -160,6 +171,8 @@ Server::~Server ()
   }
   if (recorder_)
     recorder_->to_control = nullptr;
+  if (edges_)
+    edges_->to_control = nullptr;
   close_all ();
   if (sweep_timer_)
     g_source_remove (sweep_timer_);
@@ -565,6 +578,7 @@ Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
   raw->client = std::make_unique<SignallingClient> (
       self->room_, self->show_, self->throttle_, std::move (transport));
   raw->client->set_recorder (self->recorder_);
+  raw->client->set_edges (self->edges_);
   soup_websocket_connection_set_max_incoming_payload_size (
       connection, self->room_.spec ().max_message_bytes * 4);
   /* Pings at the protocol level keep middle boxes from timing the

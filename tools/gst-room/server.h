@@ -18,6 +18,7 @@
 class Room;
 class Show;
 class Recorder;
+class Edges;
 class SignallingClient;
 
 class Server {
@@ -27,6 +28,7 @@ public:
   ~Server ();
   /* The room's recordings: the consoles drive them and see their list. */
   void set_recorder (Recorder *recorder);
+  void set_edges (Edges *edges);
 
   bool listen (std::string &error);
   /* "http://HOST:PORT/" */
@@ -64,6 +66,7 @@ private:
   Room &room_;
   Show *show_;
   Recorder *recorder_ = nullptr;
+  Edges *edges_ = nullptr;
   std::string web_dir_; /* real path, no trailing slash */
   SoupServer *soup_ = nullptr;
   GSocket *listener_ = nullptr;

@@ -9,6 +9,7 @@
 #include "room.h"
 #include "security.h"
 #include "managedpipeline.h"
+#include "edges.h"
 #include "recorder.h"
 #include "show.h"
 
@@ -319,6 +320,8 @@ SignallingClient::on_join (const json &m)
     send (show_->state ());
   if (role->control && recorder_)
     send (recorder_->list ());
+  if (role->control && edges_)
+    send (edges_->list ());
 }
 
 /* The show's controls need a joined peer of a control role and a show. */

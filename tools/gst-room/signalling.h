@@ -18,6 +18,7 @@ class Room;
 class Peer;
 class Show;
 class Recorder;
+class Edges;
 class ManagedPipeline;
 class AuthThrottle;
 
@@ -39,6 +40,7 @@ public:
 
   /* The room's recordings (null: none); the record-* commands drive it. */
   void set_recorder (Recorder *recorder) { recorder_ = recorder; }
+  void set_edges (Edges *edges) { edges_ = edges; }
 
   /* One text message as it arrived (@size bytes, any content). */
   void handle_text (const char *data, gsize size);
@@ -91,6 +93,7 @@ private:
   Room &room_;
   Show *show_;
   Recorder *recorder_ = nullptr;
+  Edges *edges_ = nullptr;
   AuthThrottle &throttle_;
   Transport transport_;
   guint peer_id_ = 0; /* 0: not joined */

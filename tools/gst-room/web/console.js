@@ -2,7 +2,7 @@
 // token from the URL) and shows the program in the monitor; this adds the
 // show's state (roster, program, injection, health) and the controls.
 // window.show holds the last state, window.recordings the last list of
-// recordings, for tests.
+// recordings, window.edges the last state of the push targets, for tests.
 'use strict';
 
 (() => {
@@ -11,6 +11,7 @@
   const $ = (id) => document.getElementById(id);
   window.show = null;
   window.recordings = null;
+  window.edges = null;
 
   function size(bytes) {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -111,6 +112,31 @@
     window.recordings = m.recordings;
     $('recording-section').hidden = false; // the room records
     renderRecordings(m.recordings);
+  };
+  // Each push target (an [edge NAME] of the room file): live, connecting,
+  // or retrying in N s after its last error; bytes sent so far.
+  function renderEdges(list) {
+    const body = $('edges').tBodies[0];
+    body.replaceChildren();
+    for (const e of list) {
+      const tr = document.createElement('tr');
+      tr.dataset.edge = e.name;
+      tr.dataset.state = e.state;
+      const state = e.state === 'retrying' ? `retrying in ${e.retryIn} s` : e.state;
+      for (const text of [e.name, e.url, state, size(e.bytes), e.error || '']) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+  }
+  handlers.edges = (m) => {
+    window.edges = m.edges;
+    $('edges-section').hidden = false; // the room pushes to edges
+    $('health-edges-label').hidden = $('health-edges').hidden = false;
+    $('health-edges').textContent = `${m.edges.filter((e) => e.state === 'live').length} of ${m.edges.length}`;
+    renderEdges(m.edges);
   };
   handlers['record-started'] = () => {};
   const pageError = handlers.error;
