@@ -301,4 +301,17 @@ draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
   }
 }
 
+void
+draw_border (
+    GstVideoFrame *out, const Rect &tile, gint width, const PlanePixel &px)
+{
+  const gint w = MIN (width, MIN (tile.w, tile.h) / 2);
+  if (w <= 0)
+    return;
+  fill_rect (out, px, Rect{tile.x, tile.y, tile.w, w});
+  fill_rect (out, px, Rect{tile.x, tile.y + tile.h - w, tile.w, w});
+  fill_rect (out, px, Rect{tile.x, tile.y + w, w, tile.h - 2 * w});
+  fill_rect (out, px, Rect{tile.x + tile.w - w, tile.y + w, w, tile.h - 2 * w});
+}
+
 } // namespace mcu

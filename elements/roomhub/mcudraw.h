@@ -56,4 +56,8 @@ GstVideoConverter *tile_converter (TileConverter &tc,
 void draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
     const PlanePixel &box_px, const PlanePixel &text_px);
 
+/* A @width pixel frame of @px just inside @tile (the speaking marker). */
+void draw_border (
+    GstVideoFrame *out, const Rect &tile, gint width, const PlanePixel &px);
+
 } // namespace mcu
