@@ -40,6 +40,9 @@ public:
   /* Control commands; false with @error when refused (nothing changes). */
   bool switch_program (const std::string &source, std::string &error);
   bool set_max_tiles (guint tiles, std::string &error);
+  /* The stage's layout: "grid", or "speaker" following the loudest
+   * presenter (the stage's auto-speaker). */
+  bool set_layout (const std::string &layout, std::string &error);
   bool choose_camera (guint peer, std::string &error);
   bool inject (const std::string &uri, std::string &error);
   bool stop_injection (std::string &error);
@@ -75,6 +78,9 @@ private:
       GstPad *pad, GstPadProbeInfo *info, gpointer data);
 
   void notify ();
+  /* Each presenter's audio level on the stage and who is speaking, for the
+   * console's meters. */
+  nlohmann::json levels () const;
   void peers_changed ();
   void set_program_port (int port);
   /* Stops the player; the program goes back to the stage, or to where it
@@ -98,6 +104,7 @@ private:
   std::string player_uri_;
   guint player_watch_ = 0;
   guint health_timer_ = 0;
+  guint levels_timer_ = 0;
   std::map<std::string, guint> emote_counts_;
   struct EmoteBucket {
     gint64 window_start = 0;

@@ -227,6 +227,7 @@ SignallingClient::dispatch (const json &message)
       {"pong", &SignallingClient::on_pong},
       {"switch", &SignallingClient::on_switch},
       {"set-max-tiles", &SignallingClient::on_set_max_tiles},
+      {"set-layout", &SignallingClient::on_set_layout},
       {"choose-camera", &SignallingClient::on_choose_camera},
       {"inject", &SignallingClient::on_inject},
       {"stop-injection", &SignallingClient::on_stop_injection},
@@ -507,6 +508,16 @@ SignallingClient::on_set_max_tiles (const json &m)
   if (show && uint_field (m, "tiles", "set-max-tiles", tiles)
       && !show->set_max_tiles (tiles, error))
     send_error ("bad-request", error, "set-max-tiles");
+}
+
+/* {"type":"set-layout","layout":"grid"|"auto-speaker"} */
+void
+SignallingClient::on_set_layout (const json &m)
+{
+  Show *show = control_show ("set-layout");
+  std::string error;
+  if (show && !show->set_layout (string_field (m, "layout"), error))
+    send_error ("bad-request", error, "set-layout");
 }
 
 /* {"type":"choose-camera","peer":3} */

@@ -2,7 +2,7 @@
 // token from the URL) and shows the program in the monitor; this adds the
 // show's state (roster, program, injection, health) and the controls.
 // window.show holds the last state, window.recordings the last list of
-// recordings, for tests.
+// recordings, window.levels the last presenters' audio levels, for tests.
 'use strict';
 
 (() => {
@@ -11,6 +11,7 @@
   const $ = (id) => document.getElementById(id);
   window.show = null;
   window.recordings = null;
+  window.levels = null;
 
   function size(bytes) {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -74,12 +75,26 @@
     for (const b of document.querySelectorAll('[data-source]')) {
       b.classList.toggle('active', b.dataset.source === state.program);
     }
+    for (const b of document.querySelectorAll('[data-layout]')) {
+      b.classList.toggle('active', b.dataset.layout === state.layout);
+    }
     $('max-tiles').value = String(state.maxTiles);
     const list = $('presenters');
     list.replaceChildren();
     for (const p of state.presenters) {
       const li = document.createElement('li');
+      li.dataset.peer = String(p.peer);
       li.textContent = `${p.name || 'presenter'} (#${p.peer}) `;
+      const meter = document.createElement('meter');
+      meter.min = -60;
+      meter.max = 0;
+      meter.low = -30;
+      meter.high = -6;
+      meter.value = -60;
+      meter.title = 'audio level';
+      const db = document.createElement('span');
+      db.className = 'db';
+      li.append(meter, db);
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = p.peer === state.camera ? 'on camera' : 'to camera';
@@ -88,6 +103,7 @@
       li.appendChild(button);
       list.appendChild(li);
     }
+    renderLevels();
     $('viewers').textContent = state.viewers;
     const inj = state.injection;
     if (inj) {
@@ -106,6 +122,20 @@
     window.roomShowEmoteCounts(state.emotes || {});
   }
 
+  // Each presenter's level (dBFS) on its meter; the speaker's row marked.
+  function renderLevels() {
+    if (!window.levels) return;
+    for (const l of window.levels) {
+      const li = document.querySelector(`#presenters li[data-peer="${l.peer}"]`);
+      if (!li) continue;
+      li.querySelector('meter').value = Math.max(-60, l.level);
+      li.querySelector('.db').textContent = l.level <= -90 ? 'silent' : `${l.level} dB`;
+      li.classList.toggle('speaking', l.speaking);
+      li.title = l.speaking ? 'speaking' : '';
+    }
+  }
+
+  handlers.levels = (m) => { window.levels = m.presenters; renderLevels(); };
   handlers.show = (m) => { window.show = m; render(m); renderRecordSources(); };
   handlers.recordings = (m) => {
     window.recordings = m.recordings;
@@ -123,6 +153,9 @@
 
   for (const b of document.querySelectorAll('[data-source]')) {
     b.onclick = () => send({ type: 'switch', source: b.dataset.source });
+  }
+  for (const b of document.querySelectorAll('[data-layout]')) {
+    b.onclick = () => send({ type: 'set-layout', layout: b.dataset.layout });
   }
   $('max-tiles').onchange = () => send({ type: 'set-max-tiles', tiles: Number($('max-tiles').value) });
   $('inject-form').onsubmit = (e) => {
