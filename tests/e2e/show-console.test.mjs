@@ -1,22 +1,44 @@
 // The operator console of a live show in real browsers: who is speaking (a
 // level per presenter on the console, an amber border around the speaker's
-// tile on the stage) and the auto-speaker layout switched from the console.
-// Two presenters: one whose fake microphone plays a tone, one silent.
+// tile on the stage), the auto-speaker layout switched from the console, and
+// the videos of the room's folders offered for injection with their
+// durations.  Two presenters: one whose fake microphone plays a tone, one
+// silent.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours, near,
-  scaled } from './lib.mjs';
+  scaled, stockEnv, tmp } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
+const GREEN = 0x00ff00;
+const YELLOW = 0xffff00;
+
+// The folder the operator may inject from: two videos, a still image and a
+// text file (only the videos are offered).
+const videos = path.join(tmp, 'console-videos');
+mkdirSync(videos);
+function solidWebm(name, argb, frames) {
+  execFileSync('gst-launch-1.0', ['-q',
+    'videotestsrc', 'pattern=solid-color', `foreground-color=${argb}`, `num-buffers=${frames}`, '!',
+    'video/x-raw,width=320,height=240,framerate=30/1', '!', 'vp8enc', '!', 'webmmux', '!',
+    'filesink', `location=${path.join(videos, name)}`], { env: stockEnv });
+}
+solidWebm('a-yellow.webm', '0xffffff00', 90);
+solidWebm('green.webm', '0xff00ff00', 150);
+execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', '!', 'pngenc', '!',
+  'filesink', `location=${path.join(videos, 'still.png')}`], { env: stockEnv });
+writeFileSync(path.join(videos, 'notes.txt'), 'not a video\n');
 
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/live-show.ini'),
   'utf8')
   .replace(/^listen=.*$/m, '')
   .replace(/width=1280 height=720/g, 'width=640 height=360')
-  .replace(/target-bitrate=2000000/, 'target-bitrate=800000');
+  .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
+  .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
 
 // Amber (mcucompositor's speaking border, 0xffc000) pixels of the decoded
 // program in its left and right halves.
@@ -117,6 +139,30 @@ test('console: levels and the speaking border follow the tone, auto-speaker from
     await console_.click('[data-layout="grid"]');
     await waitFor(console_, () => window.show.layout === 'grid');
     await waitForColours(console_, grid, ([l, r]) => near(l, BLUE) && near(r, RED));
+
+    // Inject a video: the console offers the folder's videos with their
+    // durations; the operator picks the second one and presses Play.
+    await waitFor(console_, () => window.videos !== null
+      && document.querySelectorAll('#inject-video option').length === 3);
+    const offered = await console_.evaluate(() => ({ videos: window.videos,
+      options: Array.from(document.querySelectorAll('#inject-video option'), (o) => o.textContent) }));
+    console.log(`# offered videos: ${JSON.stringify(offered.options)}`);
+    assert.deepEqual(offered.videos.map((v) => v.name), ['a-yellow.webm', 'green.webm']);
+    assert.deepEqual(offered.videos.map((v) => v.uri),
+      [`file://${videos}/a-yellow.webm`, `file://${videos}/green.webm`]);
+    assert.ok(Math.abs(offered.videos[0].duration - 3) < 0.2 && Math.abs(offered.videos[1].duration - 5) < 0.2,
+      `durations: ${JSON.stringify(offered.videos)}`);
+    assert.deepEqual(offered.options.slice(1), ['a-yellow.webm (0:03)', 'green.webm (0:05)']);
+    await console_.selectOption('#inject-video', { label: 'green.webm (0:05)' });
+    await console_.click('#inject-form button[type=submit]');
+    await waitFor(console_, () => window.show.injection && window.show.injection.showing
+      && window.show.program === 'video');
+    assert.match(await console_.evaluate(() => window.show.injection.uri), /green\.webm$/);
+    const centre = [[0.5, 0.2], [0.5, 0.5], [0.5, 0.8]];
+    await waitForColours(console_, centre, (c) => c.every((x) => near(x, GREEN) && !near(x, YELLOW)));
+    assert.match(await console_.textContent('#inject-status'), /green\.webm: \d+:\d\d \/ 0:05/);
+    // When it ends the program is back on the stage.
+    await waitFor(console_, () => window.show.injection === null && window.show.program === 'stage');
 
     console.log(`# show-console took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {

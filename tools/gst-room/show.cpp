@@ -115,6 +115,15 @@ Show::build (std::string &error)
       || !check ("output", spec_.output, "dispatcher", nullptr))
     return false;
   /* The bitrate viewers get: every byte into the encoded program. */
+  bool files = false;
+  for (const std::string &s : spec_.inject_schemes)
+    files = files || g_ascii_strcasecmp (s.c_str (), "file") == 0;
+  if (files && !spec_.inject_folders.empty ())
+    videos_.reset (new VideoLibrary (
+        spec_.inject_folders, [this] (const std::string &uri) {
+          std::string ignored;
+          return uri_allowed (uri, ignored);
+        }));
   if (!spec_.output.empty ()) {
     GstElement *output = room_.find_element (spec_.output);
     for (const char *name : {"sink_0", "audio_sink_0"}) {
@@ -336,6 +345,20 @@ Show::set_max_tiles (guint tiles, std::string &error)
   g_object_set (stage_, "max-tiles", tiles, nullptr);
   notify ();
   return true;
+}
+
+void
+Show::list_videos ()
+{
+  auto send = [this] (const std::vector<VideoLibrary::Video> &list) {
+    if (to_control)
+      to_control (
+          {{"type", "videos"}, {"videos", VideoLibrary::to_json (list)}});
+  };
+  if (videos_)
+    videos_->scan (send);
+  else
+    send ({});
 }
 
 bool

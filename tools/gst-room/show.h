@@ -10,12 +10,14 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "room.h"
 #include "roomfile.h"
+#include "videolibrary.h"
 
 /* The show follows the room's peers as a RoomListener; the room knows
  * nothing of it. */
@@ -46,6 +48,9 @@ public:
   bool choose_camera (guint peer, std::string &error);
   bool inject (const std::string &uri, std::string &error);
   bool stop_injection (std::string &error);
+  /* The videos of the allowed folders with their durations, sent to the
+   * console as a "videos" message when found (in the background). */
+  void list_videos ();
   /* An emote from @from ("clap", "heart" or "confetti"); rate-limited.
    * Refused: false, with @code "bad-request" or "rate-limited". */
   bool emote (const Peer &from, const std::string &kind, std::string &code,
@@ -121,4 +126,5 @@ private:
   double last_cpu_seconds_ = 0;
   nlohmann::json health_;
   std::vector<std::pair<GstPad *, gulong>> probes_;
+  std::unique_ptr<VideoLibrary> videos_; /* with file: injection only */
 };

@@ -231,6 +231,7 @@ SignallingClient::dispatch (const json &message)
       {"choose-camera", &SignallingClient::on_choose_camera},
       {"inject", &SignallingClient::on_inject},
       {"stop-injection", &SignallingClient::on_stop_injection},
+      {"videos", &SignallingClient::on_videos},
       {"emote", &SignallingClient::on_emote},
       {"record-start", &SignallingClient::on_record_start},
       {"record-stop", &SignallingClient::on_record_stop},
@@ -550,6 +551,16 @@ SignallingClient::on_stop_injection (const json &)
   std::string error;
   if (show && !show->stop_injection (error))
     send_error ("bad-request", error, "stop-injection");
+}
+
+/* {"type":"videos"}: the console's list of videos to inject, sent to every
+ * console once found. */
+void
+SignallingClient::on_videos (const json &)
+{
+  Show *show = control_show ("videos");
+  if (show)
+    show->list_videos ();
 }
 
 /* {"type":"emote","emote":"clap"|"heart"|"confetti"} */

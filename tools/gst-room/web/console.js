@@ -2,7 +2,8 @@
 // token from the URL) and shows the program in the monitor; this adds the
 // show's state (roster, program, injection, health) and the controls.
 // window.show holds the last state, window.recordings the last list of
-// recordings, window.levels the last presenters' audio levels, for tests.
+// recordings, window.levels the last presenters' audio levels, window.videos
+// the videos the operator may inject, for tests.
 'use strict';
 
 (() => {
@@ -12,6 +13,7 @@
   window.show = null;
   window.recordings = null;
   window.levels = null;
+  window.videos = null;
 
   function size(bytes) {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -135,8 +137,37 @@
     }
   }
 
+  // The videos of the room's folders, each with its duration; a typed URI
+  // wins over the list.
+  handlers.videos = (m) => {
+    window.videos = m.videos;
+    const select = $('inject-video');
+    const previous = select.value;
+    select.replaceChildren();
+    const none = document.createElement('option');
+    none.value = '';
+    none.textContent = m.videos.length ? 'choose a video…' : 'no videos in the room\'s folders';
+    select.appendChild(none);
+    for (const v of m.videos) {
+      const option = document.createElement('option');
+      option.value = v.uri;
+      option.textContent = `${v.name} (${v.duration === null ? 'length unknown' : fmt(v.duration)})`;
+      select.appendChild(option);
+    }
+    select.value = m.videos.some((v) => v.uri === previous) ? previous : '';
+  };
+  let videosAsked = false;
+
   handlers.levels = (m) => { window.levels = m.presenters; renderLevels(); };
-  handlers.show = (m) => { window.show = m; render(m); renderRecordSources(); };
+  handlers.show = (m) => {
+    window.show = m;
+    render(m);
+    renderRecordSources();
+    if (!videosAsked) {
+      videosAsked = true;
+      send({ type: 'videos' });
+    }
+  };
   handlers.recordings = (m) => {
     window.recordings = m.recordings;
     $('recording-section').hidden = false; // the room records
@@ -160,7 +191,9 @@
   $('max-tiles').onchange = () => send({ type: 'set-max-tiles', tiles: Number($('max-tiles').value) });
   $('inject-form').onsubmit = (e) => {
     e.preventDefault();
-    send({ type: 'inject', uri: $('inject-uri').value.trim() });
+    const uri = $('inject-uri').value.trim() || $('inject-video').value;
+    if (uri) send({ type: 'inject', uri });
   };
+  $('refresh-videos').onclick = () => send({ type: 'videos' });
   $('stop-injection').onclick = () => send({ type: 'stop-injection' });
 })();
