@@ -293,10 +293,17 @@ gst_mcu_compositor_pad_set_property (
     case PROP_PAD_ALPHA:
       pad->alpha = g_value_get_double (value);
       break;
-    case PROP_PAD_LABEL:
+    case PROP_PAD_LABEL: {
+      /* Composed (NFC): an accented letter typed as letter + combining mark
+       * is one glyph of the label font, not two. */
+      const gchar *label = g_value_get_string (value);
       g_free (pad->label);
-      pad->label = g_value_dup_string (value);
+      pad->label =
+          label && g_utf8_validate (label, -1, NULL)
+              ? g_utf8_normalize (label, -1, G_NORMALIZE_DEFAULT_COMPOSE)
+              : g_strdup (label);
       break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;

@@ -10,6 +10,26 @@ GST_DEBUG_CATEGORY_STATIC (video_library_debug);
 /* How long one file may take to tell what it holds. */
 #define DISCOVER_TIMEOUT (5 * GST_SECOND)
 
+namespace {
+
+/* Only files named as videos are looked into: a folder of sample data may
+ * hold many images and documents, each a pipeline to spin up. */
+bool
+named_as_video (const std::string &name)
+{
+  static const char *const extensions[] = {".webm", ".mkv", ".mp4", ".m4v",
+      ".mov", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".ts", ".mts", ".flv",
+      ".wmv", ".3gp", ".y4m"};
+  gchar *lower = g_ascii_strdown (name.c_str (), -1);
+  bool video = false;
+  for (const char *e : extensions)
+    video = video || g_str_has_suffix (lower, e);
+  g_free (lower);
+  return video;
+}
+
+} // namespace
+
 VideoLibrary::VideoLibrary (std::vector<std::string> folders,
     std::function<bool (const std::string &uri)> allowed)
     : folders_ (std::move (folders)), allowed_ (std::move (allowed))
@@ -20,22 +40,24 @@ VideoLibrary::VideoLibrary (std::vector<std::string> folders,
 
 VideoLibrary::~VideoLibrary ()
 {
-  if (discoverer_) {
-    g_signal_handlers_disconnect_by_data (discoverer_, this);
-    gst_discoverer_stop (discoverer_);
-    gst_object_unref (discoverer_);
+  if (scan_) {
+    scan_->cancelled = true;
+    scan_->owner = nullptr;
   }
+  /* At most the file being looked at (DISCOVER_TIMEOUT). */
+  if (thread_.joinable ())
+    thread_.join ();
 }
 
 void
 VideoLibrary::scan (std::function<void (const std::vector<Video> &)> done)
 {
   waiting_.push_back (std::move (done));
-  if (discoverer_)
+  if (scan_)
     return;
 
-  /* Regular files straight inside each folder, by name: the discoverer
-   * says which are videos. */
+  /* Regular files named as videos straight inside each folder, by name:
+   * the discoverer says which really are. */
   std::vector<std::string> uris;
   for (const std::string &folder : folders_) {
     GDir *dir = g_dir_open (folder.c_str (), 0, nullptr);
@@ -47,6 +69,8 @@ VideoLibrary::scan (std::function<void (const std::vector<Video> &)> done)
     g_dir_close (dir);
     std::sort (names.begin (), names.end ());
     for (const std::string &name : names) {
+      if (!named_as_video (name))
+        continue;
       gchar *path = g_build_filename (folder.c_str (), name.c_str (), nullptr);
       gchar *uri = g_file_test (path, G_FILE_TEST_IS_REGULAR)
                        ? g_filename_to_uri (path, nullptr, nullptr)
@@ -58,81 +82,89 @@ VideoLibrary::scan (std::function<void (const std::vector<Video> &)> done)
     }
   }
 
-  found_.clear ();
+  if (thread_.joinable ())
+    thread_.join (); /* the last scan's, already finished */
+  scan_ = std::make_shared<Scan> ();
+  scan_->owner = this;
+  thread_ = std::thread (run_scan, scan_, std::move (uris));
+}
+
+void
+VideoLibrary::run_scan (
+    std::shared_ptr<Scan> scan, std::vector<std::string> uris)
+{
   GError *error = nullptr;
-  discoverer_ =
+  GstDiscoverer *discoverer =
       uris.empty () ? nullptr : gst_discoverer_new (DISCOVER_TIMEOUT, &error);
-  if (!discoverer_) {
-    if (error) {
-      GST_WARNING ("no discoverer: %s", error->message);
-      g_error_free (error);
+  if (error) {
+    GST_WARNING ("no discoverer: %s", error->message);
+    g_clear_error (&error);
+  }
+  for (const std::string &uri : uris) {
+    if (!discoverer || scan->cancelled)
+      break;
+    GstDiscovererInfo *info =
+        gst_discoverer_discover_uri (discoverer, uri.c_str (), &error);
+    if (!error && info
+        && gst_discoverer_info_get_result (info) == GST_DISCOVERER_OK) {
+      /* A video stream that is not a still image. */
+      bool video = false;
+      GList *streams = gst_discoverer_info_get_video_streams (info);
+      for (GList *l = streams; l; l = l->next)
+        video = video
+                || !gst_discoverer_video_info_is_image (
+                    GST_DISCOVERER_VIDEO_INFO (l->data));
+      gst_discoverer_stream_info_list_free (streams);
+      if (video) {
+        GstClockTime duration = gst_discoverer_info_get_duration (info);
+        gchar *filename = g_filename_from_uri (uri.c_str (), nullptr, nullptr);
+        gchar *base =
+            filename ? g_path_get_basename (filename) : g_strdup (uri.c_str ());
+        /* File names need not be UTF-8; the console gets text it can
+         * show. */
+        gchar *display = g_filename_display_name (base);
+        scan->found.push_back ({uri, display,
+            GST_CLOCK_TIME_IS_VALID (duration) ? duration / 1e9 : 0.0});
+        g_free (display);
+        g_free (base);
+        g_free (filename);
+      }
+    } else {
+      GST_DEBUG (
+          "%s: not a video (%s)", uri.c_str (), error ? error->message : "");
     }
-    on_finished (nullptr, this);
-    return;
+    g_clear_error (&error);
+    if (info)
+      gst_discoverer_info_unref (info);
   }
-  g_signal_connect (
-      discoverer_, "discovered", G_CALLBACK (on_discovered), this);
-  g_signal_connect (discoverer_, "finished", G_CALLBACK (on_finished), this);
-  gst_discoverer_start (discoverer_);
-  for (const std::string &uri : uris)
-    gst_discoverer_discover_uri_async (discoverer_, uri.c_str ());
+  if (discoverer)
+    gst_object_unref (discoverer);
+  /* The report, on the main loop: the shared_ptr keeps the scan alive. */
+  g_idle_add_full (
+      G_PRIORITY_DEFAULT_IDLE,
+      [] (gpointer data) -> gboolean {
+        auto *held = static_cast<std::shared_ptr<Scan> *> (data);
+        if ((*held)->owner)
+          (*held)->owner->finished ();
+        return G_SOURCE_REMOVE;
+      },
+      new std::shared_ptr<Scan> (scan),
+      [] (gpointer data) {
+        delete static_cast<std::shared_ptr<Scan> *> (data);
+      });
 }
 
 void
-VideoLibrary::on_discovered (
-    GstDiscoverer *, GstDiscovererInfo *info, GError *error, gpointer data)
+VideoLibrary::finished ()
 {
-  auto *self = static_cast<VideoLibrary *> (data);
-  const gchar *uri = gst_discoverer_info_get_uri (info);
-  if (error || gst_discoverer_info_get_result (info) != GST_DISCOVERER_OK) {
-    GST_DEBUG ("%s: not a video (%s)", uri, error ? error->message : "");
-    return;
-  }
-  /* A video stream that is not a still image. */
-  bool video = false;
-  GList *streams = gst_discoverer_info_get_video_streams (info);
-  for (GList *l = streams; l; l = l->next)
-    video = video
-            || !gst_discoverer_video_info_is_image (
-                GST_DISCOVERER_VIDEO_INFO (l->data));
-  gst_discoverer_stream_info_list_free (streams);
-  if (!video)
-    return;
-  GstClockTime duration = gst_discoverer_info_get_duration (info);
-  gchar *filename = g_filename_from_uri (uri, nullptr, nullptr);
-  gchar *base = filename ? g_path_get_basename (filename) : g_strdup (uri);
-  /* File names need not be UTF-8; the console gets text it can show. */
-  gchar *display = g_filename_display_name (base);
-  self->found_.push_back ({uri, display,
-      GST_CLOCK_TIME_IS_VALID (duration) ? duration / 1e9 : 0.0});
-  g_free (display);
-  g_free (base);
-  g_free (filename);
-}
-
-void
-VideoLibrary::on_finished (GstDiscoverer *, gpointer data)
-{
-  auto *self = static_cast<VideoLibrary *> (data);
-  if (self->discoverer_) {
-    /* Not stopped from its own signal: unreffed on the next idle. */
-    GstDiscoverer *d = self->discoverer_;
-    self->discoverer_ = nullptr;
-    g_signal_handlers_disconnect_by_data (d, self);
-    g_idle_add (
-        [] (gpointer p) -> gboolean {
-          gst_discoverer_stop (GST_DISCOVERER (p));
-          gst_object_unref (p);
-          return G_SOURCE_REMOVE;
-        },
-        d);
-  }
-  std::sort (self->found_.begin (), self->found_.end (),
+  std::vector<Video> found = std::move (scan_->found);
+  scan_.reset ();
+  std::sort (found.begin (), found.end (),
       [] (const Video &a, const Video &b) { return a.name < b.name; });
-  auto waiting = std::move (self->waiting_);
-  self->waiting_.clear ();
+  auto waiting = std::move (waiting_);
+  waiting_.clear ();
   for (auto &done : waiting)
-    done (self->found_);
+    done (found);
 }
 
 nlohmann::json

@@ -1,12 +1,16 @@
-/* gst-room: the videos an operator may inject — the files of the room's
- * inject-folders, each with its duration, found with GstDiscoverer in the
+/* gst-room: the videos an operator may inject — the files named as videos
+ * (.webm, .mp4, .avi, ...) straight inside the room's inject-folders, each
+ * with its duration, found with GstDiscoverer in the
  * background (the main loop never waits on a file). */
 #pragma once
 
 #include <gst/pbutils/pbutils.h>
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,13 +43,19 @@ public:
   static nlohmann::json to_json (const std::vector<Video> &videos);
 
 private:
-  static void on_discovered (GstDiscoverer *discoverer, GstDiscovererInfo *info,
-      GError *error, gpointer data);
-  static void on_finished (GstDiscoverer *discoverer, gpointer data);
+  /* Shared by the scanning thread and the main loop's report of it. */
+  struct Scan {
+    std::atomic<bool> cancelled{false};
+    std::vector<Video> found; /* the thread's until it is done */
+    VideoLibrary *owner;      /* main loop only; null once it is gone */
+  };
+  static void run_scan (
+      std::shared_ptr<Scan> scan, std::vector<std::string> uris);
+  void finished ();
 
   std::vector<std::string> folders_;
   std::function<bool (const std::string &)> allowed_;
-  GstDiscoverer *discoverer_ = nullptr; /* while a scan runs */
-  std::vector<Video> found_;
+  std::shared_ptr<Scan> scan_; /* while a scan runs */
+  std::thread thread_;
   std::vector<std::function<void (const std::vector<Video> &)>> waiting_;
 };

@@ -436,8 +436,15 @@ GST_START_TEST (test_label)
   assert_luma (buf, OUT_W - 10, OUT_H - 10, port_luma (0));
   gst_buffer_unref (buf);
 
-  /* No label, no box. */
+  /* A letter with a combining mark is kept as one composed letter. */
   GstPad *pad = gst_element_get_static_pad (r.mcu, "sink_0");
+  g_object_set (pad, "label", "Zoe\xcc\x88", NULL);
+  gchar *composed = NULL;
+  g_object_get (pad, "label", &composed, NULL);
+  fail_unless_equals_string (composed, "Zo\xc3\xab");
+  g_free (composed);
+
+  /* No label, no box. */
   g_object_set (pad, "label", NULL, NULL);
   gst_object_unref (pad);
   buf = room_step (r, {0});
