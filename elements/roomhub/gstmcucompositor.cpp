@@ -44,6 +44,11 @@
  * * `custom`: each pad's `xpos`, `ypos`, `width`, `height` (0 = input size),
  *   drawn in `zorder` with `alpha`, as in stock `compositor`.
  *
+ * The *speaking* port is the shown port that has been the loudest for
+ * 300 ms (the auto speaker) while its level was above the floor within the
+ * last half second; with #GstMcuCompositor:speaking-border above 0 its tile
+ * gets a border that wide, in amber, drawn inside the tile.
+ *
  * When every input pad has reached EOS the element sends EOS on all its
  * outputs; with no input pads it never ends.
  *
@@ -70,6 +75,10 @@
  * * `xpos`, `ypos`, `width`, `height` (int), `zorder` (uint), `alpha`
  *   (double): the tile of `layout=custom`.
  * * `label` (string): a name drawn in the tile's bottom left corner.
+ * * `level` (double, read-only): RMS of the port's audio in the last output
+ *   frame, 0 to 1 of full scale.
+ * * `speaking` (boolean, read-only): whether the port is the one speaking
+ *   (see #GstMcuCompositor:speaking-border).
  *
  * Every pad property may change while PLAYING, and every pad is reachable as a
  * child (`mcucompositor name=m sink_0::xpos=10` in launch syntax).
@@ -147,6 +156,7 @@ GST_DEBUG_CATEGORY (gst_mcu_compositor_debug);
 #define DEFAULT_SIGNAL_TIMEOUT 1000
 #define DEFAULT_MAX_TILES 0
 #define DEFAULT_FORCE_LIVE TRUE
+#define DEFAULT_SPEAKING_BORDER 0
 
 #define FALLBACK_WIDTH 1280
 #define FALLBACK_HEIGHT 720
@@ -164,6 +174,10 @@ GST_DEBUG_CATEGORY (gst_mcu_compositor_debug);
 
 #define AUTO_SPEAKER_HOLD (300 * GST_MSECOND)
 #define AUTO_SPEAKER_MIN_LEVEL 0.005
+/* The speaker's tile is marked while its level was above the minimum this
+ * recently: short pauses between words keep the border. */
+#define SPEAKING_HOLD (500 * GST_MSECOND)
+#define SPEAKING_BORDER_ARGB 0xffffc000u
 
 enum {
   PROP_0,
@@ -177,6 +191,7 @@ enum {
   PROP_SIGNAL_TIMEOUT,
   PROP_MAX_TILES,
   PROP_FORCE_LIVE,
+  PROP_SPEAKING_BORDER,
 };
 
 #define DEFAULT_PAD_ORDER 0
@@ -202,6 +217,8 @@ enum {
   PROP_PAD_ZORDER,
   PROP_PAD_ALPHA,
   PROP_PAD_LABEL,
+  PROP_PAD_LEVEL,
+  PROP_PAD_SPEAKING,
 };
 
 /* 8 bits per component only: background fill and alpha blending work on
@@ -276,10 +293,17 @@ gst_mcu_compositor_pad_set_property (
     case PROP_PAD_ALPHA:
       pad->alpha = g_value_get_double (value);
       break;
-    case PROP_PAD_LABEL:
+    case PROP_PAD_LABEL: {
+      /* Composed (NFC): an accented letter typed as letter + combining mark
+       * is one glyph of the label font, not two. */
+      const gchar *label = g_value_get_string (value);
       g_free (pad->label);
-      pad->label = g_value_dup_string (value);
+      pad->label =
+          label && g_utf8_validate (label, -1, NULL)
+              ? g_utf8_normalize (label, -1, G_NORMALIZE_DEFAULT_COMPOSE)
+              : g_strdup (label);
       break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -325,11 +349,36 @@ gst_mcu_compositor_pad_get_property (
     case PROP_PAD_LABEL:
       g_value_set_string (value, pad->label);
       break;
+    case PROP_PAD_LEVEL:
+    case PROP_PAD_SPEAKING:
+      break; /* below, without the pad's lock */
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (pad);
+
+  if (prop_id != PROP_PAD_LEVEL && prop_id != PROP_PAD_SPEAKING)
+    return;
+  /* The element's state: audio_lock is never taken with an object lock
+   * held. */
+  GstElement *parent = gst_pad_get_parent_element (GST_PAD (pad));
+  McuCompositorPrivate *priv =
+      parent ? GST_MCU_COMPOSITOR (parent)->priv : nullptr;
+  if (prop_id == PROP_PAD_LEVEL) {
+    double level = 0.0;
+    if (priv) {
+      std::lock_guard<std::mutex> guard (priv->audio_lock);
+      auto it = priv->levels.find (pad->port);
+      if (it != priv->levels.end ())
+        level = it->second;
+    }
+    g_value_set_double (value, level);
+  } else {
+    g_value_set_boolean (value, priv && priv->speaking_port == pad->port);
+  }
+  if (parent)
+    gst_object_unref (parent);
 }
 
 static void
@@ -397,6 +446,17 @@ gst_mcu_compositor_pad_class_init (GstMcuCompositorPadClass *klass)
           DEFAULT_PAD_LABEL,
           (GParamFlags)(G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING
                         | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_PAD_LEVEL,
+      g_param_spec_double ("level", "Level",
+          "RMS of the port's audio in the last output frame (0 to 1 of full "
+          "scale)",
+          0.0, 1.0, 0.0,
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_PAD_SPEAKING,
+      g_param_spec_boolean ("speaking", "Speaking",
+          "Whether this port is the one speaking now (the loudest for a "
+          "while)",
+          FALSE, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 }
 
 static void
@@ -513,6 +573,7 @@ update_colour_pixels (McuCompositorPrivate *priv, guint argb)
   priv->bg_pixel = colour_pixel (&priv->out_info, argb);
   priv->label_box_pixel = colour_pixel (&priv->out_info, LABEL_BOX_ARGB);
   priv->label_text_pixel = colour_pixel (&priv->out_info, LABEL_TEXT_ARGB);
+  priv->speaking_pixel = colour_pixel (&priv->out_info, SPEAKING_BORDER_ARGB);
   priv->bg_format = format;
   priv->bg_argb = argb;
 }
@@ -1143,6 +1204,8 @@ pick_auto_speaker (McuCompositorPrivate *priv,
     std::lock_guard<std::mutex> guard (priv->audio_lock);
     for (gsize i = 0; i < views.size (); i++) {
       auto it = priv->levels.find (views[i]->port);
+      if (it != priv->levels.end () && it->second > AUTO_SPEAKER_MIN_LEVEL)
+        priv->last_voice[views[i]->port] = now;
       if (it != priv->levels.end () && it->second > loudest_level) {
         loudest_level = it->second;
         loudest = (gint)i;
@@ -1229,6 +1292,7 @@ struct FrameSettings {
   gboolean auto_speaker;
   GstClockTime signal_timeout;
   guint max_tiles;
+  guint speaking_border;
 };
 
 /* The output frame being made: its place on the output's timeline. */
@@ -1265,6 +1329,7 @@ read_settings (GstMcuCompositor *self, std::vector<GstPad *> &pads)
   f.auto_speaker = self->auto_speaker;
   f.signal_timeout = self->signal_timeout * GST_MSECOND;
   f.max_tiles = self->max_tiles;
+  f.speaking_border = self->speaking_border;
   for (GList *l = GST_ELEMENT (self)->sinkpads; l; l = l->next)
     pads.push_back (GST_PAD (gst_object_ref (l->data)));
   GST_OBJECT_UNLOCK (self);
@@ -1403,8 +1468,22 @@ place_tiles (McuCompositorPrivate *priv, const FrameSettings &f,
       views.push_back (&s.view);
   }
   std::vector<Tile> tiles;
-  if (views.empty ())
+  if (views.empty ()) {
+    priv->speaking_port = G_MAXUINT;
     return tiles;
+  }
+
+  /* The speaker, for the border and the speaking pad property, whatever
+   * the layout. */
+  const gint loud = pick_auto_speaker (priv, views, rt_start);
+  guint speaking = G_MAXUINT;
+  if (loud >= 0 && GST_CLOCK_TIME_IS_VALID (rt_start)) {
+    auto it = priv->last_voice.find (views[loud]->port);
+    if (it != priv->last_voice.end () && rt_start >= it->second
+        && rt_start - it->second < SPEAKING_HOLD)
+      speaking = views[loud]->port;
+  }
+  priv->speaking_port = speaking;
 
   const gint W = GST_VIDEO_INFO_WIDTH (out_info);
   const gint H = GST_VIDEO_INFO_HEIGHT (out_info);
@@ -1422,11 +1501,8 @@ place_tiles (McuCompositorPrivate *priv, const FrameSettings &f,
       for (gsize i = 0; i < views.size () && speaker < 0; i++)
         if (views[i]->speaker)
           speaker = (gint)i;
-      if (f.auto_speaker) {
-        const gint loud = pick_auto_speaker (priv, views, rt_start);
-        if (loud >= 0)
-          speaker = loud;
-      }
+      if (f.auto_speaker && loud >= 0)
+        speaker = loud;
       layout_speaker (views, MAX (speaker, 0), W, H, f.tile_fit, align, tiles);
       break;
     }
@@ -1463,8 +1539,9 @@ acquire_output (
  * runs of tiles that do not overlap in parallel, each with its label. */
 static void
 render_frame (McuCompositorPrivate *priv, const std::vector<Tile> &tiles,
-    GstVideoFrame *out)
+    guint speaking_border, GstVideoFrame *out)
 {
+  const guint speaking = priv->speaking_port;
   const gint W = GST_VIDEO_FRAME_WIDTH (out);
   const gint H = GST_VIDEO_FRAME_HEIGHT (out);
   std::vector<Rect> uncovered{Rect{0, 0, W, H}};
@@ -1494,6 +1571,8 @@ render_frame (McuCompositorPrivate *priv, const std::vector<Tile> &tiles,
       render_tile (t, out);
       draw_label (out, t.dst, t.view->label, priv->label_box_pixel,
           priv->label_text_pixel);
+      if (speaking_border > 0 && t.view->port == speaking)
+        draw_border (out, t.dst, (gint)speaking_border, priv->speaking_pixel);
     });
     begin = endi;
   }
@@ -1575,7 +1654,7 @@ gst_mcu_compositor_aggregate (GstAggregator *agg, gboolean timeout)
     return GST_FLOW_ERROR;
   }
   update_colour_pixels (priv, settings.background);
-  render_frame (priv, tiles, &out);
+  render_frame (priv, tiles, settings.speaking_border, &out);
   gst_video_frame_unmap (&out);
 
   GST_BUFFER_PTS (outbuf) = w.start;
@@ -1620,6 +1699,8 @@ gst_mcu_compositor_start (GstAggregator *agg)
   priv->nframes = 0;
   priv->layout_posted = false;
   priv->auto_speaker = priv->speaker_candidate = G_MAXUINT;
+  priv->last_voice.clear ();
+  priv->speaking_port = G_MAXUINT;
   priv->video_out->start ();
   std::lock_guard<std::mutex> guard (priv->audio_lock);
   priv->outputs_running = true;
@@ -1735,6 +1816,9 @@ gst_mcu_compositor_set_property (
     case PROP_MAX_TILES:
       self->max_tiles = g_value_get_uint (value);
       break;
+    case PROP_SPEAKING_BORDER:
+      self->speaking_border = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1779,6 +1863,9 @@ gst_mcu_compositor_get_property (
       break;
     case PROP_FORCE_LIVE:
       g_value_set_boolean (value, self->force_live);
+      break;
+    case PROP_SPEAKING_BORDER:
+      g_value_set_uint (value, self->speaking_border);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1915,6 +2002,11 @@ gst_mcu_compositor_class_init (GstMcuCompositorClass *klass)
       g_param_spec_uint ("max-tiles", "Max tiles",
           "Show at most this many active ports, first by order (0 = all)", 0,
           G_MAXUINT, DEFAULT_MAX_TILES, live));
+  g_object_class_install_property (gobject_class, PROP_SPEAKING_BORDER,
+      g_param_spec_uint ("speaking-border", "Speaking border",
+          "Width in pixels of the amber border marking the speaking port's "
+          "tile (0 = none)",
+          0, 64, DEFAULT_SPEAKING_BORDER, live));
   g_object_class_install_property (gobject_class, PROP_FORCE_LIVE,
       g_param_spec_boolean ("force-live", "Force live",
           "Output at the frame rate whatever the inputs do; set FALSE only "
@@ -1981,6 +2073,7 @@ gst_mcu_compositor_init (GstMcuCompositor *self)
   self->auto_speaker = DEFAULT_AUTO_SPEAKER;
   self->signal_timeout = DEFAULT_SIGNAL_TIMEOUT;
   self->max_tiles = DEFAULT_MAX_TILES;
+  self->speaking_border = DEFAULT_SPEAKING_BORDER;
   self->force_live = DEFAULT_FORCE_LIVE;
   gst_aggregator_set_force_live (GST_AGGREGATOR (self), DEFAULT_FORCE_LIVE);
 

@@ -11,6 +11,7 @@
 #include <gst/base/gstaggregator.h>
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -128,11 +129,16 @@ struct McuCompositorPrivate {
   /* Background and label colours converted to the output format. */
   guint bg_argb = 0;
   GstVideoFormat bg_format = GST_VIDEO_FORMAT_UNKNOWN;
-  mcu::PlanePixel bg_pixel, label_box_pixel, label_text_pixel;
+  mcu::PlanePixel bg_pixel, label_box_pixel, label_text_pixel, speaking_pixel;
   /* auto-speaker: the port shown large, and the one about to be. */
   guint auto_speaker = G_MAXUINT;
   guint speaker_candidate = G_MAXUINT;
   GstClockTime speaker_candidate_since = GST_CLOCK_TIME_NONE;
+  /* Running time each port's level was last above the minimum. */
+  std::map<guint, GstClockTime> last_voice;
+  /* The port marked as speaking (G_MAXUINT: none): written by the
+   * aggregator thread, read by the pads' speaking property. */
+  std::atomic<guint> speaking_port{G_MAXUINT};
 
   /* Guarded by audio_lock (audio_info is only written by the aggregator
    * thread, which may read it without the lock). */
@@ -162,6 +168,7 @@ struct _GstMcuCompositor {
   guint signal_timeout;
   guint max_tiles;
   gboolean force_live;
+  guint speaking_border;
 
   gboolean registered; /* in the hub registry; dispose only */
 

@@ -122,9 +122,25 @@ const Glyph label_font[] = {
     {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
 };
 
+/* Latin-1 letters (U+00C0 to U+00FF) as their base letter and a mark drawn
+ * one row above it: each entry is the base letter and an index into
+ * latin1_marks ('.': no letter, drawn as '?').  Upper and lower case share
+ * the drawing, as ASCII letters do. */
+enum { NO_MARK, GRAVE, ACUTE, CIRCUMFLEX, TILDE, DIAERESIS, RING };
+const guint8 latin1_marks[] = {0x00, 0x18, 0x03, 0x0E, 0x1B, 0x11, 0x04};
+const char latin1_base[] = "AAAAAAACEEEEIIIIDNOOOOO.OUUUUYPS"
+                           "AAAAAAACEEEEIIIIDNOOOOO.OUUUUYPY";
+const guint8 latin1_mark[] = {GRAVE, ACUTE, CIRCUMFLEX, TILDE, DIAERESIS, RING,
+    NO_MARK, NO_MARK, GRAVE, ACUTE, CIRCUMFLEX, DIAERESIS, GRAVE, ACUTE,
+    CIRCUMFLEX, DIAERESIS, NO_MARK, TILDE, GRAVE, ACUTE, CIRCUMFLEX, TILDE,
+    DIAERESIS, NO_MARK, NO_MARK, GRAVE, ACUTE, CIRCUMFLEX, DIAERESIS, ACUTE,
+    NO_MARK, NO_MARK};
+
 const Glyph *
 label_glyph (gunichar c)
 {
+  if (c >= 0xC0 && c <= 0xFF && latin1_base[c - 0xC0] != '.')
+    c = (gunichar)latin1_base[c - 0xC0];
   if (c < 128)
     c = g_ascii_toupper ((gchar)c);
   const Glyph *unknown = NULL;
@@ -138,6 +154,18 @@ label_glyph (gunichar c)
 }
 
 } // namespace
+
+LabelGlyph
+label_glyph_for (gunichar c)
+{
+  LabelGlyph out;
+  const Glyph *g = label_glyph (c);
+  memcpy (out.rows, g->rows, sizeof out.rows);
+  if (c >= 0xC0 && c <= 0xFF && latin1_base[c - 0xC0] != '.')
+    out.mark =
+        latin1_marks[c == 0xFF ? DIAERESIS : latin1_mark[(c - 0xC0) % 32]];
+  return out;
+}
 
 /* Converts an ARGB colour into one pixel of each plane of @out_info's format
  * and colorimetry. */
@@ -283,22 +311,37 @@ draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
   Rect box;
   box.x = tile.x + margin;
   box.w = n * cell_w - scale + 2 * pad;
-  box.h = cell_h - scale + 2 * pad;
+  /* One more row on top for the marks of accented letters. */
+  box.h = cell_h - scale + 2 * pad + scale;
   box.y = tile.y + tile.h - margin - box.h;
   fill_rect (out, box_px, box);
 
   const gchar *p = label.c_str ();
   for (gint i = 0; i < n; i++, p = g_utf8_next_char (p)) {
-    const Glyph *g = label_glyph (g_utf8_get_char (p));
-    const gint gx = box.x + pad + i * cell_w, gy = box.y + pad;
-    for (gint row = 0; row < 7; row++) {
+    const LabelGlyph g = label_glyph_for (g_utf8_get_char (p));
+    const gint gx = box.x + pad + i * cell_w, gy = box.y + pad + scale;
+    for (gint row = -2; row < 7; row++) {
+      const guint8 bits = row == -2 ? g.mark : row < 0 ? 0 : g.rows[row];
       for (gint col = 0; col < 5; col++) {
-        if (g->rows[row] & (0x10 >> col))
+        if (bits & (0x10 >> col))
           fill_rect (out, text_px,
               Rect{gx + col * scale, gy + row * scale, scale, scale});
       }
     }
   }
+}
+
+void
+draw_border (
+    GstVideoFrame *out, const Rect &tile, gint width, const PlanePixel &px)
+{
+  const gint w = MIN (width, MIN (tile.w, tile.h) / 2);
+  if (w <= 0)
+    return;
+  fill_rect (out, px, Rect{tile.x, tile.y, tile.w, w});
+  fill_rect (out, px, Rect{tile.x, tile.y + tile.h - w, tile.w, w});
+  fill_rect (out, px, Rect{tile.x, tile.y + w, w, tile.h - 2 * w});
+  fill_rect (out, px, Rect{tile.x + tile.w - w, tile.y + w, w, tile.h - 2 * w});
 }
 
 } // namespace mcu

@@ -51,9 +51,24 @@ GstVideoConverter *tile_converter (TileConverter &tc,
     const GstVideoInfo *in_info, const GstVideoInfo *out_info, gint sx, gint sy,
     gint sw, gint sh, gint dx, gint dy, gint dw, gint dh);
 
+/* How a character of a label is drawn in the 5x7 font: 7 rows of 5 pixels
+ * (bit 4 leftmost) and a mark row above them (accents; 0 for none).  ASCII
+ * letters, digits and common punctuation have their glyph (lower case drawn
+ * as upper case); Latin-1 letters are their base letter with its accent
+ * (ç and ß are C and S); anything else is '?'. */
+struct LabelGlyph {
+  guint8 rows[7] = {};
+  guint8 mark = 0;
+};
+LabelGlyph label_glyph_for (gunichar c);
+
 /* Draws @label in the bottom left corner of @tile: @text_px on a @box_px box,
  * scaled with the tile and cut to its width. */
 void draw_label (GstVideoFrame *out, const Rect &tile, const std::string &label,
     const PlanePixel &box_px, const PlanePixel &text_px);
+
+/* A @width pixel frame of @px just inside @tile (the speaking marker). */
+void draw_border (
+    GstVideoFrame *out, const Rect &tile, gint width, const PlanePixel &px);
 
 } // namespace mcu

@@ -39,8 +39,9 @@ export const stockEnv = { ...process.env, GST_PLUGIN_PATH: '', GST_TRACERS: '', 
                    GST_REGISTRY: path.join(tmp, 'stock-registry.dat') };
 delete stockEnv.GST_REGISTRY_FORK;
 
-// A solid-colour .y4m camera (rgb as 0xRRGGBB) and a sine microphone .wav.
-export function fakeMedia(name, rgb, freq) {
+// A solid-colour .y4m camera (rgb as 0xRRGGBB) and a sine microphone .wav
+// (volume 0: a silent microphone).
+export function fakeMedia(name, rgb, freq, { volume = 0.5 } = {}) {
   const video = path.join(tmp, `${name}.y4m`);
   const audio = path.join(tmp, `${name}.wav`);
   const argb = '0xff' + rgb.toString(16).padStart(6, '0');
@@ -49,7 +50,7 @@ export function fakeMedia(name, rgb, freq) {
     'video/x-raw,width=320,height=240,framerate=15/1,format=I420', '!', 'y4menc', '!',
     'filesink', `location=${video}`], { env: stockEnv });
   execFileSync('gst-launch-1.0', ['-q', 'audiotestsrc', 'wave=sine', `freq=${freq}`,
-    'volume=0.5', 'num-buffers=200', '!', 'audio/x-raw,rate=48000,channels=1,format=S16LE',
+    `volume=${volume}`, 'num-buffers=200', '!', 'audio/x-raw,rate=48000,channels=1,format=S16LE',
     '!', 'wavenc', '!', 'filesink', `location=${audio}`], { env: stockEnv });
   return { video, audio, rgb, freq };
 }

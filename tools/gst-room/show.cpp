@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "room.h"
 #include "security.h"
+#include "signalling.h"
 
 using nlohmann::json;
 
@@ -71,6 +72,8 @@ Show::~Show ()
   room_.remove_listener (this);
   if (health_timer_)
     g_source_remove (health_timer_);
+  if (levels_timer_)
+    g_source_remove (levels_timer_);
   for (auto &[pad, id] : probes_) {
     gst_pad_remove_probe (pad, id);
     gst_object_unref (pad);
@@ -112,6 +115,15 @@ Show::build (std::string &error)
       || !check ("output", spec_.output, "dispatcher", nullptr))
     return false;
   /* The bitrate viewers get: every byte into the encoded program. */
+  bool files = false;
+  for (const std::string &s : spec_.inject_schemes)
+    files = files || g_ascii_strcasecmp (s.c_str (), "file") == 0;
+  if (files && !spec_.inject_folders.empty ())
+    videos_.reset (new VideoLibrary (
+        spec_.inject_folders, [this] (const std::string &uri) {
+          std::string ignored;
+          return uri_allowed (uri, ignored);
+        }));
   if (!spec_.output.empty ()) {
     GstElement *output = room_.find_element (spec_.output);
     for (const char *name : {"sink_0", "audio_sink_0"}) {
@@ -194,6 +206,43 @@ Show::room_started ()
         return G_SOURCE_CONTINUE;
       },
       this);
+  /* Meters move several times a second; only while presenters are on. */
+  if (stage_)
+    levels_timer_ = g_timeout_add (
+        250,
+        [] (gpointer data) -> gboolean {
+          auto *self = static_cast<Show *> (data);
+          json m = self->levels ();
+          if (!m["presenters"].empty () && self->to_control)
+            self->to_control (m);
+          return G_SOURCE_CONTINUE;
+        },
+        this);
+}
+
+json
+Show::levels () const
+{
+  json presenters = json::array ();
+  for (const auto &p : room_.peers ()) {
+    gint port =
+        stage_ && is_presenter (*p, spec_) ? p->port_on (spec_.stage) : -1;
+    std::string pad_name = "sink_" + std::to_string (port);
+    GstPad *pad = port >= 0
+                      ? gst_element_get_static_pad (stage_, pad_name.c_str ())
+                      : nullptr;
+    if (!pad)
+      continue;
+    double level = 0.0;
+    gboolean speaking = FALSE;
+    g_object_get (pad, "level", &level, "speaking", &speaking, nullptr);
+    gst_object_unref (pad);
+    /* dBFS, floored at -90 so silence is a number JSON can carry. */
+    double db = level > 0 ? std::max (-90.0, 20.0 * std::log10 (level)) : -90.0;
+    presenters.push_back ({{"peer", p->id ()}, {"level", std::round (db)},
+        {"speaking", (bool)speaking}});
+  }
+  return {{"type", "levels"}, {"presenters", presenters}};
 }
 
 json
@@ -221,8 +270,23 @@ Show::state () const
         {"showing", player_frame_.load ()}};
   }
   guint camera = current_camera ();
+  std::string layout = "grid";
+  if (stage_) {
+    gint kind = 0;
+    gboolean auto_speaker = FALSE;
+    g_object_get (
+        stage_, "layout", &kind, "auto-speaker", &auto_speaker, nullptr);
+    GParamSpec *pspec =
+        g_object_class_find_property (G_OBJECT_GET_CLASS (stage_), "layout");
+    GEnumValue *v = G_IS_PARAM_SPEC_ENUM (pspec) ? g_enum_get_value (
+                        G_PARAM_SPEC_ENUM (pspec)->enum_class, kind)
+                                                 : nullptr;
+    layout = v ? v->value_nick : "grid";
+    if (layout == "speaker" && auto_speaker)
+      layout = "auto-speaker";
+  }
   return {{"type", "show"}, {"program", source_}, {"maxTiles", max_tiles},
-      {"camera", camera ? json (camera) : json (nullptr)},
+      {"layout", layout}, {"camera", camera ? json (camera) : json (nullptr)},
       {"presenters", presenters}, {"viewers", viewers},
       {"injection", injection}, {"health", health_}, {"emotes", emote_counts_}};
 }
@@ -279,6 +343,42 @@ Show::set_max_tiles (guint tiles, std::string &error)
     return false;
   }
   g_object_set (stage_, "max-tiles", tiles, nullptr);
+  notify ();
+  return true;
+}
+
+void
+Show::list_videos ()
+{
+  auto send = [this] (const std::vector<VideoLibrary::Video> &list) {
+    if (to_control)
+      to_control (
+          {{"type", "videos"}, {"videos", VideoLibrary::to_json (list)}});
+  };
+  if (videos_)
+    videos_->scan (send);
+  else
+    send ({});
+}
+
+bool
+Show::set_layout (const std::string &layout, std::string &error)
+{
+  if (!stage_) {
+    error = "this show has no stage";
+    return false;
+  }
+  if (layout == "grid") {
+    gst_util_set_object_arg (G_OBJECT (stage_), "layout", "grid");
+    g_object_set (stage_, "auto-speaker", FALSE, nullptr);
+  } else if (layout == "auto-speaker") {
+    g_object_set (stage_, "auto-speaker", TRUE, nullptr);
+    gst_util_set_object_arg (G_OBJECT (stage_), "layout", "speaker");
+  } else {
+    error = "the stage's layout is 'grid' or 'auto-speaker', not '"
+            + signalling_clean_name (layout, 40) + "'";
+    return false;
+  }
   notify ();
   return true;
 }

@@ -10,12 +10,14 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "room.h"
 #include "roomfile.h"
+#include "videolibrary.h"
 
 /* The show follows the room's peers as a RoomListener; the room knows
  * nothing of it. */
@@ -40,9 +42,15 @@ public:
   /* Control commands; false with @error when refused (nothing changes). */
   bool switch_program (const std::string &source, std::string &error);
   bool set_max_tiles (guint tiles, std::string &error);
+  /* The stage's layout: "grid", or "speaker" following the loudest
+   * presenter (the stage's auto-speaker). */
+  bool set_layout (const std::string &layout, std::string &error);
   bool choose_camera (guint peer, std::string &error);
   bool inject (const std::string &uri, std::string &error);
   bool stop_injection (std::string &error);
+  /* The videos of the allowed folders with their durations, sent to the
+   * console as a "videos" message when found (in the background). */
+  void list_videos ();
   /* An emote from @from ("clap", "heart" or "confetti"); rate-limited.
    * Refused: false, with @code "bad-request" or "rate-limited". */
   bool emote (const Peer &from, const std::string &kind, std::string &code,
@@ -75,6 +83,9 @@ private:
       GstPad *pad, GstPadProbeInfo *info, gpointer data);
 
   void notify ();
+  /* Each presenter's audio level on the stage and who is speaking, for the
+   * console's meters. */
+  nlohmann::json levels () const;
   void peers_changed ();
   void set_program_port (int port);
   /* Stops the player; the program goes back to the stage, or to where it
@@ -98,6 +109,7 @@ private:
   std::string player_uri_;
   guint player_watch_ = 0;
   guint health_timer_ = 0;
+  guint levels_timer_ = 0;
   std::map<std::string, guint> emote_counts_;
   struct EmoteBucket {
     gint64 window_start = 0;
@@ -114,4 +126,5 @@ private:
   double last_cpu_seconds_ = 0;
   nlohmann::json health_;
   std::vector<std::pair<GstPad *, gulong>> probes_;
+  std::unique_ptr<VideoLibrary> videos_; /* with file: injection only */
 };

@@ -228,9 +228,11 @@ SignallingClient::dispatch (const json &message)
       {"pong", &SignallingClient::on_pong},
       {"switch", &SignallingClient::on_switch},
       {"set-max-tiles", &SignallingClient::on_set_max_tiles},
+      {"set-layout", &SignallingClient::on_set_layout},
       {"choose-camera", &SignallingClient::on_choose_camera},
       {"inject", &SignallingClient::on_inject},
       {"stop-injection", &SignallingClient::on_stop_injection},
+      {"videos", &SignallingClient::on_videos},
       {"emote", &SignallingClient::on_emote},
       {"record-start", &SignallingClient::on_record_start},
       {"record-stop", &SignallingClient::on_record_stop},
@@ -512,6 +514,16 @@ SignallingClient::on_set_max_tiles (const json &m)
     send_error ("bad-request", error, "set-max-tiles");
 }
 
+/* {"type":"set-layout","layout":"grid"|"auto-speaker"} */
+void
+SignallingClient::on_set_layout (const json &m)
+{
+  Show *show = control_show ("set-layout");
+  std::string error;
+  if (show && !show->set_layout (string_field (m, "layout"), error))
+    send_error ("bad-request", error, "set-layout");
+}
+
 /* {"type":"choose-camera","peer":3} */
 void
 SignallingClient::on_choose_camera (const json &m)
@@ -542,6 +554,16 @@ SignallingClient::on_stop_injection (const json &)
   std::string error;
   if (show && !show->stop_injection (error))
     send_error ("bad-request", error, "stop-injection");
+}
+
+/* {"type":"videos"}: the console's list of videos to inject, sent to every
+ * console once found. */
+void
+SignallingClient::on_videos (const json &)
+{
+  Show *show = control_show ("videos");
+  if (show)
+    show->list_videos ();
 }
 
 /* {"type":"emote","emote":"clap"|"heart"|"confetti"} */

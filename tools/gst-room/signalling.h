@@ -78,6 +78,8 @@ private:
   void on_pong (const nlohmann::json &m);
   void on_switch (const nlohmann::json &m);
   void on_set_max_tiles (const nlohmann::json &m);
+  void on_set_layout (const nlohmann::json &m);
+  void on_videos (const nlohmann::json &m);
   void on_choose_camera (const nlohmann::json &m);
   void on_inject (const nlohmann::json &m);
   void on_stop_injection (const nlohmann::json &m);

@@ -436,8 +436,15 @@ GST_START_TEST (test_label)
   assert_luma (buf, OUT_W - 10, OUT_H - 10, port_luma (0));
   gst_buffer_unref (buf);
 
-  /* No label, no box. */
+  /* A letter with a combining mark is kept as one composed letter. */
   GstPad *pad = gst_element_get_static_pad (r.mcu, "sink_0");
+  g_object_set (pad, "label", "Zoe\xcc\x88", NULL);
+  gchar *composed = NULL;
+  g_object_get (pad, "label", &composed, NULL);
+  fail_unless_equals_string (composed, "Zo\xc3\xab");
+  g_free (composed);
+
+  /* No label, no box. */
   g_object_set (pad, "label", NULL, NULL);
   gst_object_unref (pad);
   buf = room_step (r, {0});
@@ -965,6 +972,97 @@ GST_START_TEST (test_auto_speaker)
 }
 GST_END_TEST;
 
+/* The speaking port: the pads' level and speaking properties follow the
+ * tone, and its tile (only its) gets the amber border, which goes away
+ * half a second after the port falls silent. */
+GST_START_TEST (test_speaking_border)
+{
+  Room r = room_new ("speaking-border=4");
+  std::vector<GstHarness *> audio;
+  std::vector<GstPad *> pads;
+  for (guint p = 0; p < 2; p++) {
+    room_add_input (r, p);
+    gchar *name = g_strdup_printf ("audio_sink_%u", p);
+    GstHarness *h = gst_harness_new_with_element (r.mcu, name, NULL);
+    g_free (name);
+    gst_harness_set_src_caps_str (h,
+        "audio/x-raw, format=S16LE, rate=48000, channels=1, "
+        "layout=interleaved");
+    audio.push_back (h);
+    name = g_strdup_printf ("sink_%u", p);
+    pads.push_back (gst_element_get_static_pad (r.mcu, name));
+    g_free (name);
+  }
+  use_output_clock (r);
+
+  auto step = [&] (double port1_freq) {
+    guint64 f = r.frame;
+    for (guint p = 0; p < 2; p++)
+      fail_unless_equals_int (gst_harness_push (audio[p],
+                                  tone_buffer (p == 1 ? port1_freq : 0.0,
+                                      f * SAMPLES_PER_FRAME, frame_time (f))),
+          GST_FLOW_OK);
+    return room_step (r, {0, 1});
+  };
+  auto speaking = [&] (guint p) {
+    gboolean v = FALSE;
+    g_object_get (pads[p], "speaking", &v, NULL);
+    return v;
+  };
+
+  /* Port 1 talks. */
+  GstBuffer *buf = NULL;
+  for (guint f = 0; f < 5; f++) {
+    gst_clear_buffer (&buf);
+    buf = step (600.0);
+  }
+  double level0 = -1, level1 = -1;
+  g_object_get (pads[0], "level", &level0, NULL);
+  g_object_get (pads[1], "level", &level1, NULL);
+  GST_INFO ("levels %f %f", level0, level1);
+  fail_unless (level1 > 0.05 && level0 < 0.001, "levels %f %f", level0, level1);
+  fail_unless (speaking (1) && !speaking (0));
+  std::vector<PortRect> rects = last_layout (r);
+  fail_unless_equals_int (rects.size (), 2);
+  for (const PortRect &pr : rects) {
+    const guint8 edge = luma_at (buf, pr.x + pr.w / 2, pr.y + 1);
+    const guint8 side = luma_at (buf, pr.x + 1, pr.y + pr.h / 2);
+    const guint8 inside = luma_at (buf, pr.x + pr.w / 2, pr.y + 8);
+    GST_INFO (
+        "port %u: edge %u side %u inside %u", pr.port, edge, side, inside);
+    fail_unless_equals_int (inside, port_luma (pr.port));
+    if (pr.port == 1) {
+      /* Amber is far brighter than any port. */
+      fail_unless (edge > 150 && side > 150, "no border: %u %u", edge, side);
+    } else {
+      fail_unless_equals_int (edge, port_luma (pr.port));
+      fail_unless_equals_int (side, port_luma (pr.port));
+    }
+  }
+
+  /* Silence: the border stays through a short pause, then goes. */
+  gst_clear_buffer (&buf);
+  buf = step (0.0);
+  fail_unless (speaking (1));
+  for (guint f = 0; f < 20; f++) {
+    gst_clear_buffer (&buf);
+    buf = step (0.0);
+  }
+  fail_unless (!speaking (1) && !speaking (0));
+  const PortRect *one = find_port (rects, 1);
+  fail_unless (one != NULL);
+  fail_unless_equals_int (
+      luma_at (buf, one->x + one->w / 2, one->y + 1), port_luma (1));
+  gst_buffer_unref (buf);
+
+  for (GstPad *pad : pads)
+    gst_object_unref (pad);
+  for (GstHarness *h : audio)
+    gst_harness_teardown (h);
+  room_free (r);
+}
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 
 GST_START_TEST (test_video_unlinked)
@@ -1347,6 +1445,7 @@ mcucompositor_suite (void)
   tcase_add_test (tc, test_audio_silence_without_inputs);
   tcase_add_test (tc, test_audio_mix_minus);
   tcase_add_test (tc, test_auto_speaker);
+  tcase_add_test (tc, test_speaking_border);
   tcase_add_test (tc, test_video_unlinked);
   tcase_add_test (tc, test_late_output_skips_ahead);
   tcase_add_test (tc, test_not_live);

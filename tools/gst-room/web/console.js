@@ -2,7 +2,9 @@
 // token from the URL) and shows the program in the monitor; this adds the
 // show's state (roster, program, injection, health) and the controls.
 // window.show holds the last state, window.recordings the last list of
-// recordings, window.edges the last state of the push targets, for tests.
+// recordings, window.edges the last state of the push targets,
+// window.levels the last presenters' audio levels, window.videos the videos
+// the operator may inject, for tests.
 'use strict';
 
 (() => {
@@ -12,6 +14,8 @@
   window.show = null;
   window.recordings = null;
   window.edges = null;
+  window.levels = null;
+  window.videos = null;
 
   function size(bytes) {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -75,12 +79,26 @@
     for (const b of document.querySelectorAll('[data-source]')) {
       b.classList.toggle('active', b.dataset.source === state.program);
     }
+    for (const b of document.querySelectorAll('[data-layout]')) {
+      b.classList.toggle('active', b.dataset.layout === state.layout);
+    }
     $('max-tiles').value = String(state.maxTiles);
     const list = $('presenters');
     list.replaceChildren();
     for (const p of state.presenters) {
       const li = document.createElement('li');
+      li.dataset.peer = String(p.peer);
       li.textContent = `${p.name || 'presenter'} (#${p.peer}) `;
+      const meter = document.createElement('meter');
+      meter.min = -60;
+      meter.max = 0;
+      meter.low = -30;
+      meter.high = -6;
+      meter.value = -60;
+      meter.title = 'audio level';
+      const db = document.createElement('span');
+      db.className = 'db';
+      li.append(meter, db);
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = p.peer === state.camera ? 'on camera' : 'to camera';
@@ -89,6 +107,7 @@
       li.appendChild(button);
       list.appendChild(li);
     }
+    renderLevels();
     $('viewers').textContent = state.viewers;
     const inj = state.injection;
     if (inj) {
@@ -107,7 +126,50 @@
     window.roomShowEmoteCounts(state.emotes || {});
   }
 
-  handlers.show = (m) => { window.show = m; render(m); renderRecordSources(); };
+  // Each presenter's level (dBFS) on its meter; the speaker's row marked.
+  function renderLevels() {
+    if (!window.levels) return;
+    for (const l of window.levels) {
+      const li = document.querySelector(`#presenters li[data-peer="${l.peer}"]`);
+      if (!li) continue;
+      li.querySelector('meter').value = Math.max(-60, l.level);
+      li.querySelector('.db').textContent = l.level <= -90 ? 'silent' : `${l.level} dB`;
+      li.classList.toggle('speaking', l.speaking);
+      li.title = l.speaking ? 'speaking' : '';
+    }
+  }
+
+  // The videos of the room's folders, each with its duration; a typed URI
+  // wins over the list.
+  handlers.videos = (m) => {
+    window.videos = m.videos;
+    const select = $('inject-video');
+    const previous = select.value;
+    select.replaceChildren();
+    const none = document.createElement('option');
+    none.value = '';
+    none.textContent = m.videos.length ? 'choose a video…' : 'no videos in the room\'s folders';
+    select.appendChild(none);
+    for (const v of m.videos) {
+      const option = document.createElement('option');
+      option.value = v.uri;
+      option.textContent = `${v.name} (${v.duration === null ? 'length unknown' : fmt(v.duration)})`;
+      select.appendChild(option);
+    }
+    select.value = m.videos.some((v) => v.uri === previous) ? previous : '';
+  };
+  let videosAsked = false;
+
+  handlers.levels = (m) => { window.levels = m.presenters; renderLevels(); };
+  handlers.show = (m) => {
+    window.show = m;
+    render(m);
+    renderRecordSources();
+    if (!videosAsked) {
+      videosAsked = true;
+      send({ type: 'videos' });
+    }
+  };
   handlers.recordings = (m) => {
     window.recordings = m.recordings;
     $('recording-section').hidden = false; // the room records
@@ -150,10 +212,15 @@
   for (const b of document.querySelectorAll('[data-source]')) {
     b.onclick = () => send({ type: 'switch', source: b.dataset.source });
   }
+  for (const b of document.querySelectorAll('[data-layout]')) {
+    b.onclick = () => send({ type: 'set-layout', layout: b.dataset.layout });
+  }
   $('max-tiles').onchange = () => send({ type: 'set-max-tiles', tiles: Number($('max-tiles').value) });
   $('inject-form').onsubmit = (e) => {
     e.preventDefault();
-    send({ type: 'inject', uri: $('inject-uri').value.trim() });
+    const uri = $('inject-uri').value.trim() || $('inject-video').value;
+    if (uri) send({ type: 'inject', uri });
   };
+  $('refresh-videos').onclick = () => send({ type: 'videos' });
   $('stop-injection').onclick = () => send({ type: 'stop-injection' });
 })();
