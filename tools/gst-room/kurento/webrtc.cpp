@@ -374,8 +374,6 @@ WebRtcEndpoint::answer_offer (Done done)
 {
   GstSDPMessage *sdp = nullptr;
   gst_sdp_message_new_from_text (remote_sdp_.c_str (), &sdp);
-  GArray *transceivers = nullptr;
-  g_signal_emit_by_name (webrtc_, "get-transceivers", &transceivers);
   for (guint i = 0; sdp && i < gst_sdp_message_medias_len (sdp); i++) {
     const GstSDPMedia *m = gst_sdp_message_get_media (sdp, i);
     const gchar *media = gst_sdp_media_get_media (m);
@@ -396,16 +394,7 @@ WebRtcEndpoint::answer_offer (Done done)
           && g_ascii_strcasecmp (name, ENCODING[kind]) == 0)
         pt = number;
     }
-    GstWebRTCRTPTransceiver *trans = nullptr;
-    for (guint t = 0; transceivers && t < transceivers->len; t++) {
-      auto *candidate =
-          g_array_index (transceivers, GstWebRTCRTPTransceiver *, t);
-      guint mline = G_MAXUINT;
-      g_object_get (candidate, "mlineindex", &mline, nullptr);
-      if (mline == i)
-        trans = candidate;
-    }
-    if (!trans || pt < 0) {
+    if (pt < 0) {
       GST_INFO ("m-line %u (%s): no %s offered", i, media, ENCODING[kind]);
       continue;
     }
@@ -414,36 +403,43 @@ WebRtcEndpoint::answer_offer (Done done)
         media, ENCODING[kind], CLOCK_RATE[kind], pt);
     GstCaps *caps = gst_caps_from_string (caps_text);
     g_free (caps_text);
-    g_object_set (trans, "codec-preferences", caps, nullptr);
-    gst_caps_unref (caps);
     bool will_send = send_ && encoders_[kind];
-    g_object_set (trans, "direction",
+    GstWebRTCRTPTransceiverDirection direction =
         will_send && receive_ ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
         : will_send           ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
-                              : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
-        nullptr);
-    if (!will_send)
-      continue;
-    std::string pad_name = "sink_" + std::to_string (i);
-    GstPadTemplate *templ = gst_element_class_get_pad_template (
-        GST_ELEMENT_GET_CLASS (webrtc_), "sink_%u");
-    GstPad *sink =
-        gst_element_request_pad (webrtc_, templ, pad_name.c_str (), nullptr);
-    if (!sink) {
-      GST_WARNING ("m-line %u: webrtcbin gave no %s", i, pad_name.c_str ());
-      continue;
+                              : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
+    /* webrtcbin makes no transceiver for a remote offer's m-lines until
+     * the answer is set: ours, one per m-line in order, with the offer's
+     * payload type as codec preference, are what create-answer matches. */
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    GstPad *sink = nullptr;
+    if (will_send) {
+      sink = gst_element_request_pad_simple (webrtc_, "sink_%u");
+      if (sink)
+        g_object_get (sink, "transceiver", &trans, nullptr);
+    } else {
+      g_signal_emit_by_name (
+          webrtc_, "add-transceiver", direction, caps, &trans);
     }
+    if (trans) {
+      g_object_set (
+          trans, "codec-preferences", caps, "direction", direction, nullptr);
+      gst_object_unref (trans);
+    }
+    gst_caps_unref (caps);
+    if (!sink)
+      continue;
     GstElement *pay = gst_bin_get_by_name (GST_BIN (encoders_[kind]), "pay");
     g_object_set (pay, "pt", (guint)pt, nullptr);
     gst_object_unref (pay);
     GstPad *src = gst_element_get_static_pad (encoders_[kind], "src");
     if (gst_pad_link (src, sink) == GST_PAD_LINK_OK)
       open_input ((MediaKind)kind);
+    else
+      GST_WARNING ("m-line %u: cannot link the %s encoder", i, media);
     gst_object_unref (src);
     gst_object_unref (sink);
   }
-  if (transceivers)
-    g_array_unref (transceivers);
   if (sdp)
     gst_sdp_message_free (sdp);
 
