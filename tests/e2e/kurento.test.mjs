@@ -4,12 +4,13 @@
 // connection that stays usable.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import WebSocket from 'ws';
 import kurento from 'kurento-client';
 import { fakeMedia, startRoom, launchBrowser, waitFor, waitForColours, near,
-  scaled } from './lib.mjs';
+  scaled, tmp, stockEnv } from './lib.mjs';
 
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/kurento.ini'),
   'utf8').replace(/^listen=.*$/m, '');
@@ -229,6 +230,72 @@ test('errors: malformed and unknown requests get their error, the connection goe
   } finally {
     if (raw) raw.close();
     if (other) other.close();
+    await room.stop();
+  }
+});
+
+test('player: a file of an allowed folder plays into a WebRtcEndpoint, then EndOfStream', async () => {
+  const folder = path.join(tmp, 'kurento-media');
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, 'red.webm');
+  // Three seconds of red.
+  execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000',
+    'num-buffers=45', '!', 'video/x-raw,width=320,height=240,framerate=15/1', '!', 'vp8enc', '!',
+    'webmmux', '!', 'filesink', `location=${file}`], { env: stockEnv });
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let browser;
+  let client;
+  try {
+    client = await connectClient(wsUri);
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    // Only the allowed folder, and only files that exist.
+    await assert.rejects(call(pipeline, 'create', 'PlayerEndpoint', { uri: 'file:///etc/passwd' }),
+      (e) => e.code === 40107);
+    await assert.rejects(call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${folder}/none.webm` }),
+      (e) => e.code === 40600);
+    await assert.rejects(call(pipeline, 'create', 'PlayerEndpoint', { uri: 'http://127.0.0.1/x.webm' }),
+      (e) => e.code === 40107);
+
+    browser = await launchBrowser(null);
+    const page = await browser.newPage();
+    await page.route('**/player', (route) => route.fulfill({ contentType: 'text/html',
+      body: '<!doctype html><video id="remote" autoplay muted playsinline></video>' }));
+    await page.goto(`${room.url}player`);
+    const offer = await page.evaluate(async () => {
+      const pc = new RTCPeerConnection();
+      window.pc = pc;
+      pc.onicecandidate = (e) => { if (e.candidate) (window.localCandidates ||= []).push(e.candidate.toJSON()); };
+      pc.ontrack = (e) => { document.querySelector('#remote').srcObject = e.streams[0] || new MediaStream([e.track]); };
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      return pc.localDescription.sdp;
+    });
+    const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${file}` });
+    const endpoint = await call(pipeline, 'create', 'WebRtcEndpoint');
+    endpoint.on('IceCandidateFound', (event) => {
+      const c = event.candidate;
+      page.evaluate((cand) => window.pc.addIceCandidate(cand),
+        { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }).catch(() => {});
+    });
+    let ended = false;
+    player.on('EndOfStream', () => { ended = true; });
+    await call(player, 'connect', endpoint);
+    const answer = await call(endpoint, 'processOffer', offer);
+    await page.evaluate((sdp) => window.pc.setRemoteDescription({ type: 'answer', sdp }), answer);
+    for (const c of await page.evaluate(() => window.localCandidates || [])) {
+      await call(endpoint, 'addIceCandidate', kurento.getComplexType('IceCandidate')(c));
+    }
+    await call(endpoint, 'gatherCandidates');
+    await poll(async () => (await call(endpoint, 'getMediaState')) === 'CONNECTED', 'the browser connected');
+    await call(player, 'play');
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
+    await poll(() => ended, 'EndOfStream', 20000);
+    assert.equal(await call(player, 'getState'), 'STOP');
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    if (browser) await browser.close();
     await room.stop();
   }
 });
