@@ -173,6 +173,10 @@ test('errors: malformed and unknown requests get their error, the connection goe
     const invalid = await raw.frame('{"jsonrpc":"1.0","id":7,"method":"ping"}');
     assert.equal(invalid.error.code, -32600);
     assert.equal((await raw.frame('[1,2,3]')).error.code, -32600);
+    // Hostile frames: nested a hundred thousand deep, and too big.
+    const deep = `{"jsonrpc":"2.0","id":9,"method":"ping","params":{"x":${'['.repeat(100000)}${']'.repeat(100000)}}}`;
+    assert.equal((await raw.frame(deep)).error.code, -32600);
+    assert.equal((await raw.frame(`"${'x'.repeat(300000)}"`)).error.code, -32600);
     assert.equal((await raw.request('noSuchMethod', {})).error.code, -32601);
     assert.equal((await raw.request('create')).error.code, -32602);
 

@@ -63,6 +63,36 @@ random_uuid ()
   return out;
 }
 
+/* Deeper than any request of the protocol (about 5 levels): nlohmann-json
+ * frees a document recursively, and a frame of a hundred thousand '['
+ * would overflow the stack. */
+constexpr int MAX_DEPTH = 32;
+
+bool
+nested_too_deep (const std::string &text)
+{
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > MAX_DEPTH)
+        return true;
+    } else if (ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 Service::Service (const RoomSpec &spec) : spec_ (spec)
@@ -282,6 +312,11 @@ void
 Service::handle (const std::shared_ptr<Connection> &c, const std::string &text,
     std::function<void ()> finished)
 {
+  if (nested_too_deep (text)) {
+    c->send (error_reply (nullptr,
+        {INVALID_REQUEST, "Invalid JSON-RPC request: nested too deep"}));
+    return finished ();
+  }
   json request = json::parse (text, nullptr, false);
   if (request.is_discarded ()) {
     c->send (error_reply (nullptr, {PARSE_ERROR, "Parse error."}));
