@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "edges.h"
+#include "kurento/transport.h"
 #include "recorder.h"
 #include "room.h"
 #include "roomfile.h"
@@ -80,7 +81,9 @@ void
 on_gstreamer_warning (
     const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer)
 {
-  if (g_str_has_prefix (message, "loop detected in the graph of bin 'peer-"))
+  if (g_str_has_prefix (message, "loop detected in the graph of bin 'peer-")
+      || g_str_has_prefix (
+          message, "loop detected in the graph of bin 'kurento-"))
     return;
   g_log_default_handler (domain, level, message, nullptr);
 }
@@ -93,6 +96,7 @@ struct Run {
   std::unique_ptr<Recorder> recorder; /* null without a [recording] */
   std::unique_ptr<Edges> edges;       /* null without an [edge NAME] */
   std::unique_ptr<Server> server;
+  std::unique_ptr<kurento::Service> kurento; /* null without a [kurento] */
   App app;
   guint signals[2] = {0, 0};
 
@@ -109,6 +113,8 @@ struct Run {
       recorder->stop_pipelines ();
     if (edges)
       edges->stop_pipelines ();
+    /* Kurento sessions release their pipelines while GStreamer is up. */
+    kurento.reset ();
     if (server)
       server->close_all ();
     server.reset ();
@@ -214,6 +220,10 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_LISTEN;
   }
+  if (run.spec.kurento.present) {
+    run.kurento = std::make_unique<kurento::Service> (run.spec);
+    run.kurento->attach (server);
+  }
   if (!room.start (error)) {
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_ROOM_FAILED;
@@ -229,6 +239,9 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
         role.token.empty () ? "" : ("&token=" + role.token).c_str (),
         role.token_generated ? "  (a random token: set token= to choose one)"
                              : "");
+  if (run.kurento)
+    g_print ("gst-room:   kurento: ws%skurento\n",
+        server.url ().substr (4).c_str ());
   fflush (stdout);
 
   run.signals[0] = g_unix_signal_add (SIGINT, on_sigint, &app);

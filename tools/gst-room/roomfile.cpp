@@ -593,13 +593,49 @@ room_file_parse (const std::string &path, const std::string &raw,
       if (has (group, "program-h264"))
         e.program_h264 = get (group, "program-h264");
       spec.edges.push_back (e);
+    } else if (group == "kurento") {
+      if (!check_known (group,
+              {"session-timeout", "max-message-bytes", "max-pending-requests",
+                  "player-schemes", "player-folders"}))
+        return false;
+      RoomKurentoSpec &k = spec.kurento;
+      k.present = true;
+      k.line = lines.key_line (group, "");
+      guint64 v = k.session_timeout;
+      if (!get_uint (group, "session-timeout", 24 * 3600, v))
+        return false;
+      k.session_timeout = (guint)v;
+      v = k.max_message_bytes;
+      if (!get_uint (group, "max-message-bytes", 16 * 1024 * 1024, v))
+        return false;
+      k.max_message_bytes = (gsize)v;
+      v = k.max_pending_requests;
+      if (!get_uint (group, "max-pending-requests", 100000, v))
+        return false;
+      k.max_pending_requests = (guint)v;
+      k.player_schemes = has (group, "player-schemes")
+                             ? parse_list (get (group, "player-schemes"))
+                             : std::vector<std::string>{"file"};
+      gchar *dir = g_path_get_dirname (path.c_str ());
+      gchar *base = g_canonicalize_filename (dir, nullptr);
+      g_free (dir);
+      for (const std::string &folder :
+          parse_list (get (group, "player-folders"))) {
+        gchar *absolute = g_canonicalize_filename (folder.c_str (), base);
+        k.player_folders.push_back (absolute);
+        g_free (absolute);
+      }
+      g_free (base);
     } else {
       return fail (group, "",
-          "unknown group (expected [room], [show], [recording], "
+          "unknown group (expected [room], [show], [recording], [kurento], "
           "[pipeline NAME], [role NAME] or [edge NAME])");
     }
   }
 
+  /* A media server for Kurento applications needs no room of its own. */
+  if (spec.kurento.present)
+    return true;
   if (spec.pipelines.empty ())
     return fail (
         "room", "", "no [pipeline NAME] group: a room needs at least one hub");

@@ -103,6 +103,22 @@ struct RoomEdgeSpec {
 bool room_edge_url_parse (
     const std::string &url, RoomEdgeSpec::Kind &kind, std::string &error);
 
+/* [kurento]: the Kurento-protocol control API on ws://HOST:PORT/kurento
+ * (tools/gst-room/kurento/, docs/kurento.md). */
+struct RoomKurentoSpec {
+  bool present = false;
+  /* Seconds a session whose socket is gone keeps its objects, for the client
+   * to reconnect (Kurento keeps them 240 to 480 s). */
+  guint session_timeout = 240;
+  gsize max_message_bytes = 256 * 1024; /* one JSON-RPC frame */
+  guint max_pending_requests = 256;     /* queued on one connection */
+  /* What a PlayerEndpoint may open: these schemes, and file: URIs only
+   * inside these absolute folders. */
+  std::vector<std::string> player_schemes;
+  std::vector<std::string> player_folders;
+  int line = 0;
+};
+
 struct RoomSpec {
   std::string path;
   std::string title = "gst-rooms";
@@ -130,6 +146,7 @@ struct RoomSpec {
   RoomShowSpec show;
   RoomRecordingSpec recording;
   std::vector<RoomEdgeSpec> edges;
+  RoomKurentoSpec kurento;
 
   const RoomRoleSpec *find_role (const std::string &name) const;
   /* "FILE:LINE" of a group or key, for messages. */

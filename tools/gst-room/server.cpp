@@ -447,6 +447,16 @@ Server::url () const
   return "http://" + host + ":" + std::to_string (port_) + "/";
 }
 
+void
+Server::add_websocket_path (
+    const char *path, SoupServerWebsocketCallback callback, gpointer data)
+{
+  soup_server_add_early_handler (
+      soup_, path, on_websocket_origin, this, nullptr);
+  soup_server_add_websocket_handler (
+      soup_, path, nullptr, nullptr, callback, data, nullptr);
+}
+
 bool
 Server::origin_allowed (SoupServerMessage *msg) const
 {

@@ -33,6 +33,11 @@ public:
   bool listen (std::string &error);
   /* "http://HOST:PORT/" */
   std::string url () const;
+  /* Serves another WebSocket service at @path (after listen()), with the
+   * same origin check and connection bookkeeping as the signalling
+   * channel: the Kurento control API. */
+  void add_websocket_path (
+      const char *path, SoupServerWebsocketCallback callback, gpointer data);
   void close_all ();
   /* Sends @message to every joined client whose role @to accepts. */
   void broadcast (const nlohmann::json &message,

@@ -1,0 +1,369 @@
+/* gst-room, Kurento control API: MediaPipeline and MediaElement. */
+#include "pipeline.h"
+
+#include "../room.h"
+
+using nlohmann::json;
+
+GST_DEBUG_CATEGORY_EXTERN (kurento_debug);
+#define GST_CAT_DEFAULT kurento_debug
+
+namespace kurento {
+
+const char *
+kind_name (MediaKind kind)
+{
+  return kind == KIND_AUDIO ? "AUDIO" : "VIDEO";
+}
+
+/* ---- MediaPipeline --------------------------------------------------- */
+
+MediaPipeline::MediaPipeline (Session &session)
+    : MediaObject (session, "MediaPipeline", "")
+{
+  properties_["latencyStats"] = false;
+  /* "kurento-" marks it for the loop warning filter of main.cpp: an
+   * endpoint connected to itself is a loop in the graph by design. */
+  std::string name = "kurento-" + id ().substr (0, 8);
+  pipeline_ = gst_pipeline_new (name.c_str ());
+  gst_object_ref_sink (pipeline_);
+  GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
+  bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+}
+
+MediaPipeline::~MediaPipeline ()
+{
+  release ();
+  gst_object_unref (pipeline_);
+}
+
+void
+MediaPipeline::release ()
+{
+  if (closing_)
+    return;
+  closing_ = true;
+  if (bus_watch_)
+    g_source_remove (bus_watch_);
+  bus_watch_ = 0;
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
+}
+
+gboolean
+MediaPipeline::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
+{
+  auto *self = static_cast<MediaPipeline *> (data);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    std::string report = room_report_error (msg);
+    g_printerr ("gst-room: kurento pipeline %s: %s\n", self->id ().c_str (),
+        report.c_str ());
+    self->emit ("Error", {{"description", report}, {"errorCode", 1},
+                             {"type", "UNEXPECTED_PIPELINE_ERROR"}});
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+MediaPipeline::invoke (const std::string &op, const json &params, Done done)
+{
+  if (op == "getGstreamerDot") {
+    gchar *dot = gst_debug_bin_to_dot_data (
+        GST_BIN (pipeline_), GST_DEBUG_GRAPH_SHOW_ALL);
+    std::string text = dot;
+    g_free (dot);
+    return done (Reply::with (text));
+  }
+  MediaObject::invoke (op, params, std::move (done));
+}
+
+/* ---- MediaElement ---------------------------------------------------- */
+
+MediaElement::MediaElement (
+    Session &session, std::string type, std::shared_ptr<MediaPipeline> pipeline)
+    : MediaObject (session, std::move (type), pipeline->id ()),
+      pipeline_ (std::move (pipeline))
+{
+  properties_["encoderBitrate"] = 300000;
+  properties_["minEncoderBitrate"] = 0;
+  properties_["maxEncoderBitrate"] = 0;
+}
+
+bool
+MediaElement::accepts_event (const std::string &event) const
+{
+  static const char *const events[] = {"ElementConnected",
+      "ElementDisconnected", "MediaFlowInStateChanged",
+      "MediaFlowOutStateChanged", "MediaTranscodingStateChanged"};
+  for (const char *e : events)
+    if (event == e)
+      return true;
+  return MediaObject::accepts_event (event);
+}
+
+GstElement *
+MediaElement::add (GstElement *element)
+{
+  gst_bin_add (GST_BIN (pipeline_->pipeline ()), element);
+  elements_.push_back (element);
+  return element;
+}
+
+GstElement *
+MediaElement::add_bin (const std::string &description, std::string &error)
+{
+  GError *err = nullptr;
+  GstElement *bin =
+      gst_parse_bin_from_description (description.c_str (), TRUE, &err);
+  if (!bin) {
+    error = description + ": " + (err ? err->message : "cannot parse");
+    g_clear_error (&err);
+    return nullptr;
+  }
+  return add (bin);
+}
+
+void
+MediaElement::make_output (MediaKind kind)
+{
+  GstElement *tee = gst_element_factory_make ("tee", nullptr);
+  g_object_set (tee, "allow-not-linked", TRUE, nullptr);
+  outputs_[kind] = add (tee);
+}
+
+void
+MediaElement::make_input (MediaKind kind)
+{
+  /* Closed until the element has somewhere to send what comes in. */
+  GstElement *valve = gst_element_factory_make ("valve", nullptr);
+  g_object_set (valve, "drop", TRUE, nullptr);
+  inputs_[kind] = add (valve);
+}
+
+void
+MediaElement::open_input (MediaKind kind)
+{
+  if (inputs_[kind])
+    g_object_set (inputs_[kind], "drop", FALSE, nullptr);
+}
+
+bool
+MediaElement::kinds_of (const json &params, bool kinds[N_KINDS])
+{
+  json type =
+      params.is_object () ? params.value ("mediaType", json ()) : json ();
+  if (type.is_null ()) {
+    kinds[KIND_AUDIO] = kinds[KIND_VIDEO] = true;
+    return true;
+  }
+  kinds[KIND_AUDIO] = type == "AUDIO";
+  kinds[KIND_VIDEO] = type == "VIDEO";
+  /* DATA is accepted and carries nothing here. */
+  return kinds[KIND_AUDIO] || kinds[KIND_VIDEO] || type == "DATA";
+}
+
+Reply
+MediaElement::connect (const json &params)
+{
+  auto sink = std::dynamic_pointer_cast<MediaElement> (session_.lookup (
+      params.is_object () ? params.value ("sink", json ()) : json ()));
+  if (!sink)
+    return Reply::fail (ILLEGAL_PARAM, "'sink' must be a MediaElement");
+  if (&sink->pipeline () != pipeline_.get ())
+    return Reply::fail (
+        CONNECT_ERROR, "cannot connect elements of different pipelines");
+  bool kinds[N_KINDS];
+  if (!kinds_of (params, kinds))
+    return Reply::fail (
+        ILLEGAL_PARAM, "'mediaType' must be AUDIO, VIDEO or DATA");
+  auto self = std::static_pointer_cast<MediaElement> (shared_from_this ());
+  for (int k = 0; k < N_KINDS; k++) {
+    MediaKind kind = (MediaKind)k;
+    if (!kinds[k] || !outputs_[k] || !sink->inputs_[k])
+      continue;
+    /* One source per input: a new one replaces the old (Kurento's rule). */
+    if (auto old = sink->sources_[k].lock ()) {
+      if (old == self)
+        continue;
+      auto &links = old->links_;
+      for (auto it = links.begin (); it != links.end (); ++it) {
+        if (it->sink_id == sink->id () && it->kind == kind) {
+          Link link = *it;
+          links.erase (it);
+          old->unlink (link);
+          break;
+        }
+      }
+    }
+    GstElement *queue = gst_element_factory_make ("queue", nullptr);
+    /* Raw media: never hold a live source back for a slow sink. */
+    g_object_set (queue, "leaky", 2, "max-size-buffers", 5, "max-size-bytes", 0,
+        "max-size-time", (guint64)0, nullptr);
+    gst_bin_add (GST_BIN (pipeline_->pipeline ()), queue);
+    GstPad *tee_pad = gst_element_request_pad_simple (outputs_[k], "src_%u");
+    GstPad *queue_sink = gst_element_get_static_pad (queue, "sink");
+    gst_pad_link (tee_pad, queue_sink);
+    gst_object_unref (queue_sink);
+    gst_element_link (queue, sink->inputs_[k]);
+    gst_element_sync_state_with_parent (queue);
+    links_.push_back ({sink, sink->id (), kind, tee_pad, queue});
+    sink->sources_[k] = self;
+    GST_INFO (
+        "%s → %s (%s)", id ().c_str (), sink->id ().c_str (), kind_name (kind));
+    emit ("ElementConnected",
+        {{"sink", sink->id ()}, {"mediaType", kind_name (kind)},
+            {"sourceMediaDescription", "default"},
+            {"sinkMediaDescription", "default"}});
+  }
+  return Reply::ok ();
+}
+
+Reply
+MediaElement::disconnect (const json &params)
+{
+  auto sink = session_.lookup (
+      params.is_object () ? params.value ("sink", json ()) : json ());
+  if (!sink)
+    return Reply::fail (ILLEGAL_PARAM, "'sink' must be a MediaElement");
+  bool kinds[N_KINDS];
+  if (!kinds_of (params, kinds))
+    return Reply::fail (
+        ILLEGAL_PARAM, "'mediaType' must be AUDIO, VIDEO or DATA");
+  for (auto it = links_.begin (); it != links_.end ();) {
+    if (it->sink_id == sink->id () && kinds[it->kind]) {
+      Link link = *it;
+      it = links_.erase (it);
+      unlink (link);
+    } else {
+      ++it;
+    }
+  }
+  return Reply::ok ();
+}
+
+void
+MediaElement::unlink (Link link)
+{
+  if (auto sink = link.sink.lock ()) {
+    if (sink->sources_[link.kind].lock ().get () == this)
+      sink->sources_[link.kind].reset ();
+  }
+  emit ("ElementDisconnected",
+      {{"sink", link.sink_id}, {"mediaType", kind_name (link.kind)},
+          {"sourceMediaDescription", "default"},
+          {"sinkMediaDescription", "default"}});
+  if (pipeline_->closing ()) {
+    gst_object_unref (link.tee_pad);
+    return;
+  }
+  /* Unlinked when no buffer is passing; taken apart on the main thread. */
+  struct Unlink {
+    GstElement *tee, *queue, *pipeline;
+    GstPad *tee_pad;
+  };
+  auto *u = new Unlink{
+      GST_ELEMENT (gst_object_get_parent (GST_OBJECT (link.tee_pad))),
+      link.queue, GST_ELEMENT (gst_object_ref (pipeline_->pipeline ())),
+      link.tee_pad};
+  gst_object_ref (u->queue);
+  gst_pad_add_probe (
+      link.tee_pad, GST_PAD_PROBE_TYPE_IDLE,
+      [] (GstPad *pad, GstPadProbeInfo *, gpointer data) {
+        auto *un = static_cast<Unlink *> (data);
+        GstPad *peer = gst_pad_get_peer (pad);
+        if (peer) {
+          gst_pad_unlink (pad, peer);
+          gst_object_unref (peer);
+        }
+        run_on_main ([un] () {
+          gst_element_release_request_pad (un->tee, un->tee_pad);
+          gst_element_set_state (un->queue, GST_STATE_NULL);
+          if (GST_OBJECT_PARENT (un->queue) == GST_OBJECT (un->pipeline))
+            gst_bin_remove (GST_BIN (un->pipeline), un->queue);
+          gst_object_unref (un->queue);
+          gst_object_unref (un->tee_pad);
+          gst_object_unref (un->tee);
+          gst_object_unref (un->pipeline);
+          delete un;
+        });
+        return GST_PAD_PROBE_REMOVE;
+      },
+      u, nullptr);
+}
+
+json
+MediaElement::connections (bool as_source) const
+{
+  json out = json::array ();
+  auto entry = [] (const std::string &source, const std::string &sink,
+                   MediaKind kind) {
+    return json{{"__module__", "kurento"},
+        {"__type__", "ElementConnectionData"}, {"source", source},
+        {"sink", sink}, {"type", kind_name (kind)},
+        {"sourceDescription", "default"}, {"sinkDescription", "default"}};
+  };
+  if (as_source) {
+    for (const Link &l : links_)
+      out.push_back (entry (id (), l.sink_id, l.kind));
+  } else {
+    for (int k = 0; k < N_KINDS; k++)
+      if (auto source = sources_[k].lock ())
+        out.push_back (entry (source->id (), id (), (MediaKind)k));
+  }
+  return out;
+}
+
+void
+MediaElement::invoke (const std::string &op, const json &params, Done done)
+{
+  if (op == "connect")
+    return done (connect (params));
+  if (op == "disconnect")
+    return done (disconnect (params));
+  if (op == "getSinkConnections")
+    return done (Reply::with (connections (true)));
+  if (op == "getSourceConnections")
+    return done (Reply::with (connections (false)));
+  if (op == "getGstreamerDot" || op == "getStats" || op == "isMediaFlowingIn"
+      || op == "isMediaFlowingOut" || op == "isMediaTranscoding") {
+    /* The pipeline's graph serves for the element's too. */
+    if (op == "getGstreamerDot")
+      return pipeline_->invoke (op, params, std::move (done));
+    return done (Reply::fail (NOT_IMPLEMENTED,
+        "gst-room does not implement " + op + " yet (see docs/kurento.md)"));
+  }
+  MediaObject::invoke (op, params, std::move (done));
+}
+
+void
+MediaElement::release ()
+{
+  for (const Link &l : std::vector<Link> (links_))
+    unlink (l);
+  links_.clear ();
+  /* Whoever feeds us lets go. */
+  for (int k = 0; k < N_KINDS; k++) {
+    auto source = sources_[k].lock ();
+    if (!source)
+      continue;
+    auto &links = source->links_;
+    for (auto it = links.begin (); it != links.end (); ++it) {
+      if (it->sink_id == id () && it->kind == k) {
+        Link link = *it;
+        links.erase (it);
+        source->unlink (link);
+        break;
+      }
+    }
+  }
+  if (pipeline_->closing ())
+    return;
+  for (GstElement *e : elements_) {
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (pipeline_->pipeline ()), e);
+  }
+  elements_.clear ();
+}
+
+} // namespace kurento

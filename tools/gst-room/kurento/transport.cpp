@@ -1,0 +1,429 @@
+/* gst-room, Kurento control API: the WebSocket transport, JSON-RPC framing
+ * and sessions. */
+#include "transport.h"
+
+#include <gst/gst.h>
+
+#include "../server.h"
+
+using nlohmann::json;
+
+GST_DEBUG_CATEGORY (kurento_debug);
+#define GST_CAT_DEFAULT kurento_debug
+
+namespace kurento {
+
+/* One client socket. */
+struct Service::Connection {
+  SoupWebsocketConnection *ws = nullptr;
+  std::shared_ptr<Session> session; /* bound on first use */
+  std::deque<std::string> queue;    /* requests not handled yet */
+  bool busy = false;                /* a request is waiting for its answer */
+  bool pumping = false;             /* pump() is on the stack */
+  bool closed = false;
+  guint forget_idle = 0;
+
+  void send (const json &message)
+  {
+    if (closed
+        || soup_websocket_connection_get_state (ws)
+               != SOUP_WEBSOCKET_STATE_OPEN)
+      return;
+    std::string text =
+        message.dump (-1, ' ', false, json::error_handler_t::replace);
+    soup_websocket_connection_send_text (ws, text.c_str ());
+  }
+
+  ~Connection ()
+  {
+    if (forget_idle)
+      g_source_remove (forget_idle);
+    g_signal_handlers_disconnect_by_data (ws, this);
+    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (
+          ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the server is closing");
+    g_object_unref (ws);
+  }
+};
+
+namespace {
+
+json
+error_reply (const json &id, const Error &error)
+{
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"error", error.to_json ()}};
+}
+
+std::string
+random_uuid ()
+{
+  gchar *uuid = g_uuid_string_random ();
+  std::string out = uuid;
+  g_free (uuid);
+  return out;
+}
+
+/* Deeper than any request of the protocol (about 5 levels): nlohmann-json
+ * frees a document recursively, and a frame of a hundred thousand '['
+ * would overflow the stack. */
+constexpr int MAX_DEPTH = 32;
+
+bool
+nested_too_deep (const std::string &text)
+{
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > MAX_DEPTH)
+        return true;
+    } else if (ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+Service::Service (const RoomSpec &spec) : spec_ (spec)
+{
+  if (!kurento_debug)
+    GST_DEBUG_CATEGORY_INIT (
+        kurento_debug, "gstroom-kurento", 0, "gst-room Kurento control API");
+  server_id_ = random_uuid ();
+  sweep_timer_ = g_timeout_add_seconds (1, on_sweep, this);
+}
+
+Service::~Service ()
+{
+  close_all ();
+  if (sweep_timer_)
+    g_source_remove (sweep_timer_);
+}
+
+void
+Service::attach (Server &server)
+{
+  server.add_websocket_path ("/kurento", on_websocket, this);
+}
+
+void
+Service::close_all ()
+{
+  for (auto &[raw, c] : connections_) {
+    c->closed = true;
+    c->session.reset ();
+  }
+  connections_.clear ();
+  sessions_.clear (); /* each releases its pipelines */
+}
+
+void
+Service::on_websocket (SoupServer *, SoupServerMessage *, const char *,
+    SoupWebsocketConnection *ws, gpointer data)
+{
+  auto *self = static_cast<Service *> (data);
+  auto c = std::make_shared<Connection> ();
+  c->ws = SOUP_WEBSOCKET_CONNECTION (g_object_ref (ws));
+  /* Frames up to 4x the limit reach us and get an error reply; only
+   * bigger ones make soup close the connection. */
+  soup_websocket_connection_set_max_incoming_payload_size (
+      ws, self->spec_.kurento.max_message_bytes * 4);
+  soup_websocket_connection_set_keepalive_interval (ws, 10);
+  Connection *raw = c.get ();
+  self->connections_[raw] = c;
+  struct Closure {
+    Service *self;
+    Connection *raw;
+  };
+  auto *closure = new Closure{self, raw};
+  g_signal_connect_data (ws, "message",
+      G_CALLBACK (+[] (SoupWebsocketConnection *, gint type, GBytes *bytes,
+                       gpointer d) {
+        auto *cl = static_cast<Closure *> (d);
+        auto it = cl->self->connections_.find (cl->raw);
+        if (it == cl->self->connections_.end ())
+          return;
+        /* kurento-client's socket (websocket-stream) sends its JSON in
+         * binary frames: both kinds are parsed alike. */
+        (void)type;
+        gsize size = 0;
+        const char *text =
+            static_cast<const char *> (g_bytes_get_data (bytes, &size));
+        std::shared_ptr<Connection> conn = it->second;
+        cl->self->receive (conn, text, size);
+      }),
+      closure, nullptr, (GConnectFlags)0);
+  g_signal_connect_data (
+      ws, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *, gpointer d) {
+        auto *cl = static_cast<Closure *> (d);
+        auto it = cl->self->connections_.find (cl->raw);
+        if (it == cl->self->connections_.end () || it->second->forget_idle)
+          return;
+        /* After the signal emission is over. */
+        it->second->forget_idle = g_idle_add_full (
+            G_PRIORITY_HIGH,
+            [] (gpointer d2) -> gboolean {
+              auto *cl2 = static_cast<Closure *> (d2);
+              auto it2 = cl2->self->connections_.find (cl2->raw);
+              if (it2 != cl2->self->connections_.end ()) {
+                it2->second->forget_idle = 0;
+                cl2->self->forget (cl2->raw);
+              }
+              return G_SOURCE_REMOVE;
+            },
+            d, nullptr);
+      }),
+      closure,
+      [] (gpointer d, GClosure *) { delete static_cast<Closure *> (d); },
+      (GConnectFlags)0);
+  GST_INFO ("new connection %p", raw);
+}
+
+void
+Service::forget (Connection *raw)
+{
+  auto it = connections_.find (raw);
+  if (it == connections_.end ())
+    return;
+  std::shared_ptr<Connection> c = it->second;
+  connections_.erase (it);
+  c->closed = true;
+  c->queue.clear ();
+  if (c->session) {
+    /* The session waits for the client to reconnect. */
+    c->session->send = nullptr;
+    c->session->detached_since = g_get_monotonic_time ();
+    GST_INFO ("session %s: socket gone, kept for %u s",
+        c->session->id ().c_str (), spec_.kurento.session_timeout);
+    c->session.reset ();
+  }
+}
+
+gboolean
+Service::on_sweep (gpointer data)
+{
+  auto *self = static_cast<Service *> (data);
+  gint64 now = g_get_monotonic_time ();
+  gint64 timeout = (gint64)self->spec_.kurento.session_timeout * G_USEC_PER_SEC;
+  for (auto it = self->sessions_.begin (); it != self->sessions_.end ();) {
+    const Session &s = *it->second;
+    if (s.detached_since && now - s.detached_since > timeout) {
+      GST_INFO ("session %s: released after %u s without a socket",
+          s.id ().c_str (), self->spec_.kurento.session_timeout);
+      it = self->sessions_.erase (it);
+    } else {
+      ++it;
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+Service::receive (
+    const std::shared_ptr<Connection> &c, const char *text, gsize size)
+{
+  if (size > spec_.kurento.max_message_bytes) {
+    c->send (error_reply (nullptr,
+        {INVALID_REQUEST, "Invalid JSON-RPC request: more than "
+                              + std::to_string (spec_.kurento.max_message_bytes)
+                              + " bytes (max-message-bytes)"}));
+    return;
+  }
+  if (c->queue.size () >= spec_.kurento.max_pending_requests) {
+    /* A client that does not read its answers: it has no use for more. */
+    g_printerr ("gst-room: kurento: closing a connection with %zu requests "
+                "waiting (max-pending-requests)\n",
+        c->queue.size ());
+    soup_websocket_connection_close (
+        c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
+    return;
+  }
+  c->queue.emplace_back (text, size);
+  pump (c);
+}
+
+void
+Service::pump (const std::shared_ptr<Connection> &c)
+{
+  if (c->pumping)
+    return;
+  c->pumping = true;
+  while (!c->busy && !c->closed && !c->queue.empty ()) {
+    std::string text = std::move (c->queue.front ());
+    c->queue.pop_front ();
+    c->busy = true;
+    std::weak_ptr<Connection> weak = c;
+    handle (c, text, [this, weak] () {
+      auto conn = weak.lock ();
+      if (!conn)
+        return;
+      conn->busy = false;
+      if (!conn->pumping)
+        pump (conn);
+    });
+  }
+  c->pumping = false;
+}
+
+void
+Service::bind (const std::shared_ptr<Connection> &c,
+    const std::shared_ptr<Session> &session)
+{
+  if (c->session == session)
+    return;
+  if (c->session) {
+    c->session->send = nullptr;
+    c->session->detached_since = g_get_monotonic_time ();
+  }
+  c->session = session;
+  session->detached_since = 0;
+  std::weak_ptr<Connection> weak = c;
+  session->send = [weak] (const json &message) {
+    if (auto conn = weak.lock ())
+      conn->send (message);
+  };
+}
+
+std::shared_ptr<Session>
+Service::session_for (const std::shared_ptr<Connection> &c)
+{
+  if (!c->session) {
+    std::string id = random_uuid ();
+    auto session = std::make_shared<Session> (spec_, id);
+    sessions_[id] = session;
+    bind (c, session);
+    GST_INFO ("session %s: new", id.c_str ());
+  }
+  return c->session;
+}
+
+void
+Service::handle (const std::shared_ptr<Connection> &c, const std::string &text,
+    std::function<void ()> finished)
+{
+  if (nested_too_deep (text)) {
+    c->send (error_reply (nullptr,
+        {INVALID_REQUEST, "Invalid JSON-RPC request: nested too deep"}));
+    return finished ();
+  }
+  json request = json::parse (text, nullptr, false);
+  if (request.is_discarded ()) {
+    c->send (error_reply (nullptr, {PARSE_ERROR, "Parse error."}));
+    return finished ();
+  }
+  bool has_id = request.is_object () && request.contains ("id");
+  json id = has_id ? request["id"] : json ();
+  if (!request.is_object () || request.value ("jsonrpc", json ()) != "2.0"
+      || !request.contains ("method") || !request["method"].is_string ()
+      || (has_id && !id.is_number_integer () && !id.is_string ()
+          && !id.is_null ())) {
+    c->send (
+        error_reply (nullptr, {INVALID_REQUEST, "Invalid JSON-RPC request."}));
+    return finished ();
+  }
+  std::string method = request["method"].get<std::string> ();
+  json params = request.value ("params", json ());
+
+  /* Sends the answer (none to a notification) and moves on. */
+  std::weak_ptr<Connection> weak = c;
+  auto answer = [weak, id, has_id, finished] (
+                    const Reply &reply, const std::string &session_id) {
+    auto conn = weak.lock ();
+    if (conn && has_id) {
+      if (reply.error) {
+        conn->send (error_reply (id, *reply.error));
+      } else {
+        json result = json::object ();
+        if (reply.value && reply.inline_value && reply.value->is_object ())
+          result.update (*reply.value);
+        else if (reply.value)
+          result["value"] = *reply.value;
+        if (!session_id.empty ())
+          result["sessionId"] = session_id;
+        conn->send ({{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+      }
+    }
+    finished ();
+  };
+  if (!params.is_null () && !params.is_object ()) {
+    return answer (Reply::fail (INVALID_PARAMS, "Invalid params."), "");
+  }
+  json given_session =
+      params.is_object () ? params.value ("sessionId", json ()) : json ();
+
+  if (method == "ping") {
+    /* The sessionId only if the client gave one (§1.5). */
+    return answer (Reply::with ("pong"),
+        given_session.is_string () ? given_session.get<std::string> () : "");
+  }
+  if (method == "connect") {
+    if (given_session.is_string ()) {
+      auto it = sessions_.find (given_session.get<std::string> ());
+      if (it == sessions_.end ()
+          || (it->second->detached_since == 0 && c->session != it->second))
+        return answer (
+            Reply::fail (INVALID_SESSION,
+                "Invalid session '" + given_session.get<std::string> () + "'"),
+            "");
+      bind (c, it->second);
+      GST_INFO ("session %s: resumed", it->first.c_str ());
+    }
+    std::string sid = session_for (c)->id ();
+    if (has_id)
+      c->send ({{"jsonrpc", "2.0"}, {"id", id},
+          {"result", {{"sessionId", sid}, {"serverId", server_id_}}}});
+    return finished ();
+  }
+  static const char *const on_objects[] = {"create", "describe", "invoke",
+      "subscribe", "unsubscribe", "release", "closeSession", "keepAlive",
+      "transaction", "ref", "unref"};
+  bool known = false;
+  for (const char *m : on_objects)
+    known = known || method == m;
+  if (!known)
+    return answer (Reply::fail (METHOD_NOT_FOUND, "Method not found."), "");
+  if (!params.is_object ())
+    return answer (Reply::fail (INVALID_PARAMS, "'params' is required"), "");
+
+  /* A detached session named by the request is taken over, as after a
+   * reconnect; one another socket holds is not. */
+  if (given_session.is_string ()) {
+    auto it = sessions_.find (given_session.get<std::string> ());
+    if (it != sessions_.end () && it->second != c->session
+        && it->second->detached_since != 0)
+      bind (c, it->second);
+  }
+  std::shared_ptr<Session> session = session_for (c);
+  std::string sid = session->id ();
+  Done done = [answer, sid] (Reply reply) { answer (reply, sid); };
+  if (method == "create")
+    session->create (params, std::move (done));
+  else if (method == "describe")
+    session->describe (params, std::move (done));
+  else if (method == "invoke")
+    session->invoke (params, std::move (done));
+  else if (method == "subscribe")
+    session->subscribe (params, std::move (done));
+  else if (method == "unsubscribe")
+    session->unsubscribe (params, std::move (done));
+  else if (method == "release")
+    session->release (params, std::move (done));
+  else if (method == "transaction")
+    done (Reply::fail (NOT_IMPLEMENTED,
+        "gst-room does not implement transactions yet (see docs/kurento.md)"));
+  else /* closeSession, keepAlive, ref, unref: nothing to do */
+    done (Reply::ok ());
+}
+
+} // namespace kurento

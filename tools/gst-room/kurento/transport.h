@@ -1,0 +1,63 @@
+/* gst-room, Kurento control API: JSON-RPC 2.0 over WebSocket at /kurento
+ * (KURENTO-PROTOCOL.md §1).  Each connection handles its requests one at a
+ * time, in order, even when a method answers later (processOffer); each is
+ * bound to one session, which outlives it for the room file's
+ * session-timeout so that a client can reconnect to it. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "../roomfile.h"
+#include "session.h"
+
+class Server;
+
+namespace kurento {
+
+class Service {
+public:
+  explicit Service (const RoomSpec &spec);
+  ~Service ();
+  Service (const Service &) = delete;
+  Service &operator= (const Service &) = delete;
+
+  /* Serves ws://HOST:PORT/kurento on @server (after it listens). */
+  void attach (Server &server);
+  /* Closes every connection and releases every session (at exit). */
+  void close_all ();
+
+private:
+  struct Connection;
+
+  static void on_websocket (SoupServer *server, SoupServerMessage *msg,
+      const char *path, SoupWebsocketConnection *connection, gpointer data);
+  static gboolean on_sweep (gpointer data);
+
+  void receive (
+      const std::shared_ptr<Connection> &c, const char *text, gsize size);
+  /* Handles queued requests until one is left waiting for its answer. */
+  void pump (const std::shared_ptr<Connection> &c);
+  /* Handles one request; calls @finished once it has been answered. */
+  void handle (const std::shared_ptr<Connection> &c, const std::string &text,
+      std::function<void ()> finished);
+  void forget (Connection *c);
+  /* The session a request on @c works in, made on first use. */
+  std::shared_ptr<Session> session_for (const std::shared_ptr<Connection> &c);
+  void bind (const std::shared_ptr<Connection> &c,
+      const std::shared_ptr<Session> &session);
+
+  const RoomSpec &spec_;
+  std::string server_id_; /* this process, for connect's serverId */
+  guint sweep_timer_ = 0;
+  std::map<Connection *, std::shared_ptr<Connection>> connections_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;
+};
+
+} // namespace kurento
