@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours, near,
-  audioLevels } from './lib.mjs';
+  waitForAudioLevels } from './lib.mjs';
 
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/group-call.ini'),
   'utf8').replace(/^listen=.*$/m, '');
@@ -34,10 +34,10 @@ test('group call: composite tiles, mix-minus audio, re-flow on leave', async () 
     }
 
     // Each hears the other's tone, not their own (mix-minus).
-    const [redOwn, redOther] = await audioLevels(pages[0], [500, 1300]);
+    const [redOwn, redOther] = await waitForAudioLevels(pages[0], [500, 1300], ([own, other]) => other > own + 20);
     assert.ok(redOther > redOwn + 20,
       `red participant should hear blue (1300 Hz: ${redOther} dB) above its own tone (500 Hz: ${redOwn} dB)`);
-    const [blueOther, blueOwn] = await audioLevels(pages[1], [500, 1300]);
+    const [blueOther, blueOwn] = await waitForAudioLevels(pages[1], [500, 1300], ([other, own]) => other > own + 20);
     assert.ok(blueOther > blueOwn + 20,
       `blue participant should hear red (500 Hz: ${blueOther} dB) above its own tone (1300 Hz: ${blueOwn} dB)`);
 

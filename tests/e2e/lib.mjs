@@ -186,6 +186,15 @@ export async function audioLevels(page, freqs, selector = '#remote') {
   }, [selector, freqs]);
 }
 
+// audioLevels until @check(levels) holds, @tries times at most (a second
+// each): the first second a page plays may still be silence on a loaded
+// machine.  Returns the last levels.
+export async function waitForAudioLevels(page, freqs, check, tries = 5) {
+  let levels = null;
+  for (let i = 0; i < tries && !(levels && check(levels)); i++) levels = await audioLevels(page, freqs);
+  return levels;
+}
+
 // ---- Churn, soak and fault helpers -------------------------------------
 import { readFileSync as readFileSync_, readdirSync as readdirSync_ } from 'node:fs';
 

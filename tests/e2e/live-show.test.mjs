@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'n
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { tmp, stockEnv, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
-  near, audioLevels, scaled } from './lib.mjs';
+  near, waitForAudioLevels, scaled } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -125,11 +125,8 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     console.log(`# viewers' first frame after joining: ${firstFrames.join(', ')} ms`);
 
     // Presenters hear each other, not themselves (the stage's mix-minus).
-    let ownTone = -Infinity;
-    let otherTone = -Infinity;
-    for (let i = 0; i < 5 && !(otherTone > ownTone + 20); i++) {
-      [ownTone, otherTone] = await audioLevels(presenters[0], [500, 1300]);
-    }
+    const [ownTone, otherTone] = await waitForAudioLevels(presenters[0], [500, 1300],
+      ([own, other]) => other > own + 20);
     assert.ok(otherTone > ownTone + 20,
       `red presenter should hear blue (${otherTone} dB) above itself (${ownTone} dB)`);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours, near,
-  audioLevels } from './lib.mjs';
+  waitForAudioLevels } from './lib.mjs';
 
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/private-call.ini'),
   'utf8').replace(/^listen=.*$/m, '');
@@ -28,7 +28,7 @@ test('private call: each caller sees the other; a third is refused', async () =>
     const centre = [[0.5, 0.5]];
     await waitForColours(pages[0], centre, ([c]) => near(c, MAGENTA));
     await waitForColours(pages[1], centre, ([c]) => near(c, GREEN));
-    const [greenOwn, greenOther] = await audioLevels(pages[0], [700, 1900]);
+    const [greenOwn, greenOther] = await waitForAudioLevels(pages[0], [700, 1900], ([own, other]) => other > own + 20);
     assert.ok(greenOther > greenOwn + 20, `green hears magenta: ${greenOther} vs own ${greenOwn}`);
 
     const third = await openPage(browsers[0], `${room.url}?role=caller`);
