@@ -292,6 +292,40 @@ room_file_parse (const std::string &path, const std::string &raw,
     return fail (
         "room", "", "missing: every room file starts with a [room] group");
 
+  /* Escapes are checked here, on the raw values: GLib 2.74 reports a value
+   * with two bad escapes by setting one GError over another (a warning,
+   * fatal where warnings are). */
+  {
+    gsize n = 0;
+    gchar **all = g_key_file_get_groups (keys.get (), &n);
+    std::unique_ptr<gchar *, decltype (&g_strfreev)> all_guard (
+        all, g_strfreev);
+    for (gsize g = 0; g < n; g++) {
+      gsize n_keys = 0;
+      gchar **names =
+          g_key_file_get_keys (keys.get (), all[g], &n_keys, nullptr);
+      std::unique_ptr<gchar *, decltype (&g_strfreev)> names_guard (
+          names, g_strfreev);
+      for (gsize k = 0; k < n_keys; k++) {
+        gchar *raw =
+            g_key_file_get_value (keys.get (), all[g], names[k], nullptr);
+        std::string value = raw ? raw : "";
+        g_free (raw);
+        for (size_t c = 0; c < value.size (); c++) {
+          if (value[c] != '\\')
+            continue;
+          if (c + 1 < value.size () && strchr ("sntr\\", value[c + 1])) {
+            c++;
+            continue;
+          }
+          return fail (all[g], names[k],
+              "a backslash starts one of \\s \\n \\t \\r or \\\\ "
+              "(write \\\\ for one backslash)");
+        }
+      }
+    }
+  }
+
   gsize n_groups = 0;
   gchar **groups = g_key_file_get_groups (keys.get (), &n_groups);
   std::unique_ptr<gchar *, decltype (&g_strfreev)> groups_guard (
