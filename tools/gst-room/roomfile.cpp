@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
