@@ -259,6 +259,31 @@ Peer::record_port () const
   return port;
 }
 
+void
+peer_configure_webrtcbin (GstElement *webrtc, const RoomSpec &spec)
+{
+  g_object_set (
+      webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  if (spec.ice_transport_policy == "relay")
+    g_object_set (webrtc, "ice-transport-policy",
+        GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
+  for (const std::string &uri : spec.ice_servers) {
+    gboolean ok = TRUE;
+    if (g_str_has_prefix (uri.c_str (), "stun:"))
+      g_object_set (webrtc, "stun-server", uri.c_str (), nullptr);
+    else
+      g_signal_emit_by_name (webrtc, "add-turn-server", uri.c_str (), &ok);
+  }
+  /* On a loopback-only host libnice must be told about 127.0.0.1. */
+  GstObject *ice = nullptr;
+  g_object_get (webrtc, "ice-agent", &ice, nullptr);
+  if (ice) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (ice, "add-local-ip-address", "127.0.0.1", &ok);
+    gst_object_unref (ice);
+  }
+}
+
 bool
 Peer::start (std::string &error)
 {
@@ -286,26 +311,7 @@ Peer::start (std::string &error)
   /* Recordings take what the browser sends as it sent it: no decoding. */
   if (room_.spec ().recording.present && (role_.send_audio || role_.send_video))
     record_ = add_hubport (RECORDING_HUB, "record");
-  g_object_set (
-      webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
-  if (room_.spec ().ice_transport_policy == "relay")
-    g_object_set (webrtc_, "ice-transport-policy",
-        GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
-  for (const std::string &uri : room_.spec ().ice_servers) {
-    gboolean ok = TRUE;
-    if (g_str_has_prefix (uri.c_str (), "stun:"))
-      g_object_set (webrtc_, "stun-server", uri.c_str (), nullptr);
-    else
-      g_signal_emit_by_name (webrtc_, "add-turn-server", uri.c_str (), &ok);
-  }
-  /* On a loopback-only host libnice must be told about 127.0.0.1. */
-  GstObject *ice = nullptr;
-  g_object_get (webrtc_, "ice-agent", &ice, nullptr);
-  if (ice) {
-    gboolean ok = FALSE;
-    g_signal_emit_by_name (ice, "add-local-ip-address", "127.0.0.1", &ok);
-    gst_object_unref (ice);
-  }
+  peer_configure_webrtcbin (webrtc_, room_.spec ());
 
   g_signal_connect (webrtc_, "on-negotiation-needed",
       G_CALLBACK (on_negotiation_needed), shared_.get ());

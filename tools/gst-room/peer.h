@@ -17,6 +17,11 @@
 
 class Room;
 
+/* What every webrtcbin of the tool shares: max-bundle, the room's ICE
+ * servers and transport policy, and 127.0.0.1 for loopback-only hosts
+ * (used by peers and by the Kurento API's WebRtcEndpoint). */
+void peer_configure_webrtcbin (GstElement *webrtc, const RoomSpec &spec);
+
 class Peer {
 public:
   /* Messages for the browser; called on the main thread. */

@@ -4,6 +4,8 @@
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "../peer.h"
+
 using nlohmann::json;
 
 GST_DEBUG_CATEGORY_EXTERN (kurento_debug);
@@ -121,27 +123,7 @@ WebRtcEndpoint::build (bool send, bool receive, std::string &error)
     return false;
   }
   add (webrtc_);
-  g_object_set (
-      webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
-  const RoomSpec &spec = session_.spec ();
-  if (spec.ice_transport_policy == "relay")
-    g_object_set (webrtc_, "ice-transport-policy",
-        GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
-  for (const std::string &uri : spec.ice_servers) {
-    gboolean ok = TRUE;
-    if (g_str_has_prefix (uri.c_str (), "stun:"))
-      g_object_set (webrtc_, "stun-server", uri.c_str (), nullptr);
-    else
-      g_signal_emit_by_name (webrtc_, "add-turn-server", uri.c_str (), &ok);
-  }
-  /* On a loopback-only host libnice must be told about 127.0.0.1. */
-  GstObject *ice = nullptr;
-  g_object_get (webrtc_, "ice-agent", &ice, nullptr);
-  if (ice) {
-    gboolean ok = FALSE;
-    g_signal_emit_by_name (ice, "add-local-ip-address", "127.0.0.1", &ok);
-    gst_object_unref (ice);
-  }
+  peer_configure_webrtcbin (webrtc_, session_.spec ());
 
   shared_->pipeline = GST_ELEMENT (gst_object_ref (pipeline ().pipeline ()));
   for (int k = 0; k < N_KINDS; k++) {
