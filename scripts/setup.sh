@@ -21,6 +21,8 @@ packages=(
   libopencv-dev opencv-data opencv-doc qrencode
   # the room tool
   libsoup-3.0-dev libjson-glib-dev libnice-dev nlohmann-json3-dev
+  # webrtcfanoutsink: DTLS and SRTP on OpenSSL 3; libsrtp2 checks our packets in tests
+  libssl-dev libsrtp2-dev
   # end-to-end tests: a real browser and a TURN server
   chromium coturn
   # benchmarks: Janus (streaming plugin) for the live-show fan-out comparison

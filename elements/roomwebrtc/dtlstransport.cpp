@@ -1,0 +1,2 @@
+/* placeholder: written on its own branch */
+#include "dtlstransport.h"

@@ -1,0 +1,14 @@
+/* webrtcfanoutsink: one payloaded RTP program to many WebRTC viewers. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_WEBRTC_FANOUT_SINK (gst_webrtc_fanout_sink_get_type ())
+G_DECLARE_FINAL_TYPE (GstWebrtcFanoutSink, gst_webrtc_fanout_sink, GST,
+    WEBRTC_FANOUT_SINK, GstElement)
+
+GST_ELEMENT_REGISTER_DECLARE (webrtcfanoutsink);
+
+G_END_DECLS

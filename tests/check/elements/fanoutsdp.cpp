@@ -1,0 +1,3 @@
+/* placeholder: written on its own branch */
+#include "roomcheck.h"
+int main () { return 0; }
