@@ -21,6 +21,7 @@
 #include "roomfile.h"
 #include "security.h"
 #include "server.h"
+#include "whep.h"
 #include "show.h"
 
 namespace {
@@ -97,6 +98,7 @@ struct Run {
   std::unique_ptr<Edges> edges;       /* null without an [edge NAME] */
   std::unique_ptr<Server> server;
   std::unique_ptr<kurento::Service> kurento; /* null without a [kurento] */
+  std::unique_ptr<Whep> whep; /* null without a fan-out role */
   App app;
   guint signals[2] = {0, 0};
 
@@ -115,6 +117,7 @@ struct Run {
       edges->stop_pipelines ();
     /* Kurento sessions release their pipelines while GStreamer is up. */
     kurento.reset ();
+    whep.reset ();
     if (server)
       server->close_all ();
     server.reset ();
@@ -220,6 +223,11 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     g_printerr ("gst-room: %s\n", error.c_str ());
     return EXIT_LISTEN;
   }
+  for (const RoomRoleSpec &role : run.spec.roles)
+    if (role.fanout && !run.whep) {
+      run.whep = std::make_unique<Whep> (room);
+      run.whep->attach (server);
+    }
   if (run.spec.kurento.present) {
     run.kurento = std::make_unique<kurento::Service> (run.spec);
     run.kurento->attach (server);
@@ -239,6 +247,11 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
         role.token.empty () ? "" : ("&token=" + role.token).c_str (),
         role.token_generated ? "  (a random token: set token= to choose one)"
                              : "");
+  for (const RoomRoleSpec &role : run.spec.roles)
+    if (role.fanout)
+      g_print ("gst-room:   %s (WHEP): %swhep/%s%s\n", role.name.c_str (),
+          server.url ().c_str (), role.name.c_str (),
+          role.token.empty () ? "" : "  (Authorization: Bearer TOKEN)");
   if (run.kurento)
     g_print ("gst-room:   kurento: ws%skurento\n",
         server.url ().substr (4).c_str ());

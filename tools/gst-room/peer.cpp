@@ -6,6 +6,9 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <cstring>
+
+#include "fanout.h"
 #include "room.h"
 
 GST_DEBUG_CATEGORY_STATIC (peer_debug);
@@ -109,6 +112,10 @@ Peer::~Peer ()
     gst_promise_unref (pending);
     gst_promise_unref (pending);
   }
+  if (fanout_ && viewer_id_)
+    fanout_->remove_viewer (viewer_id_);
+  else if (fanout_ && fanout_ticket_)
+    fanout_->cancel (fanout_ticket_);
   if (!on_demand_hub_.empty ())
     room_.release_on_demand (on_demand_hub_);
 }
@@ -116,6 +123,8 @@ Peer::~Peer ()
 void
 Peer::end_feeds ()
 {
+  if (!pipeline_)
+    return; /* a fan-out viewer feeds nothing */
   std::vector<GstPad *> pads;
   GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline_));
   GValue item = G_VALUE_INIT;
@@ -287,6 +296,12 @@ peer_configure_webrtcbin (GstElement *webrtc, const RoomSpec &spec)
 bool
 Peer::start (std::string &error)
 {
+  if (role_.fanout) {
+    /* The browser offers; the room's webrtcfanoutsink answers
+     * (set_offer): no pipeline of our own. */
+    arm_join_timer ("no offer from the browser");
+    return true;
+  }
   std::string name = "peer-" + std::to_string (id_);
   pipeline_ = gst_pipeline_new (name.c_str ());
   /* Every pipeline of the room runs on the same clock, so running times
@@ -537,6 +552,10 @@ Peer::on_ice_candidate (
 bool
 Peer::set_answer (const std::string &sdp_text, std::string &error)
 {
+  if (role_.fanout) {
+    error = "role '" + role_.name + "' offers: the room answers";
+    return false;
+  }
   GstSDPMessage *sdp = nullptr;
   gst_sdp_message_new (&sdp);
   if (gst_sdp_message_parse_buffer (
@@ -600,12 +619,77 @@ Peer::answered_video_codec (const GstSDPMessage *sdp)
 }
 
 bool
+Peer::set_offer (const std::string &sdp, std::string &error)
+{
+  if (!role_.fanout) {
+    error = "role '" + role_.name + "' answers the room's offer";
+    return false;
+  }
+  if (fanout_) {
+    error = "this peer has offered already";
+    return false;
+  }
+  /* VP8 when the browser takes it; otherwise the room's H.264 twin of the
+   * program, when it has one (started for as long as such viewers stay) */
+  gchar *lower = g_ascii_strdown (sdp.c_str (), -1);
+  bool vp8 = strstr (lower, " vp8/90000") != nullptr;
+  g_free (lower);
+  bool h264 = role_.rtp_video && !vp8 && !role_.h264_rtp_hub.empty ();
+  if (h264) {
+    if (!room_.use_on_demand (role_.h264_rtp_hub, error))
+      return false;
+    on_demand_hub_ = role_.h264_rtp_hub;
+  }
+  fanout_ = room_.fanout (role_, h264, error);
+  if (!fanout_)
+    return false;
+  guint wait_ms = room_.spec ().join_timeout * 1000;
+  fanout_ticket_ = fanout_->add_viewer (
+      sdp, wait_ms,
+      [this] (guint id, const std::string &answer, const std::string &why) {
+        fanout_ticket_ = 0;
+        if (!id) {
+          fail ("peer-failed", "the offer was refused: " + why);
+          return;
+        }
+        viewer_id_ = id;
+        send_ ({{"type", "answer"}, {"sdp", answer}});
+        for (const std::string &c : early_candidates_)
+          fanout_->add_candidate (viewer_id_, c);
+        early_candidates_.clear ();
+        if (!connected_)
+          arm_join_timer ("no WebRTC connection (ICE and DTLS)");
+      },
+      [this] (const std::string &event, const std::string &reason) {
+        if (event == "connected") {
+          connected_ = true;
+          if (join_timer_) {
+            g_source_remove (join_timer_);
+            join_timer_ = 0;
+          }
+        } else if (event == "failed" || event == "left") {
+          viewer_id_ = 0;
+          fail ("peer-failed", reason);
+        }
+      });
+  return true;
+}
+
+bool
 Peer::add_remote_candidate (
     guint mline, const std::string &candidate, std::string &error)
 {
   if (mline > 16) {
     error = "sdpMLineIndex out of range";
     return false;
+  }
+  if (role_.fanout) {
+    /* one transport (BUNDLE): the m-line does not matter */
+    if (viewer_id_)
+      fanout_->add_candidate (viewer_id_, candidate);
+    else if (early_candidates_.size () < 64)
+      early_candidates_.push_back (candidate);
+    return true;
   }
   if (candidate.empty ())
     return true; /* end of candidates */

@@ -15,6 +15,7 @@
 
 #include "roomfile.h"
 
+class Fanout;
 class Room;
 
 /* What every webrtcbin of the tool shares: max-bundle, the room's ICE
@@ -47,6 +48,9 @@ public:
   bool start (std::string &error);
 
   bool set_answer (const std::string &sdp, std::string &error);
+  /* A fan-out role's browser offers (role ().fanout): the answer is sent
+   * to the page once the room's webrtcfanoutsink has one. */
+  bool set_offer (const std::string &sdp, std::string &error);
   bool add_remote_candidate (
       guint mline, const std::string &candidate, std::string &error);
 
@@ -109,6 +113,13 @@ private:
   GstElement *record_ = nullptr;
   /* an on-demand pipeline this peer keeps running (an H.264 rtp-hub) */
   std::string on_demand_hub_;
+  /* a fan-out viewer: the room's Fanout, our id there (0 before the
+   * answer), the ticket of an offer waiting for the program, candidates
+   * that came before the answer */
+  Fanout *fanout_ = nullptr;
+  guint viewer_id_ = 0;
+  guint fanout_ticket_ = 0;
+  std::vector<std::string> early_candidates_;
   bool outgoing_linked_ = false; /* main thread */
   bool connected_ = false;       /* main thread */
   bool failed_ = false;          /* main thread: told the owner once */

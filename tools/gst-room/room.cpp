@@ -24,6 +24,7 @@ const KnownElement KNOWN_ELEMENTS[] = {
     {"qrdetect", "roomvision", nullptr},
     {"faceoverlayfilter", "roomvision", nullptr},
     {"chromakey", "roomvision", nullptr},
+    {"webrtcfanoutsink", "roomwebrtc", nullptr},
     {"webrtcbin", "webrtc", "gstreamer1.0-plugins-bad"},
     {"dtlssrtpenc", "dtls", "gstreamer1.0-plugins-bad"},
     {"srtpenc", "srtp", "gstreamer1.0-plugins-bad"},
@@ -414,13 +415,36 @@ Room::stop_pipelines ()
 {
   for (auto &mp : pipelines_)
     mp->stop ();
+  for (auto &entry : fanouts_)
+    entry.second->stop ();
 }
 
 void
 Room::stop ()
 {
   peers_.clear ();
+  fanouts_.clear ();
   pipelines_.clear ();
+}
+
+Fanout *
+Room::fanout (const RoomRoleSpec &role, bool h264, std::string &error)
+{
+  std::string video = !role.rtp_video ? ""
+                      : h264          ? role.h264_rtp_hub
+                                      : role.rtp_hub;
+  std::string audio = role.rtp_audio ? role.rtp_hub : "";
+  std::string key = video + "/" + audio;
+  auto it = fanouts_.find (key);
+  if (it != fanouts_.end ())
+    return it->second.get ();
+  auto fanout = std::make_unique<Fanout> (*this,
+      "fanout-" + std::to_string (fanouts_.size () + 1), video, audio);
+  if (!fanout->start (error))
+    return nullptr;
+  Fanout *raw = fanout.get ();
+  fanouts_.emplace (key, std::move (fanout));
+  return raw;
 }
 
 void

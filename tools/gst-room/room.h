@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "fanout.h"
 #include "managedpipeline.h"
 #include "peer.h"
 #include "roomfile.h"
@@ -90,6 +92,9 @@ public:
   /* An on-demand pipeline runs while at least one peer uses a hub of it. */
   bool use_on_demand (const std::string &hub, std::string &error);
   void release_on_demand (const std::string &hub);
+  /* The webrtcfanoutsink serving @role's viewers (its rtp-hub, or in
+   * H.264 its h264-rtp-hub), started on first use; null with @error. */
+  Fanout *fanout (const RoomRoleSpec &role, bool h264, std::string &error);
   /* The room-file pipeline named @name, or null (manual ones are started
    * and stopped through it). */
   ManagedPipeline *find_pipeline (const std::string &name) const;
@@ -123,6 +128,8 @@ private:
   std::vector<std::unique_ptr<ManagedPipeline>> pipelines_;
   bool others_finished_ = true; /* on_finish's pipelines */
   std::list<std::unique_ptr<Peer>> peers_;
+  /* by "video-hub/audio-hub"; destroyed after the peers that use them */
+  std::map<std::string, std::unique_ptr<Fanout>> fanouts_;
   std::vector<RoomListener *> listeners_;
   guint next_peer_id_ = 1;
   guint64 file_limit_ = 1024;

@@ -465,7 +465,8 @@ room_file_parse (const std::string &path, const std::string &raw,
       if (!check_known (group,
               {"hub", "video-hub", "rtp-hub", "rtp-media", "h264-rtp-hub",
                   "also-send-to", "send", "receive", "token", "max-peers",
-                  "cross-route", "control", "emote", "show-emotes"}))
+                  "cross-route", "control", "emote", "show-emotes",
+                  "fanout"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));
@@ -506,6 +507,21 @@ room_file_parse (const std::string &path, const std::string &raw,
         r.rtp_video = r.rtp_video && r.receive_video;
       } else if (has (group, "rtp-media")) {
         return fail (group, "rtp-media", "needs an rtp-hub");
+      }
+      /* A role that only watches the program is served by webrtcfanoutsink
+       * (docs/room-file.md), unless the file says fanout=false. */
+      r.fanout = !r.rtp_hub.empty () && !r.send_audio && !r.send_video
+                 && r.rtp_audio == r.receive_audio
+                 && r.rtp_video == r.receive_video;
+      if (has (group, "fanout")) {
+        bool fanout = false;
+        if (!parse_bool (get (group, "fanout"), fanout))
+          return fail (group, "fanout", "expected true or false");
+        if (fanout && !r.fanout)
+          return fail (group, "fanout",
+              "needs a role that sends nothing and receives only from its "
+              "rtp-hub");
+        r.fanout = fanout;
       }
       r.also_send_to = parse_list (get (group, "also-send-to"));
       bool needs_hub = r.send_audio || r.send_video

@@ -49,6 +49,10 @@ struct RoomRoleSpec {
   bool control = false;     /* may run the show (the operator console) */
   bool emote = false;       /* may send emotes */
   bool show_emotes = false; /* is told about emotes */
+  /* Served by the room's webrtcfanoutsink (the browser offers) rather than
+   * a webrtcbin per peer: the default for a role that sends nothing and
+   * takes all it receives from its rtp-hub. */
+  bool fanout = false;
   int line = 0;
 };
 

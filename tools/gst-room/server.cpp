@@ -448,6 +448,13 @@ Server::url () const
 }
 
 void
+Server::add_http_path (
+    const char *path, SoupServerCallback callback, gpointer data)
+{
+  soup_server_add_handler (soup_, path, callback, data, nullptr);
+}
+
+void
 Server::add_websocket_path (
     const char *path, SoupServerWebsocketCallback callback, gpointer data)
 {

@@ -38,6 +38,9 @@ public:
    * channel: the Kurento control API. */
   void add_websocket_path (
       const char *path, SoupServerWebsocketCallback callback, gpointer data);
+  /* Serves plain HTTP requests under @path (after listen()): WHEP. */
+  void add_http_path (
+      const char *path, SoupServerCallback callback, gpointer data);
   void close_all ();
   /* Sends @message to every joined client whose role @to accepts. */
   void broadcast (const nlohmann::json &message,

@@ -223,6 +223,7 @@ SignallingClient::dispatch (const json &message)
   static const std::map<std::string, Handler> handlers = {
       {"join", &SignallingClient::on_join},
       {"answer", &SignallingClient::on_answer},
+      {"offer", &SignallingClient::on_offer},
       {"candidate", &SignallingClient::on_candidate},
       {"leave", &SignallingClient::on_leave},
       {"pong", &SignallingClient::on_pong},
@@ -312,6 +313,7 @@ SignallingClient::on_join (const json &m)
       {"receive", media_list (role->receive_audio, role->receive_video)},
       {"control", role->control}, {"emote", role->emote},
       {"showEmotes", role->show_emotes},
+      {"browserOffers", role->fanout},
       {"nameShown", show_ && show_->labels_role (*role)},
       {"ping", room_.spec ().ping_timeout / 3.0}};
   /* A presenter joining mid-show starts from the counts so far. */
@@ -586,6 +588,24 @@ SignallingClient::on_emote (const json &m)
 }
 
 /* {"type":"answer","sdp":"v=0..."} */
+void
+SignallingClient::on_offer (const json &m)
+{
+  /* {"type":"offer","sdp":"..."}: a viewer of a fan-out role offers; the
+   * answer comes back as {"type":"answer","sdp":"..."} */
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", "offer");
+    return;
+  }
+  std::string sdp = string_field (m, "sdp");
+  std::string error;
+  if (sdp.empty ())
+    send_error ("bad-sdp", "an offer needs a string \"sdp\"", "offer");
+  else if (!p->set_offer (sdp, error))
+    send_error ("bad-sdp", error, "offer");
+}
+
 void
 SignallingClient::on_answer (const json &m)
 {

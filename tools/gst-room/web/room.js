@@ -132,6 +132,29 @@ async function onWelcome(m) {
       audio: sendKinds.includes('audio'), video: sendKinds.includes('video') });
     localVideo.srcObject = localStream;
   }
+  if (m.browserOffers) await offerToWatch();
+}
+
+// A role that only watches the program is served by the room's fan-out:
+// the page offers to receive, the room answers.
+async function offerToWatch() {
+  for (const kind of ['audio', 'video']) {
+    if (!receiveKinds.includes(kind)) continue;
+    const transceiver = pc.addTransceiver(kind, { direction: 'recvonly' });
+    if (kind === 'video' && videoCodec) {
+      // ?codec=h264 offers that codec only (as a browser without VP8 would)
+      transceiver.setCodecPreferences(RTCRtpReceiver.getCapabilities('video').codecs
+        .filter((c) => c.mimeType.toLowerCase() === `video/${videoCodec.toLowerCase()}`));
+    }
+  }
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  send({ type: 'offer', sdp: offer.sdp });
+}
+
+async function onAnswer(m) {
+  await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+  for (const c of pendingCandidates.splice(0)) await pc.addIceCandidate(c);
 }
 
 async function onOffer(m) {
@@ -207,7 +230,7 @@ function onError(m) {
 }
 
 const handlers = window.roomHandlers = {
-  welcome: onWelcome, offer: onOffer, candidate: onCandidate, error: onError, emote: onEmote,
+  welcome: onWelcome, offer: onOffer, answer: onAnswer, candidate: onCandidate, error: onError, emote: onEmote,
   left: () => { room.state = 'left'; setStatus('left the room'); },
   // the server drops a page that stops answering (frozen, or its network gone)
   ping: () => send({ type: 'pong' }),

@@ -1,0 +1,698 @@
+/* roomwebrtc: a webrtcfanoutsink worker (see fanoutworker.h).
+ *
+ * Everything about a viewer happens on its worker's thread: libnice calls
+ * back there (the agent is made with the worker's context), DTLS and SRTP
+ * run there, and its packets are protected and sent there.  The streaming
+ * thread only queues shared, immutable packets; the application's thread
+ * only asks the worker (run_sync/run_async) to add or drop a viewer. */
+#include "fanoutworker.h"
+
+#include <nice/agent.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstring>
+
+#include "srtptransform.h"
+
+GST_DEBUG_CATEGORY_EXTERN (gst_webrtc_fanout_sink_debug);
+#define GST_CAT_DEFAULT gst_webrtc_fanout_sink_debug
+
+namespace roomwebrtc {
+
+/* The most packets one batched send carries (a 720p keyframe at 2 Mbit/s
+ * is 20–60 packets). */
+constexpr size_t BATCH = 64;
+constexpr size_t MAX_PACKET = 1500;
+
+Packet::Packet (GstBuffer *b, gint s, bool k)
+    : buffer (gst_buffer_ref (b)), map (), stream (s), keyframe_start (k)
+{
+  mapped = gst_buffer_map (buffer, &map, GST_MAP_READ);
+}
+
+Packet::~Packet ()
+{
+  if (mapped)
+    gst_buffer_unmap (buffer, &map);
+  gst_buffer_unref (buffer);
+}
+
+struct FanoutWorker::Viewer {
+  guint id = 0;
+  FanoutWorker *worker = nullptr;
+  NiceAgent *agent = nullptr;
+  guint stream_id = 0;
+  std::unique_ptr<DtlsServer> dtls;
+  SrtpTransform send;    /* what we send */
+  SrtpTransform receive; /* the viewer's RTCP */
+  bool srtp_ready = false;
+  std::string profile_name;
+  /* per program stream: the viewer's payload type, or -1 */
+  std::vector<gint> payload_types;
+  std::vector<guint32> ssrcs;
+  gint video_stream = -1;
+  bool waiting_keyframe = true;
+  GSource *dtls_timer = nullptr;
+  GSource *connect_timer = nullptr;
+  guint loss_percent = 0;
+  guint32 random = 0x9e3779b9u;
+  const char *ice_state = "new";
+  bool ending = false;
+
+  /* statistics */
+  guint64 packets_sent = 0, bytes_sent = 0, packets_dropped = 0;
+  guint64 nacks = 0, retransmitted = 0, keyframe_requests = 0;
+  guint64 rtcp_errors = 0;
+  gdouble fraction_lost = 0;
+  gint packets_lost = 0;
+  guint jitter = 0;
+
+  ~Viewer ()
+  {
+    for (GSource **timer : {&dtls_timer, &connect_timer})
+      if (*timer) {
+        g_source_destroy (*timer);
+        g_source_unref (*timer);
+        *timer = nullptr;
+      }
+    if (agent) {
+      nice_agent_attach_recv (
+          agent, stream_id, 1, worker->context_, nullptr, nullptr);
+      g_signal_handlers_disconnect_by_data (agent, this);
+      nice_agent_remove_stream (agent, stream_id);
+      g_object_unref (agent);
+    }
+  }
+
+  bool drop_by_knob ()
+  {
+    if (loss_percent == 0)
+      return false;
+    random ^= random << 13;
+    random ^= random >> 17;
+    random ^= random << 5;
+    return random % 100 < loss_percent;
+  }
+
+  void send_datagram (const uint8_t *data, size_t length)
+  {
+    nice_agent_send (agent, stream_id, 1, length, (const gchar *) data);
+  }
+
+  void arm_dtls_timer ();
+  void on_dtls_state (DtlsServer::State state);
+  void handle_rtcp (uint8_t *data, size_t length);
+  void retransmit (guint16 sequence);
+};
+
+static void
+destroy_timer (GSource **timer)
+{
+  if (*timer) {
+    g_source_destroy (*timer);
+    g_source_unref (*timer);
+    *timer = nullptr;
+  }
+}
+
+void
+FanoutWorker::Viewer::arm_dtls_timer ()
+{
+  destroy_timer (&dtls_timer);
+  gint64 ms = dtls ? dtls->timeout_ms () : -1;
+  if (ms < 0)
+    return;
+  dtls_timer = g_timeout_source_new ((guint) ms);
+  g_source_set_callback (
+      dtls_timer,
+      [] (gpointer data) -> gboolean {
+        auto *self = static_cast<Viewer *> (data);
+        g_source_unref (self->dtls_timer);
+        self->dtls_timer = nullptr;
+        self->on_dtls_state (self->dtls->handle_timeout ());
+        return G_SOURCE_REMOVE;
+      },
+      this, nullptr);
+  g_source_attach (dtls_timer, worker->context_);
+}
+
+void
+FanoutWorker::Viewer::on_dtls_state (DtlsServer::State state)
+{
+  if (ending)
+    return;
+  switch (state) {
+    case DtlsServer::State::HANDSHAKING:
+      arm_dtls_timer ();
+      return;
+    case DtlsServer::State::CONNECTED: {
+      destroy_timer (&dtls_timer);
+      if (srtp_ready)
+        return;
+      DtlsServer::SrtpKeys keys;
+      if (!dtls->srtp_keys (keys)
+          || !send.init (keys.profile, keys.our_key.data (),
+              keys.our_key.size (), keys.our_salt.data (),
+              keys.our_salt.size ())
+          || !receive.init (keys.profile, keys.their_key.data (),
+              keys.their_key.size (), keys.their_salt.data (),
+              keys.their_salt.size ())) {
+        worker->destroy_viewer (id, "failed", "no SRTP keys from DTLS");
+        return;
+      }
+      profile_name = keys.profile == SrtpProfile::AEAD_AES_128_GCM
+                         ? "AEAD_AES_128_GCM"
+                         : "AES_CM_128_HMAC_SHA1_80";
+      srtp_ready = true;
+      destroy_timer (&connect_timer);
+      waiting_keyframe = true;
+      worker->host_.request_keyframe ();
+      keyframe_requests++;
+      worker->host_.viewer_event (id, "connected", profile_name);
+      return;
+    }
+    case DtlsServer::State::FAILED:
+      worker->destroy_viewer (id, "failed", "DTLS: " + dtls->error ());
+      return;
+    case DtlsServer::State::CLOSED:
+      worker->destroy_viewer (id, "left", "the viewer closed the connection");
+      return;
+  }
+}
+
+static guint32
+read32 (const uint8_t *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16)
+         | ((guint32) p[2] << 8) | p[3];
+}
+
+void
+FanoutWorker::Viewer::retransmit (guint16 sequence)
+{
+  if (video_stream < 0 || payload_types[video_stream] < 0)
+    return;
+  GstBuffer *packet = worker->host_.lookup_video (sequence);
+  if (!packet)
+    return;
+  std::array<uint8_t, MAX_PACKET> scratch;
+  size_t length = gst_buffer_get_size (packet);
+  if (length + 32 <= scratch.size ()) {
+    gst_buffer_extract (packet, 0, scratch.data (), length);
+    scratch[1] = (scratch[1] & 0x80) | (guint8) payload_types[video_stream];
+    if (send.protect_rtp (scratch.data (), &length, scratch.size ())) {
+      send_datagram (scratch.data (), length);
+      retransmitted++;
+    }
+  }
+  gst_buffer_unref (packet);
+}
+
+void
+FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
+{
+  if (!srtp_ready || !receive.unprotect_rtcp (data, &length)) {
+    rtcp_errors++;
+    return;
+  }
+  size_t offset = 0;
+  while (offset + 8 <= length) {
+    const uint8_t *p = data + offset;
+    if ((p[0] >> 6) != 2)
+      break;
+    size_t size = 4 * (((size_t) p[2] << 8 | p[3]) + 1);
+    if (offset + size > length)
+      break;
+    guint count = p[0] & 0x1f;
+    guint type = p[1];
+    if (type == 200 || type == 201) { /* SR, RR: their report blocks */
+      size_t block = offset + (type == 200 ? 28 : 8);
+      for (guint i = 0; i < count && block + 24 <= offset + size; i++) {
+        const uint8_t *b = data + block;
+        fraction_lost = b[4] / 256.0;
+        gint32 lost = (gint32) ((b[5] << 16) | (b[6] << 8) | b[7]);
+        if (lost & 0x800000)
+          lost -= 0x1000000;
+        packets_lost = lost;
+        jitter = read32 (b + 12);
+        block += 24;
+      }
+    } else if (type == 205 && count == 1 && size >= 16) { /* generic NACK */
+      for (size_t fci = 12; fci + 4 <= size; fci += 4) {
+        guint16 pid = (guint16) ((p[fci] << 8) | p[fci + 1]);
+        guint16 blp = (guint16) ((p[fci + 2] << 8) | p[fci + 3]);
+        nacks++;
+        retransmit (pid);
+        for (guint bit = 0; bit < 16; bit++)
+          if (blp & (1u << bit))
+            retransmit ((guint16) (pid + bit + 1));
+      }
+    } else if (type == 206 && (count == 1 || count == 4)) { /* PLI, FIR */
+      keyframe_requests++;
+      worker->host_.request_keyframe ();
+    }
+    offset += size;
+  }
+}
+
+static void
+on_receive (NiceAgent *agent, guint stream_id, guint component_id, guint len,
+    gchar *buf, gpointer data)
+{
+  auto *viewer = static_cast<FanoutWorker::Viewer *> (data);
+  if (viewer->ending || len == 0 || len > MAX_PACKET)
+    return;
+  auto *bytes = reinterpret_cast<uint8_t *> (buf);
+  if (bytes[0] >= 20 && bytes[0] <= 63) {
+    viewer->on_dtls_state (viewer->dtls->handle_datagram (bytes, len));
+  } else if (bytes[0] >= 128 && bytes[0] <= 191 && len >= 8 && bytes[1] >= 192
+             && bytes[1] <= 223) {
+    std::array<uint8_t, MAX_PACKET> copy;
+    memcpy (copy.data (), bytes, len);
+    viewer->handle_rtcp (copy.data (), len);
+  }
+  /* anything else (RTP from a viewer that sends nothing, garbage) is
+   * dropped; STUN never reaches here */
+}
+
+static void
+on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
+    guint state, gpointer data)
+{
+  auto *viewer = static_cast<FanoutWorker::Viewer *> (data);
+  viewer->ice_state = nice_component_state_to_string ((NiceComponentState) state);
+  if (state == NICE_COMPONENT_STATE_FAILED && !viewer->ending)
+    viewer->worker->remove_viewer (viewer->id,
+        viewer->srtp_ready ? "ICE: the viewer stopped answering (consent lost)"
+                           : "ICE: no connection to the viewer");
+}
+
+FanoutWorker::FanoutWorker (FanoutHost &host, guint index, guint stats_ms)
+    : host_ (host), index_ (index), stats_interval_ms_ (stats_ms)
+{
+  context_ = g_main_context_new ();
+  loop_ = g_main_loop_new (context_, FALSE);
+
+  static GSourceFuncs wakeup_funcs = {
+      nullptr, nullptr,
+      [] (GSource *source, GSourceFunc callback, gpointer data) -> gboolean {
+        g_source_set_ready_time (source, -1);
+        return callback (data);
+      },
+      nullptr, nullptr, nullptr};
+  packets_source_ = g_source_new (&wakeup_funcs, sizeof (GSource));
+  g_source_set_callback (packets_source_, on_packets, this, nullptr);
+  g_source_set_priority (packets_source_, G_PRIORITY_HIGH);
+  g_source_attach (packets_source_, context_);
+  if (stats_interval_ms_ > 0) {
+    stats_source_ = g_timeout_source_new (stats_interval_ms_);
+    g_source_set_callback (stats_source_, on_stats, this, nullptr);
+    g_source_attach (stats_source_, context_);
+  }
+  std::string name = "fanout-" + std::to_string (index);
+  thread_ = g_thread_new (name.c_str (), thread_main, this);
+}
+
+FanoutWorker::~FanoutWorker ()
+{
+  /* free the viewers on their own thread, then stop it */
+  run_sync ([this] {
+    std::vector<guint> ids;
+    for (auto &entry : viewers_)
+      ids.push_back (entry.first);
+    for (guint id : ids)
+      destroy_viewer (id, "left", "the sink stopped");
+  });
+  g_main_loop_quit (loop_);
+  g_thread_join (thread_);
+  /* the viewers freed above are deleted by idle sources: run them here */
+  while (g_main_context_iteration (context_, FALSE))
+    ;
+  for (GSource *s : {packets_source_, stats_source_})
+    if (s) {
+      g_source_destroy (s);
+      g_source_unref (s);
+    }
+  g_main_loop_unref (loop_);
+  g_main_context_unref (context_);
+}
+
+gpointer
+FanoutWorker::thread_main (gpointer data)
+{
+  auto *self = static_cast<FanoutWorker *> (data);
+  g_main_context_push_thread_default (self->context_);
+  g_main_loop_run (self->loop_);
+  g_main_context_pop_thread_default (self->context_);
+  return nullptr;
+}
+
+void
+FanoutWorker::run_sync (std::function<void ()> fn)
+{
+  struct Call {
+    std::function<void ()> fn;
+    std::mutex lock;
+    std::condition_variable done_cond;
+    bool done = false;
+  } call;
+  call.fn = std::move (fn);
+  g_main_context_invoke (
+      context_,
+      [] (gpointer data) -> gboolean {
+        auto *c = static_cast<Call *> (data);
+        c->fn ();
+        std::lock_guard<std::mutex> guard (c->lock);
+        c->done = true;
+        c->done_cond.notify_one ();
+        return G_SOURCE_REMOVE;
+      },
+      &call);
+  std::unique_lock<std::mutex> guard (call.lock);
+  call.done_cond.wait (guard, [&] { return call.done; });
+}
+
+void
+FanoutWorker::run_async (std::function<void ()> fn)
+{
+  g_main_context_invoke_full (
+      context_, G_PRIORITY_DEFAULT,
+      [] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      },
+      new std::function<void ()> (std::move (fn)),
+      [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
+}
+
+void
+FanoutWorker::push (const std::vector<PacketRef> &batch)
+{
+  {
+    std::lock_guard<std::mutex> guard (queue_lock_);
+    /* a worker that fell far behind drops the oldest: its viewers lose
+     * packets (and ask again), the streaming thread never waits */
+    if (queue_.size () > 256)
+      queue_.pop_front ();
+    queue_.push_back (batch);
+  }
+  g_source_set_ready_time (packets_source_, 0);
+}
+
+gboolean
+FanoutWorker::on_packets (gpointer data)
+{
+  auto *self = static_cast<FanoutWorker *> (data);
+  std::deque<std::vector<PacketRef>> batches;
+  {
+    std::lock_guard<std::mutex> guard (self->queue_lock_);
+    batches.swap (self->queue_);
+  }
+  for (const auto &batch : batches)
+    for (auto &entry : self->viewers_)
+      if (entry.second->srtp_ready && !entry.second->ending)
+        self->send_batch (*entry.second, batch);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
+{
+  /* one scratch area per worker thread, reused for every viewer: a packet
+   * is copied once per viewer because each viewer's keys differ */
+  static thread_local std::array<std::array<uint8_t, MAX_PACKET>, BATCH> scratch;
+  static thread_local std::array<GOutputVector, BATCH> vectors;
+  static thread_local std::array<NiceOutputMessage, BATCH> messages;
+  size_t count = 0;
+  auto flush = [&] {
+    if (count == 0)
+      return;
+    GError *error = nullptr;
+    gint sent = nice_agent_send_messages_nonblocking (viewer.agent,
+        viewer.stream_id, 1, messages.data (), count, nullptr, &error);
+    if (sent < 0) {
+      viewer.packets_dropped += count;
+      g_clear_error (&error);
+    } else {
+      viewer.packets_dropped += count - (size_t) sent;
+      viewer.packets_sent += (guint64) sent;
+      for (gint i = 0; i < sent; i++)
+        viewer.bytes_sent += vectors[i].size;
+    }
+    count = 0;
+  };
+  for (const PacketRef &packet : batch) {
+    if (!packet->mapped || packet->stream < 0
+        || (size_t) packet->stream >= viewer.payload_types.size ())
+      continue;
+    gint pt = viewer.payload_types[packet->stream];
+    if (pt < 0)
+      continue;
+    if (packet->stream == viewer.video_stream && viewer.waiting_keyframe) {
+      if (!packet->keyframe_start)
+        continue;
+      viewer.waiting_keyframe = false;
+    }
+    if (viewer.drop_by_knob ()) {
+      viewer.packets_dropped++;
+      continue;
+    }
+    size_t length = packet->map.size;
+    if (length + 32 > MAX_PACKET)
+      continue;
+    uint8_t *out = scratch[count].data ();
+    memcpy (out, packet->map.data, length);
+    out[1] = (out[1] & 0x80) | (guint8) pt;
+    if (!viewer.send.protect_rtp (out, &length, MAX_PACKET))
+      continue;
+    vectors[count].buffer = out;
+    vectors[count].size = length;
+    messages[count].buffers = &vectors[count];
+    messages[count].n_buffers = 1;
+    if (++count == BATCH)
+      flush ();
+  }
+  flush ();
+}
+
+bool
+FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
+    const ViewerSetup &setup, std::string &answer, std::string &error)
+{
+  bool ok = false;
+  run_sync ([&] {
+    auto viewer = std::make_unique<Viewer> ();
+    viewer->id = id;
+    viewer->worker = this;
+    for (size_t i = 0; i < setup.streams.size (); i++) {
+      viewer->payload_types.push_back (-1);
+      viewer->ssrcs.push_back (setup.streams[i].ssrc);
+      if (setup.streams[i].kind == "video" && viewer->video_stream < 0)
+        viewer->video_stream = (gint) i;
+    }
+    for (const ViewerOffer::Media &m : offer.media)
+      if (m.stream >= 0 && (size_t) m.stream < setup.streams.size ())
+        viewer->payload_types[m.stream] = m.payload_type;
+    viewer->random ^= id * 2654435761u;
+
+    NiceAgent *agent = nice_agent_new_full (context_,
+        NICE_COMPATIBILITY_RFC5245,
+        (NiceAgentOption) (NICE_AGENT_OPTION_ICE_TRICKLE
+                           | NICE_AGENT_OPTION_CONSENT_FRESHNESS));
+    viewer->agent = agent;
+    g_object_set (agent, "controlling-mode", FALSE, "upnp", FALSE, "ice-tcp",
+        FALSE, nullptr);
+    if (!setup.stun_server.empty ()) {
+      std::string host = setup.stun_server;
+      guint port = 3478;
+      size_t colon = host.rfind (':');
+      if (colon != std::string::npos) {
+        port = (guint) g_ascii_strtoull (host.c_str () + colon + 1, nullptr, 10);
+        host.resize (colon);
+      }
+      g_object_set (agent, "stun-server", host.c_str (), "stun-server-port",
+          port, nullptr);
+    }
+    if (!setup.address.empty ()) {
+      NiceAddress address;
+      nice_address_init (&address);
+      if (!nice_address_set_from_string (&address, setup.address.c_str ())) {
+        error = "the address '" + setup.address + "' is not an IP address";
+        return;
+      }
+      nice_agent_add_local_address (agent, &address);
+    }
+    viewer->stream_id = nice_agent_add_stream (agent, 1);
+    if (setup.min_port || setup.max_port)
+      nice_agent_set_port_range (
+          agent, viewer->stream_id, 1, setup.min_port, setup.max_port);
+    g_signal_connect (agent, "component-state-changed",
+        G_CALLBACK (on_component_state), viewer.get ());
+    nice_agent_attach_recv (
+        agent, viewer->stream_id, 1, context_, on_receive, viewer.get ());
+    if (!nice_agent_gather_candidates (agent, viewer->stream_id)) {
+      error = "no local address to receive the viewer on (address, ports)";
+      return;
+    }
+    gchar *ufrag = nullptr, *pwd = nullptr;
+    nice_agent_get_local_credentials (agent, viewer->stream_id, &ufrag, &pwd);
+    AnswerParams params;
+    params.ice_ufrag = ufrag ? ufrag : "";
+    params.ice_pwd = pwd ? pwd : "";
+    g_free (ufrag);
+    g_free (pwd);
+    params.fingerprint = setup.certificate->fingerprint ();
+    params.cname = "gst-rooms";
+    params.stream_id = "program";
+    GSList *locals = nice_agent_get_local_candidates (agent, viewer->stream_id, 1);
+    for (GSList *l = locals; l; l = l->next) {
+      gchar *line = nice_agent_generate_local_candidate_sdp (
+          agent, static_cast<NiceCandidate *> (l->data));
+      if (line)
+        params.candidates.push_back (
+            g_str_has_prefix (line, "a=") ? line + 2 : line);
+      g_free (line);
+    }
+    g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
+    if (params.candidates.empty ()) {
+      error = "no local ICE candidate to offer the viewer";
+      return;
+    }
+    answer = fanout_build_answer (offer, setup.streams, params);
+
+    nice_agent_set_remote_credentials (agent, viewer->stream_id,
+        offer.ice_ufrag.c_str (), offer.ice_pwd.c_str ());
+    Viewer *raw = viewer.get ();
+    viewer->dtls = std::make_unique<DtlsServer> (setup.certificate,
+        offer.fingerprint, [raw] (const uint8_t *data, size_t length) {
+          raw->send_datagram (data, length);
+        });
+    viewer->connect_timer = g_timeout_source_new (setup.connect_timeout_ms);
+    g_source_set_callback (
+        viewer->connect_timer,
+        [] (gpointer data) -> gboolean {
+          auto *v = static_cast<Viewer *> (data);
+          g_source_unref (v->connect_timer);
+          v->connect_timer = nullptr;
+          v->worker->destroy_viewer (v->id, "failed",
+              std::string ("no connection within the time allowed (ICE ")
+                  + v->ice_state + ")");
+          return G_SOURCE_REMOVE;
+        },
+        raw, nullptr);
+    g_source_attach (viewer->connect_timer, context_);
+    viewers_[id] = std::move (viewer);
+    viewer_count_.store ((guint) viewers_.size ());
+    for (const ViewerOffer::Candidate &c : offer.candidates)
+      add_candidate (id, c.candidate);
+    ok = true;
+  });
+  return ok;
+}
+
+void
+FanoutWorker::add_candidate (guint id, const std::string &candidate)
+{
+  run_async ([this, id, candidate] {
+    auto it = viewers_.find (id);
+    if (it == viewers_.end ())
+      return;
+    Viewer &viewer = *it->second;
+    if (candidate.empty () || candidate == "end-of-candidates"
+        || candidate == "a=end-of-candidates") {
+      nice_agent_peer_candidate_gathering_done (viewer.agent, viewer.stream_id);
+      return;
+    }
+    std::string line = g_str_has_prefix (candidate.c_str (), "a=")
+                           ? candidate
+                           : "a=" + candidate;
+    NiceCandidate *parsed = nice_agent_parse_remote_candidate_sdp (
+        viewer.agent, viewer.stream_id, line.c_str ());
+    /* RTCP's own component (rtcp-mux makes it unused), mDNS names and
+     * garbage are skipped */
+    if (!parsed)
+      return;
+    if (parsed->component_id == 1) {
+      GSList list = {parsed, nullptr};
+      nice_agent_set_remote_candidates (
+          viewer.agent, viewer.stream_id, 1, &list);
+    }
+    nice_candidate_free (parsed);
+  });
+}
+
+void
+FanoutWorker::remove_viewer (guint id, const std::string &reason)
+{
+  run_async ([this, id, reason] { destroy_viewer (id, "left", reason); });
+}
+
+void
+FanoutWorker::set_loss (guint id, guint percent)
+{
+  run_async ([this, id, percent] {
+    auto it = viewers_.find (id);
+    if (it != viewers_.end ())
+      it->second->loss_percent = MIN (percent, 100u);
+  });
+}
+
+void
+FanoutWorker::destroy_viewer (guint id, const char *event, const std::string &why)
+{
+  auto it = viewers_.find (id);
+  if (it == viewers_.end () || it->second->ending)
+    return;
+  Viewer *viewer = it->second.get ();
+  viewer->ending = true;
+  if (viewer->dtls && viewer->srtp_ready && strcmp (event, "left") == 0)
+    viewer->dtls->close ();
+  /* freed from the loop, not from inside a callback of its own agent */
+  std::unique_ptr<Viewer> owned = std::move (it->second);
+  viewers_.erase (it);
+  viewer_count_.store ((guint) viewers_.size ());
+  host_.viewer_event (id, event, why);
+  GSource *later = g_idle_source_new ();
+  g_source_set_callback (
+      later, [] (gpointer) -> gboolean { return G_SOURCE_REMOVE; },
+      owned.release (),
+      [] (gpointer data) { delete static_cast<Viewer *> (data); });
+  g_source_attach (later, context_);
+  g_source_unref (later);
+}
+
+gboolean
+FanoutWorker::on_stats (gpointer data)
+{
+  auto *self = static_cast<FanoutWorker *> (data);
+  if (self->viewers_.empty ())
+    return G_SOURCE_CONTINUE;
+  GValue list = G_VALUE_INIT;
+  gst_value_array_init (&list, self->viewers_.size ());
+  for (auto &entry : self->viewers_) {
+    const Viewer &v = *entry.second;
+    GstStructure *s = gst_structure_new ("viewer", "id", G_TYPE_UINT, v.id,
+        "state", G_TYPE_STRING, v.srtp_ready ? "connected" : v.ice_state,
+        "srtp-profile", G_TYPE_STRING, v.profile_name.c_str (),
+        "packets-sent", G_TYPE_UINT64, v.packets_sent, "bytes-sent",
+        G_TYPE_UINT64, v.bytes_sent, "packets-dropped", G_TYPE_UINT64,
+        v.packets_dropped, "nacks-received", G_TYPE_UINT64, v.nacks,
+        "packets-retransmitted", G_TYPE_UINT64, v.retransmitted,
+        "keyframe-requests", G_TYPE_UINT64, v.keyframe_requests,
+        "fraction-lost", G_TYPE_DOUBLE, v.fraction_lost, "packets-lost",
+        G_TYPE_INT, v.packets_lost, "jitter", G_TYPE_UINT, v.jitter,
+        "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, nullptr);
+    GValue value = G_VALUE_INIT;
+    g_value_init (&value, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&value, s);
+    gst_value_array_append_and_take_value (&list, &value);
+  }
+  GstStructure *stats = gst_structure_new (
+      "webrtcfanoutsink-stats", "worker", G_TYPE_UINT, self->index_, nullptr);
+  gst_structure_take_value (stats, "viewers", &list);
+  self->host_.post_stats (stats);
+  return G_SOURCE_CONTINUE;
+}
+
+} // namespace roomwebrtc
