@@ -175,6 +175,14 @@ Fanout::remove_viewer (guint viewer)
   g_signal_emit_by_name (sink_, "remove-viewer", viewer, &ok);
 }
 
+bool
+Fanout::set_loss (guint viewer, guint percent)
+{
+  gboolean ok = FALSE;
+  g_signal_emit_by_name (sink_, "set-viewer-loss", viewer, percent, &ok);
+  return ok;
+}
+
 guint
 Fanout::viewers () const
 {

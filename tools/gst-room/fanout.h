@@ -47,6 +47,8 @@ public:
   void cancel (guint ticket);
   void add_candidate (guint viewer, const std::string &candidate);
   void remove_viewer (guint viewer);
+  /* A debug knob (tests): drop @percent of what @viewer is sent. */
+  bool set_loss (guint viewer, guint percent);
   /* Viewers the sink has now. */
   guint viewers () const;
   GstElement *pipeline () const { return pipeline_; }

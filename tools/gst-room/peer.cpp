@@ -676,6 +676,12 @@ Peer::set_offer (const std::string &sdp, std::string &error)
 }
 
 bool
+Peer::set_debug_loss (guint percent)
+{
+  return fanout_ && viewer_id_ && fanout_->set_loss (viewer_id_, percent);
+}
+
+bool
 Peer::add_remote_candidate (
     guint mline, const std::string &candidate, std::string &error)
 {

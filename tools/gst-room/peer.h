@@ -51,6 +51,10 @@ public:
   /* A fan-out role's browser offers (role ().fanout): the answer is sent
    * to the page once the room's webrtcfanoutsink has one. */
   bool set_offer (const std::string &sdp, std::string &error);
+  /* A debug knob for tests: a fan-out viewer loses @percent of what it is
+   * sent (its browser then asks again by NACK).  False when the peer is
+   * not a connected fan-out viewer. */
+  bool set_debug_loss (guint percent);
   bool add_remote_candidate (
       guint mline, const std::string &candidate, std::string &error);
 

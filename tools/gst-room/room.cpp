@@ -512,8 +512,9 @@ Room::add_peer (const RoomRoleSpec &role, const std::string &name,
   }
   /* Refuse a peer the process could not hold rather than die of EMFILE in a
    * streaming thread. */
-  if (security_open_files () + SECURITY_FILES_PER_PEER + SECURITY_FILES_RESERVE
-      > file_limit_) {
+  guint files = role.fanout ? SECURITY_FILES_PER_FANOUT_VIEWER
+                            : SECURITY_FILES_PER_PEER;
+  if (security_open_files () + files + SECURITY_FILES_RESERVE > file_limit_) {
     error = "the server is at capacity (" + std::to_string (file_limit_)
             + " open files allowed)";
     g_printerr (

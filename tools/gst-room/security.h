@@ -57,5 +57,7 @@ guint security_open_files ();
 /* What one peer costs in file descriptors (sockets, wake-up pipes of its
  * threads), measured: a generous bound. */
 constexpr guint SECURITY_FILES_PER_PEER = 40;
+/* A fan-out viewer has no pipeline: its ICE socket and a little slack. */
+constexpr guint SECURITY_FILES_PER_FANOUT_VIEWER = 2;
 /* Kept free for the listener, pages, pipelines and logs. */
 constexpr guint SECURITY_FILES_RESERVE = 64;

@@ -224,6 +224,7 @@ SignallingClient::dispatch (const json &message)
       {"join", &SignallingClient::on_join},
       {"answer", &SignallingClient::on_answer},
       {"offer", &SignallingClient::on_offer},
+      {"debug-viewer-loss", &SignallingClient::on_debug_viewer_loss},
       {"candidate", &SignallingClient::on_candidate},
       {"leave", &SignallingClient::on_leave},
       {"pong", &SignallingClient::on_pong},
@@ -604,6 +605,33 @@ SignallingClient::on_offer (const json &m)
     send_error ("bad-sdp", "an offer needs a string \"sdp\"", "offer");
   else if (!p->set_offer (sdp, error))
     send_error ("bad-sdp", error, "offer");
+}
+
+/* {"type":"debug-viewer-loss","peer":3,"percent":10}: a control role makes
+ * a fan-out viewer lose packets (tests of retransmission). */
+void
+SignallingClient::on_debug_viewer_loss (const json &m)
+{
+  const char *request = "debug-viewer-loss";
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", request);
+    return;
+  }
+  if (!p->role ().control) {
+    send_error ("forbidden", "role '" + p->role ().name + "' may not", request);
+    return;
+  }
+  guint id = 0, percent = 0;
+  if (!uint_field (m, "peer", request, id)
+      || !uint_field (m, "percent", request, percent))
+    return;
+  Peer *viewer = room_.find_peer (id);
+  if (percent > 100 || !viewer || !viewer->set_debug_loss (percent))
+    send_error ("bad-request",
+        "no connected fan-out viewer " + std::to_string (id)
+            + ", or a percent above 100",
+        request);
 }
 
 void
