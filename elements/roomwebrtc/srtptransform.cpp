@@ -470,7 +470,7 @@ SrtpTransform::protect_rtp (uint8_t *packet, size_t *length, size_t capacity)
     int64_t roc = estimate_roc (sent->second, seq);
     if (roc > 0xffffffffll)
       return false; /* the ROC is spent: RFC 3711 §9.2 wants a new key */
-    /* A jump back before ROC 0 can only be a first, late packet. */
+    /* Nothing comes before ROC 0: a far jump from there stays in it. */
     index = roc < 0 ? seq : (uint64_t)roc << 16 | seq;
   }
 

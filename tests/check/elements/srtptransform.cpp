@@ -150,7 +150,8 @@ struct Libsrtp {
   srtp_t session = nullptr;
   Bytes key;
 
-  Libsrtp (SrtpProfile profile, bool outbound)
+  /* @rtcp_in_clear: SRTCP authenticated only (E flag 0). */
+  Libsrtp (SrtpProfile profile, bool outbound, bool rtcp_in_clear = false)
   {
     /* libsrtp2 refuses a second srtp_init (). */
     static const srtp_err_status_t initialised = srtp_init ();
@@ -167,6 +168,8 @@ struct Libsrtp {
     }
     policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
     policy.key = key.data ();
+    if (rtcp_in_clear)
+      policy.rtcp.sec_serv = sec_serv_auth;
     policy.window_size = 128;
     srtp_err_status_t status = srtp_create (&session, &policy);
     fail_unless (status == srtp_err_status_ok, "srtp_create: %d", status);
@@ -420,6 +423,17 @@ GST_START_TEST (test_we_unprotect_libsrtp)
       Bytes plain = rtcp_packet (0x0badcafe, (uint8_t)(17 * i));
       Bytes packet = theirs.protect (plain, true);
       fail_unless (unprotect (ours, packet, true), "%s RTCP refused",
+          profile_name (profile));
+      fail_unless_bytes (packet, plain, profile_name (profile));
+    }
+
+    /* SRTCP in clear, authenticated only, from another sender SSRC. */
+    Libsrtp in_clear (profile, true, true);
+    for (int i = 0; i < 3; i++) {
+      Bytes plain = rtcp_packet (0x5eed, (uint8_t)(5 * i));
+      Bytes packet = in_clear.protect (plain, true);
+      fail_unless (memcmp (packet.data (), plain.data (), plain.size ()) == 0);
+      fail_unless (unprotect (ours, packet, true), "%s clear RTCP refused",
           profile_name (profile));
       fail_unless_bytes (packet, plain, profile_name (profile));
     }
