@@ -28,6 +28,34 @@ size_t srtp_rtp_overhead (SrtpProfile profile);
 /* Bytes an RTCP packet grows by when protected (E flag + index, and tag). */
 size_t srtp_rtcp_overhead (SrtpProfile profile);
 
+namespace detail {
+
+/* The session keys of one association (RFC 3711 §4.3).  The AEAD profile
+ * uses 12 bytes of each salt and no authentication key. */
+struct SessionKeys {
+  uint8_t rtp_key[16];
+  uint8_t rtp_salt[14];
+  uint8_t rtp_auth[20];
+  uint8_t rtcp_key[16];
+  uint8_t rtcp_salt[14];
+  uint8_t rtcp_auth[20];
+};
+
+/* AES-128 in counter mode from the 16-byte @counter block: @length bytes of
+ * keystream (RFC 3711 §4.1.1).  Exposed for the Appendix B.2 vectors. */
+bool aes_cm_keystream (
+    const uint8_t *key, const uint8_t *counter, uint8_t *out, size_t length);
+/* The AES-CM PRF with key derivation rate 0 (RFC 3711 §4.3.1-3): @length
+ * bytes for @label from a 14-byte (or, RFC 7714 §11, 12-byte) master salt. */
+bool aes_cm_prf (const uint8_t *master_key, const uint8_t *master_salt,
+    size_t salt_length, uint8_t label, uint8_t *out, size_t length);
+/* Labels 0..5 for @profile; false if a length is wrong. */
+bool derive_session_keys (SrtpProfile profile, const uint8_t *master_key,
+    size_t key_length, const uint8_t *master_salt, size_t salt_length,
+    SessionKeys *keys);
+
+} // namespace detail
+
 class SrtpTransform {
 public:
   SrtpTransform ();
@@ -37,8 +65,11 @@ public:
 
   /* Derives the session keys (RFC 3711 §4.3, KDR 0).  False if a length is
    * wrong or OpenSSL refuses. */
-  bool init (SrtpProfile profile, const uint8_t *master_key,
-      size_t key_length, const uint8_t *master_salt, size_t salt_length);
+  bool init (SrtpProfile profile, const uint8_t *master_key, size_t key_length,
+      const uint8_t *master_salt, size_t salt_length);
+  /* The same with session keys already derived: RFC 7714's test vectors
+   * give session keys, not master keys. */
+  bool init_session_keys (SrtpProfile profile, const detail::SessionKeys &keys);
   SrtpProfile profile () const;
 
   /* Protects the RTP packet of @length bytes at @packet in place; on success
