@@ -5,7 +5,11 @@
  * We cut them apart again by their record headers (RFC 6347 §4.1) and pack
  * whole records into datagrams of at most kLinkMtu bytes; OpenSSL already
  * keeps every record within that MTU.  On the way in, one datagram at a time
- * goes into the read BIO, so no record spans two datagrams. */
+ * goes into the read BIO, so no record spans two datagrams.
+ *
+ * A DtlsServer is not thread-safe: its owner calls it from one thread at a
+ * time.  Servers on several threads may share one DtlsCertificate (OpenSSL
+ * makes SSL_new() on a shared SSL_CTX safe). */
 #include "dtlstransport.h"
 
 #include <openssl/bio.h>
@@ -324,7 +328,7 @@ struct DtlsServer::Private {
 
   State state = State::HANDSHAKING;
   std::string error;
-  bool close_notify_sent = false;
+  bool closed_by_us = false; /* close() ran: never twice */
   SrtpKeys keys;
 
   void fail (std::string why);
@@ -587,21 +591,18 @@ void
 DtlsServer::close ()
 {
   Private &p = *priv_;
-  if (p.state == State::FAILED || p.close_notify_sent || !p.ssl) {
-    if (p.state != State::FAILED)
-      p.state = State::CLOSED;
+  if (p.state == State::FAILED || p.closed_by_us)
     return;
-  }
-  p.close_notify_sent = true;
-  /* During the handshake OpenSSL refuses to send close_notify; the peer
-   * then gives up by its own timer. */
+  p.closed_by_us = true;
+  p.state = State::CLOSED;
+  /* OpenSSL sends no close_notify before the handshake is done; the
+   * browser then gives up by its own timer. */
   if (SSL_is_init_finished (p.ssl)) {
     ERR_clear_error ();
     SSL_shutdown (p.ssl);
     ERR_clear_error ();
     p.flush ();
   }
-  p.state = State::CLOSED;
 }
 
 DtlsServer::State

@@ -119,8 +119,9 @@ struct KeyAndCert {
   }
 };
 
-/* The browser's side: an OpenSSL DTLS client over memory BIOs.  Its output
- * goes out one record per datagram. */
+/* The browser's side: an OpenSSL DTLS client over memory BIOs, offering
+ * @profiles (null: no use_srtp).  Its output goes out one record per
+ * datagram. */
 struct TestClient {
   KeyAndCert identity{"browser"};
   SSL_CTX *ctx = nullptr;
@@ -137,7 +138,7 @@ struct TestClient {
     fail_unless (SSL_CTX_use_certificate (ctx, identity.cert) == 1);
     fail_unless (SSL_CTX_use_PrivateKey (ctx, identity.key) == 1);
     /* 0 is success for this one. */
-    fail_unless (SSL_CTX_set_tlsext_use_srtp (ctx, profiles) == 0);
+    fail_unless (!profiles || SSL_CTX_set_tlsext_use_srtp (ctx, profiles) == 0);
     ssl = SSL_new (ctx);
     in = BIO_new (BIO_s_mem ());
     out = BIO_new (BIO_s_mem ());
@@ -432,6 +433,21 @@ GST_START_TEST (test_no_cbc)
 }
 GST_END_TEST;
 
+/* A client that offers no SRTP profile gets no keys. */
+GST_START_TEST (test_no_srtp)
+{
+  auto certificate = generate_certificate ();
+  TestClient client (nullptr);
+  TestServer server (certificate, client.fingerprint ());
+  pump (client, server);
+  fail_unless (server.server.state () == DtlsServer::State::FAILED);
+  fail_unless (server.server.error ().find ("SRTP") != std::string::npos,
+      "error: %s", server.server.error ().c_str ());
+  DtlsServer::SrtpKeys keys;
+  fail_if (server.server.srtp_keys (keys));
+}
+GST_END_TEST;
+
 /* A client whose certificate is not the one its SDP announced is refused
  * and gets no keys. */
 GST_START_TEST (test_fingerprint_mismatch)
@@ -529,8 +545,8 @@ GST_START_TEST (test_garbage)
   GST_INFO ("garbage: %d dropped, %d failed", dropped, failed);
   fail_unless (dropped > 0);
 
-  /* After the handshake, garbage (and a forged alert) is dropped too: the
-   * records fail their authentication. */
+  /* After the handshake, garbage is dropped too: its records fail their
+   * authentication. */
   TestClient client (kBothProfiles);
   TestServer server (certificate, client.fingerprint ());
   pump (client, server);
@@ -819,6 +835,7 @@ dtlstransport_suite (void)
   tcase_add_test (tc, test_generate);
   tcase_add_test (tc, test_handshake);
   tcase_add_test (tc, test_no_cbc);
+  tcase_add_test (tc, test_no_srtp);
   tcase_add_test (tc, test_fingerprint_mismatch);
   tcase_add_test (tc, test_garbage);
   tcase_add_test (tc, test_retransmission);
