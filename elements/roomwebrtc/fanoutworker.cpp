@@ -276,16 +276,23 @@ on_receive (NiceAgent *agent, guint stream_id, guint component_id, guint len,
    * dropped; STUN never reaches here */
 }
 
-static void
+void
 on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
     guint state, gpointer data)
 {
   auto *viewer = static_cast<FanoutWorker::Viewer *> (data);
   viewer->ice_state = nice_component_state_to_string ((NiceComponentState) state);
-  if (state == NICE_COMPONENT_STATE_FAILED && !viewer->ending)
-    viewer->worker->remove_viewer (viewer->id,
-        viewer->srtp_ready ? "ICE: the viewer stopped answering (consent lost)"
-                           : "ICE: no connection to the viewer");
+  if (state == NICE_COMPONENT_STATE_FAILED && !viewer->ending) {
+    guint id = viewer->id;
+    FanoutWorker *worker = viewer->worker;
+    std::string why = viewer->srtp_ready
+                          ? "ICE: the viewer stopped answering (consent lost)"
+                          : "ICE: no connection to the viewer";
+    /* not from inside the agent's own callback */
+    worker->run_async ([worker, id, why] {
+      worker->destroy_viewer (id, "failed", why);
+    });
+  }
 }
 
 FanoutWorker::FanoutWorker (FanoutHost &host, guint index, guint stats_ms)
@@ -432,6 +439,8 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     gint sent = nice_agent_send_messages_nonblocking (viewer.agent,
         viewer.stream_id, 1, messages.data (), count, nullptr, &error);
     if (sent < 0) {
+      GST_LOG ("viewer %u: %zu packets not sent: %s", viewer.id, count,
+          error ? error->message : "?");
       viewer.packets_dropped += count;
       g_clear_error (&error);
     } else {
@@ -464,8 +473,11 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     uint8_t *out = scratch[count].data ();
     memcpy (out, packet->map.data, length);
     out[1] = (out[1] & 0x80) | (guint8) pt;
-    if (!viewer.send.protect_rtp (out, &length, MAX_PACKET))
+    if (!viewer.send.protect_rtp (out, &length, MAX_PACKET)) {
+      GST_LOG ("viewer %u: could not protect a packet of %zu bytes", viewer.id,
+          packet->map.size);
       continue;
+    }
     vectors[count].buffer = out;
     vectors[count].size = length;
     messages[count].buffers = &vectors[count];
@@ -495,6 +507,11 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
       if (m.stream >= 0 && (size_t) m.stream < setup.streams.size ())
         viewer->payload_types[m.stream] = m.payload_type;
     viewer->random ^= id * 2654435761u;
+    GST_DEBUG ("viewer %u: video pt %d (stream %d), audio pt %d", id,
+        viewer->video_stream >= 0 ? viewer->payload_types[viewer->video_stream]
+                                  : -1,
+        viewer->video_stream,
+        viewer->payload_types.size () > 1 ? viewer->payload_types[1] : -1);
 
     NiceAgent *agent = nice_agent_new_full (context_,
         NICE_COMPATIBILITY_RFC5245,

@@ -19,6 +19,8 @@
 #include "fanoutrtp.h"
 #include "fanoutsdp.h"
 
+typedef struct _NiceAgent NiceAgent;
+
 namespace roomwebrtc {
 
 /* One packet of the program, mapped once and shared by every worker. */
@@ -103,6 +105,7 @@ private:
   void destroy_viewer (guint id, const char *event, const std::string &why);
 
   friend struct Viewer;
+  friend void on_component_state (NiceAgent *, guint, guint, guint, gpointer);
 
   FanoutHost &host_;
   guint index_;

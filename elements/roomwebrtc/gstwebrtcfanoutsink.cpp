@@ -269,6 +269,8 @@ chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   bool keyframe = index == VIDEO && offset
                   && rtp_starts_keyframe (codec, map.data, map.size);
   gst_buffer_unmap (buffer, &map);
+  if (keyframe)
+    GST_LOG_OBJECT (self, "a keyframe starts at packet %u", sequence);
   if (!offset) {
     GST_WARNING_OBJECT (self, "dropping a buffer that is not RTP");
     gst_buffer_unref (buffer);
@@ -375,11 +377,18 @@ add_viewer (GstWebrtcFanoutSink *self, const gchar *offer_text)
     if (priv->viewers.size () >= priv->max_viewers)
       return refused ("this program has its most viewers ("
                       + std::to_string (priv->max_viewers) + ")");
-    for (gint i : {VIDEO, AUDIO})
-      if (!priv->streams[i].kind.empty () && priv->streams[i].ssrc)
-        setup.streams.push_back (priv->streams[i]);
-      else
-        setup.streams.push_back (ProgramStream ());
+    bool waiting = false;
+    for (gint i : {VIDEO, AUDIO}) {
+      bool known = !priv->streams[i].kind.empty () && priv->streams[i].ssrc;
+      /* a linked pad whose first packet has not come: the viewer would
+       * get an answer without that stream */
+      if (!known && gst_pad_is_linked (priv->pads[i]))
+        waiting = true;
+      setup.streams.push_back (known ? priv->streams[i] : ProgramStream ());
+    }
+    if (waiting) {
+      return refused ("the program has not started yet");
+    }
     setup.certificate = priv->certificate;
     setup.address = priv->address;
     setup.min_port = priv->min_port;

@@ -171,7 +171,7 @@ std::string
 dump_all ()
 {
   std::vector<std::string> names;
-  for (const char *plugin_name : {"roomhub", "roomvision"}) {
+  for (const char *plugin_name : {"roomhub", "roomvision", "roomwebrtc"}) {
     GList *features = gst_registry_get_feature_list_by_plugin (
         gst_registry_get (), plugin_name);
     for (GList *l = features; l; l = l->next)

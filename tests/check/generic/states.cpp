@@ -12,7 +12,7 @@ static std::vector<std::string>
 project_elements ()
 {
   std::vector<std::string> names;
-  for (const char *plugin_name : {"roomhub", "roomvision"}) {
+  for (const char *plugin_name : {"roomhub", "roomvision", "roomwebrtc"}) {
     GList *features = gst_registry_get_feature_list_by_plugin (
         gst_registry_get (), plugin_name);
     for (GList *l = features; l; l = l->next) {
