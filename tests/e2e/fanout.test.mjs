@@ -53,7 +53,7 @@ test('viewers of the live show, through the fan-out and over WHEP', async () => 
 
     // DTLS-SRTP as the fan-out negotiates it: AES-GCM first
     const stats = await pageStats(viewers[0]);
-    assert.equal(stats.cipher, 'AEAD_AES_128_GCM');
+    assert.equal(stats.cipher, 'SRTP_AEAD_AES_128_GCM');
     assert.ok(stats.video.framesDecoded > 0);
 
     // Threads do not grow with viewers (a webrtcbin viewer costs about 8).
@@ -63,13 +63,13 @@ test('viewers of the live show, through the fan-out and over WHEP', async () => 
     const after = procStats(room.proc.pid).threads;
     assert.ok(after - before <= 2, `threads went from ${before} to ${after} for 4 more viewers`);
 
-    // One viewer loses a tenth of its packets: its browser asks again (NACK),
+    // One viewer loses a fifth of its packets: its browser asks again (NACK),
     // the fan-out answers from its history, and the picture stays right.
     const lossy = viewers[1];
     const lossyPeer = await lossy.evaluate(() => window.room.peer);
     const start = await pageStats(lossy);
     await console_.evaluate((peer) => window.roomSend({ type: 'debug-viewer-loss', peer,
-      percent: 10 }), lossyPeer);
+      percent: 20 }), lossyPeer);
     await lossy.waitForTimeout(scaled(5000));
     await console_.evaluate((peer) => window.roomSend({ type: 'debug-viewer-loss', peer,
       percent: 0 }), lossyPeer);
@@ -80,7 +80,8 @@ test('viewers of the live show, through the fan-out and over WHEP', async () => 
     const lost = end.video.packetsLost - start.video.packetsLost;
     console.log(`lossy viewer over 5 s: ${decoded} frames decoded, ${nacks} NACKs, ` +
       `${lost} packets lost for good, ${dropped} frames dropped`);
-    assert.ok(nacks > 10, `only ${nacks} NACKs at 10 % loss`);
+    assert.ok(nacks >= 5, `only ${nacks} NACKs at 20 % loss`);
+    assert.ok(lost <= 3, `${lost} packets never recovered`);
     assert.ok(decoded >= scaled(5) * 20, `${decoded} frames in 5 s`);
     await waitForColours(lossy, centre, ([c]) => near(c, RED));
     const errors = await console_.evaluate(() => window.room.errors);
@@ -109,7 +110,7 @@ test('viewers of the live show, through the fan-out and over WHEP', async () => 
     assert.equal(await player.evaluate(() => window.whepState), 'viewing');
     await waitForColours(player, centre, ([c]) => near(c, RED));
     const whepStats = await pageStats(player, 'window.whepPc');
-    assert.equal(whepStats.cipher, 'AEAD_AES_128_GCM');
+    assert.equal(whepStats.cipher, 'SRTP_AEAD_AES_128_GCM');
     await player.evaluate(() => window.whepClient.stop());
     await waitFor(player, () => window.whepPc.connectionState !== 'connected' || true);
     // the viewer is gone from the room: the server logs it and DELETE of it

@@ -319,8 +319,16 @@ export async function lightCycle(url, { role = 'viewer', token = '', answer = fa
     ws.send(JSON.stringify({ type: 'join', role, token, name: `churn-${role}` }));
     const welcome = await until((m) => m.type === 'welcome' || (m.type === 'error' && m.request === 'join'), 'welcome');
     if (welcome.type === 'error') throw new Error(`join refused: ${welcome.code}: ${welcome.message}`);
-    const offer = await until((m) => m.type === 'offer', 'offer');
-    if (answer) ws.send(JSON.stringify({ type: 'answer', sdp: fakeAnswer(offer.sdp) }));
+    if (welcome.browserOffers) {
+      // a role the room's fan-out serves: the client offers
+      if (answer) {
+        ws.send(JSON.stringify({ type: 'offer', sdp: fakeOffer() }));
+        await until((m) => m.type === 'answer', 'answer');
+      }
+    } else {
+      const offer = await until((m) => m.type === 'offer', 'offer');
+      if (answer) ws.send(JSON.stringify({ type: 'answer', sdp: fakeAnswer(offer.sdp) }));
+    }
     if (leave === 'message') {
       ws.send(JSON.stringify({ type: 'leave' }));
       await until((m) => m.type === 'left', 'left');
@@ -337,6 +345,26 @@ export async function lightCycle(url, { role = 'viewer', token = '', answer = fa
   } finally {
     if (ws.readyState < 2) ws.terminate();
   }
+}
+
+// A receive-only offer as a browser would make it (audio then video, one
+// BUNDLE transport, DTLS actpass), with ICE credentials nobody uses.
+export function fakeOffer() {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const random = (n) => Array.from({ length: n }, () => chars[Math.floor(Math.random() * chars.length)]).join('');
+  const fingerprint = Array.from({ length: 32 },
+    () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const ufrag = random(8);
+  const pwd = random(24);
+  const media = (kind, mid, pt, rtpmap) => [
+    `m=${kind} 9 UDP/TLS/RTP/SAVPF ${pt}`, 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0',
+    `a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`, 'a=ice-options:trickle',
+    `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', `a=mid:${mid}`, 'a=recvonly',
+    'a=rtcp-mux', `a=rtpmap:${pt} ${rtpmap}`,
+    ...(kind === 'video' ? [`a=rtcp-fb:${pt} nack`, `a=rtcp-fb:${pt} nack pli`] : [])];
+  return ['v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
+    'a=msid-semantic: WMS', ...media('audio', '0', 111, 'opus/48000/2'),
+    ...media('video', '1', 96, 'VP8/90000'), ''].join('\r\n');
 }
 
 // An answer to @offer as a browser would give it (the same m-lines and mids,

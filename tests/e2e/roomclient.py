@@ -4,7 +4,8 @@ webrtcbin and libsoup 3's WebSocket, no browser.
 
 It joins a room with a role, answers the server's offer with a real webrtcbin
 (a presenter sends a small VP8 test picture and an Opus tone; what it receives
-goes to fakesinks), and leaves in one of the ways a person does:
+goes to fakesinks) or, in a role the room's fan-out serves, offers to receive
+and takes the answer, and leaves in one of the ways a person does:
 
   --leave message   sends {"type":"leave"} (the page's Leave button), then closes
   --leave close     closes the WebSocket (a tab closed: FIN)
@@ -115,12 +116,18 @@ class Client:
             emit('welcome', peer=self.peer, port=m.get('port'))
             self.send_media = m.get('send') or []
             self.build(self.send_media)
+            if m.get('browserOffers'):
+                self.offer_to_watch(m.get('receive') or [])
         elif t == 'offer' and self.webrtc:
             _, sdp = GstSdp.SDPMessage.new_from_text(m['sdp'])
             offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
             self.webrtc.emit('set-remote-description', offer, None)
             promise = Gst.Promise.new_with_change_func(self.on_answer, None)
             self.webrtc.emit('create-answer', None, promise)
+        elif t == 'answer' and self.webrtc:
+            _, sdp = GstSdp.SDPMessage.new_from_text(m['sdp'])
+            answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
+            self.webrtc.emit('set-remote-description', answer, None)
         elif t == 'candidate' and self.webrtc:
             if m.get('candidate'):
                 self.webrtc.emit('add-ice-candidate', m['sdpMLineIndex'], m['candidate'])
@@ -138,6 +145,30 @@ class Client:
                  request=m.get('request'))
             if m.get('request') == 'join' or m.get('code') == 'peer-failed':
                 self.fail(f"{m.get('code')}: {m.get('message')}")
+
+    def offer_to_watch(self, kinds):
+        # a role served by the room's fan-out: we offer to receive, it answers
+        caps = {'audio': 'application/x-rtp,media=audio,encoding-name=OPUS,payload=111,'
+                         'clock-rate=48000,encoding-params=(string)2',
+                'video': 'application/x-rtp,media=video,encoding-name=VP8,payload=96,'
+                         'clock-rate=90000'}
+        for kind in ('audio', 'video'):
+            if kind in kinds:
+                self.webrtc.emit('add-transceiver',
+                                 GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY,
+                                 Gst.Caps.from_string(caps[kind]))
+        promise = Gst.Promise.new_with_change_func(self.on_offer, None)
+        self.webrtc.emit('create-offer', None, promise)
+
+    def on_offer(self, promise, _):
+        reply = promise.get_reply()
+        offer = reply.get_value('offer') if reply and reply.has_field('offer') else None
+        if offer is None:
+            GLib.idle_add(lambda: self.fail('webrtcbin made no offer') and False)
+            return
+        self.webrtc.emit('set-local-description', offer, None)
+        text = offer.sdp.as_text()
+        GLib.idle_add(lambda: self.send({'type': 'offer', 'sdp': text}) and False)
 
     def on_answer(self, promise, _):
         reply = promise.get_reply()
