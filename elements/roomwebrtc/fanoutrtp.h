@@ -40,6 +40,33 @@ rtp_ssrc (const uint8_t *packet)
 bool rtp_starts_keyframe (
     VideoCodec codec, const uint8_t *packet, size_t length);
 
+/* What a viewer's RTCP says and asks, read from one decrypted compound
+ * packet. */
+struct RtcpFeedback {
+  /* sequence numbers asked for again by generic NACKs (at most 256) */
+  std::array<guint16, 256> nacks {};
+  size_t nack_count = 0;
+  guint keyframe_requests = 0; /* PLI and FIR */
+  bool have_report = false;    /* the last report block's figures: */
+  guint8 fraction_lost = 0;    /* of 256 */
+  gint32 packets_lost = 0;
+  guint32 jitter = 0, last_sr = 0, delay_since_last_sr = 0;
+};
+
+/* Reads a compound RTCP packet (SR, RR, generic NACK, PLI, FIR; other
+ * packets skipped) into @feedback.  False when it does not even start as
+ * RTCP; a malformed tail is ignored. */
+bool rtcp_read_feedback (
+    const uint8_t *data, size_t length, RtcpFeedback &feedback);
+
+/* A sender report for one stream, then SDES with @cname, into @out (at
+ * least 64 bytes); returns its length. */
+size_t rtcp_write_sender_report (uint8_t *out, guint32 ssrc, guint64 ntp,
+    guint32 rtp_timestamp, guint32 packets, guint32 octets, const char *cname);
+
+/* The NTP timestamp (RFC 3550 §4) of the wall clock now. */
+guint64 ntp_now ();
+
 /* The last 1024 video packets of the program, by sequence number (about
  * five seconds at 2 Mbit/s): NACKs from every viewer are answered from here,
  * never from a copy per viewer.  Written by the streaming thread, read by

@@ -67,6 +67,14 @@ struct FanoutWorker::Viewer {
   gdouble fraction_lost = 0;
   gint packets_lost = 0;
   guint jitter = 0;
+  gdouble rtt_ms = -1;
+  /* per program stream: what this viewer was sent, for its sender reports */
+  struct StreamSent {
+    guint32 packets = 0, octets = 0, last_timestamp = 0;
+    gint64 last_time = 0;
+    guint clock_rate = 90000;
+  };
+  std::vector<StreamSent> sent;
 
   ~Viewer ()
   {
@@ -104,6 +112,7 @@ struct FanoutWorker::Viewer {
   void on_dtls_state (DtlsServer::State state);
   void handle_rtcp (uint8_t *data, size_t length);
   void retransmit (guint16 sequence);
+  void send_reports ();
 };
 
 static void
@@ -181,13 +190,6 @@ FanoutWorker::Viewer::on_dtls_state (DtlsServer::State state)
   }
 }
 
-static guint32
-read32 (const uint8_t *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16)
-         | ((guint32) p[2] << 8) | p[3];
-}
-
 void
 FanoutWorker::Viewer::retransmit (guint16 sequence)
 {
@@ -212,47 +214,52 @@ FanoutWorker::Viewer::retransmit (guint16 sequence)
 void
 FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
 {
-  if (!srtp_ready || !receive.unprotect_rtcp (data, &length)) {
+  RtcpFeedback feedback;
+  if (!srtp_ready || !receive.unprotect_rtcp (data, &length)
+      || !rtcp_read_feedback (data, length, feedback)) {
     rtcp_errors++;
     return;
   }
-  size_t offset = 0;
-  while (offset + 8 <= length) {
-    const uint8_t *p = data + offset;
-    if ((p[0] >> 6) != 2)
-      break;
-    size_t size = 4 * (((size_t) p[2] << 8 | p[3]) + 1);
-    if (offset + size > length)
-      break;
-    guint count = p[0] & 0x1f;
-    guint type = p[1];
-    if (type == 200 || type == 201) { /* SR, RR: their report blocks */
-      size_t block = offset + (type == 200 ? 28 : 8);
-      for (guint i = 0; i < count && block + 24 <= offset + size; i++) {
-        const uint8_t *b = data + block;
-        fraction_lost = b[4] / 256.0;
-        gint32 lost = (gint32) ((b[5] << 16) | (b[6] << 8) | b[7]);
-        if (lost & 0x800000)
-          lost -= 0x1000000;
-        packets_lost = lost;
-        jitter = read32 (b + 12);
-        block += 24;
-      }
-    } else if (type == 205 && count == 1 && size >= 16) { /* generic NACK */
-      for (size_t fci = 12; fci + 4 <= size; fci += 4) {
-        guint16 pid = (guint16) ((p[fci] << 8) | p[fci + 1]);
-        guint16 blp = (guint16) ((p[fci + 2] << 8) | p[fci + 3]);
-        nacks++;
-        retransmit (pid);
-        for (guint bit = 0; bit < 16; bit++)
-          if (blp & (1u << bit))
-            retransmit ((guint16) (pid + bit + 1));
-      }
-    } else if (type == 206 && (count == 1 || count == 4)) { /* PLI, FIR */
-      keyframe_requests++;
-      worker->host_.request_keyframe ();
+  if (feedback.have_report) {
+    fraction_lost = feedback.fraction_lost / 256.0;
+    packets_lost = feedback.packets_lost;
+    jitter = feedback.jitter;
+    if (feedback.last_sr) {
+      /* RFC 3550 §6.4.1, in 1/65536 s: now - LSR - DLSR */
+      guint32 now = (guint32) (ntp_now () >> 16);
+      guint32 rtt = now - feedback.last_sr - feedback.delay_since_last_sr;
+      if (rtt < 65536u * 10)
+        rtt_ms = rtt * 1000.0 / 65536.0;
     }
-    offset += size;
+  }
+  nacks += feedback.nack_count;
+  for (size_t i = 0; i < feedback.nack_count; i++)
+    retransmit (feedback.nacks[i]);
+  if (feedback.keyframe_requests) {
+    keyframe_requests += feedback.keyframe_requests;
+    worker->host_.request_keyframe ();
+  }
+}
+
+void
+FanoutWorker::Viewer::send_reports ()
+{
+  /* one sender report per stream sent to this viewer: it maps RTP time to
+   * the wall clock (lip sync) and lets the viewer's reports give the RTT */
+  guint64 ntp = ntp_now ();
+  gint64 now = g_get_monotonic_time ();
+  for (size_t i = 0; i < sent.size (); i++) {
+    const StreamSent &s = sent[i];
+    if (!s.packets)
+      continue;
+    guint32 rtp = s.last_timestamp
+                  + (guint32) ((now - s.last_time) * (gint64) s.clock_rate
+                               / G_USEC_PER_SEC);
+    std::array<uint8_t, 128> report;
+    size_t length = rtcp_write_sender_report (report.data (), ssrcs[i], ntp,
+        rtp, s.packets, s.octets, "gst-rooms");
+    if (send.protect_rtcp (report.data (), &length, report.size ()))
+      send_datagram (report.data (), length);
   }
 }
 
@@ -312,6 +319,9 @@ FanoutWorker::FanoutWorker (FanoutHost &host, guint index, guint stats_ms)
   g_source_set_callback (packets_source_, on_packets, this, nullptr);
   g_source_set_priority (packets_source_, G_PRIORITY_HIGH);
   g_source_attach (packets_source_, context_);
+  reports_source_ = g_timeout_source_new (1000);
+  g_source_set_callback (reports_source_, on_reports, this, nullptr);
+  g_source_attach (reports_source_, context_);
   if (stats_interval_ms_ > 0) {
     stats_source_ = g_timeout_source_new (stats_interval_ms_);
     g_source_set_callback (stats_source_, on_stats, this, nullptr);
@@ -336,7 +346,7 @@ FanoutWorker::~FanoutWorker ()
   /* the viewers freed above are deleted by idle sources: run them here */
   while (g_main_context_iteration (context_, FALSE))
     ;
-  for (GSource *s : {packets_source_, stats_source_})
+  for (GSource *s : {packets_source_, stats_source_, reports_source_})
     if (s) {
       g_source_destroy (s);
       g_source_unref (s);
@@ -473,6 +483,11 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     uint8_t *out = scratch[count].data ();
     memcpy (out, packet->map.data, length);
     out[1] = (out[1] & 0x80) | (guint8) pt;
+    Viewer::StreamSent &sent = viewer.sent[packet->stream];
+    sent.packets++;
+    sent.octets += (guint32) (length - 12);
+    sent.last_timestamp = rtp_timestamp (out);
+    sent.last_time = g_get_monotonic_time ();
     if (!viewer.send.protect_rtp (out, &length, MAX_PACKET)) {
       GST_LOG ("viewer %u: could not protect a packet of %zu bytes", viewer.id,
           packet->map.size);
@@ -500,6 +515,10 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
     for (size_t i = 0; i < setup.streams.size (); i++) {
       viewer->payload_types.push_back (-1);
       viewer->ssrcs.push_back (setup.streams[i].ssrc);
+      Viewer::StreamSent sent;
+      if (setup.streams[i].clock_rate)
+        sent.clock_rate = setup.streams[i].clock_rate;
+      viewer->sent.push_back (sent);
       if (setup.streams[i].kind == "video" && viewer->video_stream < 0)
         viewer->video_stream = (gint) i;
     }
@@ -680,6 +699,16 @@ FanoutWorker::destroy_viewer (guint id, const char *event, const std::string &wh
 }
 
 gboolean
+FanoutWorker::on_reports (gpointer data)
+{
+  auto *self = static_cast<FanoutWorker *> (data);
+  for (auto &entry : self->viewers_)
+    if (entry.second->srtp_ready && !entry.second->ending)
+      entry.second->send_reports ();
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
 FanoutWorker::on_stats (gpointer data)
 {
   auto *self = static_cast<FanoutWorker *> (data);
@@ -699,7 +728,8 @@ FanoutWorker::on_stats (gpointer data)
         "keyframe-requests", G_TYPE_UINT64, v.keyframe_requests,
         "fraction-lost", G_TYPE_DOUBLE, v.fraction_lost, "packets-lost",
         G_TYPE_INT, v.packets_lost, "jitter", G_TYPE_UINT, v.jitter,
-        "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, nullptr);
+        "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, "rtt", G_TYPE_DOUBLE,
+        v.rtt_ms, nullptr);
     GValue value = G_VALUE_INIT;
     g_value_init (&value, GST_TYPE_STRUCTURE);
     g_value_take_boxed (&value, s);

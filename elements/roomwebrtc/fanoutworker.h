@@ -98,6 +98,7 @@ private:
   static gpointer thread_main (gpointer data);
   static gboolean on_packets (gpointer data);
   static gboolean on_stats (gpointer data);
+  static gboolean on_reports (gpointer data);
   /* Runs @fn on the worker's thread and waits for it. */
   void run_sync (std::function<void ()> fn);
   void run_async (std::function<void ()> fn);
@@ -115,6 +116,7 @@ private:
   GThread *thread_ = nullptr;
   GSource *packets_source_ = nullptr; /* woken by push() */
   GSource *stats_source_ = nullptr;
+  GSource *reports_source_ = nullptr; /* sender reports, every second */
 
   std::mutex queue_lock_;
   std::deque<std::vector<PacketRef>> queue_; /* queue_lock_ */

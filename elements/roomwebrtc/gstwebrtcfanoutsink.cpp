@@ -39,8 +39,9 @@
  * viewers: `worker` (guint) and `viewers`, an array of `viewer` structures
  * with `id`, `state`, `srtp-profile`, `packets-sent`, `bytes-sent`,
  * `packets-dropped`, `nacks-received`, `packets-retransmitted`,
- * `keyframe-requests`, `fraction-lost`, `packets-lost`, `jitter` and
- * `rtcp-errors`.
+ * `keyframe-requests`, `fraction-lost`, `packets-lost`, `jitter`,
+ * `rtcp-errors` and `rtt` (ms, from the viewer's reports on our sender
+ * reports; -1 until known).
  *
  * ## Example launch line
  * |[

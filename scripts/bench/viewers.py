@@ -454,13 +454,13 @@ class GstRoomServer:
                 f'launch=udpsrc address=127.0.0.1 port={self.rtp_port} caps="{RTP_CAPS}"\n')
         if self.form == 'rtp-hub':
             return head + ('  ! dispatcher name=program_rtp source=0 ! fakesink sync=false async=false\n\n'
-                           '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\n')
+                           '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\nfanout=false\n')
         if self.form == 'live-show':
             # As docs/rooms/live-show.ini: payloaded once by rtpvp8pay, whose
             # frames go out as lists of packets.
             return head + ('  ! rtpvp8depay ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200\n'
                            '  ! dispatcher name=program_rtp source=0 ! fakesink sync=false async=false\n\n'
-                           '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\n')
+                           '[role viewer]\nrtp-hub=program_rtp\nsend=\nreceive=video\nmax-peers=1000\nfanout=false\n')
         # Before rtp-hub: depayload once into an encoded-VP8 dispatcher; each
         # viewer payloads it again.  `seats` only gives the viewers a hub port.
         return head + ('  ! rtpvp8depay ! dispatcher name=program source=0 ! fakesink sync=false async=false\n'

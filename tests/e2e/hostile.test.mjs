@@ -118,7 +118,8 @@ test('Leave and a failed peer in a live show never crash it (item 1)', async () 
     const silent = await Client.open(room);
     silent.send({ type: 'join', role: 'viewer' });
     const timeout = await silent.waitFor((m) => m.code === 'join-timeout', 'join-timeout', 6000);
-    assert.match(timeout.message, /no answer to the offer within 2 s/);
+    // (a viewer is served by the fan-out: it is the one to offer)
+    assert.match(timeout.message, /no offer from the browser within 2 s/);
     await sleep(300);
     op = await operator(room);
     const state = await op.waitFor((m) => m.type === 'show', 'show state');
@@ -417,14 +418,33 @@ test('the web folder serves no link out of it (item 10)', async () => {
 test('an empty or non-string SDP answer is an error reply, no critical (item 16)', async () => {
   const room = await startRoom(showRoom());
   try {
+    const p = await Client.open(room);
+    p.send({ type: 'join', role: 'presenter', token: 'stage-secret', name: 'Ann' });
+    await p.waitFor((m) => m.type === 'offer', 'offer');
+    for (const sdp of ['', 5, null, 'v=0']) {
+      p.messages.length = 0;
+      p.send({ type: 'answer', sdp });
+      assert.equal((await p.waitFor((m) => m.type === 'error', 'error')).code, 'bad-sdp');
+    }
+    // A viewer offers (the fan-out answers): the same for its offer, and an
+    // answer from it is refused.
     const v = await Client.open(room);
     v.send({ type: 'join', role: 'viewer' });
-    await v.waitFor((m) => m.type === 'offer', 'offer');
-    for (const sdp of ['', 5, null, 'v=0']) {
+    await v.waitFor((m) => m.type === 'welcome' && m.browserOffers, 'welcome');
+    for (const sdp of ['', 5, null]) {
       v.messages.length = 0;
-      v.send({ type: 'answer', sdp });
+      v.send({ type: 'offer', sdp });
       assert.equal((await v.waitFor((m) => m.type === 'error', 'error')).code, 'bad-sdp');
     }
+    v.messages.length = 0;
+    v.send({ type: 'answer', sdp: 'v=0' });
+    assert.equal((await v.waitFor((m) => m.type === 'error', 'error')).code, 'bad-sdp');
+    // an offer that is no SDP: refused with the reason, the viewer let go
+    v.messages.length = 0;
+    v.send({ type: 'offer', sdp: 'v=0' });
+    const refused = await v.waitFor((m) => m.type === 'error', 'error');
+    assert.equal(refused.code, 'peer-failed');
+    assert.match(refused.message, /offer was refused/);
     await sleep(300);
     assert.doesNotMatch(room.output(), /CRITICAL/);
   } finally {

@@ -109,14 +109,16 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     await waitForColours(presenters[0], halves, twoTiles);
 
     // However many watch, the room encodes the program once: one video
-    // encoder in the show's pipeline, none in any viewer's or operator's.
+    // encoder in the show's pipeline, none in the fan-out that serves the
+    // viewers and the console, and no pipeline of their own.
     const encoders = encodersByPipeline();
     assert.equal(encoders.show, 1, `encoders per pipeline: ${JSON.stringify(encoders)}`);
+    assert.equal(encoders['fanout-1'], 0, `encoders per pipeline: ${JSON.stringify(encoders)}`);
     const viewerPeers = await Promise.all([...viewers, console_].map(
       (p) => p.evaluate(() => window.room.peer)));
     for (const id of viewerPeers) {
-      assert.equal(encoders[`peer-${id}`], 0,
-        `viewer peer ${id} must only forward: ${JSON.stringify(encoders)}`);
+      assert.equal(encoders[`peer-${id}`], undefined,
+        `viewer peer ${id} must have no pipeline: ${JSON.stringify(encoders)}`);
     }
 
     // A new viewer's picture: from the join to the first decoded frame.

@@ -97,6 +97,7 @@ struct Viewer::Private {
   guint32 video_ssrc = 0;
   bool have_video = false;
   guint32 highest = 0; /* extended highest video sequence number */
+  guint64 received = 0;
   std::set<guint32> missing;
 
   void flush ()
@@ -266,7 +267,9 @@ void
 Viewer::Private::on_rtp (uint8_t *data, size_t length)
 {
   Counters &c = owner->counters_;
-  if (!srtp || !receive.unprotect_rtp (data, &length)) {
+  guint every = owner->decrypt_every_.load ();
+  bool decrypt = every <= 1 || (++received % every) == 0;
+  if (!srtp || (decrypt && !receive.unprotect_rtp (data, &length))) {
     c.unprotect_errors++;
     return;
   }
@@ -498,6 +501,27 @@ Viewer::send_pli ()
 {
   Private *p = priv_.get ();
   invoke (p->context, [p] { p->pli (); });
+}
+
+void
+Viewer::send_garbage (guint count)
+{
+  Private *p = priv_.get ();
+  invoke (p->context, [p, count] {
+    static const uint8_t starts[][2] = {
+        {0x00, 0x01}, {0x01, 0x01}, {22, 0xfe}, {23, 0xfe}, {0x80, 96}, {0x81, 200},
+        {0x81, 205}, {0x81, 206}};
+    std::array<uint8_t, 300> datagram;
+    for (guint i = 0; i < count && p->stream; i++) {
+      for (uint8_t &b : datagram)
+        b = (uint8_t) g_random_int ();
+      const uint8_t *start = starts[i % G_N_ELEMENTS (starts)];
+      datagram[0] = start[0];
+      datagram[1] = start[1];
+      guint length = 8 + g_random_int_range (0, (gint) datagram.size () - 8);
+      nice_agent_send (p->agent, p->stream, 1, length, (gchar *) datagram.data ());
+    }
+  });
 }
 
 void

@@ -62,6 +62,13 @@ public:
   /* Each video sequence number missing at its successor is asked for at
    * once with a NACK. */
   void set_auto_nack (bool on) { auto_nack_ = on; }
+  /* Decrypts one RTP packet in @n (the others are counted from their
+   * clear headers): a load generator's thousand viewers stay light.
+   * Default 1: every packet. */
+  void set_decrypt_every (guint n) { decrypt_every_ = MAX (n, 1u); }
+  /* Sends @count datagrams of random bytes over the viewer's ICE pair, each
+   * starting like STUN, DTLS, RTP or RTCP in turn (hostile input). */
+  void send_garbage (guint count);
   /* Stops answering ICE (a browser that vanished): the socket closes. */
   void vanish ();
 
@@ -75,6 +82,7 @@ private:
   std::unique_ptr<Private> priv_;
   Counters counters_;
   std::atomic<bool> auto_nack_ {false};
+  std::atomic<guint> decrypt_every_ {1};
 };
 
 } // namespace viewerclient

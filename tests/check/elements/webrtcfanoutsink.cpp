@@ -392,11 +392,20 @@ GST_START_TEST (test_bad_input)
   fail_unless (gst_structure_has_name (reply, "webrtcfanoutsink-refused"));
   fail_unless (g_strrstr (gst_structure_get_string (reply, "reason"), "most"));
   gst_structure_free (reply);
-  /* datagrams of garbage at the viewer's port change nothing */
+  /* datagrams of garbage from the viewer's own address (malformed STUN,
+   * DTLS records, RTP and RTCP with bad tags) change nothing */
+  viewer.send_garbage (400);
   guint64 before = viewer.counters ().video_packets;
   fail_unless (wait_until (
       [&] { return viewer.counters ().video_packets > before + 30; }, 10));
   fail_unless_equals_int ((int) viewer.counters ().unprotect_errors, 0);
+  fail_if (viewer.counters ().failed.load ());
+  guint viewers = 0;
+  g_object_get (program.sink, "viewers", &viewers, nullptr);
+  fail_unless_equals_int (viewers, 1);
+  std::string reason;
+  fail_if (wait_event (program.pipeline, id, "failed", 0.5, &reason), "%s",
+      reason.c_str ());
 }
 GST_END_TEST;
 
