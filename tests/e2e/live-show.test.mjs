@@ -141,7 +141,8 @@ test('live show: stage, camera, injection, viewers, console', async () => {
       window.roomSend({ type: 'offer', sdp: 'v=0' });
     });
     await waitFor(v0, () => window.room.errors.length >= 2);
-    assert.deepEqual(await errorsOf(v0), ['forbidden', 'unknown-type']);
+    // (a viewer offers once, to receive: a second offer is refused)
+    assert.deepEqual(await errorsOf(v0), ['forbidden', 'bad-sdp']);
     const sneaky = await openPage(audience, `${room.url}?role=presenter`);
     await waitFor(sneaky, () => window.room.state === 'refused');
     await sneaky.close();
@@ -230,7 +231,9 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     const h264Peer = await h264.evaluate(() => window.room.peer);
     const withH264 = encodersByPipeline();
     assert.equal(withH264['program-h264'], 1, JSON.stringify(withH264));
-    assert.equal(withH264[`peer-${h264Peer}`], 0, JSON.stringify(withH264));
+    // served by a second fan-out, on the H.264 program: no encoder of its own
+    assert.equal(withH264[`peer-${h264Peer}`], undefined, JSON.stringify(withH264));
+    assert.equal(withH264['fanout-2'], 0, JSON.stringify(withH264));
     assert.equal(withH264.show, 1, JSON.stringify(withH264));
     const codec = await h264.evaluate(async () => {
       const stats = await window.room.pc.getStats();

@@ -51,6 +51,8 @@ public:
   bool set_loss (guint viewer, guint percent);
   /* Viewers the sink has now. */
   guint viewers () const;
+  /* Peers that use it: viewers, and offers waiting for the program. */
+  size_t users () const { return viewers_.size () + pending_.size (); }
   GstElement *pipeline () const { return pipeline_; }
 
 private:

@@ -116,6 +116,8 @@ Peer::~Peer ()
     fanout_->remove_viewer (viewer_id_);
   else if (fanout_ && fanout_ticket_)
     fanout_->cancel (fanout_ticket_);
+  if (fanout_)
+    room_.release_fanout (fanout_);
   if (!on_demand_hub_.empty ())
     room_.release_on_demand (on_demand_hub_);
 }

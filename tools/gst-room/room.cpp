@@ -423,8 +423,37 @@ void
 Room::stop ()
 {
   peers_.clear ();
+  if (fanout_sweep_)
+    g_source_remove (fanout_sweep_);
+  fanout_sweep_ = 0;
   fanouts_.clear ();
   pipelines_.clear ();
+}
+
+void
+Room::release_fanout (Fanout *)
+{
+  /* Later, from the main loop: this may be called from within one of the
+   * fan-out's own callbacks (its viewer failed). */
+  if (fanout_sweep_)
+    return;
+  fanout_sweep_ = g_idle_add (
+      [] (gpointer data) -> gboolean {
+        auto *self = static_cast<Room *> (data);
+        self->fanout_sweep_ = 0;
+        for (auto it = self->fanouts_.begin (); it != self->fanouts_.end ();) {
+          std::string video_hub = it->first.substr (0, it->first.find ('/'));
+          ManagedPipeline *mp =
+              video_hub.empty () ? nullptr : self->pipeline_of (video_hub);
+          if (it->second->users () == 0 && mp
+              && mp->start_policy () == PipelineStart::ON_DEMAND)
+            it = self->fanouts_.erase (it);
+          else
+            ++it;
+        }
+        return G_SOURCE_REMOVE;
+      },
+      this);
 }
 
 Fanout *
@@ -439,7 +468,7 @@ Room::fanout (const RoomRoleSpec &role, bool h264, std::string &error)
   if (it != fanouts_.end ())
     return it->second.get ();
   auto fanout = std::make_unique<Fanout> (*this,
-      "fanout-" + std::to_string (fanouts_.size () + 1), video, audio);
+      "fanout-" + std::to_string (next_fanout_++), video, audio);
   if (!fanout->start (error))
     return nullptr;
   Fanout *raw = fanout.get ();

@@ -95,6 +95,9 @@ public:
   /* The webrtcfanoutsink serving @role's viewers (its rtp-hub, or in
    * H.264 its h264-rtp-hub), started on first use; null with @error. */
   Fanout *fanout (const RoomRoleSpec &role, bool h264, std::string &error);
+  /* A peer stopped using @fanout: one on an on-demand program (H.264) goes
+   * with its last user, as that program stops. */
+  void release_fanout (Fanout *fanout);
   /* The room-file pipeline named @name, or null (manual ones are started
    * and stopped through it). */
   ManagedPipeline *find_pipeline (const std::string &name) const;
@@ -130,6 +133,8 @@ private:
   std::list<std::unique_ptr<Peer>> peers_;
   /* by "video-hub/audio-hub"; destroyed after the peers that use them */
   std::map<std::string, std::unique_ptr<Fanout>> fanouts_;
+  guint next_fanout_ = 1;
+  guint fanout_sweep_ = 0; /* idle source: drop unused on-demand fan-outs */
   std::vector<RoomListener *> listeners_;
   guint next_peer_id_ = 1;
   guint64 file_limit_ = 1024;
