@@ -45,8 +45,8 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! vp8enc deadline=1 ! rtpvp8pay pt=96
- *     ! webrtcfanoutsink name=fanout address=127.0.0.1
+ * gst-launch-1.0 videotestsrc is-live=true ! vp8enc deadline=1 ! rtpvp8pay pt=96 \
+ *     ! webrtcfanoutsink name=fanout address=127.0.0.1 \
  *   audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=111 ! fanout.audio
  * ]|
  * (viewers are then added by an application, e.g. gst-room's WHEP URL.)
