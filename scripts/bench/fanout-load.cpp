@@ -541,8 +541,8 @@ main (int argc, char **argv)
   double floor_us = measure_floor (200000);
 
   g_print ("\n| viewers | connected | server cores (idle) | viewers per core | "
-           "µs per packet | ×floor | threads (idle) | RSS per viewer | "
-           "delivered | POST→first packet median / p95 |\n"
+           "us per packet | x floor | threads (idle) | RSS per viewer | "
+           "delivered | POST to first packet, median / p95 |\n"
            "|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Result &r : results)
     g_print ("| %u | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
@@ -553,7 +553,7 @@ main (int argc, char **argv)
         r.threads, r.threads_idle, r.rss_per_viewer_kb, r.delivered * 100,
         r.join_median_ms, r.join_p95_ms);
   g_print ("\nfloor (OpenSSL AES-GCM protect + one sendto, 1200 bytes, this "
-           "process): %.2f µs per packet\n",
+           "process): %.2f us per packet\n",
       floor_us);
   return ok ? 0 : 1;
 }
