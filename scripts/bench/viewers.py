@@ -451,6 +451,7 @@ class GstRoomServer:
     def room_text(self, listen_port):
         head = (f'[room]\ntitle=viewers benchmark\nlisten=127.0.0.1:{listen_port}\n'
                 'max-pending-joins=100000\nmax-pending-joins-per-address=100000\n'
+                'ping-timeout=120\njoin-timeout=120\n'
                 f'max-messages-per-second=200\n\n[pipeline program]\n'
                 f'launch=udpsrc address=127.0.0.1 port={self.rtp_port} caps="{RTP_CAPS}"\n')
         if self.form == 'rtp-hub':
