@@ -102,17 +102,17 @@ rtp_starts_keyframe (VideoCodec codec, const uint8_t *packet, size_t length)
 static guint32
 read32 (const uint8_t *p)
 {
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16)
-         | ((guint32) p[2] << 8) | p[3];
+  return ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8)
+         | p[3];
 }
 
 static void
 write32 (uint8_t *p, guint32 v)
 {
-  p[0] = (uint8_t) (v >> 24);
-  p[1] = (uint8_t) (v >> 16);
-  p[2] = (uint8_t) (v >> 8);
-  p[3] = (uint8_t) v;
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
 }
 
 bool
@@ -125,7 +125,7 @@ rtcp_read_feedback (const uint8_t *data, size_t length, RtcpFeedback &feedback)
     const uint8_t *p = data + offset;
     if ((p[0] >> 6) != 2)
       break;
-    size_t size = 4 * ((((size_t) p[2] << 8) | p[3]) + 1);
+    size_t size = 4 * ((((size_t)p[2] << 8) | p[3]) + 1);
     if (offset + size > length)
       break;
     guint count = p[0] & 0x1f;
@@ -136,7 +136,7 @@ rtcp_read_feedback (const uint8_t *data, size_t length, RtcpFeedback &feedback)
         const uint8_t *b = p + block;
         feedback.have_report = true;
         feedback.fraction_lost = b[4];
-        gint32 lost = (gint32) ((b[5] << 16) | (b[6] << 8) | b[7]);
+        gint32 lost = (gint32)((b[5] << 16) | (b[6] << 8) | b[7]);
         if (lost & 0x800000)
           lost -= 0x1000000;
         feedback.packets_lost = lost;
@@ -146,13 +146,13 @@ rtcp_read_feedback (const uint8_t *data, size_t length, RtcpFeedback &feedback)
       }
     } else if (type == 205 && count == 1) { /* generic NACK: PID, BLP */
       for (size_t fci = 12; fci + 4 <= size; fci += 4) {
-        guint16 pid = (guint16) ((p[fci] << 8) | p[fci + 1]);
-        guint16 blp = (guint16) ((p[fci + 2] << 8) | p[fci + 3]);
+        guint16 pid = (guint16)((p[fci] << 8) | p[fci + 1]);
+        guint16 blp = (guint16)((p[fci + 2] << 8) | p[fci + 3]);
         for (guint bit = 0; bit <= 16; bit++) {
           if (bit > 0 && !(blp & (1u << (bit - 1))))
             continue;
           if (feedback.nack_count < feedback.nacks.size ())
-            feedback.nacks[feedback.nack_count++] = (guint16) (pid + bit);
+            feedback.nacks[feedback.nack_count++] = (guint16)(pid + bit);
         }
       }
     } else if (type == 206 && (count == 1 || count == 4)) { /* PLI, FIR */
@@ -173,23 +173,23 @@ rtcp_write_sender_report (uint8_t *out, guint32 ssrc, guint64 ntp,
   out[2] = 0;
   out[3] = 6;
   write32 (out + 4, ssrc);
-  write32 (out + 8, (guint32) (ntp >> 32));
-  write32 (out + 12, (guint32) ntp);
+  write32 (out + 8, (guint32)(ntp >> 32));
+  write32 (out + 12, (guint32)ntp);
   write32 (out + 16, rtp_timestamp);
   write32 (out + 20, packets);
   write32 (out + 24, octets);
   /* SDES with one chunk: CNAME, then a null item, padded to 32 bits */
-  size_t name = MIN (strlen (cname), (size_t) 24);
+  size_t name = MIN (strlen (cname), (size_t)24);
   uint8_t *s = out + 28;
   size_t chunk = 4 + 2 + name + 1;
-  chunk = (chunk + 3) & ~(size_t) 3;
+  chunk = (chunk + 3) & ~(size_t)3;
   memset (s, 0, 4 + chunk);
   s[0] = 0x81;
   s[1] = 202;
-  s[3] = (uint8_t) (chunk / 4);
+  s[3] = (uint8_t)(chunk / 4);
   write32 (s + 4, ssrc);
   s[8] = 1; /* CNAME */
-  s[9] = (uint8_t) name;
+  s[9] = (uint8_t)name;
   memcpy (s + 10, cname, name);
   return 28 + 4 + chunk;
 }
@@ -198,8 +198,8 @@ guint64
 ntp_now ()
 {
   gint64 us = g_get_real_time ();
-  guint64 seconds = (guint64) (us / G_USEC_PER_SEC) + 2208988800ull;
-  guint64 fraction = ((guint64) (us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC;
+  guint64 seconds = (guint64)(us / G_USEC_PER_SEC) + 2208988800ull;
+  guint64 fraction = ((guint64)(us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC;
   return (seconds << 32) | fraction;
 }
 

@@ -19,19 +19,19 @@ size_t rtp_payload_offset (const uint8_t *packet, size_t length);
 inline guint16
 rtp_sequence (const uint8_t *packet)
 {
-  return (guint16) ((packet[2] << 8) | packet[3]);
+  return (guint16)((packet[2] << 8) | packet[3]);
 }
 inline guint32
 rtp_timestamp (const uint8_t *packet)
 {
-  return ((guint32) packet[4] << 24) | ((guint32) packet[5] << 16)
-         | ((guint32) packet[6] << 8) | packet[7];
+  return ((guint32)packet[4] << 24) | ((guint32)packet[5] << 16)
+         | ((guint32)packet[6] << 8) | packet[7];
 }
 inline guint32
 rtp_ssrc (const uint8_t *packet)
 {
-  return ((guint32) packet[8] << 24) | ((guint32) packet[9] << 16)
-         | ((guint32) packet[10] << 8) | packet[11];
+  return ((guint32)packet[8] << 24) | ((guint32)packet[9] << 16)
+         | ((guint32)packet[10] << 8) | packet[11];
 }
 
 /* True when @packet is the first packet of a keyframe (VP8: the start of
@@ -44,7 +44,7 @@ bool rtp_starts_keyframe (
  * packet. */
 struct RtcpFeedback {
   /* sequence numbers asked for again by generic NACKs (at most 256) */
-  std::array<guint16, 256> nacks {};
+  std::array<guint16, 256> nacks{};
   size_t nack_count = 0;
   guint keyframe_requests = 0; /* PLI and FIR */
   bool have_report = false;    /* the last report block's figures: */
@@ -89,8 +89,8 @@ public:
 
 private:
   mutable std::mutex lock_;
-  std::array<GstBuffer *, SIZE> packets_ {}; /* lock_ */
-  std::array<guint16, SIZE> sequences_ {};  /* lock_ */
+  std::array<GstBuffer *, SIZE> packets_{}; /* lock_ */
+  std::array<guint16, SIZE> sequences_{};   /* lock_ */
 };
 
 } // namespace roomwebrtc

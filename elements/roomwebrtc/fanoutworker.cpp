@@ -105,7 +105,7 @@ struct FanoutWorker::Viewer {
 
   void send_datagram (const uint8_t *data, size_t length)
   {
-    nice_agent_send (agent, stream_id, 1, length, (const gchar *) data);
+    nice_agent_send (agent, stream_id, 1, length, (const gchar *)data);
   }
 
   void arm_dtls_timer ();
@@ -132,7 +132,7 @@ FanoutWorker::Viewer::arm_dtls_timer ()
   gint64 ms = dtls ? dtls->timeout_ms () : -1;
   if (ms < 0)
     return;
-  dtls_timer = g_timeout_source_new ((guint) ms);
+  dtls_timer = g_timeout_source_new ((guint)ms);
   g_source_set_callback (
       dtls_timer,
       [] (gpointer data) -> gboolean {
@@ -202,7 +202,7 @@ FanoutWorker::Viewer::retransmit (guint16 sequence)
   size_t length = gst_buffer_get_size (packet);
   if (length + 32 <= scratch.size ()) {
     gst_buffer_extract (packet, 0, scratch.data (), length);
-    scratch[1] = (scratch[1] & 0x80) | (guint8) payload_types[video_stream];
+    scratch[1] = (scratch[1] & 0x80) | (guint8)payload_types[video_stream];
     if (send.protect_rtp (scratch.data (), &length, scratch.size ())) {
       send_datagram (scratch.data (), length);
       retransmitted++;
@@ -226,7 +226,7 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
     jitter = feedback.jitter;
     if (feedback.last_sr) {
       /* RFC 3550 §6.4.1, in 1/65536 s: now - LSR - DLSR */
-      guint32 now = (guint32) (ntp_now () >> 16);
+      guint32 now = (guint32)(ntp_now () >> 16);
       guint32 rtt = now - feedback.last_sr - feedback.delay_since_last_sr;
       if (rtt < 65536u * 10)
         rtt_ms = rtt * 1000.0 / 65536.0;
@@ -253,11 +253,11 @@ FanoutWorker::Viewer::send_reports ()
     if (!s.packets)
       continue;
     guint32 rtp = s.last_timestamp
-                  + (guint32) ((now - s.last_time) * (gint64) s.clock_rate
-                               / G_USEC_PER_SEC);
+                  + (guint32)((now - s.last_time) * (gint64)s.clock_rate
+                              / G_USEC_PER_SEC);
     std::array<uint8_t, 128> report;
-    size_t length = rtcp_write_sender_report (report.data (), ssrcs[i], ntp,
-        rtp, s.packets, s.octets, "gst-rooms");
+    size_t length = rtcp_write_sender_report (
+        report.data (), ssrcs[i], ntp, rtp, s.packets, s.octets, "gst-rooms");
     if (send.protect_rtcp (report.data (), &length, report.size ()))
       send_datagram (report.data (), length);
   }
@@ -288,7 +288,8 @@ on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
     guint state, gpointer data)
 {
   auto *viewer = static_cast<FanoutWorker::Viewer *> (data);
-  viewer->ice_state = nice_component_state_to_string ((NiceComponentState) state);
+  viewer->ice_state =
+      nice_component_state_to_string ((NiceComponentState)state);
   if (state == NICE_COMPONENT_STATE_FAILED && !viewer->ending) {
     guint id = viewer->id;
     FanoutWorker *worker = viewer->worker;
@@ -296,9 +297,8 @@ on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
                           ? "ICE: the viewer stopped answering (consent lost)"
                           : "ICE: no connection to the viewer";
     /* not from inside the agent's own callback */
-    worker->run_async ([worker, id, why] {
-      worker->destroy_viewer (id, "failed", why);
-    });
+    worker->run_async (
+        [worker, id, why] { worker->destroy_viewer (id, "failed", why); });
   }
 }
 
@@ -308,8 +308,7 @@ FanoutWorker::FanoutWorker (FanoutHost &host, guint index, guint stats_ms)
   context_ = g_main_context_new ();
   loop_ = g_main_loop_new (context_, FALSE);
 
-  static GSourceFuncs wakeup_funcs = {
-      nullptr, nullptr,
+  static GSourceFuncs wakeup_funcs = {nullptr, nullptr,
       [] (GSource *source, GSourceFunc callback, gpointer data) -> gboolean {
         g_source_set_ready_time (source, -1);
         return callback (data);
@@ -400,7 +399,9 @@ FanoutWorker::run_async (std::function<void ()> fn)
         return G_SOURCE_REMOVE;
       },
       new std::function<void ()> (std::move (fn)),
-      [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
+      [] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
 }
 
 void
@@ -438,7 +439,8 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
 {
   /* one scratch area per worker thread, reused for every viewer: a packet
    * is copied once per viewer because each viewer's keys differ */
-  static thread_local std::array<std::array<uint8_t, MAX_PACKET>, BATCH> scratch;
+  static thread_local std::array<std::array<uint8_t, MAX_PACKET>, BATCH>
+      scratch;
   static thread_local std::array<GOutputVector, BATCH> vectors;
   static thread_local std::array<NiceOutputMessage, BATCH> messages;
   size_t count = 0;
@@ -454,8 +456,8 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
       viewer.packets_dropped += count;
       g_clear_error (&error);
     } else {
-      viewer.packets_dropped += count - (size_t) sent;
-      viewer.packets_sent += (guint64) sent;
+      viewer.packets_dropped += count - (size_t)sent;
+      viewer.packets_sent += (guint64)sent;
       for (gint i = 0; i < sent; i++)
         viewer.bytes_sent += vectors[i].size;
     }
@@ -463,7 +465,7 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
   };
   for (const PacketRef &packet : batch) {
     if (!packet->mapped || packet->stream < 0
-        || (size_t) packet->stream >= viewer.payload_types.size ())
+        || (size_t)packet->stream >= viewer.payload_types.size ())
       continue;
     gint pt = viewer.payload_types[packet->stream];
     if (pt < 0)
@@ -482,10 +484,10 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
       continue;
     uint8_t *out = scratch[count].data ();
     memcpy (out, packet->map.data, length);
-    out[1] = (out[1] & 0x80) | (guint8) pt;
+    out[1] = (out[1] & 0x80) | (guint8)pt;
     Viewer::StreamSent &sent = viewer.sent[packet->stream];
     sent.packets++;
-    sent.octets += (guint32) (length - 12);
+    sent.octets += (guint32)(length - 12);
     sent.last_timestamp = rtp_timestamp (out);
     sent.last_time = g_get_monotonic_time ();
     if (!viewer.send.protect_rtp (out, &length, MAX_PACKET)) {
@@ -520,10 +522,10 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
         sent.clock_rate = setup.streams[i].clock_rate;
       viewer->sent.push_back (sent);
       if (setup.streams[i].kind == "video" && viewer->video_stream < 0)
-        viewer->video_stream = (gint) i;
+        viewer->video_stream = (gint)i;
     }
     for (const ViewerOffer::Media &m : offer.media)
-      if (m.stream >= 0 && (size_t) m.stream < setup.streams.size ())
+      if (m.stream >= 0 && (size_t)m.stream < setup.streams.size ())
         viewer->payload_types[m.stream] = m.payload_type;
     viewer->random ^= id * 2654435761u;
     GST_DEBUG ("viewer %u: video pt %d (stream %d), audio pt %d", id,
@@ -532,10 +534,10 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
         viewer->video_stream,
         viewer->payload_types.size () > 1 ? viewer->payload_types[1] : -1);
 
-    NiceAgent *agent = nice_agent_new_full (context_,
-        NICE_COMPATIBILITY_RFC5245,
-        (NiceAgentOption) (NICE_AGENT_OPTION_ICE_TRICKLE
-                           | NICE_AGENT_OPTION_CONSENT_FRESHNESS));
+    NiceAgent *agent =
+        nice_agent_new_full (context_, NICE_COMPATIBILITY_RFC5245,
+            (NiceAgentOption)(NICE_AGENT_OPTION_ICE_TRICKLE
+                              | NICE_AGENT_OPTION_CONSENT_FRESHNESS));
     viewer->agent = agent;
     g_object_set (agent, "controlling-mode", FALSE, "upnp", FALSE, "ice-tcp",
         FALSE, nullptr);
@@ -544,7 +546,7 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
       guint port = 3478;
       size_t colon = host.rfind (':');
       if (colon != std::string::npos) {
-        port = (guint) g_ascii_strtoull (host.c_str () + colon + 1, nullptr, 10);
+        port = (guint)g_ascii_strtoull (host.c_str () + colon + 1, nullptr, 10);
         host.resize (colon);
       }
       g_object_set (agent, "stun-server", host.c_str (), "stun-server-port",
@@ -581,7 +583,8 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
     params.fingerprint = setup.certificate->fingerprint ();
     params.cname = "gst-rooms";
     params.stream_id = "program";
-    GSList *locals = nice_agent_get_local_candidates (agent, viewer->stream_id, 1);
+    GSList *locals =
+        nice_agent_get_local_candidates (agent, viewer->stream_id, 1);
     for (GSList *l = locals; l; l = l->next) {
       gchar *line = nice_agent_generate_local_candidate_sdp (
           agent, static_cast<NiceCandidate *> (l->data));
@@ -590,7 +593,7 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
             g_str_has_prefix (line, "a=") ? line + 2 : line);
       g_free (line);
     }
-    g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
+    g_slist_free_full (locals, (GDestroyNotify)nice_candidate_free);
     if (params.candidates.empty ()) {
       error = "no local ICE candidate to offer the viewer";
       return;
@@ -619,7 +622,7 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
         raw, nullptr);
     g_source_attach (viewer->connect_timer, context_);
     viewers_[id] = std::move (viewer);
-    viewer_count_.store ((guint) viewers_.size ());
+    viewer_count_.store ((guint)viewers_.size ());
     for (const ViewerOffer::Candidate &c : offer.candidates)
       add_candidate (id, c.candidate);
     ok = true;
@@ -675,7 +678,8 @@ FanoutWorker::set_loss (guint id, guint percent)
 }
 
 void
-FanoutWorker::destroy_viewer (guint id, const char *event, const std::string &why)
+FanoutWorker::destroy_viewer (
+    guint id, const char *event, const std::string &why)
 {
   auto it = viewers_.find (id);
   if (it == viewers_.end () || it->second->ending)
@@ -687,7 +691,7 @@ FanoutWorker::destroy_viewer (guint id, const char *event, const std::string &wh
   /* freed from the loop, not from inside a callback of its own agent */
   std::unique_ptr<Viewer> owned = std::move (it->second);
   viewers_.erase (it);
-  viewer_count_.store ((guint) viewers_.size ());
+  viewer_count_.store ((guint)viewers_.size ());
   host_.viewer_event (id, event, why);
   GSource *later = g_idle_source_new ();
   g_source_set_callback (
@@ -720,16 +724,15 @@ FanoutWorker::on_stats (gpointer data)
     const Viewer &v = *entry.second;
     GstStructure *s = gst_structure_new ("viewer", "id", G_TYPE_UINT, v.id,
         "state", G_TYPE_STRING, v.srtp_ready ? "connected" : v.ice_state,
-        "srtp-profile", G_TYPE_STRING, v.profile_name.c_str (),
-        "packets-sent", G_TYPE_UINT64, v.packets_sent, "bytes-sent",
-        G_TYPE_UINT64, v.bytes_sent, "packets-dropped", G_TYPE_UINT64,
-        v.packets_dropped, "nacks-received", G_TYPE_UINT64, v.nacks,
-        "packets-retransmitted", G_TYPE_UINT64, v.retransmitted,
-        "keyframe-requests", G_TYPE_UINT64, v.keyframe_requests,
-        "fraction-lost", G_TYPE_DOUBLE, v.fraction_lost, "packets-lost",
-        G_TYPE_INT, v.packets_lost, "jitter", G_TYPE_UINT, v.jitter,
-        "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, "rtt", G_TYPE_DOUBLE,
-        v.rtt_ms, nullptr);
+        "srtp-profile", G_TYPE_STRING, v.profile_name.c_str (), "packets-sent",
+        G_TYPE_UINT64, v.packets_sent, "bytes-sent", G_TYPE_UINT64,
+        v.bytes_sent, "packets-dropped", G_TYPE_UINT64, v.packets_dropped,
+        "nacks-received", G_TYPE_UINT64, v.nacks, "packets-retransmitted",
+        G_TYPE_UINT64, v.retransmitted, "keyframe-requests", G_TYPE_UINT64,
+        v.keyframe_requests, "fraction-lost", G_TYPE_DOUBLE, v.fraction_lost,
+        "packets-lost", G_TYPE_INT, v.packets_lost, "jitter", G_TYPE_UINT,
+        v.jitter, "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, "rtt",
+        G_TYPE_DOUBLE, v.rtt_ms, nullptr);
     GValue value = G_VALUE_INIT;
     g_value_init (&value, GST_TYPE_STRUCTURE);
     g_value_take_boxed (&value, s);

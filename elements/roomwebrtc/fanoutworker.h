@@ -79,8 +79,8 @@ public:
 
   /* Creates the viewer's ICE agent and DTLS server on the worker's thread
    * and answers @offer; waits for the worker.  False with @error. */
-  bool add_viewer (guint id, const ViewerOffer &offer,
-      const ViewerSetup &setup, std::string &answer, std::string &error);
+  bool add_viewer (guint id, const ViewerOffer &offer, const ViewerSetup &setup,
+      std::string &answer, std::string &error);
   /* A trickled candidate ("candidate:…" or "a=candidate:…"; an empty one
    * ends the viewer's candidates). */
   void add_candidate (guint id, const std::string &candidate);
@@ -123,7 +123,7 @@ private:
 
   /* worker thread only */
   std::map<guint, std::unique_ptr<Viewer>> viewers_;
-  std::atomic<guint> viewer_count_ {0};
+  std::atomic<guint> viewer_count_{0};
 };
 
 } // namespace roomwebrtc

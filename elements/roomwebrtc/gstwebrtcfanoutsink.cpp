@@ -106,16 +106,16 @@ enum {
 };
 static guint signals[LAST_SIGNAL];
 
-static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("application/x-rtp, media=(string)video, "
-                     "encoding-name=(string){ VP8, H264 }, "
-                     "clock-rate=(int)90000"));
-static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("application/x-rtp, media=(string)audio, "
-                     "encoding-name=(string){ OPUS }, "
-                     "clock-rate=(int)48000"));
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE ("video", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS ("application/x-rtp, media=(string)video, "
+                         "encoding-name=(string){ VP8, H264 }, "
+                         "clock-rate=(int)90000"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE ("audio", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS ("application/x-rtp, media=(string)audio, "
+                         "encoding-name=(string){ OPUS }, "
+                         "clock-rate=(int)48000"));
 
 /* Indices of the program's streams, the same in every viewer. */
 constexpr gint VIDEO = 0;
@@ -153,7 +153,7 @@ struct Private : FanoutHost {
   /* video streaming thread only */
   std::vector<PacketRef> frame;
   gint64 last_keyframe_request = 0;
-  std::atomic<bool> keyframe_wanted {false};
+  std::atomic<bool> keyframe_wanted{false};
   /* EOS on each linked pad: lock */
   bool eos[2] = {false, false};
 
@@ -168,8 +168,8 @@ struct Private : FanoutHost {
       guint id, const char *event, const std::string &reason) override;
   void post_stats (GstStructure *stats) override
   {
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self), stats));
+    gst_element_post_message (
+        GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), stats));
   }
   void dispatch (const std::vector<PacketRef> &batch)
   {
@@ -232,7 +232,7 @@ read_caps (Private *priv, gint index, GstCaps *caps)
     c = g_ascii_toupper (c);
   gint rate = 0;
   gst_structure_get_int (s, "clock-rate", &rate);
-  stream.clock_rate = (guint) rate;
+  stream.clock_rate = (guint)rate;
   stream.channels = index == AUDIO ? 2 : 0;
   guint ssrc = 0;
   if (gst_structure_get_uint (s, "ssrc", &ssrc))
@@ -301,7 +301,7 @@ chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
       interval = priv->keyframe_min_interval;
     }
     if (priv->keyframe_wanted.load ()
-        && now - priv->last_keyframe_request >= (gint64) interval * 1000) {
+        && now - priv->last_keyframe_request >= (gint64)interval * 1000) {
       priv->keyframe_wanted.store (false);
       priv->last_keyframe_request = now;
       GST_DEBUG_OBJECT (self, "asking upstream for a keyframe");
@@ -360,8 +360,8 @@ sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 static GstStructure *
 refused (const std::string &reason)
 {
-  return gst_structure_new ("webrtcfanoutsink-refused", "reason",
-      G_TYPE_STRING, reason.c_str (), nullptr);
+  return gst_structure_new ("webrtcfanoutsink-refused", "reason", G_TYPE_STRING,
+      reason.c_str (), nullptr);
 }
 
 static GstStructure *
@@ -406,13 +406,15 @@ add_viewer (GstWebrtcFanoutSink *self, const gchar *offer_text)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->viewers.erase (id);
   };
-  if (setup.streams[VIDEO].kind.empty () && setup.streams[AUDIO].kind.empty ()) {
+  if (setup.streams[VIDEO].kind.empty ()
+      && setup.streams[AUDIO].kind.empty ()) {
     forget ();
     return refused ("the program has not started yet");
   }
   ViewerOffer offer;
   std::string error, answer;
-  if (!offer_text || !fanout_parse_offer (offer_text, setup.streams, offer, error)
+  if (!offer_text
+      || !fanout_parse_offer (offer_text, setup.streams, offer, error)
       || !worker->add_viewer (id, offer, setup, answer, error)) {
     forget ();
     if (!offer_text)
@@ -519,8 +521,8 @@ change_state (GstElement *element, GstStateChange transition)
 }
 
 static void
-set_property (GObject *object, guint prop_id, const GValue *value,
-    GParamSpec *pspec)
+set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   Private *priv = GST_WEBRTC_FANOUT_SINK (object)->priv;
   std::lock_guard<std::mutex> guard (priv->lock);
@@ -532,7 +534,8 @@ set_property (GObject *object, guint prop_id, const GValue *value,
       priv->max_viewers = g_value_get_uint (value);
       break;
     case PROP_ADDRESS:
-      priv->address = g_value_get_string (value) ? g_value_get_string (value) : "";
+      priv->address =
+          g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
     case PROP_MIN_PORT:
       priv->min_port = g_value_get_uint (value);
@@ -575,7 +578,7 @@ get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
       g_value_set_uint (value, priv->max_viewers);
       break;
     case PROP_VIEWERS:
-      g_value_set_uint (value, (guint) priv->viewers.size ());
+      g_value_set_uint (value, (guint)priv->viewers.size ());
       break;
     case PROP_ADDRESS:
       g_value_set_string (
@@ -624,11 +627,9 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
   element_class->change_state = GST_DEBUG_FUNCPTR (change_state);
 
   const GParamFlags rw =
-      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  const GParamFlags rw_ready =
-      (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
-  const GParamFlags rw_playing =
-      (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags rw_ready = (GParamFlags)(rw | GST_PARAM_MUTABLE_READY);
+  const GParamFlags rw_playing = (GParamFlags)(rw | GST_PARAM_MUTABLE_PLAYING);
   g_object_class_install_property (gobject_class, PROP_WORKERS,
       g_param_spec_uint ("workers", "Workers",
           "Threads that own the viewers (0: one per core)", 0, 64,
@@ -639,7 +640,7 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
           DEFAULT_MAX_VIEWERS, rw_playing));
   g_object_class_install_property (gobject_class, PROP_VIEWERS,
       g_param_spec_uint ("viewers", "Viewers", "Viewers now", 0, G_MAXUINT, 0,
-          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (gobject_class, PROP_ADDRESS,
       g_param_spec_string ("address", "Address",
           "Local IP address for the viewers' ICE (NULL: every interface)",
@@ -670,29 +671,29 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
       g_param_spec_string ("certificate-pem", "Certificate PEM",
           "The DTLS key and certificate as PEM (NULL: one made per process)",
           nullptr,
-          (GParamFlags) (G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS
-                         | GST_PARAM_MUTABLE_READY)));
+          (GParamFlags)(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_READY)));
 
-  signals[SIGNAL_ADD_VIEWER] = g_signal_new_class_handler ("add-viewer",
-      G_TYPE_FROM_CLASS (klass),
-      (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK (add_viewer), nullptr, nullptr, nullptr, GST_TYPE_STRUCTURE, 1,
-      G_TYPE_STRING);
+  signals[SIGNAL_ADD_VIEWER] =
+      g_signal_new_class_handler ("add-viewer", G_TYPE_FROM_CLASS (klass),
+          (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+          G_CALLBACK (add_viewer), nullptr, nullptr, nullptr,
+          GST_TYPE_STRUCTURE, 1, G_TYPE_STRING);
   signals[SIGNAL_ADD_ICE_CANDIDATE] = g_signal_new_class_handler (
       "add-ice-candidate", G_TYPE_FROM_CLASS (klass),
-      (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK (add_ice_candidate), nullptr, nullptr, nullptr,
-      G_TYPE_BOOLEAN, 2, G_TYPE_UINT, G_TYPE_STRING);
-  signals[SIGNAL_REMOVE_VIEWER] = g_signal_new_class_handler ("remove-viewer",
-      G_TYPE_FROM_CLASS (klass),
-      (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK (remove_viewer), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1,
-      G_TYPE_UINT);
-  signals[SIGNAL_SET_VIEWER_LOSS] = g_signal_new_class_handler (
-      "set-viewer-loss", G_TYPE_FROM_CLASS (klass),
-      (GSignalFlags) (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK (set_viewer_loss), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN,
-      2, G_TYPE_UINT, G_TYPE_UINT);
+      (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (add_ice_candidate), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN,
+      2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_REMOVE_VIEWER] =
+      g_signal_new_class_handler ("remove-viewer", G_TYPE_FROM_CLASS (klass),
+          (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+          G_CALLBACK (remove_viewer), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN,
+          1, G_TYPE_UINT);
+  signals[SIGNAL_SET_VIEWER_LOSS] =
+      g_signal_new_class_handler ("set-viewer-loss", G_TYPE_FROM_CLASS (klass),
+          (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+          G_CALLBACK (set_viewer_loss), nullptr, nullptr, nullptr,
+          G_TYPE_BOOLEAN, 2, G_TYPE_UINT, G_TYPE_UINT);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);

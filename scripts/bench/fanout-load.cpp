@@ -82,14 +82,17 @@ encode_program (const std::string &size)
   std::string height = size.substr (size.find ('x') + 1);
   std::string description =
       "videotestsrc pattern=smpte horizontal-speed=6 num-buffers=300 "
-      "! video/x-raw,width=" + width + ",height=" + height + ",framerate=30/1 "
-      "! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=2000000 "
-      "keyframe-max-dist=60 lag-in-frames=0 error-resilient=default threads=2 "
-      "! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit "
-      "! appsink name=video sync=false max-buffers=0 "
-      "audiotestsrc num-buffers=500 samplesperbuffer=960 "
-      "! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 "
-      "frame-size=20 ! rtpopuspay pt=111 ! appsink name=audio sync=false";
+      "! video/x-raw,width="
+      + width + ",height=" + height
+      + ",framerate=30/1 "
+        "! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=2000000 "
+        "keyframe-max-dist=60 lag-in-frames=0 error-resilient=default "
+        "threads=2 "
+        "! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit "
+        "! appsink name=video sync=false max-buffers=0 "
+        "audiotestsrc num-buffers=500 samplesperbuffer=960 "
+        "! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 "
+        "frame-size=20 ! rtpopuspay pt=111 ! appsink name=audio sync=false";
   GError *error = nullptr;
   GstElement *pipeline = gst_parse_launch (description.c_str (), &error);
   if (!pipeline) {
@@ -120,8 +123,8 @@ public:
       : program_ (program)
   {
     socket_ = ::socket (AF_INET, SOCK_DGRAM, 0);
-    for (auto [port, addr] : {std::pair (video_port, &video_),
-             std::pair (audio_port, &audio_)}) {
+    for (auto [port, addr] :
+        {std::pair (video_port, &video_), std::pair (audio_port, &audio_)}) {
       addr->sin_family = AF_INET;
       addr->sin_port = htons (port);
       addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -134,7 +137,7 @@ public:
     thread_.join ();
     ::close (socket_);
   }
-  std::atomic<guint64> video_sent {0}, audio_sent {0};
+  std::atomic<guint64> video_sent{0}, audio_sent{0};
 
 private:
   void run ()
@@ -143,8 +146,8 @@ private:
     guint16 sequence[2] = {1000, 2000};
     for (guint loop = 0; !stop_; loop++) {
       for (const RtpPacket &p : program_.packets) {
-        gint64 due = start
-                     + (gint64) ((loop * program_.duration + p.pts) / 1000);
+        gint64 due =
+            start + (gint64)((loop * program_.duration + p.pts) / 1000);
         gint64 now = g_get_monotonic_time ();
         if (due > now)
           g_usleep (due - now);
@@ -152,18 +155,19 @@ private:
           return;
         std::vector<uint8_t> bytes = p.bytes;
         guint16 &seq = sequence[p.video ? 0 : 1];
-        bytes[2] = (uint8_t) (seq >> 8);
-        bytes[3] = (uint8_t) seq;
+        bytes[2] = (uint8_t)(seq >> 8);
+        bytes[3] = (uint8_t)seq;
         seq++;
-        guint32 ts = ((guint32) bytes[4] << 24) | ((guint32) bytes[5] << 16)
-                     | ((guint32) bytes[6] << 8) | bytes[7];
-        ts += loop * (guint32) (program_.duration * (p.video ? 90000 : 48000)
-                                / GST_SECOND);
+        guint32 ts = ((guint32)bytes[4] << 24) | ((guint32)bytes[5] << 16)
+                     | ((guint32)bytes[6] << 8) | bytes[7];
+        ts += loop
+              * (guint32)(program_.duration * (p.video ? 90000 : 48000)
+                          / GST_SECOND);
         for (int i = 0; i < 4; i++)
-          bytes[4 + i] = (uint8_t) (ts >> (24 - 8 * i));
+          bytes[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
         const sockaddr_in *to = p.video ? &video_ : &audio_;
         ::sendto (socket_, bytes.data (), bytes.size (), 0,
-            (const sockaddr *) to, sizeof *to);
+            (const sockaddr *)to, sizeof *to);
         (p.video ? video_sent : audio_sent)++;
       }
     }
@@ -171,8 +175,8 @@ private:
 
   const Program &program_;
   int socket_ = -1;
-  sockaddr_in video_ {}, audio_ {};
-  std::atomic<bool> stop_ {false};
+  sockaddr_in video_{}, audio_{};
+  std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
@@ -184,9 +188,9 @@ bind_loopback (int type, sockaddr_in &addr)
   addr = {};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  ::bind (s, (sockaddr *) &addr, sizeof addr);
+  ::bind (s, (sockaddr *)&addr, sizeof addr);
   socklen_t len = sizeof addr;
-  ::getsockname (s, (sockaddr *) &addr, &len);
+  ::getsockname (s, (sockaddr *)&addr, &len);
   return s;
 }
 
@@ -252,11 +256,11 @@ measure_floor (guint count)
   timespec t0, t1;
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t0);
   for (guint i = 0; i < count; i++) {
-    packet[2] = (uint8_t) (i >> 8);
-    packet[3] = (uint8_t) i;
+    packet[2] = (uint8_t)(i >> 8);
+    packet[3] = (uint8_t)i;
     size_t length = 1200;
     srtp.protect_rtp (packet.data (), &length, packet.size ());
-    ::sendto (out, packet.data (), length, MSG_DONTWAIT, (sockaddr *) &addr,
+    ::sendto (out, packet.data (), length, MSG_DONTWAIT, (sockaddr *)&addr,
         sizeof addr);
   }
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t1);
@@ -323,7 +327,8 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
           "launch=udpsrc address=127.0.0.1 port="
        << vport
        << " buffer-size=8388608 caps=\"application/x-rtp,media=video,"
-          "encoding-name=VP8,clock-rate=90000,payload=96\" ! program_rtp.sink_0\n"
+          "encoding-name=VP8,clock-rate=90000,payload=96\" ! "
+          "program_rtp.sink_0\n"
           "  udpsrc address=127.0.0.1 port="
        << aport
        << " caps=\"application/x-rtp,media=audio,encoding-name=OPUS,"
@@ -334,8 +339,8 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
           "receive=audio,video\nmax-peers=100000\n";
   g_file_set_contents (room_file.c_str (), room.str ().c_str (), -1, nullptr);
 
-  gchar *argv[] = {(gchar *) gst_room.c_str (), (gchar *) room_file.c_str (),
-      nullptr};
+  gchar *argv[] = {
+      (gchar *)gst_room.c_str (), (gchar *)room_file.c_str (), nullptr};
   GPid pid = 0;
   gint out_fd = -1;
   GError *error = nullptr;
@@ -381,7 +386,8 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
   std::vector<std::unique_ptr<viewerclient::Viewer>> list;
   std::vector<gint64> posted;
   SoupSession *session = soup_session_new ();
-  std::string url = "http://127.0.0.1:" + std::to_string (http) + "/whep/viewer";
+  std::string url =
+      "http://127.0.0.1:" + std::to_string (http) + "/whep/viewer";
   for (guint i = 0; i < viewers; i++) {
     auto viewer = std::make_unique<viewerclient::Viewer> (
         clients.contexts[i % clients.contexts.size ()], certificate);
@@ -396,7 +402,7 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
     guint status = soup_message_get_status (msg);
     if (answer && status == 201) {
       gsize n = 0;
-      const char *text = (const char *) g_bytes_get_data (answer, &n);
+      const char *text = (const char *)g_bytes_get_data (answer, &n);
       if (viewer->set_answer (std::string (text, n))) {
         list.push_back (std::move (viewer));
         posted.push_back (t);
@@ -430,7 +436,8 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
   std::sort (joins.begin (), joins.end ());
   if (!joins.empty ()) {
     r.join_median_ms = joins[joins.size () / 2];
-    r.join_p95_ms = joins[std::min (joins.size () - 1, joins.size () * 95 / 100)];
+    r.join_p95_ms =
+        joins[std::min (joins.size () - 1, joins.size () * 95 / 100)];
   }
   g_usleep (2 * G_USEC_PER_SEC);
 
@@ -442,17 +449,18 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
   };
   guint64 sent0 = sender.video_sent + sender.audio_sent, got0 = received ();
   ProcSample w0 = sample_process (pid);
-  g_usleep ((gulong) (window * G_USEC_PER_SEC));
+  g_usleep ((gulong)(window * G_USEC_PER_SEC));
   ProcSample w1 = sample_process (pid);
   guint64 sent1 = sender.video_sent + sender.audio_sent, got1 = received ();
   r.cores = (w1.cpu_seconds - w0.cpu_seconds) / window;
   r.threads = w1.threads;
-  r.rss_per_viewer_kb = list.empty () ? 0
-                        : (double) (w1.rss_kb - idle1.rss_kb) / list.size ();
+  r.rss_per_viewer_kb =
+      list.empty () ? 0 : (double)(w1.rss_kb - idle1.rss_kb) / list.size ();
   r.packets = got1 - got0;
-  double expected = (double) (sent1 - sent0) * r.connected;
+  double expected = (double)(sent1 - sent0) * r.connected;
   r.delivered = expected > 0 ? r.packets / expected : 0;
-  r.us_per_packet = r.packets ? (r.cores - r.idle_cores) * window * 1e6 / r.packets : 0;
+  r.us_per_packet =
+      r.packets ? (r.cores - r.idle_cores) * window * 1e6 / r.packets : 0;
 
   soup_session_abort (session);
   g_object_unref (session);
@@ -508,15 +516,17 @@ main (int argc, char **argv)
   std::string room_tool = gst_room ? gst_room : "";
   if (room_tool.empty ()) {
     const char *build = g_getenv ("ROOMS_BUILD_ROOT");
-    room_tool = std::string (build ? build : "build") + "/tools/gst-room/gst-room";
+    room_tool =
+        std::string (build ? build : "build") + "/tools/gst-room/gst-room";
   }
   std::vector<guint> viewer_counts;
   gchar **parts = g_strsplit (counts ? counts : "100,250,500,1000", ",", -1);
   for (gchar **p = parts; *p; p++)
-    viewer_counts.push_back ((guint) g_ascii_strtoull (*p, nullptr, 10));
+    viewer_counts.push_back ((guint)g_ascii_strtoull (*p, nullptr, 10));
   g_strfreev (parts);
 
-  g_print ("fanout-load: encoding the program (%s)...\n", size ? size : "1280x720");
+  g_print (
+      "fanout-load: encoding the program (%s)...\n", size ? size : "1280x720");
   Program program = encode_program (size ? size : "1280x720");
   guint64 bytes = 0;
   guint video = 0;
@@ -530,7 +540,7 @@ main (int argc, char **argv)
   bool ok = true;
   std::vector<Result> results;
   for (guint n : viewer_counts) {
-    Result r = run_one (program, room_tool, n, window, (guint) decrypt_every);
+    Result r = run_one (program, room_tool, n, window, (guint)decrypt_every);
     results.push_back (r);
     g_print ("fanout-load: %u viewers: %u connected, %.3f cores (idle %.3f), "
              "%.2f%% delivered\n",
@@ -545,8 +555,9 @@ main (int argc, char **argv)
            "delivered | POST to first packet, median / p95 |\n"
            "|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Result &r : results)
-    g_print ("| %u | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
-             "%.2f %% | %.0f / %.0f ms |\n",
+    g_print (
+        "| %u | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
+        "%.2f %% | %.0f / %.0f ms |\n",
         r.viewers, r.connected, r.cores, r.idle_cores,
         r.cores - r.idle_cores > 0 ? r.connected / (r.cores - r.idle_cores) : 0,
         r.us_per_packet, floor_us > 0 ? r.us_per_packet / floor_us : 0,

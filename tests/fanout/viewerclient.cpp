@@ -27,12 +27,12 @@ public:
     key = EVP_PKEY_Q_keygen (nullptr, nullptr, "EC", "P-256");
     x509 = X509_new ();
     X509_set_version (x509, 2);
-    ASN1_INTEGER_set (X509_get_serialNumber (x509), (long) g_random_int ());
+    ASN1_INTEGER_set (X509_get_serialNumber (x509), (long)g_random_int ());
     X509_gmtime_adj (X509_getm_notBefore (x509), -3600);
     X509_gmtime_adj (X509_getm_notAfter (x509), 3600L * 24 * 30);
     X509_NAME *name = X509_get_subject_name (x509);
     X509_NAME_add_entry_by_txt (name, "CN", MBSTRING_ASC,
-        (const unsigned char *) "viewerclient", -1, -1, 0);
+        (const unsigned char *)"viewerclient", -1, -1, 0);
     X509_set_issuer_name (x509, name);
     X509_set_pubkey (x509, key);
     X509_sign (x509, key, EVP_sha256 ());
@@ -48,8 +48,8 @@ public:
       SSL_CTX *ctx = SSL_CTX_new (DTLS_client_method ());
       SSL_CTX_use_certificate (ctx, x509);
       SSL_CTX_use_PrivateKey (ctx, key);
-      SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER,
-          [] (int, X509_STORE_CTX *) { return 1; });
+      SSL_CTX_set_verify (
+          ctx, SSL_VERIFY_PEER, [] (int, X509_STORE_CTX *) { return 1; });
       SSL_CTX_set_tlsext_use_srtp (ctx, gcm ? "SRTP_AEAD_AES_128_GCM:"
                                               "SRTP_AES128_CM_SHA1_80"
                                             : "SRTP_AES128_CM_SHA1_80");
@@ -104,10 +104,10 @@ struct Viewer::Private {
   {
     std::array<char, 2048> datagram;
     while (BIO_ctrl_pending (out) > 0) {
-      int n = BIO_read (out, datagram.data (), (int) datagram.size ());
+      int n = BIO_read (out, datagram.data (), (int)datagram.size ());
       if (n <= 0)
         break;
-      nice_agent_send (agent, stream, 1, (guint) n, datagram.data ());
+      nice_agent_send (agent, stream, 1, (guint)n, datagram.data ());
     }
   }
 
@@ -121,7 +121,8 @@ struct Viewer::Private {
     struct timeval tv;
     if (!ssl || SSL_is_init_finished (ssl) || !DTLSv1_get_timeout (ssl, &tv))
       return;
-    timer = g_timeout_source_new ((guint) (tv.tv_sec * 1000 + tv.tv_usec / 1000));
+    timer =
+        g_timeout_source_new ((guint)(tv.tv_sec * 1000 + tv.tv_usec / 1000));
     g_source_set_callback (
         timer,
         [] (gpointer data) -> gboolean {
@@ -165,7 +166,7 @@ struct Viewer::Private {
       return;
     }
     std::array<char, 2048> data;
-    while (SSL_read (ssl, data.data (), (int) data.size ()) > 0)
+    while (SSL_read (ssl, data.data (), (int)data.size ()) > 0)
       ;
     flush ();
   }
@@ -185,7 +186,8 @@ struct Viewer::Private {
       }
       X509_free (peer);
     }
-    if (g_ascii_strcasecmp (fingerprint.c_str (), server_fingerprint.c_str ())) {
+    if (g_ascii_strcasecmp (
+            fingerprint.c_str (), server_fingerprint.c_str ())) {
       owner->counters_.failed = true;
       return;
     }
@@ -202,7 +204,8 @@ struct Viewer::Private {
     static const char label[] = "EXTRACTOR-dtls_srtp";
     SSL_export_keying_material (ssl, material.data (), material.size (), label,
         sizeof label - 1, nullptr, 0, 0);
-    const uint8_t *client_key = material.data (), *server_key = client_key + key;
+    const uint8_t *client_key = material.data (),
+                  *server_key = client_key + key;
     const uint8_t *client_salt = server_key + key,
                   *server_salt = client_salt + salt;
     send.init (p, client_key, key, client_salt, salt);
@@ -220,33 +223,34 @@ struct Viewer::Private {
     if (!srtp)
       return;
     if (send.protect_rtcp (packet.data (), &length, packet.size ()))
-      nice_agent_send (agent, stream, 1, (guint) length, (gchar *) packet.data ());
+      nice_agent_send (
+          agent, stream, 1, (guint)length, (gchar *)packet.data ());
   }
 
   void nack (guint16 sequence)
   {
-    std::array<uint8_t, 64> p {};
+    std::array<uint8_t, 64> p{};
     p[0] = 0x81;
     p[1] = 205;
     p[3] = 3;
     for (int i = 0; i < 4; i++) {
-      p[4 + i] = (uint8_t) (OUR_SSRC >> (24 - 8 * i));
-      p[8 + i] = (uint8_t) (video_ssrc >> (24 - 8 * i));
+      p[4 + i] = (uint8_t)(OUR_SSRC >> (24 - 8 * i));
+      p[8 + i] = (uint8_t)(video_ssrc >> (24 - 8 * i));
     }
-    p[12] = (uint8_t) (sequence >> 8);
-    p[13] = (uint8_t) sequence;
+    p[12] = (uint8_t)(sequence >> 8);
+    p[13] = (uint8_t)sequence;
     send_rtcp (p, 16);
   }
 
   void pli ()
   {
-    std::array<uint8_t, 64> p {};
+    std::array<uint8_t, 64> p{};
     p[0] = 0x81;
     p[1] = 206;
     p[3] = 2;
     for (int i = 0; i < 4; i++) {
-      p[4 + i] = (uint8_t) (OUR_SSRC >> (24 - 8 * i));
-      p[8 + i] = (uint8_t) (video_ssrc >> (24 - 8 * i));
+      p[4 + i] = (uint8_t)(OUR_SSRC >> (24 - 8 * i));
+      p[8 + i] = (uint8_t)(video_ssrc >> (24 - 8 * i));
     }
     send_rtcp (p, 12);
   }
@@ -274,7 +278,7 @@ Viewer::Private::on_rtp (uint8_t *data, size_t length)
     return;
   }
   guint pt = data[1] & 0x7f;
-  guint16 sequence = (guint16) ((data[2] << 8) | data[3]);
+  guint16 sequence = (guint16)((data[2] << 8) | data[3]);
   c.bytes += length;
   gint64 zero = 0;
   c.first_packet_us.compare_exchange_strong (zero, g_get_monotonic_time ());
@@ -285,8 +289,8 @@ Viewer::Private::on_rtp (uint8_t *data, size_t length)
   }
   c.video_packets++;
   c.video_pt = pt;
-  video_ssrc = ((guint32) data[8] << 24) | ((guint32) data[9] << 16)
-               | ((guint32) data[10] << 8) | data[11];
+  video_ssrc = ((guint32)data[8] << 24) | ((guint32)data[9] << 16)
+               | ((guint32)data[10] << 8) | data[11];
   if (c.first_video_keyframe.load () < 0) {
     /* RFC 7741: S bit, partition 0, then the key frame bit of the frame */
     size_t offset = 12 + 4 * (data[0] & 0x0f);
@@ -312,7 +316,7 @@ Viewer::Private::on_rtp (uint8_t *data, size_t length)
     have_video = true;
     highest = extended = 0x10000 + sequence;
   } else {
-    gint16 delta = (gint16) (sequence - (guint16) highest);
+    gint16 delta = (gint16)(sequence - (guint16)highest);
     extended = highest + delta;
   }
   if (extended > highest) {
@@ -320,7 +324,7 @@ Viewer::Private::on_rtp (uint8_t *data, size_t length)
       missing.insert (s);
       c.video_gaps++;
       if (owner->auto_nack_)
-        nack ((guint16) s);
+        nack ((guint16)s);
     }
     highest = extended;
     c.video_highest = highest;
@@ -339,7 +343,7 @@ on_receive (NiceAgent *, guint, guint, guint len, gchar *buf, gpointer data)
   if (bytes[0] >= 20 && bytes[0] <= 63) {
     if (!p->ssl)
       return;
-    BIO_write (p->in, bytes, (int) len);
+    BIO_write (p->in, bytes, (int)len);
     p->handshake ();
   } else if (bytes[0] >= 128 && bytes[0] <= 191 && len >= 12
              && !(bytes[1] >= 192 && bytes[1] <= 223)) {
@@ -355,8 +359,8 @@ on_state (NiceAgent *, guint, guint, guint state, gpointer data)
   static_cast<Viewer::Private *> (data)->on_ice_state (state);
 }
 
-Viewer::Viewer (GMainContext *context, std::shared_ptr<Certificate> certificate,
-    bool gcm)
+Viewer::Viewer (
+    GMainContext *context, std::shared_ptr<Certificate> certificate, bool gcm)
     : priv_ (new Private ())
 {
   priv_->owner = this;
@@ -397,7 +401,8 @@ Viewer::offer ()
   nice_address_set_from_string (&address, "127.0.0.1");
   nice_agent_add_local_address (p->agent, &address);
   p->stream = nice_agent_add_stream (p->agent, 1);
-  g_signal_connect (p->agent, "component-state-changed", G_CALLBACK (on_state), p);
+  g_signal_connect (
+      p->agent, "component-state-changed", G_CALLBACK (on_state), p);
   nice_agent_attach_recv (p->agent, p->stream, 1, p->context, on_receive, p);
   nice_agent_gather_candidates (p->agent, p->stream);
   gchar *ufrag = nullptr, *pwd = nullptr;
@@ -410,7 +415,7 @@ Viewer::offer ()
     candidates += std::string (line) + "\r\n";
     g_free (line);
   }
-  g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
+  g_slist_free_full (locals, (GDestroyNotify)nice_candidate_free);
 
   std::ostringstream sdp;
   sdp << "v=0\r\no=- " << g_random_int () << " 2 IN IP4 127.0.0.1\r\ns=-\r\n"
@@ -472,7 +477,7 @@ Viewer::set_answer (const std::string &answer)
       list = g_slist_append (list, cand);
   }
   gint added = nice_agent_set_remote_candidates (p->agent, p->stream, 1, list);
-  g_slist_free_full (list, (GDestroyNotify) nice_candidate_free);
+  g_slist_free_full (list, (GDestroyNotify)nice_candidate_free);
   return added > 0;
 }
 
@@ -486,7 +491,9 @@ invoke (GMainContext *context, std::function<void ()> fn)
         return G_SOURCE_REMOVE;
       },
       new std::function<void ()> (std::move (fn)),
-      [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
+      [] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
 }
 
 void
@@ -508,18 +515,18 @@ Viewer::send_garbage (guint count)
 {
   Private *p = priv_.get ();
   invoke (p->context, [p, count] {
-    static const uint8_t starts[][2] = {
-        {0x00, 0x01}, {0x01, 0x01}, {22, 0xfe}, {23, 0xfe}, {0x80, 96}, {0x81, 200},
-        {0x81, 205}, {0x81, 206}};
+    static const uint8_t starts[][2] = {{0x00, 0x01}, {0x01, 0x01}, {22, 0xfe},
+        {23, 0xfe}, {0x80, 96}, {0x81, 200}, {0x81, 205}, {0x81, 206}};
     std::array<uint8_t, 300> datagram;
     for (guint i = 0; i < count && p->stream; i++) {
       for (uint8_t &b : datagram)
-        b = (uint8_t) g_random_int ();
+        b = (uint8_t)g_random_int ();
       const uint8_t *start = starts[i % G_N_ELEMENTS (starts)];
       datagram[0] = start[0];
       datagram[1] = start[1];
-      guint length = 8 + g_random_int_range (0, (gint) datagram.size () - 8);
-      nice_agent_send (p->agent, p->stream, 1, length, (gchar *) datagram.data ());
+      guint length = 8 + g_random_int_range (0, (gint)datagram.size () - 8);
+      nice_agent_send (
+          p->agent, p->stream, 1, length, (gchar *)datagram.data ());
     }
   });
 }
@@ -530,7 +537,8 @@ Viewer::vanish ()
   Private *p = priv_.get ();
   invoke (p->context, [p] {
     if (p->agent && p->stream) {
-      nice_agent_attach_recv (p->agent, p->stream, 1, p->context, nullptr, nullptr);
+      nice_agent_attach_recv (
+          p->agent, p->stream, 1, p->context, nullptr, nullptr);
       nice_agent_remove_stream (p->agent, p->stream);
       p->stream = 0;
     }

@@ -21,22 +21,22 @@ class Certificate;
 std::shared_ptr<Certificate> certificate_new ();
 
 struct Counters {
-  std::atomic<guint64> video_packets {0}, audio_packets {0}, bytes {0};
-  std::atomic<guint64> unprotect_errors {0};
+  std::atomic<guint64> video_packets{0}, audio_packets{0}, bytes{0};
+  std::atomic<guint64> unprotect_errors{0};
   /* video sequence numbers missing when a later one came (counted once) */
-  std::atomic<guint64> video_gaps {0};
+  std::atomic<guint64> video_gaps{0};
   /* gaps that a later packet (a retransmission) filled */
-  std::atomic<guint64> gaps_filled {0};
+  std::atomic<guint64> gaps_filled{0};
   /* the highest video sequence number, extended: it starts at 0x10000 +
    * the first one, so >= 0x20000 means the 16-bit numbers wrapped */
-  std::atomic<guint32> video_highest {0};
-  std::atomic<bool> ice_connected {false}, dtls_connected {false};
-  std::atomic<bool> failed {false};
+  std::atomic<guint32> video_highest{0};
+  std::atomic<bool> ice_connected{false}, dtls_connected{false};
+  std::atomic<bool> failed{false};
   /* -1 unknown, 0 no, 1 yes: the first video packet starts a keyframe */
-  std::atomic<int> first_video_keyframe {-1};
+  std::atomic<int> first_video_keyframe{-1};
   /* video payload type and SSRC seen */
-  std::atomic<guint> video_pt {0}, audio_pt {0};
-  std::atomic<gint64> first_packet_us {0}; /* g_get_monotonic_time */
+  std::atomic<guint> video_pt{0}, audio_pt{0};
+  std::atomic<gint64> first_packet_us{0}; /* g_get_monotonic_time */
 };
 
 class Viewer {
@@ -81,8 +81,8 @@ public:
 private:
   std::unique_ptr<Private> priv_;
   Counters counters_;
-  std::atomic<bool> auto_nack_ {false};
-  std::atomic<guint> decrypt_every_ {1};
+  std::atomic<bool> auto_nack_{false};
+  std::atomic<guint> decrypt_every_{1};
 };
 
 } // namespace viewerclient

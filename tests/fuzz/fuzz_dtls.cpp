@@ -19,7 +19,7 @@ extern "C" int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   g_log_set_always_fatal (
-      (GLogLevelFlags) (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+      (GLogLevelFlags)(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
   std::string error;
   certificate = DtlsCertificate::generate (error);
   if (!certificate)
@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       });
   size_t offset = 0;
   while (offset + 2 <= size) {
-    size_t length = ((size_t) data[offset] << 8 | data[offset + 1]) % 1500;
+    size_t length = ((size_t)data[offset] << 8 | data[offset + 1]) % 1500;
     offset += 2;
     if (length > size - offset)
       length = size - offset;

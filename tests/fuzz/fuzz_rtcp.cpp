@@ -19,7 +19,7 @@ extern "C" int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   g_log_set_always_fatal (
-      (GLogLevelFlags) (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+      (GLogLevelFlags)(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
   return 0;
 }
 
@@ -37,10 +37,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (mode == 0) {
     rtcp_read_feedback (packet.data (), size, feedback);
   } else {
-    static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-        14, 15, 16};
-    static const uint8_t salt[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-        14};
+    static const uint8_t key[16] = {
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    static const uint8_t salt[14] = {
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
     SrtpProfile profile = mode == 2 ? SrtpProfile::AEAD_AES_128_GCM
                                     : SrtpProfile::AES_CM_128_HMAC_SHA1_80;
     SrtpTransform sender, receiver;

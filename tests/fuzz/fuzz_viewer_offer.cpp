@@ -18,7 +18,7 @@ extern "C" int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   g_log_set_always_fatal (
-      (GLogLevelFlags) (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+      (GLogLevelFlags)(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
   return 0;
 }
 
@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       {{"video", "H264", 90000, 0, 0x33333333, "42e01f"},
           {"audio", "OPUS", 48000, 2, 0x22222222, ""}}};
   const std::vector<ProgramStream> &streams = programs[size % 2];
-  std::string text ((const char *) data, size);
+  std::string text ((const char *)data, size);
   ViewerOffer offer;
   std::string error;
   if (!fanout_parse_offer (text, streams, offer, error)) {

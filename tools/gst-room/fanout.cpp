@@ -3,13 +3,11 @@
 
 #include "room.h"
 
-
-Fanout::Fanout (Room &room, std::string name, std::string video_hub,
-    std::string audio_hub)
-    : room_ (room), name_ (std::move (name)), video_hub_ (std::move (video_hub)),
-      audio_hub_ (std::move (audio_hub))
-{
-}
+Fanout::Fanout (
+    Room &room, std::string name, std::string video_hub, std::string audio_hub)
+    : room_ (room), name_ (std::move (name)),
+      video_hub_ (std::move (video_hub)), audio_hub_ (std::move (audio_hub))
+{}
 
 Fanout::~Fanout ()
 {
@@ -53,7 +51,8 @@ Fanout::start (std::string &error)
     const std::string &hub;
     const char *port_pad;
     const char *sink_pad;
-  } inputs[] = {{video_hub_, "src", "video"}, {audio_hub_, "audio_src", "audio"}};
+  } inputs[] = {
+      {video_hub_, "src", "video"}, {audio_hub_, "audio_src", "audio"}};
   for (const Input &in : inputs) {
     if (in.hub.empty ())
       continue;
@@ -96,7 +95,7 @@ Fanout::add_viewer (const std::string &offer, guint wait_ms,
     AnswerFunc answered, EventFunc events)
 {
   guint ticket = next_ticket_++;
-  Pending pending{offer, g_get_monotonic_time () + (gint64) wait_ms * 1000,
+  Pending pending{offer, g_get_monotonic_time () + (gint64)wait_ms * 1000,
       std::move (answered), std::move (events)};
   if (try_answer (pending))
     return ticket;
@@ -145,7 +144,8 @@ Fanout::on_retry (gpointer data)
     Pending pending = std::move (it->second);
     it = self->pending_.erase (it);
     if (!self->try_answer (pending))
-      it = self->pending_.emplace_hint (it, self->next_ticket_++, std::move (pending));
+      it = self->pending_.emplace_hint (
+          it, self->next_ticket_++, std::move (pending));
   }
   if (!self->pending_.empty ())
     return G_SOURCE_CONTINUE;

@@ -21,9 +21,8 @@ public:
   using EventFunc =
       std::function<void (const std::string &event, const std::string &reason)>;
   /* the answer, or an empty answer and why; main thread */
-  using AnswerFunc =
-      std::function<void (guint viewer, const std::string &answer,
-          const std::string &error)>;
+  using AnswerFunc = std::function<void (
+      guint viewer, const std::string &answer, const std::string &error)>;
 
   /* Video from @video_hub, audio from @audio_hub (either may be empty). */
   Fanout (Room &room, std::string name, std::string video_hub,
@@ -74,6 +73,6 @@ private:
   guint bus_watch_ = 0;
   guint retry_timer_ = 0;
   guint next_ticket_ = 1;
-  std::map<guint, Pending> pending_;     /* tickets waiting for the program */
-  std::map<guint, EventFunc> viewers_;   /* viewer id → its peer's events */
+  std::map<guint, Pending> pending_;   /* tickets waiting for the program */
+  std::map<guint, EventFunc> viewers_; /* viewer id → its peer's events */
 };

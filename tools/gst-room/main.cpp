@@ -98,7 +98,7 @@ struct Run {
   std::unique_ptr<Edges> edges;       /* null without an [edge NAME] */
   std::unique_ptr<Server> server;
   std::unique_ptr<kurento::Service> kurento; /* null without a [kurento] */
-  std::unique_ptr<Whep> whep; /* null without a fan-out role */
+  std::unique_ptr<Whep> whep;                /* null without a fan-out role */
   App app;
   guint signals[2] = {0, 0};
 

@@ -467,8 +467,8 @@ Room::fanout (const RoomRoleSpec &role, bool h264, std::string &error)
   auto it = fanouts_.find (key);
   if (it != fanouts_.end ())
     return it->second.get ();
-  auto fanout = std::make_unique<Fanout> (*this,
-      "fanout-" + std::to_string (next_fanout_++), video, audio);
+  auto fanout = std::make_unique<Fanout> (
+      *this, "fanout-" + std::to_string (next_fanout_++), video, audio);
   if (!fanout->start (error))
     return nullptr;
   Fanout *raw = fanout.get ();
@@ -541,8 +541,8 @@ Room::add_peer (const RoomRoleSpec &role, const std::string &name,
   }
   /* Refuse a peer the process could not hold rather than die of EMFILE in a
    * streaming thread. */
-  guint files = role.fanout ? SECURITY_FILES_PER_FANOUT_VIEWER
-                            : SECURITY_FILES_PER_PEER;
+  guint files =
+      role.fanout ? SECURITY_FILES_PER_FANOUT_VIEWER : SECURITY_FILES_PER_PEER;
   if (security_open_files () + files + SECURITY_FILES_RESERVE > file_limit_) {
     error = "the server is at capacity (" + std::to_string (file_limit_)
             + " open files allowed)";

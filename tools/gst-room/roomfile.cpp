@@ -465,8 +465,7 @@ room_file_parse (const std::string &path, const std::string &raw,
       if (!check_known (group,
               {"hub", "video-hub", "rtp-hub", "rtp-media", "h264-rtp-hub",
                   "also-send-to", "send", "receive", "token", "max-peers",
-                  "cross-route", "control", "emote", "show-emotes",
-                  "fanout"}))
+                  "cross-route", "control", "emote", "show-emotes", "fanout"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));

@@ -313,8 +313,7 @@ SignallingClient::on_join (const json &m)
       {"send", media_list (role->send_audio, role->send_video)},
       {"receive", media_list (role->receive_audio, role->receive_video)},
       {"control", role->control}, {"emote", role->emote},
-      {"showEmotes", role->show_emotes},
-      {"browserOffers", role->fanout},
+      {"showEmotes", role->show_emotes}, {"browserOffers", role->fanout},
       {"nameShown", show_ && show_->labels_role (*role)},
       {"ping", room_.spec ().ping_timeout / 3.0}};
   /* A presenter joining mid-show starts from the counts so far. */

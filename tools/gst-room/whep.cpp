@@ -14,12 +14,12 @@ set_cors (SoupServerMessage *msg)
    * explicit bearer token, never as cookies. */
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   soup_message_headers_replace (h, "Access-Control-Allow-Origin", "*");
-  soup_message_headers_replace (h, "Access-Control-Allow-Methods",
-      "OPTIONS, POST, PATCH, DELETE");
+  soup_message_headers_replace (
+      h, "Access-Control-Allow-Methods", "OPTIONS, POST, PATCH, DELETE");
   soup_message_headers_replace (h, "Access-Control-Allow-Headers",
       "Authorization, Content-Type, If-Match");
-  soup_message_headers_replace (h, "Access-Control-Expose-Headers",
-      "Location, ETag, Accept-Patch, Link");
+  soup_message_headers_replace (
+      h, "Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link");
 }
 
 void
@@ -37,7 +37,8 @@ body_of (SoupServerMessage *msg)
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   GBytes *bytes = soup_message_body_flatten (body);
   gsize size = 0;
-  const char *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+  const char *data =
+      static_cast<const char *> (g_bytes_get_data (bytes, &size));
   std::string text (data ? data : "", size);
   g_bytes_unref (bytes);
   return text;
@@ -199,13 +200,13 @@ Whep::post (SoupServerMessage *msg, const std::string &role)
       pair->first->end_session (pair->second);
     }
   };
-  session.finished_handler = g_signal_connect_data (msg, "finished",
-      G_CALLBACK (+on_finished), new Finished (this, resource),
+  session.finished_handler = g_signal_connect_data (
+      msg, "finished", G_CALLBACK (+on_finished), new Finished (this, resource),
       [] (gpointer data, GClosure *) { delete static_cast<Finished *> (data); },
-      (GConnectFlags) 0);
+      (GConnectFlags)0);
   if (!peer->set_offer (offer, error)) {
-    respond (resource, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8",
-        error);
+    respond (
+        resource, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8", error);
     end_session (resource);
     return;
   }
@@ -232,8 +233,7 @@ Whep::respond (const std::string &resource, guint status,
     SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
     std::string location = "/whep/" + it->second.role + "/" + resource;
     soup_message_headers_replace (h, "Location", location.c_str ());
-    soup_message_headers_replace (
-        h, "ETag", ("\"" + resource + "\"").c_str ());
+    soup_message_headers_replace (h, "ETag", ("\"" + resource + "\"").c_str ());
     soup_message_headers_replace (
         h, "Accept-Patch", "application/trickle-ice-sdpfrag");
   }
@@ -244,7 +244,8 @@ void
 Whep::patch (SoupServerMessage *msg, const std::string &resource)
 {
   auto it = sessions_.find (resource);
-  Peer *peer = it == sessions_.end () ? nullptr : room_.find_peer (it->second.peer);
+  Peer *peer =
+      it == sessions_.end () ? nullptr : room_.find_peer (it->second.peer);
   if (!peer) {
     reply (msg, SOUP_STATUS_NOT_FOUND, "no such WHEP session");
     return;

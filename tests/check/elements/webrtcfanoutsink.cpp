@@ -23,7 +23,8 @@ using viewerclient::Viewer;
 
 /* Every webrtcfanoutsink-viewer message seen so far, by pipeline: waiting
  * for one viewer's event must not lose another's. */
-static std::map<GstElement *, std::vector<std::tuple<guint, std::string, std::string>>>
+static std::map<GstElement *,
+    std::vector<std::tuple<guint, std::string, std::string>>>
     seen_events;
 
 /* The viewers' side runs on a thread of its own, as a browser would. */
@@ -33,7 +34,8 @@ struct ClientThread {
   GThread *thread = nullptr;
   ClientThread ()
   {
-    thread = g_thread_new ("viewers",
+    thread = g_thread_new (
+        "viewers",
         [] (gpointer data) -> gpointer {
           auto *self = static_cast<ClientThread *> (data);
           g_main_context_push_thread_default (self->context);
@@ -58,7 +60,7 @@ struct ClientThread {
 struct Program {
   GstElement *pipeline = nullptr;
   GstElement *sink = nullptr;
-  std::atomic<int> keyframe_requests {0};
+  std::atomic<int> keyframe_requests{0};
   explicit Program (const char *sink_properties = "")
   {
     std::string description =
@@ -122,7 +124,8 @@ struct Program {
         "refused: %s", gst_structure_get_string (reply, "reason"));
     guint id = 0;
     gst_structure_get_uint (reply, "id", &id);
-    fail_unless (viewer.set_answer (gst_structure_get_string (reply, "answer")));
+    fail_unless (
+        viewer.set_answer (gst_structure_get_string (reply, "answer")));
     gst_structure_free (reply);
     return id;
   }
@@ -131,7 +134,7 @@ struct Program {
 static bool
 wait_until (std::function<bool ()> done, double seconds)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  gint64 end = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
   while (!done ()) {
     if (g_get_monotonic_time () > end)
       return false;
@@ -147,13 +150,14 @@ wait_event (GstElement *pipeline, guint id, const char *event, double seconds,
     std::string *reason = nullptr)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  gint64 end = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
   auto &seen = seen_events[pipeline];
   bool found = false;
   size_t checked = 0;
   while (!found) {
     for (; checked < seen.size (); checked++)
-      if (std::get<0> (seen[checked]) == id && std::get<1> (seen[checked]) == event) {
+      if (std::get<0> (seen[checked]) == id
+          && std::get<1> (seen[checked]) == event) {
         found = true;
         if (reason)
           *reason = std::get<2> (seen[checked]);
@@ -194,25 +198,28 @@ GST_START_TEST (test_viewers_decrypt_the_program)
   ClientThread client;
   Program program;
   auto certificate = viewerclient::certificate_new ();
-  Viewer gcm (client.context, certificate, true), cm (client.context, certificate, false);
+  Viewer gcm (client.context, certificate, true),
+      cm (client.context, certificate, false);
   guint gcm_id = program.connect (gcm), cm_id = program.connect (cm);
   fail_unless (wait_event (program.pipeline, gcm_id, "connected", 10));
   fail_unless (wait_event (program.pipeline, cm_id, "connected", 10));
   for (Viewer *v : {&gcm, &cm}) {
     fail_unless (wait_until (
-        [v] {
-          return v->counters ().video_packets > 60
-                 && v->counters ().audio_packets > 50;
-        },
-        10), "video %" G_GUINT64_FORMAT ", audio %" G_GUINT64_FORMAT
-             ", unprotect errors %" G_GUINT64_FORMAT,
-        v->counters ().video_packets.load (), v->counters ().audio_packets.load (),
+                     [v] {
+                       return v->counters ().video_packets > 60
+                              && v->counters ().audio_packets > 50;
+                     },
+                     10),
+        "video %" G_GUINT64_FORMAT ", audio %" G_GUINT64_FORMAT
+        ", unprotect errors %" G_GUINT64_FORMAT,
+        v->counters ().video_packets.load (),
+        v->counters ().audio_packets.load (),
         v->counters ().unprotect_errors.load ());
     /* every packet authenticated and decrypted with the viewer's keys */
-    fail_unless_equals_int ((int) v->counters ().unprotect_errors, 0);
+    fail_unless_equals_int ((int)v->counters ().unprotect_errors, 0);
     /* the viewer's payload types, not the program's */
-    fail_unless_equals_int ((int) v->counters ().video_pt, 96);
-    fail_unless_equals_int ((int) v->counters ().audio_pt, 111);
+    fail_unless_equals_int ((int)v->counters ().video_pt, 96);
+    fail_unless_equals_int ((int)v->counters ().audio_pt, 111);
     /* the first video packet starts a keyframe although the encoder makes
      * none by itself: the join asked for one */
     fail_unless_equals_int (v->counters ().first_video_keyframe.load (), 1);
@@ -240,8 +247,10 @@ GST_START_TEST (test_nack_answered_across_the_wrap)
   g_signal_emit_by_name (program.sink, "set-viewer-loss", id, 10u, &ok);
   fail_unless (ok);
   const auto &c = viewer.counters ();
-  fail_unless (wait_until ([&] { return c.video_highest >= 0x20000 + 100; }, 30),
-      "the sequence numbers did not wrap (highest %x)", c.video_highest.load ());
+  fail_unless (
+      wait_until ([&] { return c.video_highest >= 0x20000 + 100; }, 30),
+      "the sequence numbers did not wrap (highest %x)",
+      c.video_highest.load ());
   fail_unless (c.video_gaps > 10, "only %" G_GUINT64_FORMAT " gaps",
       c.video_gaps.load ());
   /* every gap was filled by a retransmission from the shared history,
@@ -249,7 +258,7 @@ GST_START_TEST (test_nack_answered_across_the_wrap)
   fail_unless (wait_until ([&] { return c.gaps_filled == c.video_gaps; }, 5),
       "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " gaps filled",
       c.gaps_filled.load (), c.video_gaps.load ());
-  fail_unless_equals_int ((int) c.unprotect_errors, 0);
+  fail_unless_equals_int ((int)c.unprotect_errors, 0);
 }
 GST_END_TEST;
 
@@ -282,9 +291,9 @@ GST_START_TEST (test_keyframe_requests_coalesced)
   GST_INFO ("%d upstream keyframe requests in %.1f s for 100 viewers", requests,
       seconds);
   fail_unless (requests >= 1);
-  fail_unless (requests <= (int) seconds + 1,
-      "%d upstream requests in %.1f s with keyframe-min-interval=1000", requests,
-      seconds);
+  fail_unless (requests <= (int)seconds + 1,
+      "%d upstream requests in %.1f s with keyframe-min-interval=1000",
+      requests, seconds);
   for (auto &v : viewers)
     fail_unless_equals_int (v->counters ().first_video_keyframe.load (), 1);
 }
@@ -343,8 +352,8 @@ GST_START_TEST (test_vanished_viewer_dropped)
   /* consent freshness: no answer to the checks for 30 s */
   std::string reason;
   fail_unless (wait_event (program.pipeline, id, "failed", 50, &reason));
-  fail_unless (g_strrstr (reason.c_str (), "consent") != nullptr, "%s",
-      reason.c_str ());
+  fail_unless (
+      g_strrstr (reason.c_str (), "consent") != nullptr, "%s", reason.c_str ());
 }
 GST_END_TEST;
 
@@ -385,8 +394,8 @@ GST_START_TEST (test_bad_input)
   guint id = program.connect (viewer);
   fail_unless (wait_event (program.pipeline, id, "connected", 10));
   /* garbage candidates, and one viewer too many */
-  g_signal_emit_by_name (program.sink, "add-ice-candidate", id,
-      "candidate:garbage", &ok);
+  g_signal_emit_by_name (
+      program.sink, "add-ice-candidate", id, "candidate:garbage", &ok);
   Viewer second (client.context, certificate);
   GstStructure *reply = program.add (second.offer ());
   fail_unless (gst_structure_has_name (reply, "webrtcfanoutsink-refused"));
@@ -398,7 +407,7 @@ GST_START_TEST (test_bad_input)
   guint64 before = viewer.counters ().video_packets;
   fail_unless (wait_until (
       [&] { return viewer.counters ().video_packets > before + 30; }, 10));
-  fail_unless_equals_int ((int) viewer.counters ().unprotect_errors, 0);
+  fail_unless_equals_int ((int)viewer.counters ().unprotect_errors, 0);
   fail_if (viewer.counters ().failed.load ());
   guint viewers = 0;
   g_object_get (program.sink, "viewers", &viewers, nullptr);
