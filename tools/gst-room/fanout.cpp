@@ -94,14 +94,16 @@ guint
 Fanout::add_viewer (const std::string &offer, guint wait_ms,
     AnswerFunc answered, EventFunc events)
 {
+  /* Answered from the main loop, never from within this call: the answer
+   * (or a refusal, which lets the peer go) must not reach a peer that is
+   * still inside its own set_offer(). */
   guint ticket = next_ticket_++;
-  Pending pending{offer, g_get_monotonic_time () + (gint64)wait_ms * 1000,
-      std::move (answered), std::move (events)};
-  if (try_answer (pending))
-    return ticket;
-  pending_.emplace (ticket, std::move (pending));
-  if (!retry_timer_)
-    retry_timer_ = g_timeout_add (100, on_retry, this);
+  pending_.emplace (
+      ticket, Pending{offer, g_get_monotonic_time () + (gint64)wait_ms * 1000,
+                  std::move (answered), std::move (events)});
+  if (retry_timer_)
+    g_source_remove (retry_timer_);
+  retry_timer_ = g_idle_add (on_retry, this);
   return ticket;
 }
 
@@ -139,17 +141,23 @@ gboolean
 Fanout::on_retry (gpointer data)
 {
   auto *self = static_cast<Fanout *> (data);
-  for (auto it = self->pending_.begin (); it != self->pending_.end ();) {
-    /* answered() may cancel other tickets: take this one out first */
-    Pending pending = std::move (it->second);
-    it = self->pending_.erase (it);
-    if (!self->try_answer (pending))
-      it = self->pending_.emplace_hint (
-          it, self->next_ticket_++, std::move (pending));
-  }
-  if (!self->pending_.empty ())
-    return G_SOURCE_CONTINUE;
   self->retry_timer_ = 0;
+  /* by ticket: answering one may cancel others (its peer goes) */
+  std::vector<guint> tickets;
+  for (const auto &entry : self->pending_)
+    tickets.push_back (entry.first);
+  for (guint ticket : tickets) {
+    auto it = self->pending_.find (ticket);
+    if (it == self->pending_.end ())
+      continue;
+    Pending pending = std::move (it->second);
+    self->pending_.erase (it);
+    if (!self->try_answer (pending))
+      self->pending_.emplace (ticket, std::move (pending));
+  }
+  /* the program's first packets are on their way: try again shortly */
+  if (!self->pending_.empty ())
+    self->retry_timer_ = g_timeout_add (100, on_retry, self);
   return G_SOURCE_REMOVE;
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "roomfile.h"
 
@@ -37,9 +38,9 @@ public:
   void stop ();
   const std::string &name () const { return name_; }
 
-  /* Answers @offer through @answered (at once, or once the program's first
-   * packets reached the sink, within @wait_ms).  Returns a ticket for
-   * cancel(). */
+  /* Answers @offer through @answered, from the main loop (soon, or once
+   * the program's first packets reached the sink, within @wait_ms; never
+   * from within this call).  Returns a ticket for cancel(). */
   guint add_viewer (const std::string &offer, guint wait_ms,
       AnswerFunc answered, EventFunc events);
   /* Forgets a ticket that has no answer yet. */
