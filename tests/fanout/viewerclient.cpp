@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <array>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <sstream>
@@ -371,17 +372,42 @@ Viewer::Viewer (
 
 Viewer::~Viewer ()
 {
+  /* Torn down on the viewer's own context, and waited for: none of its
+   * callbacks may be running, or run later, once this object is gone. */
   Private *p = priv_.get ();
-  if (p->timer) {
-    g_source_destroy (p->timer);
-    g_source_unref (p->timer);
-  }
-  if (p->agent) {
-    if (p->stream)
-      nice_agent_attach_recv (
-          p->agent, p->stream, 1, p->context, nullptr, nullptr);
-    g_signal_handlers_disconnect_by_data (p->agent, p);
-    g_object_unref (p->agent);
+  struct Teardown {
+    Private *p;
+    std::mutex lock;
+    std::condition_variable done_cond;
+    bool done = false;
+  } teardown{p};
+  g_main_context_invoke (
+      p->context,
+      [] (gpointer data) -> gboolean {
+        auto *t = static_cast<Teardown *> (data);
+        Private *p = t->p;
+        if (p->timer) {
+          g_source_destroy (p->timer);
+          g_source_unref (p->timer);
+          p->timer = nullptr;
+        }
+        if (p->agent) {
+          if (p->stream)
+            nice_agent_attach_recv (
+                p->agent, p->stream, 1, p->context, nullptr, nullptr);
+          g_signal_handlers_disconnect_by_data (p->agent, p);
+          g_object_unref (p->agent);
+          p->agent = nullptr;
+        }
+        std::lock_guard<std::mutex> guard (t->lock);
+        t->done = true;
+        t->done_cond.notify_one ();
+        return G_SOURCE_REMOVE;
+      },
+      &teardown);
+  {
+    std::unique_lock<std::mutex> guard (teardown.lock);
+    teardown.done_cond.wait (guard, [&] { return teardown.done; });
   }
   if (p->ssl)
     SSL_free (p->ssl);
