@@ -21,6 +21,22 @@ namespace viewerclient {
 using roomwebrtc::SrtpProfile;
 using roomwebrtc::SrtpTransform;
 
+/* "AB:CD:…", the SHA-256 of @x509's DER, as SDP writes fingerprints. */
+static std::string
+sha256_fingerprint (X509 *x509)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest (x509, EVP_sha256 (), md, &n);
+  std::string fingerprint;
+  for (unsigned int i = 0; i < n; i++) {
+    char hex[4];
+    g_snprintf (hex, sizeof hex, i ? ":%02X" : "%02X", md[i]);
+    fingerprint += hex;
+  }
+  return fingerprint;
+}
+
 class Certificate {
 public:
   Certificate ()
@@ -37,14 +53,7 @@ public:
     X509_set_issuer_name (x509, name);
     X509_set_pubkey (x509, key);
     X509_sign (x509, key, EVP_sha256 ());
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    X509_digest (x509, EVP_sha256 (), md, &n);
-    for (unsigned int i = 0; i < n; i++) {
-      char hex[4];
-      g_snprintf (hex, sizeof hex, i ? ":%02X" : "%02X", md[i]);
-      fingerprint += hex;
-    }
+    fingerprint = sha256_fingerprint (x509);
     for (int gcm = 0; gcm < 2; gcm++) {
       SSL_CTX *ctx = SSL_CTX_new (DTLS_client_method ());
       SSL_CTX_use_certificate (ctx, x509);
@@ -177,14 +186,7 @@ struct Viewer::Private {
     X509 *peer = SSL_get1_peer_certificate (ssl);
     std::string fingerprint;
     if (peer) {
-      unsigned char md[EVP_MAX_MD_SIZE];
-      unsigned int n = 0;
-      X509_digest (peer, EVP_sha256 (), md, &n);
-      for (unsigned int i = 0; i < n; i++) {
-        char hex[4];
-        g_snprintf (hex, sizeof hex, i ? ":%02X" : "%02X", md[i]);
-        fingerprint += hex;
-      }
+      fingerprint = sha256_fingerprint (peer);
       X509_free (peer);
     }
     if (g_ascii_strcasecmp (
