@@ -38,6 +38,9 @@ packages=(
   # to; srtsink/srtsrc, flvmux, mpegtsmux come with gstreamer1.0-plugins-bad
   # and -good, the AAC encoder with gstreamer1.0-libav
   nginx libnginx-mod-rtmp
+  # the quality ladder (issue 16): ip and tc make the shaped viewer's network
+  # namespace, veth pair and tbf shaper (the test runs as root)
+  iproute2
 )
 
 sudo_cmd=()

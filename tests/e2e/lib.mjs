@@ -55,10 +55,10 @@ export function fakeMedia(name, rgb, freq, { volume = 0.5 } = {}) {
   return { video, audio, rgb, freq };
 }
 
-export async function freePort() {
+export async function freePort(host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
@@ -66,11 +66,13 @@ export async function freePort() {
   });
 }
 
-// Starts gst-room with a room file whose [room] group gets our listen address.
-export async function startRoom(roomText, { extraArgs = [] } = {}) {
-  const port = await freePort();
+// Starts gst-room with a room file whose [room] group gets our listen address
+// (on @host: loopback unless a test has an address of its own, as the
+// shaped-viewer test has its veth's).
+export async function startRoom(roomText, { extraArgs = [], host = '127.0.0.1' } = {}) {
+  const port = await freePort(host);
   const file = path.join(tmp, `room-${port}.ini`);
-  writeFileSync(file, roomText.replace('[room]', `[room]\nlisten=127.0.0.1:${port}`));
+  writeFileSync(file, roomText.replace('[room]', `[room]\nlisten=${host}:${port}`));
   const proc = spawn(gstRoomPath, [...extraArgs, file],
     { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -84,7 +86,7 @@ export async function startRoom(roomText, { extraArgs = [] } = {}) {
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${host}:${port}/`,
     port,
     output: () => output,
     proc,
@@ -100,7 +102,10 @@ export async function startRoom(roomText, { extraArgs = [] } = {}) {
 }
 
 // One chromium per presenter: the fake capture files are per browser.
-export async function launchBrowser(media, extraArgs = []) {
+// @executablePath: another way to start it (netns.mjs's, inside a network
+// namespace).
+export async function launchBrowser(media, extraArgs = [],
+  { executablePath = '/usr/bin/chromium' } = {}) {
   const args = [
     '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -115,7 +120,7 @@ export async function launchBrowser(media, extraArgs = []) {
     args.push(`--use-file-for-fake-video-capture=${media.video}`,
               `--use-file-for-fake-audio-capture=${media.audio}`);
   }
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  return chromium.launch({ executablePath, args });
 }
 
 export async function openPage(browser, url) {
