@@ -12,6 +12,10 @@ and takes the answer, and leaves in one of the ways a person does:
   --leave hold      never leaves: stays until killed (the test kills it with -9,
                     or SIGSTOPs it: a frozen client, no FIN)
 
+--noise makes a presenter's picture half moving noise (a program made from
+it fills its encoder's bitrate: the quality-ladder test), --local-ip the
+address its ICE uses when the room is not on loopback.
+
 It prints one JSON object a line on stdout, for the test driving it:
   {"event":"welcome","peer":N}, {"event":"connected","peer":N} (webrtcbin
   connected), {"event":"left","peer":N}, {"event":"show",...} (the operator's
@@ -65,7 +69,18 @@ class Client:
     def build(self, send_kinds):
         a = self.args
         desc = 'webrtcbin name=webrtc bundle-policy=max-bundle '
-        if 'video' in send_kinds:
+        if 'video' in send_kinds and a.noise:
+            # the colour below, moving noise above: what a room encodes from
+            # it costs its encoders their whole bitrate
+            desc += (f'videotestsrc is-live=true pattern=solid-color foreground-color={a.colour} '
+                     '! video/x-raw,format=I420,width=320,height=240,framerate=15/1 '
+                     '! compositor name=mix ! video/x-raw,format=I420 '
+                     '! vp8enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate=600000 '
+                     'keyframe-max-dist=30 ! rtpvp8pay pt=96 '
+                     '! application/x-rtp,media=video,encoding-name=VP8,payload=96 ! webrtc. '
+                     'videotestsrc is-live=true pattern=snow '
+                     '! video/x-raw,format=I420,width=320,height=120,framerate=15/1 ! mix. ')
+        elif 'video' in send_kinds:
             desc += (f'videotestsrc is-live=true pattern=solid-color foreground-color={a.colour} '
                      '! video/x-raw,format=I420,width=160,height=120,framerate=10/1 '
                      '! vp8enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate=100000 '
@@ -84,7 +99,7 @@ class Client:
         # Held for the client's life (PyGObject drops one reference too many
         # on a temporary GstObject from a property).
         self.ice = self.webrtc.get_property('ice-agent')
-        self.ice.emit('add-local-ip-address', '127.0.0.1')
+        self.ice.emit('add-local-ip-address', self.args.local_ip)
         self.webrtc.connect('on-ice-candidate', self.on_ice_candidate)
         self.webrtc.connect('pad-added', self.on_pad_added)
         self.webrtc.connect('notify::connection-state', self.on_state)
@@ -289,6 +304,10 @@ def main():
     p.add_argument('--cycles', type=int, default=1)
     p.add_argument('--timeout', type=float, default=30, help='seconds a cycle may take')
     p.add_argument('--colour', default='0xffc04020', help='a presenter\'s picture, 0xAARRGGBB')
+    p.add_argument('--noise', action='store_true',
+                   help='a presenter\'s picture: the colour below, moving noise above')
+    p.add_argument('--local-ip', default='127.0.0.1',
+                   help='the address ICE gathers on (a room listening beyond loopback)')
     p.add_argument('--print-show', action='store_true', help='print the operator\'s show messages')
     args = p.parse_args()
     Gst.init(None)
