@@ -216,13 +216,16 @@ async function rideTheLadder(shaped, since, what) {
   const window_ = await watchWindow(shaped, free, 10000);
   console.log(`${what}, 10 s at ${LINK_KBIT} kbit/s: ${JSON.stringify(
     { shaped: window_.shaped, unshaped: window_.free })}`);
+  // the unshaped viewer first: below 25 fps there, the machine did not make
+  // the program at that rate, whatever the ladder does
+  assert.deepEqual(window_.free.widths, [WIDTH_720P], `${what}: the unshaped viewer stays on 720p`);
+  assert.ok(window_.free.fps >= MIN_FPS, `${what}: the unshaped viewer decodes ${window_.free.fps} fps ` +
+    '(the program itself is short of frames: a machine too busy for a 720p show and two viewers?)');
+  assert.ok(window_.free.gap <= MAX_GAP_MS, `${what}: the unshaped viewer waited ${window_.free.gap} ms for a frame`);
   assert.deepEqual(window_.shaped.widths, [WIDTH_360P], `${what}: the shaped viewer stays on 360p`);
   assert.ok(window_.shaped.fps >= MIN_FPS, `${what}: the shaped viewer decodes ${window_.shaped.fps} fps`);
   assert.ok(window_.shaped.gap <= MAX_GAP_MS, `${what}: the shaped viewer waited ${window_.shaped.gap} ms for a frame`);
   assert.ok(window_.shaped.kbits <= LINK_KBIT * 1.1, `${what}: the shaped viewer received ${window_.shaped.kbits} kbit/s`);
-  assert.deepEqual(window_.free.widths, [WIDTH_720P], `${what}: the unshaped viewer stays on 720p`);
-  assert.ok(window_.free.fps >= MIN_FPS, `${what}: the unshaped viewer decodes ${window_.free.fps} fps`);
-  assert.ok(window_.free.gap <= MAX_GAP_MS, `${what}: the unshaped viewer waited ${window_.free.gap} ms for a frame`);
   assert.ok(window_.coloursRight, `${what}: colours ${JSON.stringify(window_.colours)}`);
 
   ns.unshape();
