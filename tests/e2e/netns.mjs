@@ -49,10 +49,28 @@ function freeSubnet() {
 
 const live = new Set();
 process.on('exit', () => { for (const ns of [...live]) ns.destroy(); });
+// meson ends a test that overran with SIGTERM, which skips 'exit' handlers
+// unless the signal is handled: handled here, it ends the process the same way.
+for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]]) {
+  process.once(signal, () => process.exit(code));
+}
+
+// What an earlier run killed with SIGKILL left: namespaces of ours whose
+// test process is gone, with their veth pairs.
+function removeOrphans() {
+  for (const line of run(['ip', 'netns', 'list']).split('\n')) {
+    const m = line.match(/^gstr-(\d+)\b/);
+    if (!m || existsSync(`/proc/${m[1]}`)) continue;
+    for (const argv of [['ip', 'link', 'del', `gstr${m[1]}h`], ['ip', 'netns', 'del', `gstr-${m[1]}`]]) {
+      try { execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+  }
+}
 
 export function createNetns() {
   const problem = netnsProblem();
   if (problem) throw new Error(problem);
+  removeOrphans();
   const name = `gstr-${process.pid}`;
   // interface names have at most 15 characters; a pid at most 7 digits
   const hostSide = `gstr${process.pid}h`;
