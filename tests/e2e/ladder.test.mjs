@@ -48,15 +48,14 @@ function roomText() {
 // the video's inbound-rtp.
 async function viewerStats(page) {
   return page.evaluate(async () => {
-    const out = { t: performance.now(), bytes: 0, video: null };
-    if (!window.room.pc) return out; // not welcomed yet
+    // before the first video packet (or the welcome), all zero
+    const out = { t: performance.now(), bytes: 0, video: { frameWidth: 0, framesDecoded: 0,
+      framesDropped: 0, keyFramesDecoded: 0, freezeCount: 0, pliCount: 0, nackCount: 0, packetsLost: 0 } };
+    if (!window.room.pc) return out;
     (await window.room.pc.getStats()).forEach((s) => {
       if (s.type === 'transport') out.bytes += s.bytesReceived || 0;
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
-        out.video = { frameWidth: s.frameWidth || 0, framesDecoded: s.framesDecoded,
-          framesDropped: s.framesDropped, keyFramesDecoded: s.keyFramesDecoded,
-          freezeCount: s.freezeCount, pliCount: s.pliCount, nackCount: s.nackCount,
-          packetsLost: s.packetsLost };
+        for (const key of Object.keys(out.video)) out.video[key] = s[key] || 0;
       }
     });
     return out;
@@ -113,7 +112,7 @@ async function waitForWidth(page, width, limit, what) {
   let last = null;
   for (let i = 0; Date.now() - start < scaled(limit) && i < 1000; i++) {
     last = await viewerStats(page);
-    if (last.video && last.video.frameWidth === width) return Date.now() - start;
+    if (last.video.frameWidth === width) return Date.now() - start;
     await page.waitForTimeout(200);
   }
   throw new Error(`${what}: not ${width} wide within ${limit} ms; last ${JSON.stringify(last)}`);
