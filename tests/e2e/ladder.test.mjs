@@ -155,7 +155,7 @@ before(async () => {
   presenter = spawnRoomClient(room.url, ['--role', 'presenter', '--token', presenterToken,
     '--name', 'Ann', '--colour', '0xffff0000', '--noise', '--local-ip', ns.hostAddress,
     '--leave', 'hold', '--timeout', '600']);
-  await presenter.waitEvent('connected');
+  await presenter.waitEvent('connected', scaled(30000));
   outside = await launchBrowser(null);
   inside = await launchBrowser(null, [], { executablePath: ns.chromium });
   free = await openPage(outside, `${room.url}?role=viewer`);
