@@ -156,7 +156,9 @@ VideoRewriter::original (
     return false; /* never sent */
   if (since_current <= (guint16)(last_sequence_ - current_.first))
     segment = &current_;
-  else if (previous_.rendition >= 0)
+  else if (previous_.rendition >= 0
+           && (guint16)(sequence - previous_.first)
+                  < (guint16)(current_.first - previous_.first))
     segment = &previous_;
   if (!segment || segment->rendition < 0)
     return false;
