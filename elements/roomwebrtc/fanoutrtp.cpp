@@ -143,6 +143,13 @@ rtcp_read_feedback (const uint8_t *data, size_t length, RtcpFeedback &feedback)
         feedback.jitter = read32 (b + 12);
         feedback.last_sr = read32 (b + 16);
         feedback.delay_since_last_sr = read32 (b + 20);
+        if (feedback.block_count < feedback.blocks.size ()) {
+          RtcpFeedback::Block &out = feedback.blocks[feedback.block_count++];
+          out.ssrc = read32 (b);
+          out.fraction_lost = b[4];
+          out.last_sr = feedback.last_sr;
+          out.delay_since_last_sr = feedback.delay_since_last_sr;
+        }
       }
     } else if (type == 205 && count == 1) { /* generic NACK: PID, BLP */
       for (size_t fci = 12; fci + 4 <= size; fci += 4) {

@@ -51,6 +51,14 @@ struct RtcpFeedback {
   guint8 fraction_lost = 0;    /* of 256 */
   gint32 packets_lost = 0;
   guint32 jitter = 0, last_sr = 0, delay_since_last_sr = 0;
+  /* every report block, by the source it reports on (the first 8) */
+  struct Block {
+    guint32 ssrc = 0;
+    guint8 fraction_lost = 0;
+    guint32 last_sr = 0, delay_since_last_sr = 0;
+  };
+  std::array<Block, 8> blocks{};
+  size_t block_count = 0;
 };
 
 /* Reads a compound RTCP packet (SR, RR, generic NACK, PLI, FIR; other

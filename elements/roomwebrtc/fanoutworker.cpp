@@ -25,8 +25,9 @@ namespace roomwebrtc {
 constexpr size_t BATCH = 64;
 constexpr size_t MAX_PACKET = 1500;
 
-Packet::Packet (GstBuffer *b, gint s, bool k)
-    : buffer (gst_buffer_ref (b)), map (), stream (s), keyframe_start (k)
+Packet::Packet (GstBuffer *b, gint s, bool k, gint r)
+    : buffer (gst_buffer_ref (b)), map (), stream (s), keyframe_start (k),
+      rendition (r)
 {
   mapped = gst_buffer_map (buffer, &map, GST_MAP_READ);
 }
@@ -52,7 +53,14 @@ struct FanoutWorker::Viewer {
   std::vector<gint> payload_types;
   std::vector<guint32> ssrcs;
   gint video_stream = -1;
-  bool waiting_keyframe = true;
+  /* the quality ladder: the rung the viewer gets (-1: none yet), the video
+   * rendition that is (-1: none, waiting for a keyframe or audio only) */
+  std::vector<Rung> rungs;
+  RungChooser chooser;
+  std::unique_ptr<VideoRewriter> rewriter;
+  gint rung = -1;
+  gint rendition = -1;
+  gint64 last_switch_request = 0;
   GSource *dtls_timer = nullptr;
   GSource *connect_timer = nullptr;
   guint loss_percent = 0;
@@ -63,7 +71,7 @@ struct FanoutWorker::Viewer {
   /* statistics */
   guint64 packets_sent = 0, bytes_sent = 0, packets_dropped = 0;
   guint64 nacks = 0, retransmitted = 0, keyframe_requests = 0;
-  guint64 rtcp_errors = 0;
+  guint64 rtcp_errors = 0, probe_packets = 0;
   gdouble fraction_lost = 0;
   gint packets_lost = 0;
   guint jitter = 0;
@@ -113,7 +121,56 @@ struct FanoutWorker::Viewer {
   void handle_rtcp (uint8_t *data, size_t length);
   void retransmit (guint16 sequence);
   void send_reports ();
+  gint target_rendition () const
+  {
+    gint t = chooser.target ();
+    return t >= 0 && (size_t)t < rungs.size () ? rungs[t].rendition : -1;
+  }
+  void settle_rung (gint64 now);
+  void land_switch (gint target, const Packet &keyframe, gint64 now);
 };
+
+/* Moves the viewer towards the rung its chooser wants: at once for the
+ * audio-only rung, else by asking for a keyframe of the target rendition
+ * (again every second while none came); send_batch lands the switch. */
+void
+FanoutWorker::Viewer::settle_rung (gint64 now)
+{
+  gint target = chooser.target ();
+  if (target < 0 || (size_t)target >= rungs.size () || ending)
+    return;
+  gint wanted = rungs[target].rendition;
+  if (wanted < 0) {
+    if (rung != target) {
+      rung = target;
+      rendition = -1;
+      chooser.switched (target, now);
+      worker->host_.viewer_event (id, "rendition", rungs[target].label);
+    }
+    return;
+  }
+  if (wanted != rendition && srtp_ready
+      && now - last_switch_request >= G_USEC_PER_SEC) {
+    last_switch_request = now;
+    keyframe_requests++;
+    worker->host_.request_keyframe (wanted);
+  }
+}
+
+void
+FanoutWorker::Viewer::land_switch (
+    gint target, const Packet &keyframe, gint64 now)
+{
+  rewriter->switch_to (
+      rungs[target].rendition, keyframe.map.data, keyframe.map.size, now);
+  rendition = rungs[target].rendition;
+  bool changed = rung != target;
+  rung = target;
+  last_switch_request = 0;
+  chooser.switched (target, now);
+  if (changed)
+    worker->host_.viewer_event (id, "rendition", rungs[target].label);
+}
 
 static void
 destroy_timer (GSource **timer)
@@ -175,10 +232,9 @@ FanoutWorker::Viewer::on_dtls_state (DtlsServer::State state)
                          : "AES_CM_128_HMAC_SHA1_80";
       srtp_ready = true;
       destroy_timer (&connect_timer);
-      waiting_keyframe = true;
-      worker->host_.request_keyframe ();
-      keyframe_requests++;
+      rendition = -1; /* its video starts at a keyframe */
       worker->host_.viewer_event (id, "connected", profile_name);
+      settle_rung (g_get_monotonic_time ());
       return;
     }
     case DtlsServer::State::FAILED:
@@ -195,7 +251,11 @@ FanoutWorker::Viewer::retransmit (guint16 sequence)
 {
   if (video_stream < 0 || payload_types[video_stream] < 0)
     return;
-  GstBuffer *packet = worker->host_.lookup_video (sequence);
+  gint from;
+  guint16 original;
+  if (!rewriter->original (sequence, from, original))
+    return;
+  GstBuffer *packet = worker->host_.lookup_video (from, original);
   if (!packet)
     return;
   std::array<uint8_t, MAX_PACKET> scratch;
@@ -203,6 +263,7 @@ FanoutWorker::Viewer::retransmit (guint16 sequence)
   if (length + 32 <= scratch.size ()) {
     gst_buffer_extract (packet, 0, scratch.data (), length);
     scratch[1] = (scratch[1] & 0x80) | (guint8)payload_types[video_stream];
+    rewriter->rewrite_again (scratch.data (), length, sequence);
     if (send.protect_rtp (scratch.data (), &length, scratch.size ())) {
       send_datagram (scratch.data (), length);
       retransmitted++;
@@ -220,6 +281,35 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
     rtcp_errors++;
     return;
   }
+  gint64 now = g_get_monotonic_time ();
+  guint32 video_ssrc = video_stream >= 0 ? ssrcs[video_stream] : 0;
+  for (size_t i = 0; i < feedback.block_count; i++) {
+    const RtcpFeedback::Block &b = feedback.blocks[i];
+    if (b.ssrc != video_ssrc || rung < 0)
+      continue;
+    gdouble rtt = -1;
+    if (b.last_sr) {
+      guint32 t =
+          (guint32)(ntp_now () >> 16) - b.last_sr - b.delay_since_last_sr;
+      if (t < 65536u * 10)
+        rtt = t * 1000.0 / 65536.0;
+    }
+    chooser.set_adaptive (worker->host_.adaptive ());
+    gint before = chooser.target ();
+    chooser.on_report (rungs, now, b.fraction_lost / 256.0, rtt);
+    /* one line per report: tests/data/ladder-trace.txt is made of these */
+    GST_DEBUG (
+        "ladder-trace viewer=%u t=%" G_GINT64_FORMAT
+        " loss=%.4f rtt=%.1f rung=%d target=%d estimate=%" G_GUINT64_FORMAT
+        " probing=%d",
+        id, now / 1000, b.fraction_lost / 256.0, rtt, rung, chooser.target (),
+        chooser.estimate (), chooser.probing ());
+    if (chooser.target () != before)
+      GST_INFO ("viewer %u: rung %d → %d (%s: lost %.1f %%, rtt %.0f ms)", id,
+          rung, chooser.target (), rungs[chooser.target ()].label.c_str (),
+          b.fraction_lost * 100.0 / 256.0, rtt);
+    settle_rung (now);
+  }
   if (feedback.have_report) {
     fraction_lost = feedback.fraction_lost / 256.0;
     packets_lost = feedback.packets_lost;
@@ -233,11 +323,13 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
     }
   }
   nacks += feedback.nack_count;
+  if (feedback.nack_count)
+    chooser.on_nacks (now, (guint)feedback.nack_count);
   for (size_t i = 0; i < feedback.nack_count; i++)
     retransmit (feedback.nacks[i]);
   if (feedback.keyframe_requests) {
     keyframe_requests += feedback.keyframe_requests;
-    worker->host_.request_keyframe ();
+    worker->host_.request_keyframe (rendition >= 0 ? rendition : 0);
   }
 }
 
@@ -441,9 +533,12 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
    * is copied once per viewer because each viewer's keys differ */
   static thread_local std::array<std::array<uint8_t, MAX_PACKET>, BATCH>
       scratch;
-  static thread_local std::array<GOutputVector, BATCH> vectors;
-  static thread_local std::array<NiceOutputMessage, BATCH> messages;
+  /* room for as many duplicates again while the viewer's link is probed */
+  static thread_local std::array<GOutputVector, 2 * BATCH> vectors;
+  static thread_local std::array<NiceOutputMessage, 2 * BATCH> messages;
   size_t count = 0;
+  gint64 now = g_get_monotonic_time ();
+  size_t video_packets = 0; /* the first ones of the batch's last chunk */
   auto flush = [&] {
     if (count == 0)
       return;
@@ -462,6 +557,7 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
         viewer.bytes_sent += vectors[i].size;
     }
     count = 0;
+    video_packets = 0;
   };
   for (const PacketRef &packet : batch) {
     if (!packet->mapped || packet->stream < 0
@@ -470,10 +566,15 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     gint pt = viewer.payload_types[packet->stream];
     if (pt < 0)
       continue;
-    if (packet->stream == viewer.video_stream && viewer.waiting_keyframe) {
-      if (!packet->keyframe_start)
+    bool video = packet->stream == viewer.video_stream;
+    if (video && packet->rendition != viewer.rendition) {
+      /* another rendition's, or the viewer waits for a keyframe: the one
+       * of the rung it should get lands the switch */
+      gint target = viewer.chooser.target ();
+      if (!packet->keyframe_start
+          || packet->rendition != viewer.target_rendition ())
         continue;
-      viewer.waiting_keyframe = false;
+      viewer.land_switch (target, *packet, now);
     }
     if (viewer.drop_by_knob ()) {
       viewer.packets_dropped++;
@@ -485,11 +586,13 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     uint8_t *out = scratch[count].data ();
     memcpy (out, packet->map.data, length);
     out[1] = (out[1] & 0x80) | (guint8)pt;
+    if (video)
+      viewer.rewriter->rewrite (out, length, now);
     Viewer::StreamSent &sent = viewer.sent[packet->stream];
     sent.packets++;
     sent.octets += (guint32)(length - 12);
     sent.last_timestamp = rtp_timestamp (out);
-    sent.last_time = g_get_monotonic_time ();
+    sent.last_time = now;
     if (!viewer.send.protect_rtp (out, &length, MAX_PACKET)) {
       GST_LOG ("viewer %u: could not protect a packet of %zu bytes", viewer.id,
           packet->map.size);
@@ -497,10 +600,28 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     }
     vectors[count].buffer = out;
     vectors[count].size = length;
+    if (video && video_packets == count)
+      video_packets++;
     messages[count].buffers = &vectors[count];
     messages[count].n_buffers = 1;
     if (++count == BATCH)
       flush ();
+  }
+  if (viewer.rungs.size () > 1 && video_packets > 0) {
+    /* probing the link for the next rung up: the video packets just
+     * protected go out again (the viewer's SRTP replay check drops them),
+     * as much as the probe asks for */
+    size_t budget = viewer.chooser.probe_budget (viewer.rungs, now);
+    size_t sent = video_packets;
+    for (size_t round = 0; budget > 0 && round < 8; round++)
+      for (size_t i = 0; i < sent && budget > 0 && count < 2 * BATCH; i++) {
+        vectors[count] = vectors[i];
+        messages[count].buffers = &vectors[count];
+        messages[count].n_buffers = 1;
+        budget -= MIN (budget, vectors[count].size);
+        count++;
+        viewer.probe_packets++;
+      }
   }
   flush ();
 }
@@ -527,6 +648,19 @@ FanoutWorker::add_viewer (guint id, const ViewerOffer &offer,
     for (const ViewerOffer::Media &m : offer.media)
       if (m.stream >= 0 && (size_t)m.stream < setup.streams.size ())
         viewer->payload_types[m.stream] = m.payload_type;
+    viewer->rungs = setup.rungs;
+    if (viewer->rungs.empty ())
+      viewer->rungs.push_back ({"video", 0, 1});
+    viewer->chooser.set_adaptive (host_.adaptive ());
+    {
+      const ProgramStream *video = viewer->video_stream >= 0
+                                       ? &setup.streams[viewer->video_stream]
+                                       : nullptr;
+      viewer->rewriter =
+          std::make_unique<VideoRewriter> (video ? video->ssrc : 0,
+              video && video->encoding == "VP8" ? VideoCodec::VP8
+                                                : VideoCodec::H264);
+    }
     viewer->random ^= id * 2654435761u;
     GST_DEBUG ("viewer %u: video pt %d (stream %d), audio pt %d", id,
         viewer->video_stream >= 0 ? viewer->payload_types[viewer->video_stream]
@@ -678,6 +812,21 @@ FanoutWorker::set_loss (guint id, guint percent)
 }
 
 void
+FanoutWorker::set_rung (guint id, gint rung)
+{
+  run_async ([this, id, rung] {
+    auto it = viewers_.find (id);
+    if (it == viewers_.end ())
+      return;
+    Viewer &viewer = *it->second;
+    if (rung >= (gint)viewer.rungs.size ())
+      return;
+    viewer.chooser.pin (rung);
+    viewer.settle_rung (g_get_monotonic_time ());
+  });
+}
+
+void
 FanoutWorker::destroy_viewer (
     guint id, const char *event, const std::string &why)
 {
@@ -706,9 +855,27 @@ gboolean
 FanoutWorker::on_reports (gpointer data)
 {
   auto *self = static_cast<FanoutWorker *> (data);
-  for (auto &entry : self->viewers_)
-    if (entry.second->srtp_ready && !entry.second->ending)
-      entry.second->send_reports ();
+  /* what each rung costs now, asked once for all viewers */
+  std::map<gint, guint64> rates;
+  gint64 now = g_get_monotonic_time ();
+  for (auto &entry : self->viewers_) {
+    Viewer &viewer = *entry.second;
+    if (!viewer.srtp_ready || viewer.ending)
+      continue;
+    viewer.send_reports ();
+    if (viewer.rungs.size () < 2)
+      continue;
+    for (Rung &r : viewer.rungs) {
+      auto known = rates.find (r.rendition);
+      if (known == rates.end ())
+        known =
+            rates.emplace (r.rendition, self->host_.rung_bitrate (r.rendition))
+                .first;
+      r.bitrate = known->second;
+    }
+    viewer.chooser.set_adaptive (self->host_.adaptive ());
+    viewer.settle_rung (now);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -732,7 +899,11 @@ FanoutWorker::on_stats (gpointer data)
         v.keyframe_requests, "fraction-lost", G_TYPE_DOUBLE, v.fraction_lost,
         "packets-lost", G_TYPE_INT, v.packets_lost, "jitter", G_TYPE_UINT,
         v.jitter, "rtcp-errors", G_TYPE_UINT64, v.rtcp_errors, "rtt",
-        G_TYPE_DOUBLE, v.rtt_ms, nullptr);
+        G_TYPE_DOUBLE, v.rtt_ms, "rendition", G_TYPE_STRING,
+        v.rung >= 0 ? v.rungs[v.rung].label.c_str () : "", "rendition-pinned",
+        G_TYPE_BOOLEAN, v.chooser.pinned () >= 0, "estimate", G_TYPE_UINT64,
+        v.chooser.estimate (), "probe-packets", G_TYPE_UINT64, v.probe_packets,
+        nullptr);
     GValue value = G_VALUE_INIT;
     g_value_init (&value, GST_TYPE_STRUCTURE);
     g_value_take_boxed (&value, s);

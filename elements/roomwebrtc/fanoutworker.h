@@ -17,6 +17,7 @@
 
 #include "dtlstransport.h"
 #include "fanoutrtp.h"
+#include "fanoutladder.h"
 #include "fanoutsdp.h"
 
 typedef struct _NiceAgent NiceAgent;
@@ -25,7 +26,8 @@ namespace roomwebrtc {
 
 /* One packet of the program, mapped once and shared by every worker. */
 struct Packet {
-  Packet (GstBuffer *buffer, gint stream, bool keyframe_start);
+  Packet (
+      GstBuffer *buffer, gint stream, bool keyframe_start, gint rendition = 0);
   ~Packet ();
   Packet (const Packet &) = delete;
   Packet &operator= (const Packet &) = delete;
@@ -34,6 +36,7 @@ struct Packet {
   GstMapInfo map;
   gint stream;         /* index in the program's streams */
   bool keyframe_start; /* video: the first packet of a keyframe */
+  gint rendition;      /* video: 0 for `video`, N for `video_N` */
   bool mapped;
 };
 using PacketRef = std::shared_ptr<const Packet>;
@@ -42,11 +45,17 @@ using PacketRef = std::shared_ptr<const Packet>;
 class FanoutHost {
 public:
   virtual ~FanoutHost () = default;
-  /* A viewer needs a keyframe (a join, a PLI or FIR); the element makes at
-   * most one upstream request per keyframe-min-interval of them all. */
-  virtual void request_keyframe () = 0;
-  /* A reference to the program's video packet @sequence, or null. */
-  virtual GstBuffer *lookup_video (guint16 sequence) = 0;
+  /* A viewer needs a keyframe of @rendition (a join, a PLI or FIR, a
+   * switch); the element makes at most one upstream request per
+   * keyframe-min-interval of them all, per rendition. */
+  virtual void request_keyframe (gint rendition) = 0;
+  /* A reference to @rendition's video packet @sequence, or null. */
+  virtual GstBuffer *lookup_video (gint rendition, guint16 sequence) = 0;
+  /* What @rendition costs now (bits/s, its video and the audio; -1: the
+   * audio alone); 0 when it does not flow. */
+  virtual guint64 rung_bitrate (gint rendition) = 0;
+  /* The element's `adaptive` property. */
+  virtual bool adaptive () = 0;
   /* joined, connected, failed, left: a message on the bus.  After failed
    * and left the viewer is gone. */
   virtual void viewer_event (
@@ -63,6 +72,8 @@ struct ViewerSetup {
   guint min_port = 0, max_port = 0;
   std::string stun_server; /* host:port, or empty */
   guint connect_timeout_ms = 30000;
+  /* the quality ladder, heaviest first (one rung: no choice to make) */
+  std::vector<Rung> rungs;
 };
 
 class FanoutWorker {
@@ -88,6 +99,8 @@ public:
   void remove_viewer (guint id, const std::string &reason);
   /* A debug knob: drop @percent of the packets sent to viewer @id. */
   void set_loss (guint id, guint percent);
+  /* Pins viewer @id to @rung, or back to automatic (-1). */
+  void set_rung (guint id, gint rung);
 
   guint viewer_count () const { return viewer_count_.load (); }
   guint index () const { return index_; }

@@ -29,19 +29,36 @@
  * `keyframe-min-interval`.  A viewer whose browser vanished is dropped when
  * ICE consent expires (about 30 s).
  *
+ * ## The quality ladder
+ *
+ * Lighter renditions of the same video come on request pads `video_1`,
+ * `video_2`, … (same codec as `video`, from the heaviest to the lightest);
+ * with `audio-only-rung` the last rung sends audio only.  Each viewer gets
+ * one rung, chosen from its RTCP: down at once on loss or queueing delay,
+ * up after a probe (duplicates of packets it has, which its SRTP replay
+ * check drops) showed the next rung fits.  A switch waits for a keyframe of
+ * the target rendition (asked for, coalesced per rendition), and the packets
+ * are rewritten per viewer — SSRC, sequence numbers, timestamps, VP8 picture
+ * ids — so the browser sees one stream.  Each video pad has `label` and
+ * `bitrate` (0: measured) properties; `set-viewer-rendition` pins a viewer
+ * to a rung by its label ("auto" or NULL: automatic again).
+ *
  * ## Messages
  *
  * `webrtcfanoutsink-viewer`: `id` (guint), `event` (string: joined,
- * connected, failed, left) and `reason` (string; for connected, the SRTP
- * profile).  After failed and left the viewer is gone.
+ * connected, rendition, failed, left) and `reason` (string; for connected,
+ * the SRTP profile; for rendition, the label of the rung the viewer now
+ * gets).  After failed and left the viewer is gone.
  *
  * `webrtcfanoutsink-stats`, every `stats-interval` ms per worker with
  * viewers: `worker` (guint) and `viewers`, an array of `viewer` structures
  * with `id`, `state`, `srtp-profile`, `packets-sent`, `bytes-sent`,
  * `packets-dropped`, `nacks-received`, `packets-retransmitted`,
  * `keyframe-requests`, `fraction-lost`, `packets-lost`, `jitter`,
- * `rtcp-errors` and `rtt` (ms, from the viewer's reports on our sender
- * reports; -1 until known).
+ * `rtcp-errors`, `rtt` (ms, from the viewer's reports on our sender
+ * reports; -1 until known), `rendition` (its rung's label),
+ * `rendition-pinned`, `estimate` (bits/s its link is thought to carry; 0
+ * unknown) and `probe-packets` (duplicates sent to probe its link).
  *
  * ## Example launch line
  * |[
@@ -60,6 +77,7 @@
 
 #include <gst/video/video.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +99,8 @@ using namespace roomwebrtc;
 #define DEFAULT_KEYFRAME_MIN_INTERVAL 500
 #define DEFAULT_STATS_INTERVAL 1000
 #define DEFAULT_CONNECT_TIMEOUT 30
+#define DEFAULT_AUDIO_ONLY_RUNG FALSE
+#define DEFAULT_ADAPTIVE TRUE
 
 enum {
   PROP_0,
@@ -95,6 +115,8 @@ enum {
   PROP_STATS_INTERVAL,
   PROP_CONNECT_TIMEOUT,
   PROP_CERTIFICATE_PEM,
+  PROP_AUDIO_ONLY_RUNG,
+  PROP_ADAPTIVE,
 };
 
 enum {
@@ -102,12 +124,18 @@ enum {
   SIGNAL_ADD_ICE_CANDIDATE,
   SIGNAL_REMOVE_VIEWER,
   SIGNAL_SET_VIEWER_LOSS,
+  SIGNAL_SET_VIEWER_RENDITION,
   LAST_SIGNAL
 };
 static guint signals[LAST_SIGNAL];
 
 static GstStaticPadTemplate video_template =
     GST_STATIC_PAD_TEMPLATE ("video", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS ("application/x-rtp, media=(string)video, "
+                         "encoding-name=(string){ VP8, H264 }, "
+                         "clock-rate=(int)90000"));
+static GstStaticPadTemplate rendition_template =
+    GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
         GST_STATIC_CAPS ("application/x-rtp, media=(string)video, "
                          "encoding-name=(string){ VP8, H264 }, "
                          "clock-rate=(int)90000"));
@@ -120,8 +148,167 @@ static GstStaticPadTemplate audio_template =
 /* Indices of the program's streams, the same in every viewer. */
 constexpr gint VIDEO = 0;
 constexpr gint AUDIO = 1;
+/* `video` and `video_1` … `video_7`: the renditions of the ladder */
+constexpr gint MAX_RENDITIONS = 8;
+
+/* ---- GstWebrtcFanoutSinkPad: a video pad, one rendition ---- */
+
+struct _GstWebrtcFanoutSinkPad {
+  GstPad parent;
+  gint rendition; /* 0 for `video`, N for `video_N` */
+  gchar *label;   /* object lock; NULL: the pad's name */
+  guint bitrate;  /* object lock; 0: measured */
+};
+
+G_DEFINE_TYPE (
+    GstWebrtcFanoutSinkPad, gst_webrtc_fanout_sink_pad, GST_TYPE_PAD);
+
+enum { PAD_PROP_0, PAD_PROP_LABEL, PAD_PROP_BITRATE };
+
+static void
+pad_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  auto *pad = GST_WEBRTC_FANOUT_SINK_PAD (object);
+  GST_OBJECT_LOCK (pad);
+  switch (prop_id) {
+    case PAD_PROP_LABEL:
+      g_free (pad->label);
+      pad->label = g_value_dup_string (value);
+      break;
+    case PAD_PROP_BITRATE:
+      pad->bitrate = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+  GST_OBJECT_UNLOCK (pad);
+}
+
+static void
+pad_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  auto *pad = GST_WEBRTC_FANOUT_SINK_PAD (object);
+  GST_OBJECT_LOCK (pad);
+  switch (prop_id) {
+    case PAD_PROP_LABEL:
+      g_value_set_string (
+          value, pad->label ? pad->label : GST_OBJECT_NAME (pad));
+      break;
+    case PAD_PROP_BITRATE:
+      g_value_set_uint (value, pad->bitrate);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+  GST_OBJECT_UNLOCK (pad);
+}
+
+static void
+pad_finalize (GObject *object)
+{
+  g_free (GST_WEBRTC_FANOUT_SINK_PAD (object)->label);
+  G_OBJECT_CLASS (gst_webrtc_fanout_sink_pad_parent_class)->finalize (object);
+}
+
+static void
+gst_webrtc_fanout_sink_pad_class_init (GstWebrtcFanoutSinkPadClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  gobject_class->set_property = pad_set_property;
+  gobject_class->get_property = pad_get_property;
+  gobject_class->finalize = pad_finalize;
+  const GParamFlags rw =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                    | GST_PARAM_MUTABLE_PLAYING);
+  g_object_class_install_property (gobject_class, PAD_PROP_LABEL,
+      g_param_spec_string ("label", "Label",
+          "The rendition's name in statistics and events (NULL: the pad's "
+          "name)",
+          nullptr, rw));
+  g_object_class_install_property (gobject_class, PAD_PROP_BITRATE,
+      g_param_spec_uint ("bitrate", "Bitrate",
+          "What the rendition costs, bits/s (0: measured from its packets)", 0,
+          G_MAXUINT, 0, rw));
+}
+
+static void
+gst_webrtc_fanout_sink_pad_init (GstWebrtcFanoutSinkPad *pad)
+{}
+
+static std::string
+pad_label (GstWebrtcFanoutSinkPad *pad)
+{
+  GST_OBJECT_LOCK (pad);
+  std::string label = pad->label ? pad->label : GST_OBJECT_NAME (pad);
+  GST_OBJECT_UNLOCK (pad);
+  return label;
+}
+
+static guint
+pad_bitrate (GstWebrtcFanoutSinkPad *pad)
+{
+  GST_OBJECT_LOCK (pad);
+  guint bitrate = pad->bitrate;
+  GST_OBJECT_UNLOCK (pad);
+  return bitrate;
+}
 
 namespace {
+
+/* What a stream's packets cost, measured on its streaming thread over two
+ * second windows and read by the workers. */
+struct RateMeter {
+  std::atomic<guint64> rate{0}; /* bits/s */
+  std::atomic<gint64> last_packet{0};
+  guint64 bytes = 0;
+  gint64 window_start = 0;
+
+  void add (size_t size, gint64 now)
+  {
+    last_packet.store (now);
+    if (!window_start)
+      window_start = now;
+    bytes += size;
+    gint64 elapsed = now - window_start;
+    if (elapsed >= 2 * G_USEC_PER_SEC) {
+      guint64 measured = bytes * 8 * G_USEC_PER_SEC / (guint64)elapsed;
+      guint64 old = rate.load ();
+      rate.store (old ? (old + measured) / 2 : measured);
+      bytes = 0;
+      window_start = now;
+    }
+  }
+  /* 0 when nothing came for two seconds */
+  guint64 now_rate () const
+  {
+    return g_get_monotonic_time () - last_packet.load () > 2 * G_USEC_PER_SEC
+               ? 0
+               : rate.load ();
+  }
+  void reset ()
+  {
+    rate.store (0);
+    last_packet.store (0);
+    bytes = 0;
+    window_start = 0;
+  }
+};
+
+/* One rendition of the video: its pad, its history for NACKs, its frame
+ * being gathered and its keyframe requests.  Made once per index and kept
+ * until the element goes, so the workers never see one freed. */
+struct Rendition {
+  GstWebrtcFanoutSinkPad *pad = nullptr; /* Private::lock; null: released */
+  ProgramStream stream;                  /* Private::lock */
+  PacketHistory history;
+  RateMeter meter;
+  /* its streaming thread only */
+  std::vector<PacketRef> frame;
+  gint64 last_keyframe_request = 0;
+  std::atomic<bool> keyframe_wanted{false};
+};
 
 /* Lock order: Private::lock, then nothing (workers take their own queue
  * lock only inside push(), never while calling back into us). */
@@ -149,20 +336,65 @@ struct Private : FanoutHost {
    * thread runs: read unlocked by the chain functions */
   std::vector<std::unique_ptr<FanoutWorker>> workers;
 
-  PacketHistory history;
-  /* video streaming thread only */
-  std::vector<PacketRef> frame;
-  gint64 last_keyframe_request = 0;
-  std::atomic<bool> keyframe_wanted{false};
+  /* the ladder: renditions[0] is `video` */
+  std::array<std::unique_ptr<Rendition>, MAX_RENDITIONS> renditions;
+  RateMeter audio_meter; /* audio streaming thread */
+  std::atomic<bool> audio_only_rung{DEFAULT_AUDIO_ONLY_RUNG};
+  std::atomic<bool> adaptive_choice{DEFAULT_ADAPTIVE};
   /* EOS on each linked pad: lock */
   bool eos[2] = {false, false};
 
   GstPad *pads[2] = {nullptr, nullptr};
 
-  void request_keyframe () override { keyframe_wanted.store (true); }
-  GstBuffer *lookup_video (guint16 sequence) override
+  void request_keyframe (gint rendition) override
   {
-    return history.lookup (sequence);
+    if (rendition >= 0 && rendition < MAX_RENDITIONS)
+      renditions[rendition]->keyframe_wanted.store (true);
+  }
+  GstBuffer *lookup_video (gint rendition, guint16 sequence) override
+  {
+    if (rendition < 0 || rendition >= MAX_RENDITIONS)
+      return nullptr;
+    return renditions[rendition]->history.lookup (sequence);
+  }
+  guint64 rung_bitrate (gint rendition) override
+  {
+    guint64 audio = audio_meter.now_rate ();
+    if (rendition < 0)
+      return audio ? audio : 1; /* audio only: always possible */
+    if (rendition >= MAX_RENDITIONS)
+      return 0;
+    Rendition &r = *renditions[rendition];
+    guint64 video = r.meter.now_rate ();
+    if (!video)
+      return 0;
+    guint nominal = 0;
+    {
+      std::lock_guard<std::mutex> guard (lock);
+      if (r.pad)
+        nominal = pad_bitrate (r.pad);
+    }
+    return (nominal ? nominal : video) + audio;
+  }
+  bool adaptive () override { return adaptive_choice.load (); }
+  /* The ladder a viewer joining now gets, heaviest first; lock held. */
+  std::vector<Rung> ladder_locked ()
+  {
+    std::vector<Rung> rungs;
+    const ProgramStream &top = streams[VIDEO];
+    for (gint i = 0; i < MAX_RENDITIONS; i++) {
+      Rendition &r = *renditions[i];
+      if (!r.pad || !gst_pad_is_linked (GST_PAD (r.pad)))
+        continue;
+      /* one codec for all: the viewer's payload type is the same */
+      if (i > 0 && r.stream.encoding != top.encoding)
+        continue;
+      rungs.push_back ({pad_label (r.pad), i, 0});
+    }
+    if (audio_only_rung.load () && !rungs.empty ()
+        && gst_pad_is_linked (pads[AUDIO]))
+      rungs.push_back ({"audio-only", -1, 0});
+    return rungs;
   }
   void viewer_event (
       guint id, const char *event, const std::string &reason) override;
@@ -220,9 +452,18 @@ process_certificate (std::string &error)
   return certificate;
 }
 
-static void
-read_caps (Private *priv, gint index, GstCaps *caps)
+/* The rendition a video pad carries; -1 for the audio pad. */
+static gint
+rendition_of (Private *priv, GstPad *pad)
 {
+  return pad == priv->pads[AUDIO] ? -1
+                                  : GST_WEBRTC_FANOUT_SINK_PAD (pad)->rendition;
+}
+
+static void
+read_caps (Private *priv, gint rendition, GstCaps *caps)
+{
+  gint index = rendition < 0 ? AUDIO : VIDEO;
   const GstStructure *s = gst_caps_get_structure (caps, 0);
   ProgramStream stream;
   stream.kind = index == VIDEO ? "video" : "audio";
@@ -241,10 +482,25 @@ read_caps (Private *priv, gint index, GstCaps *caps)
   if (profile)
     stream.profile_level_id = profile;
   std::lock_guard<std::mutex> guard (priv->lock);
-  if (index == VIDEO)
+  if (rendition > 0) {
+    /* a lighter rendition: only its codec matters (it must be the top's) */
+    priv->renditions[rendition]->stream = stream;
+    if (!priv->streams[VIDEO].encoding.empty ()
+        && stream.encoding != priv->streams[VIDEO].encoding)
+      GST_ELEMENT_WARNING (priv->self, STREAM, FORMAT,
+          ("Rendition %d is %s, the program's video is %s: it is left out of "
+           "the ladder",
+              rendition, stream.encoding.c_str (),
+              priv->streams[VIDEO].encoding.c_str ()),
+          (nullptr));
+    return;
+  }
+  if (index == VIDEO) {
     priv->codec = stream.encoding == "H264"  ? VideoCodec::H264
                   : stream.encoding == "VP8" ? VideoCodec::VP8
                                              : VideoCodec::NONE;
+    priv->renditions[0]->stream = stream;
+  }
   if (!stream.ssrc)
     stream.ssrc = priv->streams[index].ssrc;
   priv->streams[index] = stream;
@@ -255,7 +511,8 @@ chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
   auto *self = GST_WEBRTC_FANOUT_SINK (parent);
   Private *priv = self->priv;
-  gint index = pad == priv->pads[VIDEO] ? VIDEO : AUDIO;
+  gint rendition = rendition_of (priv, pad);
+  gint index = rendition < 0 ? AUDIO : VIDEO;
 
   GstMapInfo map;
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
@@ -269,46 +526,52 @@ chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   VideoCodec codec = priv->codec;
   bool keyframe = index == VIDEO && offset
                   && rtp_starts_keyframe (codec, map.data, map.size);
+  size_t size = map.size;
   gst_buffer_unmap (buffer, &map);
   if (keyframe)
-    GST_LOG_OBJECT (self, "a keyframe starts at packet %u", sequence);
+    GST_LOG_OBJECT (pad, "a keyframe starts at packet %u", sequence);
   if (!offset) {
     GST_WARNING_OBJECT (self, "dropping a buffer that is not RTP");
     gst_buffer_unref (buffer);
     return GST_FLOW_OK;
   }
-  {
+  gint64 now = g_get_monotonic_time ();
+  if (rendition <= 0) {
     /* the SSRC is in the answer: learn it from the packets when the caps
-     * do not say it, and follow a change */
+     * do not say it, and follow a change (lighter renditions go out with
+     * the top one's SSRC) */
     std::lock_guard<std::mutex> guard (priv->lock);
     if (priv->streams[index].ssrc != ssrc)
       priv->streams[index].ssrc = ssrc;
   }
 
-  auto packet = std::make_shared<const Packet> (buffer, index, keyframe);
+  auto packet = std::make_shared<const Packet> (
+      buffer, index, keyframe, MAX (rendition, 0));
   if (index == VIDEO) {
-    priv->history.add (buffer, sequence);
-    priv->frame.push_back (packet);
+    Rendition &r = *priv->renditions[rendition];
+    r.meter.add (size, now);
+    r.history.add (buffer, sequence);
+    r.frame.push_back (packet);
     /* a frame's packets go out together: one batched send per viewer */
-    if (marker || priv->frame.size () >= 64) {
-      priv->dispatch (priv->frame);
-      priv->frame.clear ();
+    if (marker || r.frame.size () >= 64) {
+      priv->dispatch (r.frame);
+      r.frame.clear ();
     }
-    gint64 now = g_get_monotonic_time ();
     guint interval;
     {
       std::lock_guard<std::mutex> guard (priv->lock);
       interval = priv->keyframe_min_interval;
     }
-    if (priv->keyframe_wanted.load ()
-        && now - priv->last_keyframe_request >= (gint64)interval * 1000) {
-      priv->keyframe_wanted.store (false);
-      priv->last_keyframe_request = now;
-      GST_DEBUG_OBJECT (self, "asking upstream for a keyframe");
+    if (r.keyframe_wanted.load ()
+        && now - r.last_keyframe_request >= (gint64)interval * 1000) {
+      r.keyframe_wanted.store (false);
+      r.last_keyframe_request = now;
+      GST_DEBUG_OBJECT (pad, "asking upstream for a keyframe");
       gst_pad_push_event (pad, gst_video_event_new_upstream_force_key_unit (
                                    GST_CLOCK_TIME_NONE, TRUE, 0));
     }
   } else {
+    priv->audio_meter.add (size, now);
     priv->dispatch ({packet});
   }
   gst_buffer_unref (buffer);
@@ -320,22 +583,29 @@ sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   auto *self = GST_WEBRTC_FANOUT_SINK (parent);
   Private *priv = self->priv;
-  gint index = pad == priv->pads[VIDEO] ? VIDEO : AUDIO;
+  gint rendition = rendition_of (priv, pad);
+  gint index = rendition < 0 ? AUDIO : VIDEO;
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS: {
       GstCaps *caps;
       gst_event_parse_caps (event, &caps);
-      read_caps (priv, index, caps);
+      read_caps (priv, rendition, caps);
       break;
     }
     case GST_EVENT_FLUSH_STOP:
       if (index == VIDEO)
-        priv->frame.clear ();
+        priv->renditions[rendition]->frame.clear ();
       break;
     case GST_EVENT_EOS: {
-      if (index == VIDEO && !priv->frame.empty ()) {
-        priv->dispatch (priv->frame);
-        priv->frame.clear ();
+      if (index == VIDEO) {
+        Rendition &r = *priv->renditions[rendition];
+        if (!r.frame.empty ()) {
+          priv->dispatch (r.frame);
+          r.frame.clear ();
+        }
+        /* the program ends with `video` and `audio`, not with a rung */
+        if (rendition > 0)
+          break;
       }
       bool all = true;
       {
@@ -396,6 +666,7 @@ add_viewer (GstWebrtcFanoutSink *self, const gchar *offer_text)
     setup.max_port = priv->max_port;
     setup.stun_server = priv->stun_server;
     setup.connect_timeout_ms = priv->connect_timeout * 1000;
+    setup.rungs = priv->ladder_locked ();
     for (auto &w : priv->workers)
       if (!worker || w->viewer_count () < worker->viewer_count ())
         worker = w.get ();
@@ -406,6 +677,8 @@ add_viewer (GstWebrtcFanoutSink *self, const gchar *offer_text)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->viewers.erase (id);
   };
+  for (Rung &rung : setup.rungs)
+    rung.bitrate = priv->rung_bitrate (rung.rendition);
   if (setup.streams[VIDEO].kind.empty ()
       && setup.streams[AUDIO].kind.empty ()) {
     forget ();
@@ -465,6 +738,99 @@ set_viewer_loss (GstWebrtcFanoutSink *self, guint id, guint percent)
   return TRUE;
 }
 
+static gboolean
+set_viewer_rendition (GstWebrtcFanoutSink *self, guint id, const gchar *label)
+{
+  Private *priv = self->priv;
+  gint rung = -1;
+  if (label && !g_str_equal (label, "auto")) {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    std::vector<Rung> rungs = priv->ladder_locked ();
+    for (size_t i = 0; i < rungs.size (); i++)
+      if (rungs[i].label == label)
+        rung = (gint)i;
+    if (rung < 0) {
+      GST_INFO_OBJECT (self, "viewer %u: no rendition '%s'", id, label);
+      return FALSE;
+    }
+  }
+  FanoutWorker *worker = worker_of (self, id);
+  if (!worker)
+    return FALSE;
+  worker->set_rung (id, rung);
+  return TRUE;
+}
+
+static GstPad *
+request_new_pad (GstElement *element, GstPadTemplate *templ, const gchar *name,
+    const GstCaps *caps)
+{
+  auto *self = GST_WEBRTC_FANOUT_SINK (element);
+  Private *priv = self->priv;
+  gint index = 0;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (name) {
+      guint64 n = 0;
+      if (!g_str_has_prefix (name, "video_")
+          || !g_ascii_string_to_unsigned (
+              name + 6, 10, 1, MAX_RENDITIONS - 1, &n, nullptr)) {
+        GST_WARNING_OBJECT (
+            self, "no pad '%s': video_1 … video_%d", name, MAX_RENDITIONS - 1);
+        return nullptr;
+      }
+      index = (gint)n;
+      if (priv->renditions[index]->pad) {
+        GST_WARNING_OBJECT (self, "the pad %s exists already", name);
+        return nullptr;
+      }
+    } else {
+      for (gint i = 1; i < MAX_RENDITIONS && !index; i++)
+        if (!priv->renditions[i]->pad)
+          index = i;
+      if (!index) {
+        GST_WARNING_OBJECT (self, "no more than %d renditions", MAX_RENDITIONS);
+        return nullptr;
+      }
+    }
+  }
+  std::string pad_name = "video_" + std::to_string (index);
+  auto *pad = GST_WEBRTC_FANOUT_SINK_PAD (
+      g_object_new (GST_TYPE_WEBRTC_FANOUT_SINK_PAD, "name", pad_name.c_str (),
+          "direction", GST_PAD_SINK, "template", templ, nullptr));
+  pad->rendition = index;
+  gst_pad_set_chain_function (GST_PAD (pad), GST_DEBUG_FUNCPTR (chain));
+  gst_pad_set_event_function (GST_PAD (pad), GST_DEBUG_FUNCPTR (sink_event));
+  GST_PAD_SET_PROXY_CAPS (GST_PAD (pad));
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->renditions[index]->pad = pad;
+  }
+  if (GST_STATE (element) > GST_STATE_READY)
+    gst_pad_set_active (GST_PAD (pad), TRUE);
+  gst_element_add_pad (element, GST_PAD (pad));
+  return GST_PAD (pad);
+}
+
+static void
+release_pad (GstElement *element, GstPad *pad)
+{
+  Private *priv = GST_WEBRTC_FANOUT_SINK (element)->priv;
+  gint index = GST_WEBRTC_FANOUT_SINK_PAD (pad)->rendition;
+  /* waits for its streaming thread to leave chain() */
+  gst_pad_set_active (pad, FALSE);
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    Rendition &r = *priv->renditions[index];
+    r.pad = nullptr;
+    r.stream = ProgramStream ();
+    r.history.clear ();
+    r.frame.clear ();
+    r.meter.reset ();
+  }
+  gst_element_remove_pad (element, pad);
+}
+
 static GstStateChangeReturn
 change_state (GstElement *element, GstStateChange transition)
 {
@@ -513,8 +879,13 @@ change_state (GstElement *element, GstStateChange transition)
     workers.clear (); /* frees every viewer; their events reach the bus */
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->viewers.clear ();
-    priv->history.clear ();
-    priv->frame.clear ();
+    for (auto &r : priv->renditions) {
+      r->history.clear ();
+      r->frame.clear ();
+      r->meter.reset ();
+      r->stream = ProgramStream ();
+    }
+    priv->audio_meter.reset ();
     priv->streams[VIDEO] = priv->streams[AUDIO] = ProgramStream ();
   }
   return ret;
@@ -560,6 +931,12 @@ set_property (
       priv->certificate_pem =
           g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
+    case PROP_AUDIO_ONLY_RUNG:
+      priv->audio_only_rung.store (g_value_get_boolean (value));
+      break;
+    case PROP_ADAPTIVE:
+      priv->adaptive_choice.store (g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -603,6 +980,12 @@ get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
     case PROP_CONNECT_TIMEOUT:
       g_value_set_uint (value, priv->connect_timeout);
       break;
+    case PROP_AUDIO_ONLY_RUNG:
+      g_value_set_boolean (value, priv->audio_only_rung.load ());
+      break;
+    case PROP_ADAPTIVE:
+      g_value_set_boolean (value, priv->adaptive_choice.load ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -625,6 +1008,8 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
   gobject_class->get_property = get_property;
   gobject_class->finalize = finalize;
   element_class->change_state = GST_DEBUG_FUNCPTR (change_state);
+  element_class->request_new_pad = GST_DEBUG_FUNCPTR (request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (release_pad);
 
   const GParamFlags rw =
       (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
@@ -673,6 +1058,15 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
           nullptr,
           (GParamFlags)(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS
                         | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property (gobject_class, PROP_AUDIO_ONLY_RUNG,
+      g_param_spec_boolean ("audio-only-rung", "Audio-only rung",
+          "The quality ladder ends with a rung that sends audio only",
+          DEFAULT_AUDIO_ONLY_RUNG, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_ADAPTIVE,
+      g_param_spec_boolean ("adaptive", "Adaptive",
+          "Choose each viewer's rendition from its RTCP (else it keeps the "
+          "one it has unless pinned)",
+          DEFAULT_ADAPTIVE, rw_playing));
 
   signals[SIGNAL_ADD_VIEWER] =
       g_signal_new_class_handler ("add-viewer", G_TYPE_FROM_CLASS (klass),
@@ -694,8 +1088,16 @@ gst_webrtc_fanout_sink_class_init (GstWebrtcFanoutSinkClass *klass)
           (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
           G_CALLBACK (set_viewer_loss), nullptr, nullptr, nullptr,
           G_TYPE_BOOLEAN, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_SET_VIEWER_RENDITION] = g_signal_new_class_handler (
+      "set-viewer-rendition", G_TYPE_FROM_CLASS (klass),
+      (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK (set_viewer_rendition), nullptr, nullptr, nullptr,
+      G_TYPE_BOOLEAN, 2, G_TYPE_UINT, G_TYPE_STRING);
 
-  gst_element_class_add_static_pad_template (element_class, &video_template);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &video_template, GST_TYPE_WEBRTC_FANOUT_SINK_PAD);
+  gst_element_class_add_static_pad_template_with_gtype (
+      element_class, &rendition_template, GST_TYPE_WEBRTC_FANOUT_SINK_PAD);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_set_static_metadata (element_class, "WebRTC fan-out sink",
       "Sink/Network/WebRTC",
@@ -709,11 +1111,21 @@ gst_webrtc_fanout_sink_init (GstWebrtcFanoutSink *self)
 {
   self->priv = new Private ();
   self->priv->self = self;
+  for (auto &r : self->priv->renditions)
+    r = std::make_unique<Rendition> ();
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
-  GstStaticPadTemplate *templates[2] = {&video_template, &audio_template};
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
   for (gint i : {VIDEO, AUDIO}) {
-    GstPad *pad = gst_pad_new_from_static_template (
-        templates[i], templates[i]->name_template);
+    const char *name = i == VIDEO ? "video" : "audio";
+    GstPadTemplate *templ = gst_element_class_get_pad_template (klass, name);
+    GstPad *pad;
+    if (i == VIDEO) {
+      pad = GST_PAD (g_object_new (GST_TYPE_WEBRTC_FANOUT_SINK_PAD, "name",
+          name, "direction", GST_PAD_SINK, "template", templ, nullptr));
+      self->priv->renditions[0]->pad = GST_WEBRTC_FANOUT_SINK_PAD (pad);
+    } else {
+      pad = gst_pad_new_from_template (templ, name);
+    }
     gst_pad_set_chain_function (pad, GST_DEBUG_FUNCPTR (chain));
     gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (sink_event));
     GST_PAD_SET_PROXY_CAPS (pad);
