@@ -221,8 +221,12 @@ async function rideTheLadder(shaped, since, what) {
   assert.ok(window_.free.fps >= MIN_FPS, `${what}: the unshaped viewer decodes ${window_.free.fps} fps ` +
     '(the program itself is short of frames: a machine too busy for a 720p show and two viewers?)');
   assert.ok(window_.free.gap <= MAX_GAP_MS, `${what}: the unshaped viewer waited ${window_.free.gap} ms for a frame`);
+  // what the room said, for a failure's message (audio-only keeps the last
+  // 360p frame's width)
+  const told = JSON.stringify(await shaped.evaluate(() => window.renditionsSignalled));
   assert.deepEqual(window_.shaped.widths, [WIDTH_360P], `${what}: the shaped viewer stays on 360p`);
-  assert.ok(window_.shaped.fps >= MIN_FPS, `${what}: the shaped viewer decodes ${window_.shaped.fps} fps`);
+  assert.ok(window_.shaped.fps >= MIN_FPS, `${what}: the shaped viewer decodes ${window_.shaped.fps} fps; ` +
+    `renditions signalled ${told}`);
   assert.ok(window_.shaped.gap <= MAX_GAP_MS, `${what}: the shaped viewer waited ${window_.shaped.gap} ms for a frame`);
   assert.ok(window_.shaped.kbits <= LINK_KBIT * 1.1, `${what}: the shaped viewer received ${window_.shaped.kbits} kbit/s`);
   assert.ok(window_.coloursRight, `${what}: colours ${JSON.stringify(window_.colours)}`);
