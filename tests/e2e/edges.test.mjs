@@ -25,7 +25,8 @@ function roomText(edges) {
   return readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/live-show.ini'), 'utf8')
     .replace(/^listen=.*$/m, '')
     .replace(/width=1280 height=720/g, 'width=640 height=360')
-    .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
+    .replace(/width=640,height=360/, 'width=320,height=180')
+    .replace(/target-bitrate=2500000/, 'target-bitrate=800000')
     + `\n${edges}\n`;
 }
 

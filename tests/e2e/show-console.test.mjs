@@ -37,7 +37,8 @@ const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/roo
   'utf8')
   .replace(/^listen=.*$/m, '')
   .replace(/width=1280 height=720/g, 'width=640 height=360')
-  .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
+  .replace(/width=640,height=360/, 'width=320,height=180')
+  .replace(/target-bitrate=2500000/, 'target-bitrate=800000')
   .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
 
 // Amber (mcucompositor's speaking border, 0xffc000) pixels of the decoded
