@@ -1,8 +1,9 @@
 // The live show's quality ladder (720p, 360p, audio-only) in Chromium: a
 // viewer's Quality menu pins 360p and its picture becomes 640 wide without a
 // freeze while another viewer stays at 1280; back to Auto it returns to 720p
-// on a clean link; the console counts viewers per rung; bad `quality`
-// messages get an error and change nothing.
+// on a clean link; a choice sent before the viewer's offer is applied once
+// it exists; the console counts viewers per rung; bad `quality` messages get
+// an error and change nothing.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -211,6 +212,33 @@ test('a viewer pins 360p from the Quality menu and goes back to Auto', async () 
       document.getElementById('health-renditions').textContent === '720p 2 · 360p 0 · audio-only 0',
       null, 10000);
     assert.deepEqual(await qualityErrors(pinned), errors, 'no error from the menu');
+
+    // A choice made before the viewer exists (sent just before its offer)
+    // is applied once the room has answered.
+    const earlyPage = await browser.newPage();
+    await earlyPage.addInitScript(() => {
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function sendWithQuality(data) {
+        if (typeof data === 'string' && data.includes('"type":"offer"')) {
+          send.call(this, JSON.stringify({ type: 'quality', rendition: '360p' }));
+        }
+        return send.call(this, data);
+      };
+    });
+    await earlyPage.goto(`${room.url}?role=viewer`);
+    await waitFor(earlyPage, () => window.room.rendition === '360p' && window.room.renditionPinned,
+      null, 30000);
+    await waitFor(earlyPage, async () => {
+      let width = 0;
+      (await window.room.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') width = s.frameWidth || 0;
+      });
+      return width === 640;
+    }, null, 10000);
+    assert.deepEqual(await qualityErrors(earlyPage), []);
+    await waitFor(console_, () =>
+      document.getElementById('health-renditions').textContent === '720p 2 · 360p 1 · audio-only 0',
+      null, 10000);
   } finally {
     await browser.close();
     const { code } = await room.stop();
