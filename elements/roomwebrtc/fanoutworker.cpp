@@ -295,7 +295,19 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
         rtt = t * 1000.0 / 65536.0;
     }
     chooser.set_adaptive (worker->host_.adaptive ());
+    gint before = chooser.target ();
     chooser.on_report (rungs, now, b.fraction_lost / 256.0, rtt);
+    /* one line per report: tests/data/ladder-trace.txt is made of these */
+    GST_DEBUG (
+        "ladder-trace viewer=%u t=%" G_GINT64_FORMAT
+        " loss=%.4f rtt=%.1f rung=%d target=%d estimate=%" G_GUINT64_FORMAT
+        " probing=%d",
+        id, now / 1000, b.fraction_lost / 256.0, rtt, rung, chooser.target (),
+        chooser.estimate (), chooser.probing ());
+    if (chooser.target () != before)
+      GST_INFO ("viewer %u: rung %d → %d (%s: lost %.1f %%, rtt %.0f ms)", id,
+          rung, chooser.target (), rungs[chooser.target ()].label.c_str (),
+          b.fraction_lost * 100.0 / 256.0, rtt);
     settle_rung (now);
   }
   if (feedback.have_report) {
@@ -526,6 +538,7 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
   static thread_local std::array<NiceOutputMessage, 2 * BATCH> messages;
   size_t count = 0;
   gint64 now = g_get_monotonic_time ();
+  size_t video_packets = 0; /* the first ones of the batch's last chunk */
   auto flush = [&] {
     if (count == 0)
       return;
@@ -544,6 +557,7 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
         viewer.bytes_sent += vectors[i].size;
     }
     count = 0;
+    video_packets = 0;
   };
   for (const PacketRef &packet : batch) {
     if (!packet->mapped || packet->stream < 0
@@ -586,21 +600,21 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     }
     vectors[count].buffer = out;
     vectors[count].size = length;
+    if (video && video_packets == count)
+      video_packets++;
     messages[count].buffers = &vectors[count];
     messages[count].n_buffers = 1;
     if (++count == BATCH)
       flush ();
   }
-  if (viewer.rungs.size () > 1 && count > 0) {
-    /* probing the link for the next rung up: the packets just protected
-     * go out again (the viewer's SRTP replay check drops them), the
-     * largest first, as much as the probe asks for */
+  if (viewer.rungs.size () > 1 && video_packets > 0) {
+    /* probing the link for the next rung up: the video packets just
+     * protected go out again (the viewer's SRTP replay check drops them),
+     * as much as the probe asks for */
     size_t budget = viewer.chooser.probe_budget (viewer.rungs, now);
-    size_t sent = count;
-    for (size_t round = 0; budget > 0 && round < 4; round++)
+    size_t sent = video_packets;
+    for (size_t round = 0; budget > 0 && round < 8; round++)
       for (size_t i = 0; i < sent && budget > 0 && count < 2 * BATCH; i++) {
-        if (vectors[i].size < 400 && round < 3)
-          continue;
         vectors[count] = vectors[i];
         messages[count].buffers = &vectors[count];
         messages[count].n_buffers = 1;

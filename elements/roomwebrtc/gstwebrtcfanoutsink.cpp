@@ -29,19 +29,36 @@
  * `keyframe-min-interval`.  A viewer whose browser vanished is dropped when
  * ICE consent expires (about 30 s).
  *
+ * ## The quality ladder
+ *
+ * Lighter renditions of the same video come on request pads `video_1`,
+ * `video_2`, … (same codec as `video`, from the heaviest to the lightest);
+ * with `audio-only-rung` the last rung sends audio only.  Each viewer gets
+ * one rung, chosen from its RTCP: down at once on loss or queueing delay,
+ * up after a probe (duplicates of packets it has, which its SRTP replay
+ * check drops) showed the next rung fits.  A switch waits for a keyframe of
+ * the target rendition (asked for, coalesced per rendition), and the packets
+ * are rewritten per viewer — SSRC, sequence numbers, timestamps, VP8 picture
+ * ids — so the browser sees one stream.  Each video pad has `label` and
+ * `bitrate` (0: measured) properties; `set-viewer-rendition` pins a viewer
+ * to a rung by its label ("auto" or NULL: automatic again).
+ *
  * ## Messages
  *
  * `webrtcfanoutsink-viewer`: `id` (guint), `event` (string: joined,
- * connected, failed, left) and `reason` (string; for connected, the SRTP
- * profile).  After failed and left the viewer is gone.
+ * connected, rendition, failed, left) and `reason` (string; for connected,
+ * the SRTP profile; for rendition, the label of the rung the viewer now
+ * gets).  After failed and left the viewer is gone.
  *
  * `webrtcfanoutsink-stats`, every `stats-interval` ms per worker with
  * viewers: `worker` (guint) and `viewers`, an array of `viewer` structures
  * with `id`, `state`, `srtp-profile`, `packets-sent`, `bytes-sent`,
  * `packets-dropped`, `nacks-received`, `packets-retransmitted`,
  * `keyframe-requests`, `fraction-lost`, `packets-lost`, `jitter`,
- * `rtcp-errors` and `rtt` (ms, from the viewer's reports on our sender
- * reports; -1 until known).
+ * `rtcp-errors`, `rtt` (ms, from the viewer's reports on our sender
+ * reports; -1 until known), `rendition` (its rung's label),
+ * `rendition-pinned`, `estimate` (bits/s its link is thought to carry; 0
+ * unknown) and `probe-packets` (duplicates sent to probe its link).
  *
  * ## Example launch line
  * |[

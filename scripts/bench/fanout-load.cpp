@@ -14,7 +14,13 @@
  * SRTP protect (OpenSSL, AES-GCM) and one sendto per 1200-byte packet.
  *
  *   build/tests/check/fanout-load [--viewers 100,250,500,1000] [--window 10]
- *       [--size 1280x720] [--min-delivered 0.995]
+ *       [--size 1280x720] [--min-delivered 0.995] [--ladder]
+ *
+ * With --ladder each count runs twice in the same run: the program as one
+ * rendition, then with a quality ladder (a second, half-size VP8 rendition
+ * on `video_1` of the sink, `ladder=` in the room file), and the table gets
+ * the ratio of the CPU per delivered packet: what choosing a rung per viewer
+ * costs.  The viewers stay on the top rung (nothing is lost on loopback).
  *
  * Exit status 0 when every viewer connected and, with --min-delivered, each
  * run delivered at least that share of the packets.  Every wait is bounded. */
@@ -49,6 +55,7 @@ struct RtpPacket {
   std::vector<uint8_t> bytes;
   GstClockTime pts;
   bool video;
+  bool small = false; /* video of the ladder's second rendition */
 };
 
 struct Program {
@@ -76,7 +83,7 @@ pull (GstElement *pipeline, const char *name, bool video)
 
 /* 10 s of moving bars and a tone, encoded once as a live encoder would. */
 Program
-encode_program (const std::string &size)
+encode_program (const std::string &size, bool ladder)
 {
   std::string width = size.substr (0, size.find ('x'));
   std::string height = size.substr (size.find ('x') + 1);
@@ -85,12 +92,26 @@ encode_program (const std::string &size)
       "! video/x-raw,width="
       + width + ",height=" + height
       + ",framerate=30/1 "
+        "! tee name=t t. ! queue "
         "! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=2000000 "
         "keyframe-max-dist=60 lag-in-frames=0 error-resilient=default "
         "threads=2 "
         "! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit "
         "! appsink name=video sync=false max-buffers=0 "
-        "audiotestsrc num-buffers=500 samplesperbuffer=960 "
+      + std::string (ladder
+                         ? "t. ! queue ! videoscale ! video/x-raw,width="
+                               + std::to_string (std::stoi (width) / 2)
+                               + ",height="
+                               + std::to_string (std::stoi (height) / 2)
+                               + " ! vp8enc deadline=1 cpu-used=8 "
+                                 "end-usage=cbr target-bitrate=600000 "
+                                 "keyframe-max-dist=60 lag-in-frames=0 "
+                                 "error-resilient=default threads=1 "
+                                 "! rtpvp8pay pt=96 mtu=1200 "
+                                 "picture-id-mode=15-bit ! appsink "
+                                 "name=small sync=false max-buffers=0 "
+                         : std::string ())
+      + "audiotestsrc num-buffers=500 samplesperbuffer=960 "
         "! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 "
         "frame-size=20 ! rtpopuspay pt=111 ! appsink name=audio sync=false";
   GError *error = nullptr;
@@ -101,14 +122,22 @@ encode_program (const std::string &size)
   }
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   Program program;
-  std::vector<RtpPacket> video, audio;
+  std::vector<RtpPacket> video, audio, small;
   std::thread audio_thread ([&] { audio = pull (pipeline, "audio", false); });
+  std::thread small_thread ([&] {
+    if (ladder)
+      small = pull (pipeline, "small", true);
+    for (RtpPacket &p : small)
+      p.small = true;
+  });
   video = pull (pipeline, "video", true);
   audio_thread.join ();
+  small_thread.join ();
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   program.packets = std::move (video);
   program.packets.insert (program.packets.end (), audio.begin (), audio.end ());
+  program.packets.insert (program.packets.end (), small.begin (), small.end ());
   std::stable_sort (program.packets.begin (), program.packets.end (),
       [] (const RtpPacket &a, const RtpPacket &b) { return a.pts < b.pts; });
   program.duration = 10 * GST_SECOND;
@@ -119,12 +148,14 @@ encode_program (const std::string &size)
  * timestamps running on, to two UDP ports. */
 class Sender {
 public:
-  Sender (const Program &program, guint16 video_port, guint16 audio_port)
+  Sender (const Program &program, guint16 video_port, guint16 audio_port,
+      guint16 small_port)
       : program_ (program)
   {
     socket_ = ::socket (AF_INET, SOCK_DGRAM, 0);
     for (auto [port, addr] :
-        {std::pair (video_port, &video_), std::pair (audio_port, &audio_)}) {
+        {std::pair (video_port, &video_), std::pair (audio_port, &audio_),
+            std::pair (small_port, &small_)}) {
       addr->sin_family = AF_INET;
       addr->sin_port = htons (port);
       addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -137,13 +168,14 @@ public:
     thread_.join ();
     ::close (socket_);
   }
-  std::atomic<guint64> video_sent{0}, audio_sent{0};
+  /* what a viewer on the top rung gets: video_sent + audio_sent */
+  std::atomic<guint64> video_sent{0}, audio_sent{0}, small_sent{0};
 
 private:
   void run ()
   {
     gint64 start = g_get_monotonic_time ();
-    guint16 sequence[2] = {1000, 2000};
+    guint16 sequence[3] = {1000, 2000, 3000};
     for (guint loop = 0; !stop_; loop++) {
       for (const RtpPacket &p : program_.packets) {
         gint64 due =
@@ -154,7 +186,7 @@ private:
         if (stop_)
           return;
         std::vector<uint8_t> bytes = p.bytes;
-        guint16 &seq = sequence[p.video ? 0 : 1];
+        guint16 &seq = sequence[p.small ? 2 : p.video ? 0 : 1];
         bytes[2] = (uint8_t)(seq >> 8);
         bytes[3] = (uint8_t)seq;
         seq++;
@@ -165,17 +197,17 @@ private:
                           / GST_SECOND);
         for (int i = 0; i < 4; i++)
           bytes[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
-        const sockaddr_in *to = p.video ? &video_ : &audio_;
+        const sockaddr_in *to = p.small ? &small_ : p.video ? &video_ : &audio_;
         ::sendto (socket_, bytes.data (), bytes.size (), 0,
             (const sockaddr *)to, sizeof *to);
-        (p.video ? video_sent : audio_sent)++;
+        (p.small ? small_sent : p.video ? video_sent : audio_sent)++;
       }
     }
   }
 
   const Program &program_;
   int socket_ = -1;
-  sockaddr_in video_{}, audio_{};
+  sockaddr_in video_{}, audio_{}, small_{};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -303,6 +335,7 @@ struct ClientThreads {
 
 struct Result {
   guint viewers = 0, connected = 0;
+  bool ladder = false;
   double idle_cores = 0, cores = 0, us_per_packet = 0, delivered = 0;
   long threads_idle = 0, threads = 0;
   double rss_per_viewer_kb = 0;
@@ -312,12 +345,13 @@ struct Result {
 
 Result
 run_one (const Program &program, const std::string &gst_room, guint viewers,
-    double window, guint decrypt_every)
+    double window, guint decrypt_every, bool ladder)
 {
   Result r;
   r.viewers = viewers;
+  r.ladder = ladder;
   guint16 http = free_port (SOCK_STREAM), vport = free_port (SOCK_DGRAM),
-          aport = free_port (SOCK_DGRAM);
+          aport = free_port (SOCK_DGRAM), sport = free_port (SOCK_DGRAM);
   gchar *dir = g_dir_make_tmp ("fanout-load-XXXXXX", nullptr);
   std::string room_file = std::string (dir) + "/room.ini";
   std::ostringstream room;
@@ -335,8 +369,18 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
           "clock-rate=48000,payload=111,encoding-params=(string)2\" "
           "! program_rtp.audio_sink_0\n"
           "  dispatcher name=program_rtp source=0 ! fakesink sync=false "
-          "async=false\n\n[role viewer]\nrtp-hub=program_rtp\nsend=none\n"
+          "async=false\n";
+  if (ladder)
+    room << "  udpsrc address=127.0.0.1 port=" << sport
+         << " buffer-size=8388608 caps=\"application/x-rtp,media=video,"
+            "encoding-name=VP8,clock-rate=90000,payload=96\" ! "
+            "program_360.sink_0\n"
+            "  dispatcher name=program_360 source=0 ! fakesink sync=false "
+            "async=false\n";
+  room << "\n[role viewer]\nrtp-hub=program_rtp\nsend=none\n"
           "receive=audio,video\nmax-peers=100000\n";
+  if (ladder)
+    room << "ladder=720p:program_rtp;360p:program_360\n";
   g_file_set_contents (room_file.c_str (), room.str ().c_str (), -1, nullptr);
 
   gchar *argv[] = {
@@ -373,7 +417,7 @@ run_one (const Program &program, const std::string &gst_room, guint viewers,
       ;
   });
 
-  Sender sender (program, vport, aport);
+  Sender sender (program, vport, aport, sport);
   g_usleep (2 * G_USEC_PER_SEC);
   ProcSample idle0 = sample_process (pid);
   g_usleep (3 * G_USEC_PER_SEC);
@@ -491,6 +535,7 @@ main (int argc, char **argv)
   gchar *counts = nullptr, *size = nullptr, *gst_room = nullptr;
   gdouble window = 10, min_delivered = 0;
   gint decrypt_every = 64;
+  gboolean ladder = FALSE;
   GOptionEntry entries[] = {
       {"viewers", 0, 0, G_OPTION_ARG_STRING, &counts,
           "viewer counts, comma separated (100,250,500,1000)", "N,N"},
@@ -504,6 +549,8 @@ main (int argc, char **argv)
           "viewers decrypt one packet in this many (64)", "N"},
       {"min-delivered", 0, 0, G_OPTION_ARG_DOUBLE, &min_delivered,
           "fail below this share of packets delivered (0: report only)", "F"},
+      {"ladder", 0, 0, G_OPTION_ARG_NONE, &ladder,
+          "each count also with a two-rendition quality ladder", nullptr},
       {nullptr}};
   GOptionContext *options = g_option_context_new ("- fan-out load");
   g_option_context_add_main_entries (options, entries, nullptr);
@@ -527,10 +574,12 @@ main (int argc, char **argv)
 
   g_print (
       "fanout-load: encoding the program (%s)...\n", size ? size : "1280x720");
-  Program program = encode_program (size ? size : "1280x720");
+  Program program = encode_program (size ? size : "1280x720", ladder);
   guint64 bytes = 0;
   guint video = 0;
   for (const RtpPacket &p : program.packets) {
+    if (p.small)
+      continue;
     bytes += p.bytes.size ();
     video += p.video;
   }
@@ -539,30 +588,44 @@ main (int argc, char **argv)
 
   bool ok = true;
   std::vector<Result> results;
-  for (guint n : viewer_counts) {
-    Result r = run_one (program, room_tool, n, window, (guint)decrypt_every);
-    results.push_back (r);
-    g_print ("fanout-load: %u viewers: %u connected, %.3f cores (idle %.3f), "
-             "%.2f%% delivered\n",
-        n, r.connected, r.cores, r.idle_cores, r.delivered * 100);
-    if (r.connected < n || (min_delivered > 0 && r.delivered < min_delivered))
-      ok = false;
-  }
+  for (guint n : viewer_counts)
+    for (bool with_ladder : {false, true}) {
+      if (with_ladder && !ladder)
+        continue;
+      Result r = run_one (
+          program, room_tool, n, window, (guint)decrypt_every, with_ladder);
+      results.push_back (r);
+      g_print ("fanout-load: %u viewers%s: %u connected, %.3f cores (idle "
+               "%.3f), %.2f%% delivered\n",
+          n, with_ladder ? " (ladder)" : "", r.connected, r.cores,
+          r.idle_cores, r.delivered * 100);
+      if (r.connected < n
+          || (min_delivered > 0 && r.delivered < min_delivered))
+        ok = false;
+    }
   double floor_us = measure_floor (200000);
 
-  g_print ("\n| viewers | connected | server cores (idle) | viewers per core | "
+  g_print ("\n| viewers | ladder | connected | server cores (idle) | viewers per core | "
            "us per packet | x floor | threads (idle) | RSS per viewer | "
            "delivered | POST to first packet, median / p95 |\n"
-           "|---|---|---|---|---|---|---|---|---|---|\n");
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Result &r : results)
     g_print (
-        "| %u | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
+        "| %u | %s | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
         "%.2f %% | %.0f / %.0f ms |\n",
-        r.viewers, r.connected, r.cores, r.idle_cores,
+        r.viewers, r.ladder ? "yes" : "no", r.connected, r.cores, r.idle_cores,
         r.cores - r.idle_cores > 0 ? r.connected / (r.cores - r.idle_cores) : 0,
         r.us_per_packet, floor_us > 0 ? r.us_per_packet / floor_us : 0,
         r.threads, r.threads_idle, r.rss_per_viewer_kb, r.delivered * 100,
         r.join_median_ms, r.join_p95_ms);
+  for (size_t i = 1; i < results.size (); i++)
+    if (results[i].ladder && !results[i - 1].ladder
+        && results[i - 1].us_per_packet > 0)
+      g_print ("\n%u viewers: with a ladder %.2f us per packet against %.2f: "
+               "x %.3f\n",
+          results[i].viewers, results[i].us_per_packet,
+          results[i - 1].us_per_packet,
+          results[i].us_per_packet / results[i - 1].us_per_packet);
   g_print ("\nfloor (OpenSSL AES-GCM protect + one sendto, 1200 bytes, this "
            "process): %.2f us per packet\n",
       floor_us);

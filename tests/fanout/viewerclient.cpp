@@ -109,6 +109,8 @@ struct Viewer::Private {
   guint32 highest = 0; /* extended highest video sequence number */
   guint64 received = 0;
   std::set<guint32> missing;
+  guint32 first_ssrc = 0, last_timestamp = 0;
+  gint last_picture_id = -1;
 
   void flush ()
   {
@@ -258,6 +260,24 @@ struct Viewer::Private {
     send_rtcp (p, 12);
   }
 
+  void receiver_report (guint8 fraction_lost)
+  {
+    std::array<uint8_t, 64> p{};
+    p[0] = 0x81;
+    p[1] = 201;
+    p[3] = 7;
+    for (int i = 0; i < 4; i++) {
+      p[4 + i] = (uint8_t)(OUR_SSRC >> (24 - 8 * i));
+      p[8 + i] = (uint8_t)(video_ssrc >> (24 - 8 * i));
+    }
+    p[12] = fraction_lost;
+    p[16] = (uint8_t)(highest >> 24);
+    p[17] = (uint8_t)(highest >> 16);
+    p[18] = (uint8_t)(highest >> 8);
+    p[19] = (uint8_t)highest;
+    send_rtcp (p, 32);
+  }
+
   void on_rtp (uint8_t *data, size_t length);
   void on_ice_state (guint state)
   {
@@ -274,6 +294,15 @@ void
 Viewer::Private::on_rtp (uint8_t *data, size_t length)
 {
   Counters &c = owner->counters_;
+  if (length >= 12 && (data[1] & 0x7f) == VIDEO_PT && have_video) {
+    /* the header is clear: a number already received is a duplicate */
+    guint16 sequence = (guint16)((data[2] << 8) | data[3]);
+    guint32 extended = highest + (gint16)(sequence - (guint16)highest);
+    if (extended <= highest && !missing.count (extended)) {
+      c.duplicates++;
+      return;
+    }
+  }
   guint every = owner->decrypt_every_.load ();
   bool decrypt = every <= 1 || (++received % every) == 0;
   if (!srtp || (decrypt && !receive.unprotect_rtp (data, &length))) {
@@ -294,6 +323,41 @@ Viewer::Private::on_rtp (uint8_t *data, size_t length)
   c.video_pt = pt;
   video_ssrc = ((guint32)data[8] << 24) | ((guint32)data[9] << 16)
                | ((guint32)data[10] << 8) | data[11];
+  if (!first_ssrc)
+    first_ssrc = video_ssrc;
+  else if (video_ssrc != first_ssrc)
+    c.ssrc_changes++;
+  if (decrypt) {
+    /* RFC 7741 descriptor: a new frame (new timestamp) has the next
+     * picture id and a later time */
+    size_t at = 12 + 4 * (data[0] & 0x0f);
+    guint32 timestamp = ((guint32)data[4] << 24) | ((guint32)data[5] << 16)
+                        | ((guint32)data[6] << 8) | data[7];
+    if (!(data[0] & 0x10) && at + 4 <= length && (data[at] & 0x80)
+        && (data[at + 1] & 0x80)) {
+      gint id = (data[at + 2] & 0x80)
+                    ? ((data[at + 2] & 0x7f) << 8) | data[at + 3]
+                    : data[at + 2] & 0x7f;
+      gint mask = (data[at + 2] & 0x80) ? 0x7fff : 0x7f;
+      if (last_picture_id >= 0 && timestamp != last_timestamp) {
+        if (id != ((last_picture_id + 1) & mask))
+          c.picture_id_jumps++;
+        if ((gint32)(timestamp - last_timestamp) < 0)
+          c.timestamps_back++;
+      }
+      last_picture_id = id;
+      last_timestamp = timestamp;
+      /* a keyframe's first packet: S bit, then the frame tag and the
+       * 3-byte start code, then the width */
+      size_t skip = 2 + ((data[at + 2] & 0x80) ? 2 : 1)
+                    + ((data[at + 1] & 0x40) ? 1 : 0)
+                    + ((data[at + 1] & 0x30) ? 1 : 0);
+      const uint8_t *f = data + at + skip;
+      if ((data[at] & 0x10) && at + skip + 10 <= length && !(f[0] & 0x01)
+          && f[3] == 0x9d && f[4] == 0x01 && f[5] == 0x2a)
+        c.video_width = (f[6] | (f[7] << 8)) & 0x3fff;
+    }
+  }
   if (c.first_video_keyframe.load () < 0) {
     /* RFC 7741: S bit, partition 0, then the key frame bit of the frame */
     size_t offset = 12 + 4 * (data[0] & 0x0f);
@@ -536,6 +600,14 @@ Viewer::send_pli ()
 {
   Private *p = priv_.get ();
   invoke (p->context, [p] { p->pli (); });
+}
+
+void
+Viewer::send_receiver_report (guint8 fraction_lost)
+{
+  Private *p = priv_.get ();
+  invoke (
+      p->context, [p, fraction_lost] { p->receiver_report (fraction_lost); });
 }
 
 void

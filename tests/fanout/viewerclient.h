@@ -37,6 +37,14 @@ struct Counters {
   /* video payload type and SSRC seen */
   std::atomic<guint> video_pt{0}, audio_pt{0};
   std::atomic<gint64> first_packet_us{0}; /* g_get_monotonic_time */
+  /* the quality ladder's promise: one stream whatever the rendition */
+  std::atomic<guint64> ssrc_changes{0};     /* video SSRC not the first */
+  std::atomic<guint64> picture_id_jumps{0}; /* a new frame not id + 1 */
+  std::atomic<guint64> timestamps_back{0};  /* a new frame earlier */
+  /* packets with a sequence number already received (a probe's
+   * duplicates), dropped before SRTP as a browser's replay check does */
+  std::atomic<guint64> duplicates{0};
+  std::atomic<guint32> video_width{0}; /* of the last VP8 keyframe */
 };
 
 class Viewer {
@@ -59,6 +67,8 @@ public:
   /* RTCP to the sink; queued to the viewer's context. */
   void send_nack (guint16 sequence);
   void send_pli ();
+  /* A receiver report on the video saying @fraction_lost (of 256). */
+  void send_receiver_report (guint8 fraction_lost);
   /* Each video sequence number missing at its successor is asked for at
    * once with a NACK. */
   void set_auto_nack (bool on) { auto_nack_ = on; }

@@ -61,18 +61,20 @@ struct Program {
   GstElement *pipeline = nullptr;
   GstElement *sink = nullptr;
   std::atomic<int> keyframe_requests{0};
-  explicit Program (const char *sink_properties = "")
+  explicit Program (const char *sink_properties = "", const char *extra = "")
   {
     std::string description =
         std::string ("videotestsrc is-live=true pattern=ball ! "
                      "video/x-raw,width=320,height=240,framerate=30/1 ! "
                      "vp8enc name=enc deadline=1 keyframe-max-dist=1000 "
                      "target-bitrate=400000 ! rtpvp8pay pt=100 "
-                     "seqnum-offset=65300 mtu=1200 ! webrtcfanoutsink "
+                     "picture-id-mode=15-bit seqnum-offset=65300 mtu=1200 "
+                     "! webrtcfanoutsink "
                      "name=sink workers=2 address=127.0.0.1 ")
         + sink_properties
         + " audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=120 ! "
-          "sink.audio";
+          "sink.audio "
+        + extra;
     GError *error = nullptr;
     pipeline = gst_parse_launch (description.c_str (), &error);
     fail_unless (pipeline, "%s", error ? error->message : "?");
@@ -262,6 +264,95 @@ GST_START_TEST (test_nack_answered_across_the_wrap)
 }
 GST_END_TEST;
 
+/* The quality ladder as a viewer sees it: pinned to each rung in turn, down
+ * on lossy reports, up again after a probe on clean ones, and through it all
+ * one stream — one SSRC, no sequence gap, picture ids and time going on. */
+GST_START_TEST (test_ladder_one_stream)
+{
+  ClientThread client;
+  Program program ("audio-only-rung=true",
+      "videotestsrc is-live=true pattern=smpte ! "
+      "video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
+      "keyframe-max-dist=1000 target-bitrate=100000 ! rtpvp8pay pt=100 "
+      "picture-id-mode=15-bit seqnum-offset=7 mtu=1200 ! sink.video_1");
+  GstPad *small = gst_element_get_static_pad (program.sink, "video_1");
+  fail_unless (small != nullptr);
+  /* what the encoders are told to make (a test pattern costs far less) */
+  g_object_set (small, "label", "small", "bitrate", 100000, nullptr);
+  gst_object_unref (small);
+  GstPad *video = gst_element_get_static_pad (program.sink, "video");
+  g_object_set (video, "bitrate", 400000, nullptr);
+  gst_object_unref (video);
+  auto certificate = viewerclient::certificate_new ();
+  Viewer viewer (client.context, certificate);
+  guint id = program.connect (viewer);
+  std::string rung;
+  fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung));
+  fail_unless_equals_string (rung.c_str (), "video");
+  const auto &c = viewer.counters ();
+  fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
+
+  auto pin = [&] (const char *label, const char *expected) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (
+        program.sink, "set-viewer-rendition", id, label, &ok);
+    fail_unless (ok, "%s refused", label);
+    seen_events[program.pipeline].clear ();
+    if (expected) {
+      fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung),
+          "%s", label);
+      fail_unless_equals_string (rung.c_str (), expected);
+    }
+  };
+  pin ("small", "small");
+  fail_unless (wait_until ([&] { return c.video_width == 160; }, 5));
+  guint64 before = c.video_packets;
+  fail_unless (wait_until ([&] { return c.video_packets > before + 30; }, 5));
+  /* audio only: the video stops, the audio goes on */
+  pin ("audio-only", "audio-only");
+  g_usleep (300000);
+  before = c.video_packets;
+  guint64 audio = c.audio_packets;
+  g_usleep (1000000);
+  fail_unless_equals_int ((int)(c.video_packets - before), 0);
+  fail_unless (c.audio_packets > audio + 20);
+  pin ("video", "video");
+  fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
+  /* an unknown rung is refused and changes nothing */
+  gboolean ok = TRUE;
+  g_signal_emit_by_name (program.sink, "set-viewer-rendition", id, "4k", &ok);
+  fail_if (ok);
+
+  /* automatic: lossy reports take it down, clean ones up after a probe */
+  pin ("auto", nullptr);
+  g_usleep (2100000); /* the reports just after a switch do not count */
+  for (int i = 0; i < 10 && c.video_width != 160; i++) {
+    viewer.send_receiver_report (128);
+    g_usleep (500000);
+  }
+  fail_unless (wait_event (program.pipeline, id, "rendition", 5, &rung));
+  fail_unless_equals_string (rung.c_str (), "small");
+  seen_events[program.pipeline].clear ();
+  bool up = false;
+  for (int i = 0; i < 40 && !up; i++) {
+    viewer.send_receiver_report (0);
+    up = wait_event (program.pipeline, id, "rendition", 0.5, &rung);
+  }
+  fail_unless (up, "never back up");
+  fail_unless_equals_string (rung.c_str (), "video");
+  fail_unless (c.duplicates > 0, "no probe reached the viewer");
+  fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
+
+  /* through it all: one stream */
+  fail_unless_equals_int ((int)c.ssrc_changes, 0);
+  fail_unless_equals_int ((int)c.video_gaps, 0);
+  fail_unless_equals_int ((int)c.picture_id_jumps, 0);
+  fail_unless_equals_int ((int)c.timestamps_back, 0);
+  fail_unless_equals_int ((int)c.unprotect_errors, 0);
+  GST_INFO ("%" G_GUINT64_FORMAT " probe duplicates", c.duplicates.load ());
+}
+GST_END_TEST;
+
 GST_START_TEST (test_keyframe_requests_coalesced)
 {
   ClientThread client;
@@ -427,6 +518,7 @@ webrtcfanoutsink_suite (void)
   tcase_set_timeout (tc, 90);
   tcase_add_test (tc, test_viewers_decrypt_the_program);
   tcase_add_test (tc, test_nack_answered_across_the_wrap);
+  tcase_add_test (tc, test_ladder_one_stream);
   tcase_add_test (tc, test_keyframe_requests_coalesced);
   tcase_add_test (tc, test_viewers_come_and_go);
   tcase_add_test (tc, test_vanished_viewer_dropped);
