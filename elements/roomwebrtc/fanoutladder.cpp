@@ -259,6 +259,18 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
       while ((size_t)down < rungs.size () && !rungs[down].bitrate)
         down++;
     }
+    /* the picture goes only from the lightest video rung, and only if
+     * that one loses too: a busy receiver loses packets as a narrow link
+     * does, and a frozen picture is the last resort */
+    if (down >= 0 && (size_t)down < rungs.size ()
+        && rungs[down].rendition < 0) {
+      gint lightest = -1;
+      for (size_t i = 0; i < rungs.size (); i++)
+        if (rungs[i].bitrate && rungs[i].rendition >= 0)
+          lightest = (gint)i;
+      if (lightest > current_)
+        down = lightest;
+    }
     if (down >= 0 && (size_t)down < rungs.size () && down != current_) {
       target_ = down;
       last_change_ = now_us;

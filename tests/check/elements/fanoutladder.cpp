@@ -303,6 +303,14 @@ GST_START_TEST (test_chooser_down_fast)
   fail_unless_equals_int (other.current (), 0);
   run (other, t, 2, 0.05);
   fail_unless_equals_int (other.target (), 1);
+  /* however bad, the picture goes only from the lightest video rung */
+  RungChooser bad;
+  t = 0;
+  run (bad, t, 3, 0.0);
+  run (bad, t, 1, 0.97);
+  fail_unless_equals_int (bad.target (), 1);
+  run (bad, t, 3, 0.9);
+  fail_unless_equals_int (bad.target (), 2);
   /* queueing delay alone also counts */
   RungChooser delayed;
   t = 0;
