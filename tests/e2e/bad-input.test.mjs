@@ -99,6 +99,11 @@ test('a room file with errors is refused with file, line and reason', async () =
       /bad\.ini:4: \[pipeline p\] start: 'sometimes' is not always, on-demand or manual/],
     ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\nrestart=always\n[role r]\nhub=d\n',
       /bad\.ini:4: \[pipeline p\] restart: 'always' is not never or on-error/],
+    // a role's quality ladder (issue 16; every parse error: tests/check/tools/roomfile.cpp)
+    ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nsend=none\nladder=hd:d\n',
+      /bad\.ini:6: \[role r\] ladder: a ladder has at least two rungs/],
+    ['[room]\n[pipeline p]\nlaunch=dispatcher name=d ! fakesink\n[role r]\nsend=none\nladder=hd:d;sd:nosuch\n',
+      /bad\.ini:4: \[role r\] ladder: no element named 'nosuch' in any \[pipeline\]/],
   ];
   for (const [text, expected] of cases) {
     const file = path.join(tmp, 'bad.ini');

@@ -16,7 +16,8 @@ export function churnRoomText({ maxPresenters = 12 } = {}) {
   return readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/live-show.ini'), 'utf8')
     .replace(/^listen=.*$/m, '')
     .replace(/width=1280 height=720 framerate=30\/1/g, 'width=320 height=180 framerate=15/1')
-    .replace(/target-bitrate=2000000/, 'target-bitrate=300000')
+    .replace(/width=640,height=360/, 'width=160,height=90')
+    .replace(/target-bitrate=2500000/, 'target-bitrate=300000')
     .replace(/^token=stage-secret$/m, `token=${tokens.presenter}`)
     .replace(/^token=console-secret$/m, `token=${tokens.operator}`)
     .replace(/^max-peers=4$/m, `max-peers=${maxPresenters}`); // the presenters' (first) max-peers

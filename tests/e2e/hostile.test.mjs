@@ -25,6 +25,7 @@ function showRoom(roomKeys = '') {
   return readFileSync(path.join(source, 'docs/rooms/live-show.ini'), 'utf8')
     .replace(/^listen=.*$/m, '')
     .replace(/width=1280 height=720/g, 'width=320 height=180')
+    .replace(/width=640,height=360/, 'width=160,height=90')
     .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`)
     .replace('[room]', `[room]\n${roomKeys}`);
 }

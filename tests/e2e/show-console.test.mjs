@@ -37,7 +37,11 @@ const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/roo
   'utf8')
   .replace(/^listen=.*$/m, '')
   .replace(/width=1280 height=720/g, 'width=640 height=360')
-  .replace(/target-bitrate=2000000/, 'target-bitrate=800000')
+  .replace(/width=640,height=360/, 'width=320,height=180')
+  // the pictures are checked: a viewer stays on a video rung (on a loaded
+  // machine the fan-out could otherwise take one down to audio alone)
+  .replace(/;audio-only$/m, '')
+  .replace(/target-bitrate=2500000/, 'target-bitrate=800000')
   .replace(/^inject-folders=.*$/m, `inject-folders=${videos}`);
 
 // Amber (mcucompositor's speaking border, 0xffc000) pixels of the decoded

@@ -3,10 +3,11 @@
 
 #include "room.h"
 
-Fanout::Fanout (
-    Room &room, std::string name, std::string video_hub, std::string audio_hub)
+Fanout::Fanout (Room &room, std::string name, std::vector<RoomRung> video,
+    std::string audio_hub, bool audio_only_rung)
     : room_ (room), name_ (std::move (name)),
-      video_hub_ (std::move (video_hub)), audio_hub_ (std::move (audio_hub))
+      audio_hub_ (std::move (audio_hub)), video_ (std::move (video)),
+      audio_only_rung_ (audio_only_rung)
 {}
 
 Fanout::~Fanout ()
@@ -47,27 +48,51 @@ Fanout::start (std::string &error)
           uri.c_str () + (g_str_has_prefix (uri.c_str (), "stun://") ? 7 : 5),
           nullptr);
 
-  struct Input {
-    const std::string &hub;
-    const char *port_pad;
-    const char *sink_pad;
-  } inputs[] = {
-      {video_hub_, "src", "video"}, {audio_hub_, "audio_src", "audio"}};
-  for (const Input &in : inputs) {
-    if (in.hub.empty ())
-      continue;
+  /* A ladder needs webrtcfanoutsink's rendition pads: say so by name
+   * rather than failing to link. */
+  if (has_ladder ()
+      && !g_object_class_find_property (
+          G_OBJECT_GET_CLASS (sink_), "audio-only-rung")) {
+    error = "this webrtcfanoutsink has no quality ladder (no property "
+            "audio-only-rung); a ladder= needs a newer roomwebrtc plugin";
+    return false;
+  }
+  if (audio_only_rung_)
+    g_object_set (sink_, "audio-only-rung", TRUE, nullptr);
+  auto add_port = [&] (const std::string &hub, const char *port_pad,
+                      const std::string &sink_pad, const std::string &label) {
     GstElement *port = gst_element_factory_make ("hubport", nullptr);
     if (!port) {
       error = "no element \"hubport\"";
       return false;
     }
-    g_object_set (port, "hub", in.hub.c_str (), nullptr);
+    g_object_set (port, "hub", hub.c_str (), nullptr);
     gst_bin_add (GST_BIN (pipeline_), port);
-    if (!gst_element_link_pads (port, in.port_pad, sink_, in.sink_pad)) {
-      error = "cannot link the hub " + in.hub + " to webrtcfanoutsink";
+    /* video and audio are always pads; video_N are requested */
+    GstPad *pad = gst_element_get_static_pad (sink_, sink_pad.c_str ());
+    if (!pad)
+      pad = gst_element_request_pad_simple (sink_, sink_pad.c_str ());
+    GstPad *src = gst_element_get_static_pad (port, port_pad);
+    bool linked = pad && src && gst_pad_link (src, pad) == GST_PAD_LINK_OK;
+    if (linked && !label.empty ())
+      g_object_set (pad, "label", label.c_str (), nullptr);
+    if (src)
+      gst_object_unref (src);
+    if (pad)
+      gst_object_unref (pad);
+    if (!linked)
+      error = "cannot link the hub " + hub + " to webrtcfanoutsink's "
+              + sink_pad + " pad";
+    return linked;
+  };
+  for (size_t i = 0; i < video_.size (); i++) {
+    std::string pad = i == 0 ? "video" : "video_" + std::to_string (i);
+    if (!video_[i].hub.empty ()
+        && !add_port (video_[i].hub, "src", pad, video_[i].label))
       return false;
-    }
   }
+  if (!audio_hub_.empty () && !add_port (audio_hub_, "audio_src", "audio", ""))
+    return false;
   GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
   bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
   gst_object_unref (bus);
@@ -121,7 +146,7 @@ Fanout::try_answer (Pending &pending)
     gst_structure_get_uint (reply, "id", &id);
     std::string answer = gst_structure_get_string (reply, "answer");
     gst_structure_free (reply);
-    viewers_[id] = pending.events;
+    viewers_[id] = Viewer{pending.events, "", false};
     pending.answered (id, answer, "");
     return true;
   }
@@ -184,6 +209,45 @@ Fanout::remove_viewer (guint viewer)
 }
 
 bool
+Fanout::set_rendition (guint viewer, const std::string &label)
+{
+  auto it = viewers_.find (viewer);
+  if (it == viewers_.end ())
+    return false;
+  bool automatic = label == "auto";
+  gboolean ok = FALSE;
+  g_signal_emit_by_name (sink_, "set-viewer-rendition", viewer,
+      automatic ? nullptr : label.c_str (), &ok);
+  if (ok)
+    it->second.pinned = !automatic;
+  return ok;
+}
+
+std::string
+Fanout::rendition (guint viewer) const
+{
+  auto it = viewers_.find (viewer);
+  return it != viewers_.end () ? it->second.rendition : "";
+}
+
+bool
+Fanout::pinned (guint viewer) const
+{
+  auto it = viewers_.find (viewer);
+  return it != viewers_.end () && it->second.pinned;
+}
+
+std::map<std::string, guint>
+Fanout::rendition_counts () const
+{
+  std::map<std::string, guint> counts;
+  for (const auto &entry : viewers_)
+    if (!entry.second.rendition.empty ())
+      counts[entry.second.rendition]++;
+  return counts;
+}
+
+bool
 Fanout::set_loss (guint viewer, guint percent)
 {
   gboolean ok = FALSE;
@@ -218,7 +282,9 @@ Fanout::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
       auto it = self->viewers_.find (id);
       if (it == self->viewers_.end ())
         break;
-      EventFunc events = it->second;
+      EventFunc events = it->second.events;
+      if (event == "rendition")
+        it->second.rendition = reason ? reason : "";
       if (event == "failed" || event == "left")
         self->viewers_.erase (it);
       if (event != "joined")

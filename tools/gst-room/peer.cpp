@@ -6,6 +6,7 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "fanout.h"
@@ -659,6 +660,13 @@ Peer::set_offer (const std::string &sdp, std::string &error)
         for (const std::string &c : early_candidates_)
           fanout_->add_candidate (viewer_id_, c);
         early_candidates_.clear ();
+        if (!early_rendition_.empty ()
+            && !fanout_->set_rendition (viewer_id_, early_rendition_))
+          send_ ({{"type", "error"}, {"code", "bad-request"},
+              {"message", "the quality '" + early_rendition_
+                              + "' asked for before the answer was refused"},
+              {"request", "quality"}});
+        early_rendition_.clear ();
         if (!connected_)
           arm_join_timer ("no WebRTC connection (ICE and DTLS)");
       },
@@ -669,6 +677,9 @@ Peer::set_offer (const std::string &sdp, std::string &error)
             g_source_remove (join_timer_);
             join_timer_ = 0;
           }
+        } else if (event == "rendition") {
+          send_ ({{"type", "rendition"}, {"rendition", reason},
+              {"pinned", fanout_->pinned (viewer_id_)}});
         } else if (event == "failed" || event == "left") {
           viewer_id_ = 0;
           fail ("peer-failed", reason);
@@ -681,6 +692,44 @@ bool
 Peer::set_debug_loss (guint percent)
 {
   return fanout_ && viewer_id_ && fanout_->set_loss (viewer_id_, percent);
+}
+
+bool
+Peer::set_rendition (const std::string &label, std::string &error)
+{
+  std::vector<std::string> labels = role_.renditions ();
+  if (!role_.fanout || labels.empty ()) {
+    error = "role '" + role_.name + "' has one rendition (no ladder=)";
+    return false;
+  }
+  if (label != "auto"
+      && std::find (labels.begin (), labels.end (), label) == labels.end ()) {
+    std::string known;
+    for (const std::string &l : labels)
+      known += ", " + l;
+    error = "no such rendition: the choices are auto" + known;
+    return false;
+  }
+  if (fanout_ && !fanout_->has_ladder ()) {
+    error = "this viewer gets the H.264 program, which has one rendition";
+    return false;
+  }
+  if (!viewer_id_) {
+    /* offered or about to: applied with the answer */
+    early_rendition_ = label;
+    return true;
+  }
+  if (!fanout_->set_rendition (viewer_id_, label)) {
+    error = "the fan-out refused the rendition '" + label + "'";
+    return false;
+  }
+  /* A pin to the rung it has, or back to automatic, switches nothing and
+   * brings no rendition event: the page learns of it now. */
+  std::string now = fanout_->rendition (viewer_id_);
+  if (!now.empty ())
+    send_ ({{"type", "rendition"}, {"rendition", now},
+        {"pinned", fanout_->pinned (viewer_id_)}});
+  return true;
 }
 
 bool

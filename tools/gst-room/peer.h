@@ -55,6 +55,11 @@ public:
    * sent (its browser then asks again by NACK).  False when the peer is
    * not a connected fan-out viewer. */
   bool set_debug_loss (guint percent);
+  /* A fan-out viewer of a role with a quality ladder asks for the rung
+   * labelled @label, or "auto".  Before its viewer exists (the answer is on
+   * its way) the choice is kept and applied then.  False with @error (no
+   * ladder, an unknown label, the H.264 program): nothing changes. */
+  bool set_rendition (const std::string &label, std::string &error);
   bool add_remote_candidate (
       guint mline, const std::string &candidate, std::string &error);
 
@@ -123,6 +128,8 @@ private:
   Fanout *fanout_ = nullptr;
   guint viewer_id_ = 0;
   guint fanout_ticket_ = 0;
+  /* a quality asked for before the viewer existed ("" : none) */
+  std::string early_rendition_;
   std::vector<std::string> early_candidates_;
   bool outgoing_linked_ = false; /* main thread */
   bool connected_ = false;       /* main thread */

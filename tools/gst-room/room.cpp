@@ -211,6 +211,9 @@ Room::build (std::string &error)
     if (!role.h264_rtp_hub.empty ()
         && !check_hub (role, "h264-rtp-hub", role.h264_rtp_hub, true, error))
       return false;
+    for (const RoomRung &rung : role.ladder)
+      if (!check_hub (role, "ladder", rung.hub, true, error))
+        return false;
     for (const std::string &hub : role.also_send_to)
       if (!check_hub (role, "also-send-to", hub, false, error))
         return false;
@@ -459,21 +462,56 @@ Room::release_fanout (Fanout *)
 Fanout *
 Room::fanout (const RoomRoleSpec &role, bool h264, std::string &error)
 {
-  std::string video = !role.rtp_video ? ""
-                      : h264          ? role.h264_rtp_hub
-                                      : role.rtp_hub;
+  /* The H.264 twin is one rendition: the ladder's rungs are VP8. */
+  std::vector<RoomRung> video;
+  bool ladder = role.rtp_video && !h264 && !role.ladder.empty ();
+  if (ladder)
+    video = role.ladder;
+  else if (role.rtp_video)
+    video.push_back ({"", h264 ? role.h264_rtp_hub : role.rtp_hub});
   std::string audio = role.rtp_audio ? role.rtp_hub : "";
-  std::string key = video + "/" + audio;
+  /* A role without a ladder never shares a ladder's fan-out (its viewers
+   * would be moved between rungs), nor two different ladders one. */
+  std::string key = (video.empty () ? "" : video[0].hub) + "/" + audio;
+  if (ladder) {
+    key += "/ladder";
+    for (const RoomRung &rung : video)
+      key += ";" + rung.label + ":" + rung.hub;
+    if (role.ladder_audio_only)
+      key += std::string (";") + ROOM_AUDIO_ONLY_RUNG;
+  }
   auto it = fanouts_.find (key);
   if (it != fanouts_.end ())
     return it->second.get ();
-  auto fanout = std::make_unique<Fanout> (
-      *this, "fanout-" + std::to_string (next_fanout_++), video, audio);
+  auto fanout = std::make_unique<Fanout> (*this,
+      "fanout-" + std::to_string (next_fanout_++), video, audio,
+      ladder && role.ladder_audio_only);
   if (!fanout->start (error))
     return nullptr;
   Fanout *raw = fanout.get ();
   fanouts_.emplace (key, std::move (fanout));
   return raw;
+}
+
+std::vector<std::pair<std::string, guint>>
+Room::rendition_counts () const
+{
+  std::vector<std::pair<std::string, guint>> counts;
+  auto slot = [&counts] (const std::string &label) -> guint & {
+    for (auto &entry : counts)
+      if (entry.first == label)
+        return entry.second;
+    counts.push_back ({label, 0});
+    return counts.back ().second;
+  };
+  for (const RoomRoleSpec &role : spec_.roles)
+    for (const std::string &label : role.renditions ())
+      slot (label);
+  for (const auto &entry : fanouts_)
+    if (entry.second->has_ladder ())
+      for (const auto &[label, viewers] : entry.second->rendition_counts ())
+        slot (label) += viewers;
+  return counts;
 }
 
 void

@@ -92,12 +92,17 @@ public:
   /* An on-demand pipeline runs while at least one peer uses a hub of it. */
   bool use_on_demand (const std::string &hub, std::string &error);
   void release_on_demand (const std::string &hub);
-  /* The webrtcfanoutsink serving @role's viewers (its rtp-hub, or in
-   * H.264 its h264-rtp-hub), started on first use; null with @error. */
+  /* The webrtcfanoutsink serving @role's viewers (its rtp-hub and the
+   * other rungs of its ladder, or in H.264 its h264-rtp-hub alone), started
+   * on first use; null with @error. */
   Fanout *fanout (const RoomRoleSpec &role, bool h264, std::string &error);
   /* A peer stopped using @fanout: one on an on-demand program (H.264) goes
    * with its last user, as that program stops. */
   void release_fanout (Fanout *fanout);
+  /* Viewers per rung of every role's quality ladder, heaviest first: each
+   * rung of each ladder (0 when nobody is on it), counted over the fan-outs
+   * that serve a ladder. */
+  std::vector<std::pair<std::string, guint>> rendition_counts () const;
   /* The room-file pipeline named @name, or null (manual ones are started
    * and stopped through it). */
   ManagedPipeline *find_pipeline (const std::string &name) const;
@@ -131,7 +136,8 @@ private:
   std::vector<std::unique_ptr<ManagedPipeline>> pipelines_;
   bool others_finished_ = true; /* on_finish's pipelines */
   std::list<std::unique_ptr<Peer>> peers_;
-  /* by "video-hub/audio-hub"; destroyed after the peers that use them */
+  /* by "video-hub/audio-hub" (and "/ladder" for a ladder's); destroyed
+   * after the peers that use them */
   std::map<std::string, std::unique_ptr<Fanout>> fanouts_;
   guint next_fanout_ = 1;
   guint fanout_sweep_ = 0; /* idle source: drop unused on-demand fan-outs */

@@ -169,7 +169,106 @@ parse_list (const std::string &value)
   return items;
 }
 
+/* "720p:program_rtp;360p:program_360;audio-only" → the video rungs and
+ * whether audio-only ends it.  False with @why (what is wrong, for the
+ * ladder key's message). */
+bool
+parse_ladder (const std::string &value, std::vector<RoomRung> &rungs,
+    bool &audio_only, std::string &why)
+{
+  rungs.clear ();
+  audio_only = false;
+  gchar **parts = g_strsplit (value.c_str (), ";", -1);
+  std::unique_ptr<gchar *, decltype (&g_strfreev)> guard (parts, g_strfreev);
+  guint n = g_strv_length (parts);
+  /* one ';' after the last entry is allowed */
+  if (n > 1 && g_strstrip (parts[n - 1])[0] == '\0')
+    n--;
+  for (guint i = 0; i < n; i++) {
+    std::string entry = g_strstrip (parts[i]);
+    if (entry.empty ()) {
+      why = "an empty rung (expected LABEL:HUB;LABEL:HUB[;audio-only])";
+      return false;
+    }
+    if (audio_only) {
+      why = "audio-only must be the last rung";
+      return false;
+    }
+    if (entry == ROOM_AUDIO_ONLY_RUNG) {
+      if (rungs.empty ()) {
+        why = "the first rung is video (LABEL:HUB, the heaviest)";
+        return false;
+      }
+      audio_only = true;
+      continue;
+    }
+    auto colon = entry.find (':');
+    if (colon == std::string::npos
+        || entry.find (':', colon + 1) != std::string::npos) {
+      why = "'" + entry.substr (0, 60)
+            + "' is not LABEL:HUB (or audio-only, last)";
+      return false;
+    }
+    auto trim = [] (std::string text) {
+      text.erase (0, text.find_first_not_of (" \t"));
+      text.erase (text.find_last_not_of (" \t") + 1);
+      return text;
+    };
+    RoomRung rung;
+    rung.label = trim (entry.substr (0, colon));
+    rung.hub = trim (entry.substr (colon + 1));
+    bool label_ok = !rung.label.empty () && rung.label.size () <= 16;
+    for (char c : rung.label)
+      label_ok =
+          label_ok && (g_ascii_isalnum (c) || c == '.' || c == '_' || c == '-');
+    if (!label_ok) {
+      why = "rung label '" + rung.label.substr (0, 60)
+            + "' must be 1 to 16 letters, digits, '.', '_' or '-'";
+      return false;
+    }
+    if (rung.label == "auto" || rung.label == ROOM_AUDIO_ONLY_RUNG) {
+      why = "'" + rung.label
+            + "' cannot label a video rung (auto means automatic; "
+              "audio-only is the last, audio-only rung)";
+      return false;
+    }
+    if (rung.hub.empty ()) {
+      why = "rung '" + rung.label + "' names no hub (LABEL:HUB)";
+      return false;
+    }
+    for (const RoomRung &other : rungs) {
+      if (other.label == rung.label) {
+        why = "two rungs are labelled '" + rung.label + "'";
+        return false;
+      }
+      if (other.hub == rung.hub) {
+        why = "rungs '" + other.label + "' and '" + rung.label
+              + "' both take hub '" + rung.hub + "'";
+        return false;
+      }
+    }
+    rungs.push_back (rung);
+  }
+  if (rungs.size () + (audio_only ? 1 : 0) < 2) {
+    why = "a ladder has at least two rungs (LABEL:HUB;LABEL:HUB or "
+          "LABEL:HUB;audio-only)";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
+
+std::vector<std::string>
+RoomRoleSpec::renditions () const
+{
+  std::vector<std::string> labels;
+  for (const RoomRung &rung : ladder)
+    labels.push_back (rung.label);
+  if (!ladder.empty () && ladder_audio_only)
+    labels.push_back (ROOM_AUDIO_ONLY_RUNG);
+  return labels;
+}
 
 const RoomRoleSpec *
 RoomSpec::find_role (const std::string &name) const
@@ -462,10 +561,11 @@ room_file_parse (const std::string &path, const std::string &raw,
             group, "launch", "missing: a pipeline needs a launch line");
       spec.pipelines.push_back (p);
     } else if (g_str_has_prefix (group.c_str (), "role ")) {
-      if (!check_known (group,
-              {"hub", "video-hub", "rtp-hub", "rtp-media", "h264-rtp-hub",
-                  "also-send-to", "send", "receive", "token", "max-peers",
-                  "cross-route", "control", "emote", "show-emotes", "fanout"}))
+      if (!check_known (
+              group, {"hub", "video-hub", "rtp-hub", "rtp-media",
+                         "h264-rtp-hub", "also-send-to", "send", "receive",
+                         "token", "max-peers", "cross-route", "control",
+                         "emote", "show-emotes", "fanout", "ladder"}))
         return false;
       RoomRoleSpec r;
       r.name = group.substr (strlen ("role "));
@@ -492,6 +592,20 @@ room_file_parse (const std::string &path, const std::string &raw,
         return fail (group, "cross-route", "needs max-peers=2");
       r.rtp_hub = get (group, "rtp-hub");
       r.h264_rtp_hub = get (group, "h264-rtp-hub");
+      if (has (group, "ladder")) {
+        std::string why;
+        if (!parse_ladder (
+                get (group, "ladder"), r.ladder, r.ladder_audio_only, why))
+          return fail (group, "ladder", why);
+        /* the heaviest rung is the program every other part of the room
+         * takes (the rtp-hub): written once, or twice the same */
+        if (r.rtp_hub.empty ())
+          r.rtp_hub = r.ladder[0].hub;
+        else if (r.rtp_hub != r.ladder[0].hub)
+          return fail (group, "ladder",
+              "the first (heaviest) rung's hub '" + r.ladder[0].hub
+                  + "' must be the role's rtp-hub '" + r.rtp_hub + "'");
+      }
       if (!r.h264_rtp_hub.empty () && r.rtp_hub.empty ())
         return fail (group, "h264-rtp-hub", "needs an rtp-hub for VP8 too");
       if (!r.rtp_hub.empty ()) {
@@ -522,6 +636,15 @@ room_file_parse (const std::string &path, const std::string &raw,
               "rtp-hub");
         r.fanout = fanout;
       }
+      if (!r.ladder.empty () && !r.fanout)
+        return fail (group, "ladder",
+            "only for a role served by the fan-out (one that sends nothing "
+            "and receives only from its rtp-hub, fanout not false)");
+      if (!r.ladder.empty () && !r.rtp_video)
+        return fail (group, "ladder", "needs a role that receives video");
+      if (r.ladder_audio_only && !r.rtp_audio)
+        return fail (group, "ladder",
+            "an audio-only rung needs a role that receives audio");
       r.also_send_to = parse_list (get (group, "also-send-to"));
       bool needs_hub = r.send_audio || r.send_video
                        || (r.receive_audio && !r.rtp_audio)

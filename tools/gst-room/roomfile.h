@@ -24,6 +24,16 @@ struct RoomPipelineSpec {
   int line = 0; /* line of the launch key, for error messages */
 };
 
+/* One video rung of a role's quality ladder: a rendition of the program,
+ * RTP packets ready for the fan-out, on its own dispatcher. */
+struct RoomRung {
+  std::string label; /* shown to viewers: 1-16 of [A-Za-z0-9._-] */
+  std::string hub;   /* the dispatcher of its RTP packets */
+};
+
+/* The label of a ladder's last, audio-only rung (webrtcfanoutsink's). */
+constexpr const char *ROOM_AUDIO_ONLY_RUNG = "audio-only";
+
 struct RoomRoleSpec {
   std::string name; /* from [role NAME] */
   std::string hub;  /* the hub element a peer of this role attaches to */
@@ -53,6 +63,14 @@ struct RoomRoleSpec {
    * a webrtcbin per peer: the default for a role that sends nothing and
    * takes all it receives from its rtp-hub. */
   bool fanout = false;
+  /* ladder=: the program's renditions for the fan-out, heaviest first (the
+   * first is the rtp-hub), and whether an audio-only rung ends it.  Empty:
+   * one rendition. */
+  std::vector<RoomRung> ladder;
+  bool ladder_audio_only = false;
+  /* Every rung's label in order (audio-only last when there is one); empty
+   * without a ladder. */
+  std::vector<std::string> renditions () const;
   int line = 0;
 };
 

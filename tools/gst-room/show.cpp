@@ -162,7 +162,8 @@ Show::room_started ()
 {
   last_health_ = g_get_monotonic_time ();
   last_cpu_seconds_ = process_cpu_seconds ();
-  health_ = {{"cpu", 0.0}, {"bitrate", 0}, {"viewers", 0}};
+  health_ = {{"cpu", 0.0}, {"bitrate", 0}, {"viewers", 0},
+      {"renditions", json::array ()}};
   health_timer_ = g_timeout_add_seconds (
       1,
       [] (gpointer data) -> gboolean {
@@ -200,6 +201,11 @@ Show::room_started ()
                                         / seconds / 1000)
                             : 0},
             {"viewers", viewers}, {"pads", pads}};
+        /* viewers per rung of the quality ladders, heaviest first */
+        json renditions = json::array ();
+        for (const auto &[label, count] : self->room_.rendition_counts ())
+          renditions.push_back ({{"rendition", label}, {"viewers", count}});
+        self->health_["renditions"] = renditions;
         self->last_health_ = now;
         self->last_cpu_seconds_ = cpu;
         self->notify ();

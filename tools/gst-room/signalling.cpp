@@ -225,6 +225,7 @@ SignallingClient::dispatch (const json &message)
       {"answer", &SignallingClient::on_answer},
       {"offer", &SignallingClient::on_offer},
       {"debug-viewer-loss", &SignallingClient::on_debug_viewer_loss},
+      {"quality", &SignallingClient::on_quality},
       {"candidate", &SignallingClient::on_candidate},
       {"leave", &SignallingClient::on_leave},
       {"pong", &SignallingClient::on_pong},
@@ -316,6 +317,9 @@ SignallingClient::on_join (const json &m)
       {"showEmotes", role->show_emotes}, {"browserOffers", role->fanout},
       {"nameShown", show_ && show_->labels_role (*role)},
       {"ping", room_.spec ().ping_timeout / 3.0}};
+  /* A role with a quality ladder: its rungs, for the page's menu. */
+  if (!role->renditions ().empty ())
+    welcome["renditions"] = role->renditions ();
   /* A presenter joining mid-show starts from the counts so far. */
   if (role->show_emotes && show_)
     welcome["emotes"] = show_->emote_counts ();
@@ -631,6 +635,29 @@ SignallingClient::on_debug_viewer_loss (const json &m)
         "no connected fan-out viewer " + std::to_string (id)
             + ", or a percent above 100",
         request);
+}
+
+/* {"type":"quality","rendition":"360p"|"auto"}: a viewer of a role with a
+ * ladder pins its rung, or lets the fan-out choose again.  The rung it gets
+ * comes back as {"type":"rendition",...} once the switch lands. */
+void
+SignallingClient::on_quality (const json &m)
+{
+  Peer *p = peer ();
+  if (!p) {
+    send_error ("not-joined", "join first", "quality");
+    return;
+  }
+  auto it = m.find ("rendition");
+  if (it == m.end () || !it->is_string ()) {
+    send_error ("bad-message",
+        "quality needs a string \"rendition\" (a rung's label or auto)",
+        "quality");
+    return;
+  }
+  std::string error;
+  if (!p->set_rendition (string_field (m, "rendition"), error))
+    send_error ("bad-request", error, "quality");
 }
 
 void

@@ -75,6 +75,7 @@ private:
   void on_answer (const nlohmann::json &m);
   void on_offer (const nlohmann::json &m);
   void on_debug_viewer_loss (const nlohmann::json &m);
+  void on_quality (const nlohmann::json &m);
   void on_candidate (const nlohmann::json &m);
   void on_leave (const nlohmann::json &m);
   void on_pong (const nlohmann::json &m);

@@ -122,6 +122,13 @@
     $('health-cpu').textContent = `${state.health.cpu} % of a core`;
     $('health-bitrate').textContent = `${state.health.bitrate} kbit/s`;
     $('health-viewers').textContent = state.health.viewers;
+    // viewers per rung of the quality ladder, heaviest first ("720p 3 · 360p 1")
+    const rungs = state.health.renditions || [];
+    const perRung = rungs.map((r) => `${r.rendition} ${r.viewers}`).join(' · ');
+    $('health-renditions-label').hidden = $('health-renditions').hidden = rungs.length === 0;
+    $('health-renditions').textContent = perRung;
+    $('viewers-renditions').hidden = rungs.length === 0;
+    $('viewers-renditions').textContent = `(${perRung})`;
     $('emote-counts').hidden = false; // room.js hides it for roles without show-emotes
     window.roomShowEmoteCounts(state.emotes || {});
   }

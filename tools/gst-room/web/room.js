@@ -3,7 +3,9 @@
 // name of its URL (?role=presenter&token=...&name=Ann), answers the server's
 // WebRTC offer, sends camera and microphone when the role sends, and shows
 // what the room sends back.  Viewers get emote buttons; presenters see the
-// emotes (drawn by emotes.js) and confetti over the whole screen.  A presenter
+// emotes (drawn by emotes.js) and confetti over the whole screen.  When the
+// room serves the role a quality ladder, a Quality menu pins a rung or leaves
+// it to the room ("Auto (360p)" shows the rung it chose).  A presenter
 // gives a name (the label of its tile); without ?name= it joins unnamed and is
 // offered a field to set one.  window.room exposes the state for
 // tests.
@@ -93,6 +95,7 @@ async function onWelcome(m) {
   room.nameShown = !!m.nameShown;
   if (room.nameShown && !room.name) showNameForm('');
   document.getElementById('emote-buttons').hidden = !m.emote;
+  setUpQuality(m.renditions || []);
   document.getElementById('emote-counts').hidden = !m.showEmotes;
   if (m.emotes) showEmoteCounts(m.emotes);
   pc = new RTCPeerConnection({
@@ -150,6 +153,36 @@ async function offerToWatch() {
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   send({ type: 'offer', sdp: offer.sdp });
+}
+
+// The Quality menu: Auto and each rung of the room's ladder, heaviest first.
+// The room says which rung the viewer gets ({"type":"rendition"}), pinned or
+// chosen for its link; the menu follows what the room says, not the click.
+const qualityEl = document.getElementById('quality');
+const qualitySelect = document.getElementById('quality-select');
+function setUpQuality(renditions) {
+  room.renditions = renditions;
+  room.rendition = null;
+  room.renditionPinned = false;
+  if (!qualityEl) return; // the console's page has no menu
+  qualityEl.hidden = renditions.length === 0;
+  qualitySelect.replaceChildren();
+  for (const value of ['auto', ...renditions]) {
+    const option = document.createElement('option');
+    option.value = value;
+    option.textContent = value === 'auto' ? 'Auto' : value;
+    qualitySelect.appendChild(option);
+  }
+}
+if (qualitySelect) qualitySelect.onchange = () => send({ type: 'quality', rendition: qualitySelect.value });
+
+function onRendition(m) {
+  room.rendition = m.rendition;
+  room.renditionPinned = !!m.pinned;
+  if (!qualitySelect) return;
+  const auto = qualitySelect.querySelector('option[value="auto"]');
+  if (auto) auto.textContent = m.pinned ? 'Auto' : `Auto (${m.rendition})`;
+  qualitySelect.value = m.pinned ? m.rendition : 'auto';
 }
 
 async function onAnswer(m) {
@@ -231,6 +264,7 @@ function onError(m) {
 
 const handlers = window.roomHandlers = {
   welcome: onWelcome, offer: onOffer, answer: onAnswer, candidate: onCandidate, error: onError, emote: onEmote,
+  rendition: onRendition,
   left: () => { room.state = 'left'; setStatus('left the room'); },
   // the server drops a page that stops answering (frozen, or its network gone)
   ping: () => send({ type: 'pong' }),
