@@ -98,19 +98,18 @@ encode_program (const std::string &size, bool ladder)
         "threads=2 "
         "! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit "
         "! appsink name=video sync=false max-buffers=0 "
-      + std::string (ladder
-                         ? "t. ! queue ! videoscale ! video/x-raw,width="
-                               + std::to_string (std::stoi (width) / 2)
-                               + ",height="
-                               + std::to_string (std::stoi (height) / 2)
-                               + " ! vp8enc deadline=1 cpu-used=8 "
-                                 "end-usage=cbr target-bitrate=600000 "
-                                 "keyframe-max-dist=60 lag-in-frames=0 "
-                                 "error-resilient=default threads=1 "
-                                 "! rtpvp8pay pt=96 mtu=1200 "
-                                 "picture-id-mode=15-bit ! appsink "
-                                 "name=small sync=false max-buffers=0 "
-                         : std::string ())
+      + std::string (
+          ladder ? "t. ! queue ! videoscale ! video/x-raw,width="
+                       + std::to_string (std::stoi (width) / 2)
+                       + ",height=" + std::to_string (std::stoi (height) / 2)
+                       + " ! vp8enc deadline=1 cpu-used=8 "
+                         "end-usage=cbr target-bitrate=600000 "
+                         "keyframe-max-dist=60 lag-in-frames=0 "
+                         "error-resilient=default threads=1 "
+                         "! rtpvp8pay pt=96 mtu=1200 "
+                         "picture-id-mode=15-bit ! appsink "
+                         "name=small sync=false max-buffers=0 "
+                 : std::string ())
       + "audiotestsrc num-buffers=500 samplesperbuffer=960 "
         "! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 "
         "frame-size=20 ! rtpopuspay pt=111 ! appsink name=audio sync=false";
@@ -597,22 +596,22 @@ main (int argc, char **argv)
       results.push_back (r);
       g_print ("fanout-load: %u viewers%s: %u connected, %.3f cores (idle "
                "%.3f), %.2f%% delivered\n",
-          n, with_ladder ? " (ladder)" : "", r.connected, r.cores,
-          r.idle_cores, r.delivered * 100);
-      if (r.connected < n
-          || (min_delivered > 0 && r.delivered < min_delivered))
+          n, with_ladder ? " (ladder)" : "", r.connected, r.cores, r.idle_cores,
+          r.delivered * 100);
+      if (r.connected < n || (min_delivered > 0 && r.delivered < min_delivered))
         ok = false;
     }
   double floor_us = measure_floor (200000);
 
-  g_print ("\n| viewers | ladder | connected | server cores (idle) | viewers per core | "
+  g_print ("\n| viewers | ladder | connected | server cores (idle) | viewers "
+           "per core | "
            "us per packet | x floor | threads (idle) | RSS per viewer | "
            "delivered | POST to first packet, median / p95 |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Result &r : results)
-    g_print (
-        "| %u | %s | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | %.0f KB | "
-        "%.2f %% | %.0f / %.0f ms |\n",
+    g_print ("| %u | %s | %u | %.3f (%.3f) | %.0f | %.2f | %.1f | %ld (%ld) | "
+             "%.0f KB | "
+             "%.2f %% | %.0f / %.0f ms |\n",
         r.viewers, r.ladder ? "yes" : "no", r.connected, r.cores, r.idle_cores,
         r.cores - r.idle_cores > 0 ? r.connected / (r.cores - r.idle_cores) : 0,
         r.us_per_packet, floor_us > 0 ? r.us_per_packet / floor_us : 0,
