@@ -210,6 +210,7 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
   if (rtt_ms >= 0)
     min_rtt_ = min_rtt_ < 0 ? rtt_ms : MIN (min_rtt_, rtt_ms);
   gdouble delay = rtt_ms >= 0 && min_rtt_ >= 0 ? rtt_ms - min_rtt_ : 0;
+  queueing_ms_ = delay;
   bool quiet = fraction_lost < LOSS_CLEAN && delay < DELAY_CLEAN_MS;
   bool lossy = fraction_lost >= LOSS_DOWN || delay >= DELAY_DOWN_MS;
   guint64 sending = current_ >= 0 && (size_t)current_ < rungs.size ()
@@ -239,7 +240,6 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
     }
   }
 
-  lossy_reports_ = lossy ? lossy_reports_ + 1 : 0;
   if (quiet) {
     if (!quiet_since_)
       quiet_since_ = now_us;
@@ -247,11 +247,13 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
     quiet_since_ = 0;
   }
 
-  /* down: never while a switch is pending, nor for the first reports after
-   * one (they still count what the old rung lost) */
+  /* down: never while a switch is pending, nor for the reports just after
+   * one (they still count what the old rung lost, and the keyframe the
+   * switch landed on) */
   if (!adaptive_ || pinned_ >= 0 || target_ != current_
-      || now_us - last_change_ < 2 * G_USEC_PER_SEC)
+      || now_us - last_change_ < SETTLE_US)
     return;
+  lossy_reports_ = lossy ? lossy_reports_ + 1 : 0;
   if (fraction_lost >= LOSS_DOWN_NOW || (lossy && lossy_reports_ >= 2)) {
     gint down = fitting (rungs, carried);
     if (down <= current_) {
@@ -260,8 +262,8 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
         down++;
     }
     /* the picture goes only from the lightest video rung, and only if
-     * that one loses too: a busy receiver loses packets as a narrow link
-     * does, and a frozen picture is the last resort */
+     * that one keeps losing: a busy receiver loses packets as a narrow
+     * link does, and a frozen picture is the last resort */
     if (down >= 0 && (size_t)down < rungs.size ()
         && rungs[down].rendition < 0) {
       gint lightest = -1;
@@ -270,6 +272,8 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
           lightest = (gint)i;
       if (lightest > current_)
         down = lightest;
+      else if (lossy_reports_ < 3)
+        return;
     }
     if (down >= 0 && (size_t)down < rungs.size () && down != current_) {
       target_ = down;
@@ -338,7 +342,9 @@ RungChooser::probe_budget (const std::vector<Rung> &rungs, gint64 now_us)
       rungs[up].bitrate * HEADROOM - (gdouble)rungs[current_].bitrate;
   if (extra <= 0)
     extra = rungs[up].bitrate * (HEADROOM - 1.0);
-  gdouble ramp = MIN (1.0, 0.25 + 0.75 * elapsed / (gdouble)PROBE_RAMP_US);
+  /* from nothing: the link overflows (and a NACK ends the probe) at the
+   * rate it cannot carry, not a quarter of the way above it */
+  gdouble ramp = MIN (1.0, elapsed / (gdouble)PROBE_RAMP_US);
   gdouble rate = extra * ramp / 8.0; /* bytes per second */
   probe_credit_ += rate * (now_us - probe_last_) / G_USEC_PER_SEC;
   probe_credit_ = MIN (probe_credit_, rate / 10.0); /* no burst > 100 ms */

@@ -49,6 +49,13 @@ public:
   void rewrite_again (uint8_t *packet, size_t length, guint16 sequence) const;
 
   gint rendition () const { return current_.rendition; }
+  /* @sequence was sent since the last switch */
+  bool since_switch (guint16 sequence) const
+  {
+    return started_
+           && (guint16)(sequence - current_.first)
+                  <= (guint16)(last_sequence_ - current_.first);
+  }
   bool started () const { return started_; }
 
 private:
@@ -120,6 +127,9 @@ public:
   void set_adaptive (bool adaptive) { adaptive_ = adaptive; }
   /* bits/s the viewer's link is thought to carry; 0: unknown */
   guint64 estimate () const { return estimate_; }
+  /* the round-trip time above its best at the last report: how long the
+   * bottleneck's queue is */
+  gdouble queueing_ms () const { return queueing_ms_; }
 
   /* Bytes of duplicates to add to what is sent at @now_us (0 outside a
    * probe), given the rungs' rates. */
@@ -128,13 +138,16 @@ public:
 
   /* Tuning, in one place. */
   static constexpr gdouble LOSS_DOWN_NOW = 0.15; /* one report: go down */
-  static constexpr gdouble LOSS_DOWN = 0.04;     /* two reports in a row */
-  static constexpr gdouble LOSS_CLEAN = 0.02;    /* a quiet report */
-  static constexpr gdouble DELAY_DOWN_MS = 250;  /* RTT above its best */
+  /* two reports in a row (three from the lightest video rung to audio) */
+  static constexpr gdouble LOSS_DOWN = 0.04;
+  static constexpr gdouble LOSS_CLEAN = 0.02;   /* a quiet report */
+  static constexpr gdouble DELAY_DOWN_MS = 250; /* RTT above its best */
   static constexpr gdouble DELAY_CLEAN_MS = 80;
+  /* reports this soon after a switch say nothing about the new rung */
+  static constexpr gint64 SETTLE_US = 3 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MIN_US = 3 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MAX_US = 8 * G_USEC_PER_SEC;
-  static constexpr gint64 PROBE_RAMP_US = 1 * G_USEC_PER_SEC;
+  static constexpr gint64 PROBE_RAMP_US = 3 * G_USEC_PER_SEC / 2;
   static constexpr gint64 PROBE_US = 2 * G_USEC_PER_SEC;
   /* after the probe, the report that covers it decides (or this passes) */
   static constexpr gint64 VERDICT_US = 3 * G_USEC_PER_SEC;
@@ -149,7 +162,7 @@ private:
   gint pinned_ = -1;
   bool adaptive_ = true;
   guint64 estimate_ = 0;
-  gdouble min_rtt_ = -1;
+  gdouble min_rtt_ = -1, queueing_ms_ = 0;
   gint lossy_reports_ = 0;
   gint64 quiet_since_ = 0; /* 0: not quiet */
   gint64 hold_us_ = HOLD_MIN_US;

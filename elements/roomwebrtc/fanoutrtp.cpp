@@ -147,6 +147,8 @@ rtcp_read_feedback (const uint8_t *data, size_t length, RtcpFeedback &feedback)
           RtcpFeedback::Block &out = feedback.blocks[feedback.block_count++];
           out.ssrc = read32 (b);
           out.fraction_lost = b[4];
+          out.packets_lost = lost;
+          out.highest = read32 (b + 8);
           out.last_sr = feedback.last_sr;
           out.delay_since_last_sr = feedback.delay_since_last_sr;
         }

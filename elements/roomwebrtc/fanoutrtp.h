@@ -55,6 +55,8 @@ struct RtcpFeedback {
   struct Block {
     guint32 ssrc = 0;
     guint8 fraction_lost = 0;
+    gint32 packets_lost = 0; /* cumulative */
+    guint32 highest = 0;     /* extended highest sequence number */
     guint32 last_sr = 0, delay_since_last_sr = 0;
   };
   std::array<Block, 8> blocks{};

@@ -61,8 +61,26 @@ struct FanoutWorker::Viewer {
   gint rung = -1;
   gint rendition = -1;
   gint64 last_switch_request = 0;
+  gdouble retransmit_credit = 0;
+  gint64 retransmit_last = 0;
+  /* what the ladder's chooser reads once a second: browsers send reports
+   * with every NACK, each over a few milliseconds, so the loss is taken
+   * from the cumulative counts over the second, not from one report */
+  struct Window {
+    bool have = false, report = false;
+    guint32 highest = 0, start_highest = 0;
+    gint32 lost = 0, start_lost = 0;
+    gdouble rtt = -1;
+    guint nacks = 0;
+    guint64 start_sent = 0;
+  } window;
+  void choose_rung (gint64 now);
   GSource *dtls_timer = nullptr;
   GSource *connect_timer = nullptr;
+  /* a move down: the lighter rung's keyframe is asked for once the
+   * bottleneck's queue has drained, not into it */
+  GSource *switch_timer = nullptr;
+  gint64 switch_not_before = 0;
   guint loss_percent = 0;
   guint32 random = 0x9e3779b9u;
   const char *ice_state = "new";
@@ -86,7 +104,7 @@ struct FanoutWorker::Viewer {
 
   ~Viewer ()
   {
-    for (GSource **timer : {&dtls_timer, &connect_timer})
+    for (GSource **timer : {&dtls_timer, &connect_timer, &switch_timer})
       if (*timer) {
         g_source_destroy (*timer);
         g_source_unref (*timer);
@@ -130,6 +148,8 @@ struct FanoutWorker::Viewer {
   void land_switch (gint target, const Packet &keyframe, gint64 now);
 };
 
+static void destroy_timer (GSource **timer);
+
 /* Moves the viewer towards the rung its chooser wants: at once for the
  * audio-only rung, else by asking for a keyframe of the target rendition
  * (again every second while none came); send_batch lands the switch. */
@@ -149,12 +169,68 @@ FanoutWorker::Viewer::settle_rung (gint64 now)
     }
     return;
   }
-  if (wanted != rendition && srtp_ready
+  if (wanted != rendition && srtp_ready && now >= switch_not_before
       && now - last_switch_request >= G_USEC_PER_SEC) {
     last_switch_request = now;
     keyframe_requests++;
     worker->host_.request_keyframe (wanted);
   }
+}
+
+/* Once a second: the loss over the second (what never came, and what had
+ * to be asked for again), to the chooser. */
+void
+FanoutWorker::Viewer::choose_rung (gint64 now)
+{
+  if (!window.report || video_stream < 0)
+    return;
+  window.report = false;
+  guint32 expected = window.highest - window.start_highest;
+  gint32 lost = window.lost - window.start_lost;
+  guint64 packets = sent[video_stream].packets - window.start_sent;
+  gdouble loss = expected > 0 && lost > 0 ? (gdouble)lost / expected : 0;
+  /* NACKs are not loss: a browser asks for a packet again every round
+   * trip until it comes; they only stop probes (on_nacks) */
+  gdouble asked = packets > 0 ? (gdouble)window.nacks / packets : 0;
+  loss = MIN (1.0, loss);
+  window.start_highest = window.highest;
+  window.start_lost = window.lost;
+  window.start_sent = sent[video_stream].packets;
+  window.nacks = 0;
+  chooser.set_adaptive (worker->host_.adaptive ());
+  gint before = chooser.target ();
+  chooser.on_report (rungs, now, loss, window.rtt);
+  gint target = chooser.target ();
+  if (target != before && target > rung && rungs[target].rendition >= 0) {
+    /* down: the heavier rung pauses (send_batch) while the queue drains */
+    guint drain_ms = (guint)CLAMP (chooser.queueing_ms (), 100.0, 600.0);
+    switch_not_before = now + drain_ms * 1000;
+    destroy_timer (&switch_timer);
+    switch_timer = g_timeout_source_new (drain_ms);
+    g_source_set_callback (
+        switch_timer,
+        [] (gpointer data) -> gboolean {
+          auto *self = static_cast<Viewer *> (data);
+          g_source_unref (self->switch_timer);
+          self->switch_timer = nullptr;
+          self->last_switch_request = 0;
+          self->settle_rung (g_get_monotonic_time ());
+          return G_SOURCE_REMOVE;
+        },
+        this, nullptr);
+    g_source_attach (switch_timer, worker->context_);
+  }
+  /* one line a second per viewer: the estimator's input and its choice */
+  GST_DEBUG ("ladder-trace viewer=%u t=%" G_GINT64_FORMAT
+             " loss=%.4f nacked=%.4f rtt=%.1f rung=%d target=%d "
+             "estimate=%" G_GUINT64_FORMAT " probing=%d",
+      id, now / 1000, loss, asked, window.rtt, rung, chooser.target (),
+      chooser.estimate (), chooser.probing ());
+  if (chooser.target () != before)
+    GST_INFO ("viewer %u: rung %d → %d (%s: lost %.1f %%, rtt %.0f ms)", id,
+        rung, chooser.target (), rungs[chooser.target ()].label.c_str (),
+        loss * 100.0, window.rtt);
+  settle_rung (now);
 }
 
 void
@@ -253,13 +329,31 @@ FanoutWorker::Viewer::retransmit (guint16 sequence)
     return;
   gint from;
   guint16 original;
-  if (!rewriter->original (sequence, from, original))
+  /* a packet from before the last switch is of no use: the switch landed
+   * on a keyframe, and after a move down resending the heavier rung's
+   * packets would fill the narrow link again */
+  if (!rewriter->original (sequence, from, original)
+      || from != rewriter->rendition () || !rewriter->since_switch (sequence))
     return;
   GstBuffer *packet = worker->host_.lookup_video (from, original);
   if (!packet)
     return;
   std::array<uint8_t, MAX_PACKET> scratch;
   size_t length = gst_buffer_get_size (packet);
+  /* on a ladder, retransmissions get at most a quarter of the rung's rate:
+   * a link that loses much cannot carry much more */
+  if (rungs.size () > 1 && rung >= 0 && rungs[rung].bitrate > 1000) {
+    gint64 now = g_get_monotonic_time ();
+    gdouble rate = rungs[rung].bitrate / 8.0 / 4.0;
+    retransmit_credit = MIN (rate,
+        retransmit_credit + rate * (now - retransmit_last) / G_USEC_PER_SEC);
+    retransmit_last = now;
+    if (retransmit_credit < length) {
+      gst_buffer_unref (packet);
+      return;
+    }
+    retransmit_credit -= length;
+  }
   if (length + 32 <= scratch.size ()) {
     gst_buffer_extract (packet, 0, scratch.data (), length);
     scratch[1] = (scratch[1] & 0x80) | (guint8)payload_types[video_stream];
@@ -287,28 +381,21 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
     const RtcpFeedback::Block &b = feedback.blocks[i];
     if (b.ssrc != video_ssrc || rung < 0)
       continue;
-    gdouble rtt = -1;
     if (b.last_sr) {
       guint32 t =
           (guint32)(ntp_now () >> 16) - b.last_sr - b.delay_since_last_sr;
       if (t < 65536u * 10)
-        rtt = t * 1000.0 / 65536.0;
+        window.rtt = t * 1000.0 / 65536.0;
     }
-    chooser.set_adaptive (worker->host_.adaptive ());
-    gint before = chooser.target ();
-    chooser.on_report (rungs, now, b.fraction_lost / 256.0, rtt);
-    /* one line per report: tests/data/ladder-trace.txt is made of these */
-    GST_DEBUG (
-        "ladder-trace viewer=%u t=%" G_GINT64_FORMAT
-        " loss=%.4f rtt=%.1f rung=%d target=%d estimate=%" G_GUINT64_FORMAT
-        " probing=%d",
-        id, now / 1000, b.fraction_lost / 256.0, rtt, rung, chooser.target (),
-        chooser.estimate (), chooser.probing ());
-    if (chooser.target () != before)
-      GST_INFO ("viewer %u: rung %d → %d (%s: lost %.1f %%, rtt %.0f ms)", id,
-          rung, chooser.target (), rungs[chooser.target ()].label.c_str (),
-          b.fraction_lost * 100.0 / 256.0, rtt);
-    settle_rung (now);
+    if (!window.have) {
+      window.have = true;
+      window.start_highest = b.highest;
+      window.start_lost = b.packets_lost;
+      window.start_sent = sent[video_stream].packets;
+    }
+    window.highest = b.highest;
+    window.lost = b.packets_lost;
+    window.report = true;
   }
   if (feedback.have_report) {
     fraction_lost = feedback.fraction_lost / 256.0;
@@ -323,8 +410,10 @@ FanoutWorker::Viewer::handle_rtcp (uint8_t *data, size_t length)
     }
   }
   nacks += feedback.nack_count;
-  if (feedback.nack_count)
+  if (feedback.nack_count) {
     chooser.on_nacks (now, (guint)feedback.nack_count);
+    window.nacks += (guint)feedback.nack_count;
+  }
   for (size_t i = 0; i < feedback.nack_count; i++)
     retransmit (feedback.nacks[i]);
   if (feedback.keyframe_requests) {
@@ -572,9 +661,14 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
        * of the rung it should get lands the switch */
       gint target = viewer.chooser.target ();
       if (!packet->keyframe_start
-          || packet->rendition != viewer.target_rendition ())
+          || packet->rendition != viewer.target_rendition ()
+          || now < viewer.switch_not_before)
         continue;
       viewer.land_switch (target, *packet, now);
+    } else if (video && viewer.chooser.target () > viewer.rung) {
+      /* moving down: the heavier rung's packets would only keep the
+       * narrow link full; the picture waits for the lighter keyframe */
+      continue;
     }
     if (viewer.drop_by_knob ()) {
       viewer.packets_dropped++;
@@ -600,7 +694,9 @@ FanoutWorker::send_batch (Viewer &viewer, const std::vector<PacketRef> &batch)
     }
     vectors[count].buffer = out;
     vectors[count].size = length;
-    if (video && video_packets == count)
+    /* what a probe may repeat: video, or the audio of a viewer on the
+     * audio-only rung */
+    if ((video || viewer.rendition < 0) && video_packets == count)
       video_packets++;
     messages[count].buffers = &vectors[count];
     messages[count].n_buffers = 1;
@@ -873,7 +969,7 @@ FanoutWorker::on_reports (gpointer data)
                 .first;
       r.bitrate = known->second;
     }
-    viewer.chooser.set_adaptive (self->host_.adaptive ());
+    viewer.choose_rung (now);
     viewer.settle_rung (now);
   }
   return G_SOURCE_CONTINUE;

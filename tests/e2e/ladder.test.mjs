@@ -9,7 +9,7 @@
 // and up) are printed.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startRoom, launchBrowser, openPage, waitForColours, sampleVideo, near, scaled,
   spawnRoomClient, killTracked } from './lib.mjs';
@@ -171,6 +171,9 @@ after(async () => {
   if (presenter) killTracked();
   let result = null;
   if (room) result = await room.stop();
+  // the room's log, for the ladder's decisions (ROOMS_E2E_GST_DEBUG=
+  // webrtcfanoutsink:5 has one ladder-trace line per receiver report)
+  if (room && process.env.ROOMS_LADDER_LOG) writeFileSync(process.env.ROOMS_LADDER_LOG, room.output());
   if (ns) ns.destroy();
   if (result) assert.equal(result.code, 0, room.output());
 });
@@ -249,8 +252,13 @@ async function rideTheLadder(shaped, since, what) {
     `${statsAtEnd.video.freezeCount - statsAtStart.video.freezeCount}; signalled ${JSON.stringify(signalled)}`);
   assert.ok(dropped <= MAX_DROPPED, `${what}: the shaped viewer dropped ${dropped} frames`);
   assert.ok(keyframes >= 2, `${what}: ${keyframes} keyframes for two switches`);
+  // the unshaped viewer never switches: a frame its Chromium drops is the
+  // machine's (two browsers and a 720p show on two cores), so its bound is
+  // a share of what it decoded; its frame rate and gaps were checked above
   const freeDropped = freeAtEnd.video.framesDropped - freeAtStart.video.framesDropped;
-  assert.ok(freeDropped <= MAX_DROPPED, `${what}: the unshaped viewer dropped ${freeDropped} frames`);
+  const freeDecoded = freeAtEnd.video.framesDecoded - freeAtStart.video.framesDecoded;
+  assert.ok(freeDropped <= Math.max(MAX_DROPPED, freeDecoded * 0.05),
+    `${what}: the unshaped viewer dropped ${freeDropped} of ${freeDecoded} frames`);
   // the page is told of each switch, automatic ones unpinned
   const labels = signalled.map((s) => s.rendition);
   assert.ok(labels.includes('360p') && labels.at(-1) === '720p',

@@ -111,6 +111,8 @@ struct Viewer::Private {
   std::set<guint32> missing;
   guint32 first_ssrc = 0, last_timestamp = 0;
   gint last_picture_id = -1;
+  guint32 reported_highest = 0;
+  gint32 reported_lost = 0;
 
   void flush ()
   {
@@ -270,7 +272,16 @@ struct Viewer::Private {
       p[4 + i] = (uint8_t)(OUR_SSRC >> (24 - 8 * i));
       p[8 + i] = (uint8_t)(video_ssrc >> (24 - 8 * i));
     }
+    /* the cumulative loss follows what the fraction says of the packets
+     * since the last report, as a receiver's would */
+    if (reported_highest)
+      reported_lost +=
+          (gint32)((highest - reported_highest) * fraction_lost / 256);
+    reported_highest = highest;
     p[12] = fraction_lost;
+    p[13] = (uint8_t)(reported_lost >> 16);
+    p[14] = (uint8_t)(reported_lost >> 8);
+    p[15] = (uint8_t)reported_lost;
     p[16] = (uint8_t)(highest >> 24);
     p[17] = (uint8_t)(highest >> 16);
     p[18] = (uint8_t)(highest >> 8);

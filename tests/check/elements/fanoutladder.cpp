@@ -309,6 +309,9 @@ GST_START_TEST (test_chooser_down_fast)
   run (bad, t, 3, 0.0);
   run (bad, t, 1, 0.97);
   fail_unless_equals_int (bad.target (), 1);
+  /* and only after three lossy reports there, once it settled */
+  run (bad, t, 4, 0.9);
+  fail_unless_equals_int (bad.target (), 1);
   run (bad, t, 3, 0.9);
   fail_unless_equals_int (bad.target (), 2);
   /* queueing delay alone also counts */
