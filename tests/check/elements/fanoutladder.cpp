@@ -1,10 +1,11 @@
 /* gst-rooms: tests of webrtcfanoutsink's quality ladder (fanoutladder.h):
  * the rewriting that makes several renditions one stream for a viewer, and
  * the choice of rung from its RTCP, on made-up reports and on reports
- * Chromium sent behind a 1 Mbit/s tbf link (tests/data/ladder-trace.txt). */
+ * Chromium sent behind a 1 Mbit/s tbf link (tests/data/ladder-traces.txt). */
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "roomcheck.h"
@@ -371,6 +372,128 @@ GST_START_TEST (test_chooser_pinned)
 }
 GST_END_TEST;
 
+namespace {
+
+struct Report {
+  gint64 t;
+  gdouble loss, nacked, rtt;
+  gint chosen;
+};
+
+struct Trace {
+  std::string name;
+  gint64 first_keyframe;
+  std::vector<Report> reports;
+};
+
+/* The traces in tests/data/ladder-traces.txt, by name. */
+std::vector<Trace>
+read_traces ()
+{
+  const gchar *root = g_getenv ("ROOMS_SOURCE_ROOT");
+  fail_unless (root != nullptr, "ROOMS_SOURCE_ROOT is not set");
+  std::ifstream in (std::string (root) + "/tests/data/ladder-traces.txt");
+  fail_unless (in.good (), "no tests/data/ladder-traces.txt");
+  std::vector<Trace> traces;
+  std::string line;
+  while (std::getline (in, line)) {
+    if (line.empty () || line[0] == '#')
+      continue;
+    std::istringstream words (line);
+    std::string word;
+    words >> word;
+    if (word == "trace") {
+      Trace trace;
+      words >> trace.name >> trace.first_keyframe;
+      fail_unless ((bool)words, "bad line: %s", line.c_str ());
+      trace.first_keyframe *= 1000;
+      traces.push_back (trace);
+      continue;
+    }
+    words.seekg (0);
+    Report r;
+    gint64 ms;
+    words >> ms >> r.loss >> r.nacked >> r.rtt >> r.chosen;
+    fail_unless (
+        (bool)words && !traces.empty (), "bad line: %s", line.c_str ());
+    r.t = ms * 1000;
+    traces.back ().reports.push_back (r);
+  }
+  return traces;
+}
+
+/* The index of the first report after which the rung chosen is @rung, from
+ * @from on; -1: never. */
+gint
+first_choice (const std::vector<gint> &chosen, gint rung, gint from = 0)
+{
+  for (size_t i = from; i < chosen.size (); i++)
+    if (chosen[i] == rung)
+      return (gint)i;
+  return -1;
+}
+
+} // namespace
+
+/* Chromium's own reports, recorded behind a real narrow link, replayed: the
+ * chooser goes down and back up at the reports the element chose them at
+ * when it ran (one report either way), and never drops the picture.  The
+ * replay is open loop (what the link did after a switch does not follow
+ * from the replayed choice), so only those two moments are compared. */
+GST_START_TEST (test_chooser_on_recorded_reports)
+{
+  auto traces = read_traces ();
+  fail_unless (traces.size () >= 2, "%zu traces", traces.size ());
+  std::vector<Rung> rungs = ladder ();
+  for (const Trace &trace : traces) {
+    const std::string &name = trace.name;
+    const std::vector<Report> &reports = trace.reports;
+    RungChooser chooser;
+    std::vector<gint> chosen, recorded;
+    gint64 t = trace.first_keyframe;
+    chooser.switched (0, t);
+    gint64 pending_since = 0;
+    for (const Report &r : reports) {
+      /* the second before the report: frames every 33 ms, each may carry a
+       * probe; NACKs (if the report's second had any) half way through */
+      bool nacked = r.nacked > 0.01;
+      for (gint64 f = t + S / 30; f < r.t; f += S / 30) {
+        chooser.probe_budget (rungs, f);
+        if (nacked && f >= r.t - S / 2) {
+          chooser.on_nacks (f, 1);
+          nacked = false;
+        }
+        if (chooser.target () != chooser.current ()) {
+          if (!pending_since)
+            pending_since = f;
+          else if (f - pending_since >= 300000) {
+            chooser.switched (chooser.target (), f);
+            pending_since = 0;
+          }
+        }
+      }
+      t = r.t;
+      chooser.on_report (rungs, t, r.loss, r.rtt);
+      chosen.push_back (chooser.target ());
+      recorded.push_back (r.chosen);
+    }
+    gint down = first_choice (chosen, 1), was_down = first_choice (recorded, 1);
+    fail_unless (was_down >= 0, "%s: the trace never went down", name.c_str ());
+    fail_unless (down >= 0 && ABS (down - was_down) <= 1,
+        "%s: down after report %d, recorded after %d", name.c_str (), down,
+        was_down);
+    gint up = first_choice (chosen, 0, down + 1);
+    gint was_up = first_choice (recorded, 0, was_down + 1);
+    fail_unless (was_up >= 0, "%s: the trace never came back", name.c_str ());
+    fail_unless (up >= 0 && ABS (up - was_up) <= 1,
+        "%s: up after report %d, recorded after %d", name.c_str (), up, was_up);
+    fail_unless (first_choice (chosen, 2) < 0,
+        "%s: the picture was dropped at report %d", name.c_str (),
+        first_choice (chosen, 2));
+  }
+}
+GST_END_TEST;
+
 static Suite *
 fanoutladder_suite ()
 {
@@ -385,6 +508,7 @@ fanoutladder_suite ()
   tcase_add_test (tc, test_chooser_down_fast);
   tcase_add_test (tc, test_chooser_up_after_a_probe);
   tcase_add_test (tc, test_chooser_pinned);
+  tcase_add_test (tc, test_chooser_on_recorded_reports);
   return s;
 }
 
