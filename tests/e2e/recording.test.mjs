@@ -232,7 +232,11 @@ test('recording: the program and each presenter, no encoder, the right colours',
     assert.ok(cues > bytes.length / 2, `no index (Cues) at the end of ${again.path}`);
     assert.equal(decodes(again.path), '');
     const last = frameColours(again.path, p.duration);
-    assert.ok(near(last.left, RED) && near(last.right, BLUE), `after Ctrl-C: ${JSON.stringify(last)}`);
+    if (!(near(last.left, RED) && near(last.right, BLUE))) {
+      // Say how the end looks, to tell a late layout from a broken frame.
+      const before = [0.5, 1, 2].map((s) => `${s} s before: ${JSON.stringify(frameColours(again.path, p.duration - s))}`);
+      assert.fail(`after Ctrl-C, the last frame: ${JSON.stringify(last)}; ${before.join('; ')}`);
+    }
   } finally {
     for (const b of browsers) await b.close();
     await room.stop();

@@ -373,13 +373,11 @@ void
 Room::send_eos ()
 {
   eos_sent_ = true;
-  /* The peers' pipelines are live and never end by themselves, and a hub
-   * ends only once every input has: end what they feed first, so that what
-   * the room's own sources started (a stage, the program) can end. */
-  for (const auto &peer : peers_)
-    peer->end_feeds ();
-  /* Recordings first (they hang off the room's hubs), then the room's own
-   * pipelines. */
+  /* Nothing is done until everything was told (a recorder with nothing to
+   * finish answers at once, before the pipelines were asked). */
+  eos_starting_ = true;
+  /* Recordings first: each gets its EOS in its own pipeline now, so it ends
+   * on the picture as it was, not on a layout a presenter already left. */
   if (on_finish) {
     others_finished_ = false;
     on_finish ([this] () {
@@ -387,8 +385,14 @@ Room::send_eos ()
       check_eos_done ();
     });
   }
+  /* The peers' pipelines are live and never end by themselves, and a hub
+   * ends only once every input has: end what they feed, so that what the
+   * room's own sources started (a stage, the program) can end. */
+  for (const auto &peer : peers_)
+    peer->end_feeds ();
   for (auto &mp : pipelines_)
     mp->finish ([this] () { check_eos_done (); });
+  eos_starting_ = false;
   check_eos_done ();
 }
 
@@ -406,7 +410,7 @@ Room::eos_done () const
 void
 Room::check_eos_done ()
 {
-  if (eos_sent_ && eos_done () && on_eos) {
+  if (eos_sent_ && !eos_starting_ && eos_done () && on_eos) {
     auto done = std::move (on_eos);
     on_eos = nullptr;
     done ();

@@ -145,4 +145,5 @@ private:
   guint next_peer_id_ = 1;
   guint64 file_limit_ = 1024;
   bool eos_sent_ = false;
+  bool eos_starting_ = false; /* inside send_eos () */
 };
