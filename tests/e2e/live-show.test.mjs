@@ -176,6 +176,21 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     const hearts = await presenters[0].evaluate(() => window.room.emotes.heart);
     assert.ok(hearts >= 1 && hearts <= 2, `2 emotes a second per viewer, got ${hearts}`);
 
+    // One viewer takes the 360p rung from its Quality menu, as a person would:
+    // every switch and injection below must reach it too (the ladder is
+    // encoded after the program's dispatcher).
+    const light = viewers[2];
+    await light.selectOption('#quality-select', '360p');
+    await waitFor(light, () => window.room.rendition === '360p', null, 20000);
+    await waitFor(light, async () => {
+      let width = 0;
+      (await window.room.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') width = s.frameWidth || 0;
+      });
+      return width === 320;
+    }, null, 20000);
+    await waitForColours(light, halves, twoTiles);
+
     // The single camera: the first presenter full frame, then the one chosen.
     await command({ type: 'switch', source: 'camera' });
     for (const page of viewers) await waitForColours(page, fullFrame, all(RED));
@@ -269,6 +284,7 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     // the console, then the stage again when it ends.
     await command({ type: 'inject', uri: green });
     for (const page of viewers) await waitForColours(page, centre, all(GREEN), 10000);
+    assert.equal(await light.evaluate(() => window.room.rendition), '360p');
     await waitFor(console_, () => window.show.injection && window.show.injection.showing
       && window.show.injection.position > 0);
     const progress = await console_.evaluate(() => window.show.injection);

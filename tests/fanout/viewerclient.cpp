@@ -469,9 +469,13 @@ Viewer::~Viewer ()
           p->timer = nullptr;
         }
         if (p->agent) {
-          if (p->stream)
+          /* the stream's sockets close here, whoever still holds the
+           * agent: no datagram can reach a callback after this */
+          if (p->stream) {
             nice_agent_attach_recv (
                 p->agent, p->stream, 1, p->context, nullptr, nullptr);
+            nice_agent_remove_stream (p->agent, p->stream);
+          }
           g_signal_handlers_disconnect_by_data (p->agent, p);
           g_object_unref (p->agent);
           p->agent = nullptr;
