@@ -3,6 +3,7 @@
 #include "fanoutladder.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace roomwebrtc {
 
@@ -324,7 +325,7 @@ RungChooser::probe_budget (const std::vector<Rung> &rungs, gint64 now_us)
         || now_us - last_change_ < hold_us_)
       return 0;
     probe_start_ = probe_last_ = now_us;
-    probe_end_ = 0;
+    probe_end_ = probe_full_ = 0;
     probe_credit_ = 0;
     nacks_in_probe_ = 0;
   }
@@ -333,19 +334,25 @@ RungChooser::probe_budget (const std::vector<Rung> &rungs, gint64 now_us)
       probe_failed (now_us); /* no report came: do not trust the link */
     return 0;
   }
-  gint64 elapsed = now_us - probe_start_;
-  if (elapsed >= PROBE_US) {
+  if (probe_full_ && now_us - probe_full_ >= PROBE_HOLD_US) {
     probe_end_ = now_us;
     return 0;
   }
-  gdouble extra =
-      rungs[up].bitrate * HEADROOM - (gdouble)rungs[current_].bitrate;
+  /* what the viewer is sent, rung and duplicates, grows from the rung's
+   * rate by PROBE_GROWTH a second up to the next rung's */
+  gdouble sending = (gdouble)rungs[current_].bitrate;
+  gdouble goal = rungs[up].bitrate * HEADROOM;
+  gdouble seconds = (now_us - probe_start_) / (gdouble)G_USEC_PER_SEC;
+  gdouble total = sending * pow (PROBE_GROWTH, seconds);
+  if (total >= goal) {
+    total = goal;
+    if (!probe_full_)
+      probe_full_ = now_us;
+  }
+  gdouble extra = total - sending;
   if (extra <= 0)
     extra = rungs[up].bitrate * (HEADROOM - 1.0);
-  /* from nothing: the link overflows (and a NACK ends the probe) at the
-   * rate it cannot carry, not a quarter of the way above it */
-  gdouble ramp = MIN (1.0, elapsed / (gdouble)PROBE_RAMP_US);
-  gdouble rate = extra * ramp / 8.0; /* bytes per second */
+  gdouble rate = extra / 8.0; /* bytes per second */
   probe_credit_ += rate * (now_us - probe_last_) / G_USEC_PER_SEC;
   probe_credit_ = MIN (probe_credit_, rate / 10.0); /* no burst > 100 ms */
   probe_last_ = now_us;

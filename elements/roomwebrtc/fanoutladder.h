@@ -147,8 +147,12 @@ public:
   static constexpr gint64 SETTLE_US = 3 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MIN_US = 3 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MAX_US = 8 * G_USEC_PER_SEC;
-  static constexpr gint64 PROBE_RAMP_US = 3 * G_USEC_PER_SEC / 2;
-  static constexpr gint64 PROBE_US = 2 * G_USEC_PER_SEC;
+  /* a probe grows what the viewer is sent by this factor a second, from the
+   * rung it has to the next one up (with HEADROOM), then holds that for
+   * PROBE_HOLD_US: a link a little too narrow fills its queue slowly, and
+   * a report shows the queueing (or a NACK the loss) before much is lost */
+  static constexpr gdouble PROBE_GROWTH = 1.3;
+  static constexpr gint64 PROBE_HOLD_US = 1 * G_USEC_PER_SEC;
   /* after the probe, the report that covers it decides (or this passes) */
   static constexpr gint64 VERDICT_US = 3 * G_USEC_PER_SEC;
   /* a rung fits a link that carries this much more than it costs */
@@ -170,6 +174,7 @@ private:
   /* a probe: when it started (0: none), when it ended (0: running) */
   gint64 probe_start_ = 0, probe_end_ = 0;
   gint64 probe_last_ = 0;
+  gint64 probe_full_ = 0; /* when the probe reached the next rung's rate */
   gdouble probe_credit_ = 0;
   guint nacks_in_probe_ = 0;
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The quality ladder's encoding cost: the live show's program encoded as one
 rendition (720p VP8 at 2.5 Mbit/s, what every viewer got before) against the
-ladder of docs/rooms/live-show.ini (the same 720p, and 360p VP8 at 600 kbit/s
+ladder of docs/rooms/live-show.ini (the same 720p, and 360p VP8 at 500 kbit/s
 scaled from the same frames), on the same frames, in one process.
 
 Each run pushes the same raw 1280x720 frames (a moving test pattern, made
@@ -93,7 +93,7 @@ def main():
     frames = make_frames()
     top = f"{ENCODER.format(rate=2500000, threads=2)} ! {PAY}"
     small = (f"videoscale ! video/x-raw,width=640,height=360 ! "
-             f"{ENCODER.format(rate=600000, threads=1)} ! {PAY}")
+             f"{ENCODER.format(rate=500000, threads=1)} ! {PAY}")
     runs = {
         "base": "fakesink sync=false",
         "single": f"{top} ! fakesink sync=false",

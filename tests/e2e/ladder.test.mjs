@@ -90,18 +90,21 @@ async function recordFrames(page) {
 }
 
 // The longest time between two presented frames from @from to @to (the
-// page's performance.now()), counting the edges of the window.
+// page's performance.now()), counting the edges of the window, and where it
+// began (ms into the window): {gap, at}.
 async function longestGap(page, from, to) {
   return page.evaluate(([a, b]) => {
     let last = a;
     let gap = 0;
+    let at = 0;
     for (const t of window.frameTimes) {
       if (t <= a) continue;
       if (t > b) break;
-      gap = Math.max(gap, t - last);
+      if (t - last > gap) [gap, at] = [t - last, last - a];
       last = t;
     }
-    return Math.round(Math.max(gap, b - last));
+    if (b - last > gap) [gap, at] = [b - last, last - a];
+    return { gap: Math.round(gap), at: Math.round(at) };
   }, [from, to]);
 }
 
@@ -135,7 +138,7 @@ async function watchWindow(shaped, free, ms) {
   const report = async (k, page) => ({
     kbits: kbits(start[k], end[k]),
     fps: Math.round(fps(start[k], end[k]) * 10) / 10,
-    gap: await longestGap(page, start[k].t, end[k].t),
+    ...await longestGap(page, start[k].t, end[k].t),
     widths: [...widths[k]],
     dropped: end[k].video.framesDropped - start[k].video.framesDropped,
   });
@@ -230,7 +233,8 @@ async function rideTheLadder(shaped, since, what) {
   assert.deepEqual(window_.shaped.widths, [WIDTH_360P], `${what}: the shaped viewer stays on 360p`);
   assert.ok(window_.shaped.fps >= MIN_FPS, `${what}: the shaped viewer decodes ${window_.shaped.fps} fps; ` +
     `renditions signalled ${told}`);
-  assert.ok(window_.shaped.gap <= MAX_GAP_MS, `${what}: the shaped viewer waited ${window_.shaped.gap} ms for a frame`);
+  assert.ok(window_.shaped.gap <= MAX_GAP_MS, `${what}: the shaped viewer waited ${window_.shaped.gap} ms for a frame, ` +
+    `${window_.shaped.at} ms into the window`);
   assert.ok(window_.shaped.kbits <= LINK_KBIT * 1.1, `${what}: the shaped viewer received ${window_.shaped.kbits} kbit/s`);
   assert.ok(window_.coloursRight, `${what}: colours ${JSON.stringify(window_.colours)}`);
 
