@@ -246,6 +246,8 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
       quiet_since_ = now_us;
   } else {
     quiet_since_ = 0;
+    if (pinned_ >= 0)
+      troubled_while_pinned_ = true;
   }
 
   /* down: never while a switch is pending, nor for the reports just after
@@ -284,6 +286,21 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
       probe_start_ = probe_end_ = 0;
     }
   }
+}
+
+void
+RungChooser::pin (gint rung)
+{
+  if (rung >= 0 && pinned_ < 0) {
+    auto_before_pin_ = target_;
+    troubled_while_pinned_ = false;
+  }
+  pinned_ = rung;
+  if (rung >= 0)
+    return;
+  target_ = auto_before_pin_ >= 0 && !troubled_while_pinned_ ? auto_before_pin_
+                                                             : current_;
+  auto_before_pin_ = -1;
 }
 
 void

@@ -115,13 +115,10 @@ public:
 
   /* The rung the viewer should get; a pinned rung wins. */
   gint target () const { return pinned_ >= 0 ? pinned_ : target_; }
-  /* -1: back to automatic, from the rung the viewer has */
-  void pin (gint rung)
-  {
-    pinned_ = rung;
-    if (rung < 0)
-      target_ = current_;
-  }
+  /* -1: back to automatic: to the rung chosen before the pin if no report
+   * since showed loss or queueing (the link carried it then), else from the
+   * rung the viewer has */
+  void pin (gint rung);
   gint current () const { return current_; }
   gint pinned () const { return pinned_; }
   void set_adaptive (bool adaptive) { adaptive_ = adaptive; }
@@ -164,6 +161,8 @@ private:
 
   gint current_, target_;
   gint pinned_ = -1;
+  gint auto_before_pin_ = -1; /* the automatic choice when a pin began */
+  bool troubled_while_pinned_ = false;
   bool adaptive_ = true;
   guint64 estimate_ = 0;
   gdouble min_rtt_ = -1, queueing_ms_ = 0;

@@ -363,6 +363,18 @@ GST_START_TEST (test_chooser_pinned)
   fail_unless_equals_int (chooser.target (), 1);
   run (chooser, t, 20, 0.0);
   fail_unless_equals_int (chooser.current (), 0);
+  /* a viewer on 720p pins 360p on a clean link, then goes back to
+   * automatic: straight to 720p, no probe needed */
+  RungChooser clean;
+  t = 0;
+  run (clean, t, 3, 0.0);
+  clean.pin (1);
+  run (clean, t, 3, 0.0);
+  fail_unless_equals_int (clean.current (), 1);
+  clean.pin (-1);
+  fail_unless_equals_int (clean.target (), 0);
+  fail_unless_equals_int (run (clean, t, 1, 0.0), 0);
+  fail_unless_equals_int (clean.current (), 0);
   /* not adaptive: stays */
   RungChooser fixed;
   fixed.set_adaptive (false);
