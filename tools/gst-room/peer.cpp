@@ -723,8 +723,9 @@ Peer::set_rendition (const std::string &label, std::string &error)
     error = "the fan-out refused the rendition '" + label + "'";
     return false;
   }
-  /* A pin to the rung it has, or back to automatic, switches nothing and
-   * brings no rendition event: the page learns of it now. */
+  /* A pin to the rung it has switches nothing and brings no rendition
+   * event, and back to automatic may switch only later: the page learns
+   * where it stands now (a switch brings its own event). */
   std::string now = fanout_->rendition (viewer_id_);
   if (!now.empty ())
     send_ ({{"type", "rendition"}, {"rendition", now},
