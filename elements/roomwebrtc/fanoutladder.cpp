@@ -254,7 +254,7 @@ RungChooser::on_report (const std::vector<Rung> &rungs, gint64 now_us,
    * one (they still count what the old rung lost, and the keyframe the
    * switch landed on) */
   if (!adaptive_ || pinned_ >= 0 || target_ != current_
-      || now_us - last_change_ < SETTLE_US)
+      || now_us - last_change_ < (just_joined () ? JOIN_SETTLE_US : SETTLE_US))
     return;
   lossy_reports_ = lossy ? lossy_reports_ + 1 : 0;
   if (fraction_lost >= LOSS_DOWN_NOW || (lossy && lossy_reports_ >= 2)) {
@@ -317,6 +317,7 @@ RungChooser::on_nacks (gint64 now_us, guint count)
 void
 RungChooser::switched (gint rung, gint64 now_us)
 {
+  switches_++;
   current_ = rung;
   if (!adaptive_)
     target_ = rung;

@@ -102,7 +102,9 @@ class RungChooser {
 public:
   /* Rungs from the heaviest (0) to the lightest; the viewer starts on
    * @start. */
-  explicit RungChooser (gint start = 0) : current_ (start), target_ (start) {}
+  explicit RungChooser (gint start = 0)
+      : start_ (start), current_ (start), target_ (start)
+  {}
 
   /* A receiver report about the video at @now_us: the fraction lost since
    * the last one, the round-trip time (ms, <0: unknown) */
@@ -142,6 +144,9 @@ public:
   static constexpr gdouble DELAY_CLEAN_MS = 80;
   /* reports this soon after a switch say nothing about the new rung */
   static constexpr gint64 SETTLE_US = 3 * G_USEC_PER_SEC;
+  /* after the first keyframe there is no old rung to blame: the first
+   * second already says whether the link carries the one it joined on */
+  static constexpr gint64 JOIN_SETTLE_US = 1 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MIN_US = 3 * G_USEC_PER_SEC;
   static constexpr gint64 HOLD_MAX_US = 8 * G_USEC_PER_SEC;
   /* a probe grows what the viewer is sent by this factor a second, from the
@@ -159,7 +164,7 @@ private:
   gint fitting (const std::vector<Rung> &rungs, guint64 carried) const;
   void probe_failed (gint64 now_us);
 
-  gint current_, target_;
+  gint start_, current_, target_;
   gint pinned_ = -1;
   gint auto_before_pin_ = -1; /* the automatic choice when a pin began */
   bool troubled_while_pinned_ = false;
@@ -170,6 +175,8 @@ private:
   gint64 quiet_since_ = 0; /* 0: not quiet */
   gint64 hold_us_ = HOLD_MIN_US;
   gint64 last_change_ = 0;
+  guint switches_ = 0; /* landed, the viewer's first keyframe included */
+  bool just_joined () const { return switches_ <= 1 && current_ == start_; }
   /* a probe: when it started (0: none), when it ended (0: running) */
   gint64 probe_start_ = 0, probe_end_ = 0;
   gint64 probe_last_ = 0;

@@ -448,10 +448,13 @@ first_choice (const std::vector<gint> &chosen, gint rung, gint from = 0)
 } // namespace
 
 /* Chromium's own reports, recorded behind a real narrow link, replayed: the
- * chooser goes down and back up at the reports the element chose them at
- * when it ran (one report either way), and never drops the picture.  The
- * replay is open loop (what the link did after a switch does not follow
- * from the replayed choice), so only those two moments are compared. */
+ * chooser goes down at the report the element went down at when it ran
+ * (one either way) and back up within two reports of it, and never drops
+ * the picture.  Up is looser: the replay puts a second's NACKs half way
+ * through it and knows the rungs' rates only roughly, and both move a probe
+ * by a fraction of a second.  The replay is open loop (what the link did
+ * after a switch does not follow from the replayed choice), so only those
+ * two moments are compared. */
 GST_START_TEST (test_chooser_on_recorded_reports)
 {
   auto traces = read_traces ();
@@ -497,7 +500,7 @@ GST_START_TEST (test_chooser_on_recorded_reports)
     gint up = first_choice (chosen, 0, down + 1);
     gint was_up = first_choice (recorded, 0, was_down + 1);
     fail_unless (was_up >= 0, "%s: the trace never came back", name.c_str ());
-    fail_unless (up >= 0 && ABS (up - was_up) <= 1,
+    fail_unless (up >= 0 && ABS (up - was_up) <= 2,
         "%s: up after report %d, recorded after %d", name.c_str (), up, was_up);
     fail_unless (first_choice (chosen, 2) < 0,
         "%s: the picture was dropped at report %d", name.c_str (),
