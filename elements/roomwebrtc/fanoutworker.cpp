@@ -908,15 +908,23 @@ FanoutWorker::set_loss (guint id, guint percent)
 }
 
 void
-FanoutWorker::set_rung (guint id, gint rung)
+FanoutWorker::set_rung (guint id, const std::string &label)
 {
-  run_async ([this, id, rung] {
+  run_async ([this, id, label] {
     auto it = viewers_.find (id);
     if (it == viewers_.end ())
       return;
     Viewer &viewer = *it->second;
-    if (rung >= (gint)viewer.rungs.size ())
+    gint rung = -1;
+    for (size_t i = 0; i < viewer.rungs.size () && !label.empty (); i++)
+      if (viewer.rungs[i].label == label)
+        rung = (gint)i;
+    if (!label.empty () && rung < 0) {
+      GST_INFO ("viewer %u: its ladder has no '%s' (the rung came after it "
+                "joined)",
+          id, label.c_str ());
       return;
+    }
     viewer.chooser.pin (rung);
     viewer.settle_rung (g_get_monotonic_time ());
   });

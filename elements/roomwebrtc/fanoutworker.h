@@ -99,8 +99,10 @@ public:
   void remove_viewer (guint id, const std::string &reason);
   /* A debug knob: drop @percent of the packets sent to viewer @id. */
   void set_loss (guint id, guint percent);
-  /* Pins viewer @id to @rung, or back to automatic (-1). */
-  void set_rung (guint id, gint rung);
+  /* Pins viewer @id to the rung labelled @label, or back to automatic
+   * (""); the label is looked up in the viewer's own ladder, which is the
+   * element's as it was when the viewer joined. */
+  void set_rung (guint id, const std::string &label);
 
   guint viewer_count () const { return viewer_count_.load (); }
   guint index () const { return index_; }

@@ -371,6 +371,9 @@ struct Private : FanoutHost {
     guint nominal = 0;
     {
       std::lock_guard<std::mutex> guard (lock);
+      /* never chosen: a codec other than the program's (see ladder_locked) */
+      if (rendition > 0 && r.stream.encoding != streams[VIDEO].encoding)
+        return 0;
       if (r.pad)
         nominal = pad_bitrate (r.pad);
     }
@@ -386,8 +389,12 @@ struct Private : FanoutHost {
       Rendition &r = *renditions[i];
       if (!r.pad || !gst_pad_is_linked (GST_PAD (r.pad)))
         continue;
-      /* one codec for all: the viewer's payload type is the same */
-      if (i > 0 && r.stream.encoding != top.encoding)
+      /* one codec for all: the viewer's payload type is the same.  A
+       * rendition whose caps have not come yet is in (it is not chosen
+       * before it flows, rung_bitrate), or a viewer joining in the program's
+       * first moments would never have it. */
+      if (i > 0 && !r.stream.encoding.empty ()
+          && r.stream.encoding != top.encoding)
         continue;
       rungs.push_back ({pad_label (r.pad), i, 0});
     }
@@ -742,14 +749,14 @@ static gboolean
 set_viewer_rendition (GstWebrtcFanoutSink *self, guint id, const gchar *label)
 {
   Private *priv = self->priv;
-  gint rung = -1;
+  std::string rung;
   if (label && !g_str_equal (label, "auto")) {
     std::lock_guard<std::mutex> guard (priv->lock);
     std::vector<Rung> rungs = priv->ladder_locked ();
-    for (size_t i = 0; i < rungs.size (); i++)
-      if (rungs[i].label == label)
-        rung = (gint)i;
-    if (rung < 0) {
+    for (const Rung &r : rungs)
+      if (r.label == label)
+        rung = label;
+    if (rung.empty ()) {
       GST_INFO_OBJECT (self, "viewer %u: no rendition '%s'", id, label);
       return FALSE;
     }
@@ -757,6 +764,8 @@ set_viewer_rendition (GstWebrtcFanoutSink *self, guint id, const gchar *label)
   FanoutWorker *worker = worker_of (self, id);
   if (!worker)
     return FALSE;
+  /* by label: the viewer's ladder is the one it joined, and its indices
+   * need not be today's */
   worker->set_rung (id, rung);
   return TRUE;
 }
