@@ -27,6 +27,35 @@ static std::map<GstElement *,
     std::vector<std::tuple<guint, std::string, std::string>>>
     seen_events;
 
+/* What a test has running, to be stopped if the test never ends.  A failed
+ * assertion leaves the test by longjmp (in-process, CK_FORK=no) and no
+ * destructor runs: the viewers' thread and the program's pipeline would go
+ * on calling into the test's dead stack frame, and the crash would hide the
+ * assertion.  The teardown stops them, newest first, and check reports the
+ * failure. */
+static std::vector<std::pair<const void *, std::function<void ()>>>
+    left_running;
+
+static void
+forget_running (const void *owner)
+{
+  for (auto it = left_running.begin (); it != left_running.end (); ++it)
+    if (it->first == owner) {
+      left_running.erase (it);
+      return;
+    }
+}
+
+static void
+stop_what_a_failed_test_left ()
+{
+  while (!left_running.empty ()) {
+    auto stop = std::move (left_running.back ().second);
+    left_running.pop_back ();
+    stop ();
+  }
+}
+
 /* The viewers' side runs on a thread of its own, as a browser would. */
 struct ClientThread {
   GMainContext *context = g_main_context_new ();
@@ -37,16 +66,24 @@ struct ClientThread {
     thread = g_thread_new (
         "viewers",
         [] (gpointer data) -> gpointer {
-          auto *self = static_cast<ClientThread *> (data);
-          g_main_context_push_thread_default (self->context);
-          g_main_loop_run (self->loop);
-          g_main_context_pop_thread_default (self->context);
+          /* the loop holds its context; @data may be a dead frame by the
+           * time the loop ends (see left_running) */
+          GMainLoop *loop = static_cast<ClientThread *> (data)->loop;
+          GMainContext *context = g_main_loop_get_context (loop);
+          g_main_context_push_thread_default (context);
+          g_main_loop_run (loop);
+          g_main_context_pop_thread_default (context);
           return nullptr;
         },
         this);
+    left_running.emplace_back (this, [loop = loop, thread = thread] {
+      g_main_loop_quit (loop);
+      g_thread_join (thread);
+    });
   }
   ~ClientThread ()
   {
+    forget_running (this);
     g_main_loop_quit (loop);
     g_thread_join (thread);
     g_main_loop_unref (loop);
@@ -92,11 +129,17 @@ struct Program {
         this, nullptr);
     gst_object_unref (pad);
     gst_object_unref (enc);
+    left_running.emplace_back (this, [pipeline = pipeline, sink = sink] {
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      gst_object_unref (sink);
+      gst_object_unref (pipeline);
+    });
     fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
                  != GST_STATE_CHANGE_FAILURE);
   }
   ~Program ()
   {
+    forget_running (this);
     seen_events.erase (pipeline);
     gst_element_set_state (pipeline, GST_STATE_NULL);
     gst_object_unref (sink);
@@ -353,6 +396,46 @@ GST_START_TEST (test_ladder_one_stream)
 }
 GST_END_TEST;
 
+/* A lighter rendition that starts after a viewer joined (its encoder slower
+ * to start than the program's): the viewer can still be pinned to it, and
+ * gets that rung, not whichever rung has its index today. */
+GST_START_TEST (test_pin_a_rung_that_came_after_joining)
+{
+  ClientThread client;
+  Program program ("audio-only-rung=true",
+      "videotestsrc is-live=true pattern=smpte ! "
+      "video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
+      "keyframe-max-dist=1000 target-bitrate=100000 ! "
+      "valve name=gate drop=true ! rtpvp8pay pt=100 "
+      "picture-id-mode=15-bit mtu=1200 ! sink.video_1");
+  GstPad *small = gst_element_get_static_pad (program.sink, "video_1");
+  g_object_set (small, "label", "small", "bitrate", 100000, nullptr);
+  gst_object_unref (small);
+  auto certificate = viewerclient::certificate_new ();
+  Viewer viewer (client.context, certificate);
+  guint id = program.connect (viewer);
+  std::string rung;
+  fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung));
+  fail_unless_equals_string (rung.c_str (), "video");
+  const auto &c = viewer.counters ();
+  fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
+  /* now the lighter rendition starts */
+  GstElement *gate = gst_bin_get_by_name (GST_BIN (program.pipeline), "gate");
+  g_object_set (gate, "drop", FALSE, nullptr);
+  gst_object_unref (gate);
+  g_usleep (500000);
+  seen_events[program.pipeline].clear ();
+  gboolean ok = FALSE;
+  g_signal_emit_by_name (
+      program.sink, "set-viewer-rendition", id, "small", &ok);
+  fail_unless (ok);
+  fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung));
+  fail_unless_equals_string (rung.c_str (), "small");
+  fail_unless (wait_until ([&] { return c.video_width == 160; }, 5));
+  fail_unless_equals_int ((int)c.unprotect_errors, 0);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_keyframe_requests_coalesced)
 {
   ClientThread client;
@@ -516,9 +599,11 @@ webrtcfanoutsink_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 90);
+  tcase_add_checked_fixture (tc, nullptr, stop_what_a_failed_test_left);
   tcase_add_test (tc, test_viewers_decrypt_the_program);
   tcase_add_test (tc, test_nack_answered_across_the_wrap);
   tcase_add_test (tc, test_ladder_one_stream);
+  tcase_add_test (tc, test_pin_a_rung_that_came_after_joining);
   tcase_add_test (tc, test_keyframe_requests_coalesced);
   tcase_add_test (tc, test_viewers_come_and_go);
   tcase_add_test (tc, test_vanished_viewer_dropped);
