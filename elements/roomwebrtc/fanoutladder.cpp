@@ -97,7 +97,18 @@ VideoRewriter::switch_to (
   }
   previous_ = current_;
   current_ = next;
+  sent_in_current_ = 0;
   started_ = true;
+}
+
+bool
+VideoRewriter::in_current (guint16 sequence) const
+{
+  if ((guint16)(last_sequence_ - sequence) >= 0x8000)
+    return false; /* never sent */
+  return sent_in_current_ > 0x8000
+         || (guint16)(sequence - current_.first)
+                <= (guint16)(last_sequence_ - current_.first);
 }
 
 void
@@ -132,6 +143,8 @@ VideoRewriter::rewrite (uint8_t *packet, size_t length, gint64 now_us)
 {
   apply (current_, packet, length);
   last_sequence_ = rtp_sequence (packet);
+  if (sent_in_current_ < G_MAXUINT32)
+    sent_in_current_++;
   last_timestamp_ = rtp_timestamp (packet);
   last_time_ = now_us;
   Vp8Ids ids;
@@ -151,11 +164,9 @@ VideoRewriter::original (
     return false;
   /* sent since the current rendition began, or in the one before it */
   const Segment *segment = nullptr;
-  guint16 since_current = (guint16)(sequence - current_.first);
-  guint16 ahead = (guint16)(last_sequence_ - sequence);
-  if (ahead >= 0x8000)
+  if ((guint16)(last_sequence_ - sequence) >= 0x8000)
     return false; /* never sent */
-  if (since_current <= (guint16)(last_sequence_ - current_.first))
+  if (in_current (sequence))
     segment = &current_;
   else if (previous_.rendition >= 0
            && (guint16)(sequence - previous_.first)
@@ -172,11 +183,7 @@ void
 VideoRewriter::rewrite_again (
     uint8_t *packet, size_t length, guint16 sequence) const
 {
-  guint16 since_current = (guint16)(sequence - current_.first);
-  const Segment &segment =
-      since_current <= (guint16)(last_sequence_ - current_.first) ? current_
-                                                                  : previous_;
-  apply (segment, packet, length);
+  apply (in_current (sequence) ? current_ : previous_, packet, length);
 }
 
 /* ---- the choice of rung ---- */

@@ -52,9 +52,7 @@ public:
   /* @sequence was sent since the last switch */
   bool since_switch (guint16 sequence) const
   {
-    return started_
-           && (guint16)(sequence - current_.first)
-                  <= (guint16)(last_sequence_ - current_.first);
+    return started_ && in_current (sequence);
   }
   bool started () const { return started_; }
 
@@ -68,6 +66,11 @@ private:
     guint8 tl0 = 0;         /* VP8 TL0PICIDX */
   };
   void apply (const Segment &segment, uint8_t *packet, size_t length) const;
+  /* @sequence was sent in the current segment.  Its numbers are 16 bits: a
+   * segment of more than half of them (a viewer on one rendition for some
+   * minutes) reaches back half of them, as far as a number can be told
+   * from one still to come. */
+  bool in_current (guint16 sequence) const;
 
   guint32 ssrc_;
   VideoCodec codec_;
@@ -75,6 +78,7 @@ private:
   Segment current_, previous_;
   /* the last packet sent */
   guint16 last_sequence_ = 0;
+  guint32 sent_in_current_ = 0; /* packets, saturating */
   guint32 last_timestamp_ = 0;
   gint64 last_time_ = 0;
   gint last_picture_id_ = -1; /* -1: none seen */

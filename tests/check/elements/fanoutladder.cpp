@@ -222,6 +222,51 @@ GST_START_TEST (test_nacks_map_back_to_their_rendition)
 }
 GST_END_TEST;
 
+/* A viewer on one rendition for minutes: 65000, then 3000 more packets
+ * since its switch, past where the 16-bit distance from the switch comes
+ * round.  The recent ones still map back; one still to come does not. */
+GST_START_TEST (test_nacks_map_back_after_a_long_segment)
+{
+  VideoRewriter rewriter (0x01020304, VideoCodec::VP8);
+  std::vector<uint8_t> p = vp8_packet (0x100, 100, 0, 0, 15, true);
+  rewriter.switch_to (0, p.data (), p.size (), 0);
+  guint16 sequence = 100;
+  for (guint i = 0; i < 65000; i++, sequence++) {
+    p = vp8_packet (0x100, sequence, i * 3000, (gint)(i & 0x7fff), 15, i == 0);
+    rewriter.rewrite (p.data (), p.size (), i * 33000);
+  }
+  guint16 last = rtp_sequence (p.data ());
+  /* every packet the shared history can hold (1024) */
+  for (guint back = 0; back < 1024; back++) {
+    guint16 out = (guint16)(last - back);
+    gint rendition = -1;
+    guint16 original = 0;
+    fail_unless (rewriter.original (out, rendition, original),
+        "packet %u back not mapped", back);
+    fail_unless (rewriter.since_switch (out));
+    fail_unless_equals_int (original, out);
+  }
+  /* and just where the 16-bit distance from the first wraps */
+  for (guint extra = 0; extra < 3000; extra++, sequence++) {
+    p = vp8_packet (0x100, sequence, extra * 3000, 0, 15, false);
+    rewriter.rewrite (p.data (), p.size (), 0);
+    guint16 out = rtp_sequence (p.data ());
+    for (guint16 back : {0, 1, 100, 1023}) {
+      gint rendition;
+      guint16 original;
+      fail_unless (rewriter.since_switch ((guint16)(out - back)),
+          "%u back at %u not since the switch", back, out);
+      fail_unless (
+          rewriter.original ((guint16)(out - back), rendition, original));
+    }
+  }
+  /* a number still to come is not */
+  gint rendition;
+  guint16 original;
+  fail_if (rewriter.original ((guint16)(sequence + 10), rendition, original));
+}
+GST_END_TEST;
+
 GST_START_TEST (test_vp8_descriptor_read)
 {
   std::vector<uint8_t> p = vp8_packet (1, 2, 3, 0x1234, 15, true);
@@ -519,6 +564,7 @@ fanoutladder_suite ()
   tcase_add_test (tc, test_one_stream_across_the_wrap);
   tcase_add_test (tc, test_first_rendition_keeps_its_numbers);
   tcase_add_test (tc, test_nacks_map_back_to_their_rendition);
+  tcase_add_test (tc, test_nacks_map_back_after_a_long_segment);
   tcase_add_test (tc, test_vp8_descriptor_read);
   tcase_add_test (tc, test_chooser_down_fast);
   tcase_add_test (tc, test_chooser_up_after_a_probe);
