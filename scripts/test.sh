@@ -77,7 +77,7 @@ fi
 
 echo
 /usr/bin/python3 - "$top" "${logs[@]}" <<'PY'
-import json, os, sys
+import json, os, re, sys
 total = [0, 0, 0]
 failed = []
 for build in sys.argv[2:]:
@@ -94,8 +94,15 @@ for build in sys.argv[2:]:
 # log is often read from its tail.
 for build, r in failed:
     print(f"\n---- FAILED in {build}: {r['name']} ({r['result']}, {r['duration']:.0f} s) ----")
-    out = (r.get("stdout") or "") + (r.get("stderr") or "")
-    print("\n".join(out.splitlines()[-40:]))
+    lines = ((r.get("stdout") or "") + (r.get("stderr") or "")).splitlines()
+    # check's failed assertions and a sanitizer report's first frames, which
+    # the tail alone may not reach
+    for i, line in enumerate(lines[:-40]):
+        if re.search(r":[FE]:[^:]*:[^:]*:", line):
+            print(line)
+        elif "ERROR: AddressSanitizer" in line or "runtime error:" in line:
+            print("\n".join(lines[i:i + 16]))
+    print("\n".join(lines[-40:]))
 print(f"\ntests: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
 PY
 exit $status
