@@ -134,6 +134,17 @@ export async function waitFor(page, fn, arg, timeout = 20000) {
   return page.waitForFunction(fn, arg, { timeout: scaled(timeout), polling: 200 });
 }
 
+// Until the page's peer connection decodes video @width pixels wide (getStats).
+export async function waitForVideoWidth(page, width, timeout = 20000) {
+  return waitFor(page, async (wanted) => {
+    let got = 0;
+    (await window.room.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') got = s.frameWidth || 0;
+    });
+    return got === wanted;
+  }, width, timeout);
+}
+
 // Colours of the remote video at fractional points [[x, y], ...], as [r, g, b].
 export async function sampleVideo(page, points, selector = '#remote') {
   return page.evaluate(([sel, pts]) => {

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'n
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { tmp, stockEnv, fakeMedia, startRoom, launchBrowser, openPage, waitFor, waitForColours,
-  near, waitForAudioLevels, scaled } from './lib.mjs';
+  waitForVideoWidth, near, waitForAudioLevels, scaled } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -182,13 +182,7 @@ test('live show: stage, camera, injection, viewers, console', async () => {
     const light = viewers[2];
     await light.selectOption('#quality-select', '360p');
     await waitFor(light, () => window.room.rendition === '360p', null, 20000);
-    await waitFor(light, async () => {
-      let width = 0;
-      (await window.room.pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') width = s.frameWidth || 0;
-      });
-      return width === 320;
-    }, null, 20000);
+    await waitForVideoWidth(light, 320, 20000);
     await waitForColours(light, halves, twoTiles);
 
     // The single camera: the first presenter full frame, then the one chosen.

@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startRoom, launchBrowser, openPage, waitFor, scaled } from './lib.mjs';
+import { startRoom, launchBrowser, openPage, waitFor, waitForVideoWidth, scaled } from './lib.mjs';
 
 // The show as written (the renditions' sizes are what is tested), at 15
 // frames a second to spare the machine's cores.
@@ -103,13 +103,7 @@ test('a viewer pins 360p from the Quality menu and goes back to Auto', async () 
     const other = await openPage(browser, `${room.url}?role=viewer`);
     for (const page of [pinned, other]) {
       await waitFor(page, () => window.room.rendition === '720p', null, 30000);
-      await waitFor(page, async () => {
-        let width = 0;
-        (await window.room.pc.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp' && s.kind === 'video') width = s.frameWidth || 0;
-        });
-        return width === 1280;
-      }, null, 30000);
+      await waitForVideoWidth(page, 1280, 30000);
     }
 
     // The menu: Auto and the ladder's rungs, showing the rung the room chose.
@@ -228,13 +222,7 @@ test('a viewer pins 360p from the Quality menu and goes back to Auto', async () 
     await earlyPage.goto(`${room.url}?role=viewer`);
     await waitFor(earlyPage, () => window.room.rendition === '360p' && window.room.renditionPinned,
       null, 30000);
-    await waitFor(earlyPage, async () => {
-      let width = 0;
-      (await window.room.pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') width = s.frameWidth || 0;
-      });
-      return width === 640;
-    }, null, 10000);
+    await waitForVideoWidth(earlyPage, 640, 10000);
     assert.deepEqual(await qualityErrors(earlyPage), []);
     await waitFor(console_, () =>
       document.getElementById('health-renditions').textContent === '720p 2 · 360p 1 · audio-only 0',

@@ -307,33 +307,61 @@ GST_START_TEST (test_nack_answered_across_the_wrap)
 }
 GST_END_TEST;
 
-/* The quality ladder as a viewer sees it: pinned to each rung in turn, down
- * on lossy reports, up again after a probe on clean ones, and through it all
- * one stream — one SSRC, no sequence gap, picture ids and time going on. */
-GST_START_TEST (test_ladder_one_stream)
+/* A lighter rendition for Program's @extra: 160x120 VP8 into video_1, with
+ * @before_payloader (e.g. a valve) between its encoder and payloader. */
+static std::string
+small_rendition (const char *before_payloader = "")
 {
-  ClientThread client;
-  Program program ("audio-only-rung=true",
-      "videotestsrc is-live=true pattern=smpte ! "
-      "video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
-      "keyframe-max-dist=1000 target-bitrate=100000 ! rtpvp8pay pt=100 "
-      "picture-id-mode=15-bit seqnum-offset=7 mtu=1200 ! sink.video_1");
+  return std::string ("videotestsrc is-live=true pattern=smpte ! "
+                      "video/x-raw,width=160,height=120,framerate=30/1 ! "
+                      "vp8enc deadline=1 keyframe-max-dist=1000 "
+                      "target-bitrate=100000 ! ")
+         + before_payloader
+         + "rtpvp8pay pt=100 picture-id-mode=15-bit seqnum-offset=7 "
+           "mtu=1200 ! sink.video_1";
+}
+
+/* Labels video_1 "small", with the rate its encoder is told to make (a test
+ * pattern costs far less). */
+static void
+label_small (Program &program)
+{
   GstPad *small = gst_element_get_static_pad (program.sink, "video_1");
   fail_unless (small != nullptr);
-  /* what the encoders are told to make (a test pattern costs far less) */
   g_object_set (small, "label", "small", "bitrate", 100000, nullptr);
   gst_object_unref (small);
-  GstPad *video = gst_element_get_static_pad (program.sink, "video");
-  g_object_set (video, "bitrate", 400000, nullptr);
-  gst_object_unref (video);
-  auto certificate = viewerclient::certificate_new ();
-  Viewer viewer (client.context, certificate);
+}
+
+/* Connects @viewer and waits until it gets the top rung ("video"), 320
+ * pixels wide; returns its id. */
+static guint
+join_on_top_rung (Program &program, Viewer &viewer)
+{
   guint id = program.connect (viewer);
   std::string rung;
   fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung));
   fail_unless_equals_string (rung.c_str (), "video");
   const auto &c = viewer.counters ();
   fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
+  return id;
+}
+
+/* The quality ladder as a viewer sees it: pinned to each rung in turn, down
+ * on lossy reports, up again after a probe on clean ones, and through it all
+ * one stream — one SSRC, no sequence gap, picture ids and time going on. */
+GST_START_TEST (test_ladder_one_stream)
+{
+  ClientThread client;
+  Program program ("audio-only-rung=true", small_rendition ().c_str ());
+  label_small (program);
+  GstPad *video = gst_element_get_static_pad (program.sink, "video");
+  g_object_set (video, "bitrate", 400000, nullptr);
+  gst_object_unref (video);
+  auto certificate = viewerclient::certificate_new ();
+  Viewer viewer (client.context, certificate);
+  guint id = join_on_top_rung (program, viewer);
+  std::string rung;
+  const auto &c = viewer.counters ();
 
   auto pin = [&] (const char *label, const char *expected) {
     gboolean ok = FALSE;
@@ -403,22 +431,13 @@ GST_START_TEST (test_pin_a_rung_that_came_after_joining)
 {
   ClientThread client;
   Program program ("audio-only-rung=true",
-      "videotestsrc is-live=true pattern=smpte ! "
-      "video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
-      "keyframe-max-dist=1000 target-bitrate=100000 ! "
-      "valve name=gate drop=true ! rtpvp8pay pt=100 "
-      "picture-id-mode=15-bit mtu=1200 ! sink.video_1");
-  GstPad *small = gst_element_get_static_pad (program.sink, "video_1");
-  g_object_set (small, "label", "small", "bitrate", 100000, nullptr);
-  gst_object_unref (small);
+      small_rendition ("valve name=gate drop=true ! ").c_str ());
+  label_small (program);
   auto certificate = viewerclient::certificate_new ();
   Viewer viewer (client.context, certificate);
-  guint id = program.connect (viewer);
+  guint id = join_on_top_rung (program, viewer);
   std::string rung;
-  fail_unless (wait_event (program.pipeline, id, "rendition", 10, &rung));
-  fail_unless_equals_string (rung.c_str (), "video");
   const auto &c = viewer.counters ();
-  fail_unless (wait_until ([&] { return c.video_width == 320; }, 5));
   /* now the lighter rendition starts */
   GstElement *gate = gst_bin_get_by_name (GST_BIN (program.pipeline), "gate");
   g_object_set (gate, "drop", FALSE, nullptr);
