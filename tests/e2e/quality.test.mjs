@@ -93,7 +93,7 @@ async function exchange(page, url, frames, waitMs = 1500) {
   }, [url, frames, waitMs]);
 }
 
-test('a viewer pins 360p from the Quality menu and goes back to Auto', async () => {
+test('a viewer pins 360p from the Quality menu, goes back to Auto, leaves, reloads, closes the tab', async () => {
   const room = await startRoom(roomText);
   const browser = await launchBrowser(null);
   try {
@@ -208,12 +208,15 @@ test('a viewer pins 360p from the Quality menu and goes back to Auto', async () 
     assert.deepEqual(await qualityErrors(pinned), errors, 'no error from the menu');
 
     // A choice made before the viewer exists (sent just before its offer)
-    // is applied once the room has answered.
+    // is applied once the room has answered.  Only on the first load: the
+    // page reloaded below is a person's, with no choice made.
     const earlyPage = await browser.newPage();
     await earlyPage.addInitScript(() => {
       const send = WebSocket.prototype.send;
       WebSocket.prototype.send = function sendWithQuality(data) {
-        if (typeof data === 'string' && data.includes('"type":"offer"')) {
+        if (typeof data === 'string' && data.includes('"type":"offer"')
+            && !sessionStorage.getItem('quality-sent')) {
+          sessionStorage.setItem('quality-sent', '1');
           send.call(this, JSON.stringify({ type: 'quality', rendition: '360p' }));
         }
         return send.call(this, data);
@@ -224,9 +227,40 @@ test('a viewer pins 360p from the Quality menu and goes back to Auto', async () 
       null, 30000);
     await waitForVideoWidth(earlyPage, 640, 10000);
     assert.deepEqual(await qualityErrors(earlyPage), []);
-    await waitFor(console_, () =>
-      document.getElementById('health-renditions').textContent === '720p 2 · 360p 1 · audio-only 0',
-      null, 10000);
+    const rungCount = (text) => waitFor(console_, (wanted) =>
+      document.getElementById('health-renditions').textContent === wanted, text, 10000);
+    await rungCount('720p 2 · 360p 1 · audio-only 0');
+
+    // The pinned viewer presses Leave: it is no longer counted on its rung,
+    // and the menu touched afterwards changes nothing and breaks nothing.
+    const pageErrors = [];
+    earlyPage.on('pageerror', (e) => pageErrors.push(String(e)));
+    await earlyPage.click('#leave');
+    await waitFor(earlyPage, () => window.room.state === 'left' || window.room.state === 'closed');
+    await rungCount('720p 2 · 360p 0 · audio-only 0');
+    await earlyPage.selectOption('#quality-select', 'audio-only');
+    await earlyPage.waitForTimeout(500);
+    assert.equal(await console_.evaluate(() =>
+      document.getElementById('health-renditions').textContent), '720p 2 · 360p 0 · audio-only 0');
+    // Reload to come back: a new viewer, on Auto (a pin is not remembered).
+    await earlyPage.reload();
+    await waitFor(earlyPage, () => window.room.rendition === '720p' && !window.room.renditionPinned,
+      null, 30000);
+    await waitForVideoWidth(earlyPage, 1280, 10000);
+    assert.equal(await earlyPage.evaluate(() => document.getElementById('quality-select').value),
+      'auto');
+    await rungCount('720p 3 · 360p 0 · audio-only 0');
+    // Pinned again, then the tab is closed: gone from its rung too, and the
+    // others go on.
+    await chooseQuality(earlyPage, '360p');
+    await waitForVideoWidth(earlyPage, 640, 10000);
+    await rungCount('720p 2 · 360p 1 · audio-only 0');
+    await earlyPage.close();
+    await rungCount('720p 2 · 360p 0 · audio-only 0');
+    assert.deepEqual(pageErrors, []);
+    const frames = (await inboundVideo(other)).decoded;
+    await other.waitForTimeout(1000);
+    assert.ok((await inboundVideo(other)).decoded > frames, 'the other viewer goes on');
   } finally {
     await browser.close();
     const { code } = await room.stop();
