@@ -15,6 +15,8 @@
 
 #include <cstdlib>
 #include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -217,6 +219,41 @@ register_test_hubs (void)
 /* ---------------------------------------------------------------------- */
 /* Helpers */
 
+/* Every pipeline a test made that is still alive (a weak ref forgets it).
+ * A failed assertion leaves the test by longjmp (in-process, CK_FORK=no)
+ * with its pipelines playing: a participant blocked in a probe, a hub still
+ * pushing into it.  Their threads would crash a later test before check
+ * could name the assertion, so the teardown stops whatever is left. */
+static std::mutex pipelines_lock;
+static std::set<GstElement *> live_pipelines;
+
+static GstElement *
+track_pipeline (GstElement *pipeline)
+{
+  std::lock_guard<std::mutex> guard (pipelines_lock);
+  live_pipelines.insert (pipeline);
+  g_object_weak_ref (
+      G_OBJECT (pipeline),
+      [] (gpointer, GObject *gone) {
+        std::lock_guard<std::mutex> guard (pipelines_lock);
+        live_pipelines.erase ((GstElement *)gone);
+      },
+      NULL);
+  return pipeline;
+}
+
+static void
+stop_what_a_failed_test_left ()
+{
+  std::vector<GstElement *> left;
+  {
+    std::lock_guard<std::mutex> guard (pipelines_lock);
+    left.assign (live_pipelines.begin (), live_pipelines.end ());
+  }
+  for (GstElement *pipeline : left)
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+
 static GstElement *
 make_pipeline (const char *description)
 {
@@ -224,7 +261,7 @@ make_pipeline (const char *description)
   GstElement *pipeline = gst_parse_launch (description, &error);
   fail_unless (pipeline != NULL && error == NULL, "%s: %s", description,
       error ? error->message : "?");
-  return pipeline;
+  return track_pipeline (pipeline);
 }
 
 static GstElement *
@@ -399,7 +436,7 @@ GST_START_TEST (test_switch_loopback_retimed)
   register_test_hubs ();
   GstClock *clock = gst_test_clock_new_with_start_time (GST_SECOND);
 
-  GstElement *hub_pipeline = gst_pipeline_new ("hubs");
+  GstElement *hub_pipeline = track_pipeline (gst_pipeline_new ("hubs"));
   GstElement *hub = gst_element_factory_make ("roomtestswitch", "room");
   gst_bin_add (GST_BIN (hub_pipeline), hub);
   gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
@@ -526,7 +563,7 @@ GST_START_TEST (test_participant_takes_hub_clock)
 {
   register_test_hubs ();
   GstClock *clock = gst_test_clock_new ();
-  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub_pipeline = track_pipeline (gst_pipeline_new (NULL));
   GstElement *hub = gst_element_factory_make ("roomtestswitch", "clocked");
   gst_bin_add (GST_BIN (hub_pipeline), hub);
   gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), clock);
@@ -554,7 +591,7 @@ GST_START_TEST (test_different_clocks_warn)
 {
   register_test_hubs ();
   GstClock *hub_clock = gst_test_clock_new_with_start_time (10 * GST_SECOND);
-  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub_pipeline = track_pipeline (gst_pipeline_new (NULL));
   GstElement *hub = gst_element_factory_make ("roomtestswitch", "two-clocks");
   gst_bin_add (GST_BIN (hub_pipeline), hub);
   gst_pipeline_use_clock (GST_PIPELINE (hub_pipeline), hub_clock);
@@ -601,7 +638,7 @@ GST_START_TEST (test_wait_for_hub)
   set_state_checked (participant, GST_STATE_PLAYING);
   fail_unless_equals_int (get_port (hubport), -1);
 
-  GstElement *hub_pipeline = gst_pipeline_new (NULL);
+  GstElement *hub_pipeline = track_pipeline (gst_pipeline_new (NULL));
   GstElement *hub = gst_element_factory_make ("roomtestmixer", "later");
   gst_bin_add (GST_BIN (hub_pipeline), hub);
   fail_unless (get_port (hubport) >= 0);
@@ -1715,6 +1752,7 @@ hubport_suite (void)
   Suite *s = suite_create ("hubport");
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, NULL, stop_what_a_failed_test_left);
   tcase_add_test (tc, test_missing_hub);
   tcase_add_test (tc, test_switch_loopback_retimed);
   tcase_add_test (tc, test_wait_for_hub);
