@@ -65,6 +65,45 @@ async function rawClient(wsUri) {
   };
 }
 
+// A page of the room's origin that receives one video into #remote.
+async function receivingPage(browser, room) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e}`));
+  await page.route('**/receive', (route) => route.fulfill({ contentType: 'text/html',
+    body: '<!doctype html><video id="remote" autoplay muted playsinline></video>' }));
+  await page.goto(`${room.url}receive`);
+  return page;
+}
+
+// A WebRtcEndpoint of @pipeline sending @page what @source sends it, as a
+// tutorial's server connects a browser that only watches.
+async function connectToPage(page, pipeline, source) {
+  const offer = await page.evaluate(async () => {
+    const pc = new RTCPeerConnection();
+    window.pc = pc;
+    pc.onicecandidate = (e) => { if (e.candidate) (window.localCandidates ||= []).push(e.candidate.toJSON()); };
+    pc.ontrack = (e) => { document.querySelector('#remote').srcObject = e.streams[0] || new MediaStream([e.track]); };
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    return pc.localDescription.sdp;
+  });
+  const endpoint = await call(pipeline, 'create', 'WebRtcEndpoint');
+  endpoint.on('IceCandidateFound', (event) => {
+    const c = event.candidate;
+    page.evaluate((cand) => window.pc.addIceCandidate(cand),
+      { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }).catch(() => {});
+  });
+  await call(source, 'connect', endpoint);
+  const answer = await call(endpoint, 'processOffer', offer);
+  await page.evaluate((sdp) => window.pc.setRemoteDescription({ type: 'answer', sdp }), answer);
+  for (const c of await page.evaluate(() => window.localCandidates || [])) {
+    await call(endpoint, 'addIceCandidate', kurento.getComplexType('IceCandidate')(c));
+  }
+  await call(endpoint, 'gatherCandidates');
+  await poll(async () => (await call(endpoint, 'getMediaState')) === 'CONNECTED', 'the browser connected');
+  return endpoint;
+}
+
 test('hello-world: a WebRtcEndpoint connected to itself sends the browser its own camera', async () => {
   const camera = fakeMedia('kurento-green', GREEN, 700);
   const room = await startRoom(roomText);
@@ -262,36 +301,11 @@ test('player: a file of an allowed folder plays into a WebRtcEndpoint, then EndO
       (e) => e.code === 40107);
 
     browser = await launchBrowser(null);
-    const page = await browser.newPage();
-    await page.route('**/player', (route) => route.fulfill({ contentType: 'text/html',
-      body: '<!doctype html><video id="remote" autoplay muted playsinline></video>' }));
-    await page.goto(`${room.url}player`);
-    const offer = await page.evaluate(async () => {
-      const pc = new RTCPeerConnection();
-      window.pc = pc;
-      pc.onicecandidate = (e) => { if (e.candidate) (window.localCandidates ||= []).push(e.candidate.toJSON()); };
-      pc.ontrack = (e) => { document.querySelector('#remote').srcObject = e.streams[0] || new MediaStream([e.track]); };
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      return pc.localDescription.sdp;
-    });
+    const page = await receivingPage(browser, room);
     const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${file}` });
-    const endpoint = await call(pipeline, 'create', 'WebRtcEndpoint');
-    endpoint.on('IceCandidateFound', (event) => {
-      const c = event.candidate;
-      page.evaluate((cand) => window.pc.addIceCandidate(cand),
-        { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }).catch(() => {});
-    });
+    await connectToPage(page, pipeline, player);
     let ended = false;
     player.on('EndOfStream', () => { ended = true; });
-    await call(player, 'connect', endpoint);
-    const answer = await call(endpoint, 'processOffer', offer);
-    await page.evaluate((sdp) => window.pc.setRemoteDescription({ type: 'answer', sdp }), answer);
-    for (const c of await page.evaluate(() => window.localCandidates || [])) {
-      await call(endpoint, 'addIceCandidate', kurento.getComplexType('IceCandidate')(c));
-    }
-    await call(endpoint, 'gatherCandidates');
-    await poll(async () => (await call(endpoint, 'getMediaState')) === 'CONNECTED', 'the browser connected');
     await call(player, 'play');
     await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
     await poll(() => ended, 'EndOfStream', 20000);
@@ -300,6 +314,259 @@ test('player: a file of an allowed folder plays into a WebRtcEndpoint, then EndO
   } finally {
     if (client) client.close();
     if (browser) await browser.close();
+    await room.stop();
+  }
+});
+
+// Media files and pictures for the filters, made by the test into a folder
+// the room allows: @seconds of 320x240 video at 5 frames a second.
+function mediaFolder(name) {
+  const folder = path.join(tmp, name);
+  mkdirSync(folder, { recursive: true });
+  const webm = ['!', 'videoconvert', '!', 'videoscale', '!',
+    'video/x-raw,width=320,height=240,framerate=5/1', '!', 'vp8enc', '!', 'webmmux', '!', 'filesink'];
+  const gst = (args) => execFileSync('gst-launch-1.0', ['-q', ...args], { env: stockEnv });
+  const files = {
+    red: path.join(folder, 'red.webm'),
+    qr: path.join(folder, 'qr.webm'),
+    face: path.join(folder, 'face.webm'),
+    screen: path.join(folder, 'green-screen.webm'),
+    blue: path.join(folder, 'blue.png'),
+    magenta: path.join(folder, 'magenta.png'),
+  };
+  const seconds = 60;
+  gst(['videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000', `num-buffers=${seconds * 5}`,
+    ...webm, `location=${files.red}`]);
+  const code = path.join(folder, 'code.png');
+  execFileSync('qrencode', ['-s', '6', '-o', code, 'gst-rooms ZBarFilter']);
+  gst(['filesrc', `location=${code}`, '!', 'pngdec', '!', 'imagefreeze', `num-buffers=${seconds * 5}`,
+    ...webm, `location=${files.qr}`]);
+  // Lena's face, from the OpenCV documentation Debian ships.
+  gst(['filesrc', 'location=/usr/share/doc/opencv-doc/opencv4/html/faceDetection.png', '!', 'pngdec',
+    '!', 'imagefreeze', `num-buffers=${seconds * 5}`, ...webm, `location=${files.face}`]);
+  // A red box in front of a green screen.
+  gst(['compositor', 'name=m', 'sink_1::xpos=120', 'sink_1::ypos=80', ...webm, `location=${files.screen}`,
+    'videotestsrc', 'pattern=solid-color', 'foreground-color=0xff00ff00', `num-buffers=${seconds * 5}`, '!',
+    'video/x-raw,width=320,height=240,framerate=5/1', '!', 'm.',
+    'videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000', `num-buffers=${seconds * 5}`, '!',
+    'video/x-raw,width=80,height=80,framerate=5/1', '!', 'm.']);
+  for (const [file, argb] of [[files.blue, '0xff0000ff'], [files.magenta, '0xffff00ff']]) {
+    gst(['videotestsrc', 'pattern=solid-color', `foreground-color=${argb}`, 'num-buffers=1', '!',
+      'video/x-raw,width=64,height=64', '!', 'pngenc', '!', 'filesink', `location=${file}`]);
+  }
+  return { folder, files };
+}
+
+// Points of a grid over the whole picture, for "how much of it is ...".
+const GRID = [];
+for (let y = 0.05; y < 1; y += 0.1) for (let x = 0.05; x < 1; x += 0.1) GRID.push([x, y]);
+const grey = ([r, g, b]) => Math.max(r, g, b) - Math.min(r, g, b) < 30 && r > 40 && r < 140;
+
+test('filters: GStreamerFilter, PassThrough, ZBarFilter, FaceOverlayFilter and ChromaFilter change what the browser decodes', async () => {
+  const { folder, files } = mediaFolder('kurento-filters');
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let browser;
+  let client;
+  try {
+    kurento.register('kurento-module-chroma');
+    client = await connectClient(wsUri); // strict: getInfo must list chroma
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const play = async (file) => {
+      const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${file}` });
+      await call(player, 'play');
+      return player;
+    };
+    // The first source: red, through a PassThrough, then a GStreamerFilter
+    // that takes the colour out.
+    const red = await play(files.red);
+    const pass = await call(pipeline, 'create', 'PassThrough');
+    const balance = await call(pipeline, 'create', 'GStreamerFilter',
+      { command: 'videobalance saturation=0.0' });
+    await call(red, 'connect', pass);
+    await call(pass, 'connect', balance);
+    browser = await launchBrowser(null);
+    const page = await receivingPage(browser, room);
+    const endpoint = await connectToPage(page, pipeline, balance);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => grey(c), 20000);
+    // Straight from the PassThrough, and back: a new source replaces the
+    // old one.
+    await call(pass, 'connect', endpoint);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
+    await call(balance, 'connect', endpoint);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => grey(c), 20000);
+    const sources = await call(endpoint, 'getSourceConnections');
+    assert.deepEqual(sources.map((s) => [s.type, s.source]).sort(),
+      [['AUDIO', balance.id], ['VIDEO', balance.id]], 'the GStreamerFilter alone feeds the endpoint');
+    await call(balance, 'setElementProperty', 'saturation', '1.0');
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
+
+    // A QR code through a ZBarFilter: CodeFound with its text.
+    const codes = [];
+    const zbar = await call(pipeline, 'create', 'ZBarFilter');
+    zbar.on('CodeFound', (e) => codes.push(e));
+    await call((await play(files.qr)), 'connect', zbar);
+    await call(zbar, 'connect', endpoint);
+    await poll(() => codes.length > 0, 'CodeFound');
+    assert.equal(codes[0].value, 'gst-rooms ZBarFilter');
+    assert.equal(codes[0].codeType, 'QR-Code');
+    assert.equal(codes[0].source, zbar.id);
+
+    // A blue picture over Lena's face, then taken off again.
+    const face = await call(pipeline, 'create', 'FaceOverlayFilter');
+    await call((await play(files.face)), 'connect', face);
+    await call(face, 'connect', endpoint);
+    const share = (colours, test) => colours.filter(test).length / colours.length;
+    const blueShare = (colours) => share(colours, (c) => near(c, 0x0000ff, 50));
+    // Lena, warm and brown, and no blue yet.
+    const lena = (colours) => share(colours, ([r, , b]) => r > b + 40) >= 0.3;
+    await waitForColours(page, GRID, (colours) => lena(colours) && blueShare(colours) === 0, 20000);
+    await assert.rejects(call(face, 'setOverlayedImage', 'file:///etc/passwd', 0, 0, 1, 1),
+      (e) => e.code === 40107);
+    await assert.rejects(call(face, 'setOverlayedImage', `file://${folder}/none.png`, 0, 0, 1, 1),
+      (e) => e.code === 40600);
+    await call(face, 'setOverlayedImage', `file://${files.blue}`, 0, 0, 1, 1);
+    await waitForColours(page, GRID, (colours) => blueShare(colours) >= 0.04, 20000);
+    await call(face, 'unsetOverlayedImage');
+    await waitForColours(page, GRID, (colours) => lena(colours) && blueShare(colours) === 0, 20000);
+
+    // The green screen keyed out, calibrated on the window at its corner:
+    // magenta behind the red box, then black once the background is unset.
+    const chroma = await call(pipeline, 'create', 'chroma.ChromaFilter', {
+      window: kurento.getComplexType('chroma.WindowParam')({
+        topRightCornerX: 5, topRightCornerY: 5, width: 30, height: 30 }),
+    });
+    await call((await play(files.screen)), 'connect', chroma);
+    await call(chroma, 'connect', endpoint);
+    await call(chroma, 'setBackground', `file://${files.magenta}`);
+    await waitForColours(page, [[0.1, 0.1], [0.9, 0.9], [0.5, 0.5]],
+      ([corner, other, middle]) => near(corner, 0xff00ff) && near(other, 0xff00ff) && near(middle, 0xff0000),
+      20000);
+    await call(chroma, 'unsetBackground');
+    await waitForColours(page, [[0.1, 0.1], [0.5, 0.5]],
+      ([corner, middle]) => near(corner, 0x000000) && near(middle, 0xff0000), 20000);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    if (browser) await browser.close();
+    await room.stop();
+  }
+});
+
+test('filters: bad commands, windows and images are refused and change nothing', async () => {
+  const { folder } = mediaFolder('kurento-bad-filters');
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let raw;
+  try {
+    raw = await rawClient(wsUri);
+    const created = await raw.request('create', { type: 'MediaPipeline' });
+    const pipeline = created.result.value;
+    const sessionId = created.result.sessionId;
+    const create = (type, ctor) => raw.request('create',
+      { type, constructorParams: { mediaPipeline: pipeline, ...ctor }, sessionId });
+    for (const [command, why] of [
+      ['filesrc location=/etc/passwd', /source or a sink/],
+      ['videobalance ! filesink location=/tmp/x', /source or a sink/],
+      ['videobalance ! nosuchelement', /nosuchelement/],
+      ['videobalance name=a videobalance name=b', /one chain, with one unlinked input and one unlinked output/],
+      ['', /gst-launch/]]) {
+      const reply = await create('GStreamerFilter', { command });
+      assert.equal(reply.error?.code, 40107, `${command}: ${JSON.stringify(reply)}`);
+      assert.match(reply.error.message, why);
+    }
+    assert.equal((await create('GStreamerFilter', { command: 'videobalance', filterType: 'DATA' })).error.code,
+      40107);
+    for (const window of [undefined, { topRightCornerX: 5, topRightCornerY: 5, width: 0, height: 30 },
+      { topRightCornerX: 'a', topRightCornerY: 5, width: 30, height: 30 }]) {
+      assert.equal((await create('chroma.ChromaFilter', { window })).error?.code, 40107);
+    }
+    assert.equal((await create('chroma.ChromaFilter', {
+      window: { topRightCornerX: 5, topRightCornerY: 5, width: 30, height: 30 },
+      backgroundImage: 'http://127.0.0.1/x.png' })).error?.code, 40107);
+
+    const filter = (await create('GStreamerFilter', { command: 'videobalance saturation=0.5' })).result.value;
+    const invoke = (operation, operationParams) =>
+      raw.request('invoke', { object: filter, operation, operationParams, sessionId });
+    assert.equal((await invoke('setElementProperty', { propertyName: 'nothing', propertyValue: '1' })).error
+      .code, 40107);
+    assert.equal((await invoke('setElementProperty', { propertyName: 'saturation' })).error.code, 40107);
+    assert.ok((await invoke('setElementProperty', { propertyName: 'saturation', propertyValue: '0.25' }))
+      .result);
+    assert.equal((await invoke('getCommand')).result.value, 'videobalance saturation=0.5');
+    const face = (await create('FaceOverlayFilter', {})).result.value;
+    const overlay = await raw.request('invoke', { object: face, operation: 'setOverlayedImage',
+      operationParams: { uri: `file://${folder}/blue.png`, offsetXPercent: 0, offsetYPercent: 0,
+        widthPercent: -1, heightPercent: 1 }, sessionId });
+    assert.equal(overlay.error?.code, 40107);
+    // Everything that was made is still there and still answers.
+    assert.equal((await raw.request('invoke', { object: face, operation: 'getName', sessionId })).result.value,
+      face);
+    assert.equal((await raw.request('ping')).result.value, 'pong');
+  } finally {
+    if (raw) raw.close();
+    await room.stop();
+  }
+});
+
+test('transaction: operations run in order, newref names an earlier result, the first error stops it', async () => {
+  const room = await startRoom(roomText);
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let raw;
+  let client;
+  try {
+    raw = await rawClient(wsUri);
+    const op = (id, method, params) => ({ jsonrpc: '2.0', id, method, params });
+    const pipelines = async () => (await raw.request('invoke',
+      { object: 'manager_ServerManager', operation: 'getPipelines' })).result.value;
+
+    const done = await raw.request('transaction', { operations: [
+      op(0, 'create', { type: 'MediaPipeline', constructorParams: {}, properties: {} }),
+      op(1, 'create', { type: 'PassThrough', constructorParams: { mediaPipeline: 'newref:0' } }),
+      op(2, 'invoke', { object: 'newref:1', operation: 'getMediaPipeline' })] });
+    const [p, pass, parent] = done.result.value;
+    assert.deepEqual([p.id, pass.id, parent.id], [0, 1, 2]);
+    assert.match(p.result.value, /_kurento\.MediaPipeline$/);
+    assert.ok(pass.result.value.startsWith(`${p.result.value}/`), JSON.stringify(pass));
+    assert.equal(parent.result.value, p.result.value);
+    assert.deepEqual(await pipelines(), [p.result.value]);
+
+    // Malformed: nothing runs.
+    for (const operations of [[op(1, 'create', { type: 'MediaPipeline' })], [], 'x',
+      [op(0, 'ping', {})], [op(0, 'transaction', { operations: [] })]]) {
+      const reply = await raw.request('transaction', { operations });
+      assert.equal(reply.error?.code, 40008, JSON.stringify(reply));
+      assert.equal(reply.error.data.type, 'MALFORMED_TRANSACTION');
+    }
+    assert.equal((await pipelines()).length, 1);
+
+    // The first error stops it: the third operation never runs.
+    const stopped = await raw.request('transaction', { operations: [
+      op(0, 'create', { type: 'MediaPipeline' }),
+      op(1, 'create', { type: 'NoSuchElement', constructorParams: { mediaPipeline: 'newref:0' } }),
+      op(2, 'create', { type: 'MediaPipeline' })] });
+    assert.equal(stopped.result.value.length, 2);
+    assert.equal(stopped.result.value[1].error.code, 40108);
+    assert.equal((await pipelines()).length, 2);
+    const forward = await raw.request('transaction', { operations: [
+      op(0, 'create', { type: 'PassThrough', constructorParams: { mediaPipeline: 'newref:1' } })] });
+    assert.equal(forward.result.value[0].error.code, 40008);
+
+    // The real client's implicit transactions: requests sent together go
+    // as one.
+    client = await new Promise((resolve, reject) => kurento(wsUri,
+      { request_timeout: scaled(20000), useImplicitTransactions: true },
+      (error, c) => (error ? reject(error) : resolve(c))));
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const [a, b] = await Promise.all([call(pipeline, 'create', 'PassThrough'),
+      call(pipeline, 'create', 'PassThrough')]);
+    await call(a, 'connect', b);
+    const sinks = await call(a, 'getSinkConnections');
+    assert.deepEqual(sinks.map((s) => s.sink), [b.id, b.id]);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    if (raw) raw.close();
     await room.stop();
   }
 });

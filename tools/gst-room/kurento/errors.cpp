@@ -13,6 +13,8 @@ error_type_name (int code)
       return "CONNECT_ERROR";
     case NOT_IMPLEMENTED:
       return "NOT_IMPLEMENTED";
+    case MALFORMED_TRANSACTION:
+      return "MALFORMED_TRANSACTION";
     case INVALID_SESSION:
       return "INVALID_SESSION";
     case NOT_ENOUGH_RESOURCES:

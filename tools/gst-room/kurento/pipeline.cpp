@@ -61,8 +61,27 @@ MediaPipeline::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
         report.c_str ());
     self->emit ("Error", {{"description", report}, {"errorCode", 1},
                              {"type", "UNEXPECTED_PIPELINE_ERROR"}});
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+    auto it = self->watched_.find (GST_ELEMENT (GST_MESSAGE_SRC (msg)));
+    if (it != self->watched_.end () && gst_message_get_structure (msg)) {
+      /* A copy: the handler may unwatch. */
+      ElementMessageHandler handler = it->second;
+      handler (gst_message_get_structure (msg));
+    }
   }
   return G_SOURCE_CONTINUE;
+}
+
+void
+MediaPipeline::watch (GstElement *element, ElementMessageHandler handler)
+{
+  watched_[element] = std::move (handler);
+}
+
+void
+MediaPipeline::unwatch (GstElement *element)
+{
+  watched_.erase (element);
 }
 
 void
@@ -80,9 +99,10 @@ MediaPipeline::invoke (const std::string &op, const json &params, Done done)
 
 /* ---- MediaElement ---------------------------------------------------- */
 
-MediaElement::MediaElement (
-    Session &session, std::string type, std::shared_ptr<MediaPipeline> pipeline)
-    : MediaObject (session, std::move (type), pipeline->id ()),
+MediaElement::MediaElement (Session &session, std::string type,
+    std::shared_ptr<MediaPipeline> pipeline, std::string module)
+    : MediaObject (
+        session, std::move (type), pipeline->id (), std::move (module)),
       pipeline_ (std::move (pipeline))
 {
   properties_["encoderBitrate"] = 300000;
@@ -139,6 +159,9 @@ MediaElement::make_input (MediaKind kind)
   GstElement *valve = gst_element_factory_make ("valve", nullptr);
   g_object_set (valve, "drop", TRUE, nullptr);
   inputs_[kind] = add (valve);
+  joins_[kind] = add (gst_element_factory_make ("funnel", nullptr));
+  gst_element_link (joins_[kind], valve);
+  gst_element_sync_state_with_parent (joins_[kind]);
 }
 
 void
@@ -180,7 +203,7 @@ MediaElement::connect (const json &params)
   auto self = std::static_pointer_cast<MediaElement> (shared_from_this ());
   for (int k = 0; k < N_KINDS; k++) {
     MediaKind kind = (MediaKind)k;
-    if (!kinds[k] || !outputs_[k] || !sink->inputs_[k])
+    if (!kinds[k] || !outputs_[k] || !sink->joins_[k])
       continue;
     /* One source per input: a new one replaces the old (Kurento's rule). */
     if (auto old = sink->sources_[k].lock ()) {
@@ -205,9 +228,13 @@ MediaElement::connect (const json &params)
     GstPad *queue_sink = gst_element_get_static_pad (queue, "sink");
     gst_pad_link (tee_pad, queue_sink);
     gst_object_unref (queue_sink);
-    gst_element_link (queue, sink->inputs_[k]);
+    GstPad *join_pad =
+        gst_element_request_pad_simple (sink->joins_[k], "sink_%u");
+    GstPad *queue_src = gst_element_get_static_pad (queue, "src");
+    gst_pad_link (queue_src, join_pad);
+    gst_object_unref (queue_src);
     gst_element_sync_state_with_parent (queue);
-    links_.push_back ({sink, sink->id (), kind, tee_pad, queue});
+    links_.push_back ({sink, sink->id (), kind, tee_pad, queue, join_pad});
     sink->sources_[k] = self;
     GST_INFO (
         "%s → %s (%s)", id ().c_str (), sink->id ().c_str (), kind_name (kind));
@@ -255,17 +282,19 @@ MediaElement::unlink (Link link)
           {"sinkMediaDescription", "default"}});
   if (pipeline_->closing ()) {
     gst_object_unref (link.tee_pad);
+    gst_object_unref (link.join_pad);
     return;
   }
   /* Unlinked when no buffer is passing; taken apart on the main thread. */
   struct Unlink {
-    GstElement *tee, *queue, *pipeline;
-    GstPad *tee_pad;
+    GstElement *tee, *queue, *pipeline, *funnel;
+    GstPad *tee_pad, *join_pad;
   };
   auto *u = new Unlink{
       GST_ELEMENT (gst_object_get_parent (GST_OBJECT (link.tee_pad))),
       link.queue, GST_ELEMENT (gst_object_ref (pipeline_->pipeline ())),
-      link.tee_pad};
+      GST_ELEMENT (gst_object_get_parent (GST_OBJECT (link.join_pad))),
+      link.tee_pad, link.join_pad};
   gst_object_ref (u->queue);
   gst_pad_add_probe (
       link.tee_pad, GST_PAD_PROBE_TYPE_IDLE,
@@ -281,9 +310,15 @@ MediaElement::unlink (Link link)
           gst_element_set_state (un->queue, GST_STATE_NULL);
           if (GST_OBJECT_PARENT (un->queue) == GST_OBJECT (un->pipeline))
             gst_bin_remove (GST_BIN (un->pipeline), un->queue);
+          /* After the queue: its thread no longer pushes into the pad. */
+          if (un->funnel)
+            gst_element_release_request_pad (un->funnel, un->join_pad);
           gst_object_unref (un->queue);
           gst_object_unref (un->tee_pad);
+          gst_object_unref (un->join_pad);
           gst_object_unref (un->tee);
+          if (un->funnel)
+            gst_object_unref (un->funnel);
           gst_object_unref (un->pipeline);
           delete un;
         });

@@ -2,13 +2,16 @@
  * MediaElement, the base of every element in it.
  *
  * An element's media leaves it raw through one tee per kind (audio, video)
- * and enters it raw through one valve per kind.  connect() links a source's
- * tee to a sink's valve through a queue; a sink has one source per kind, and
- * a new source replaces the old one, as in Kurento. */
+ * and enters it raw through one funnel and valve per kind.  connect() links
+ * a source's tee to a sink's funnel through a queue; a sink has one source
+ * per kind, and a new source replaces the old one, as in Kurento (the
+ * funnel lets the new link start while the old one is taken apart). */
 #pragma once
 
 #include <gst/gst.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,10 +35,17 @@ public:
   void invoke (const std::string &operation, const nlohmann::json &params,
       Done done) override;
 
+  /* Calls @handler (on the main thread) with each element message that
+   * @element posts, until unwatch (@element). */
+  using ElementMessageHandler = std::function<void (const GstStructure *)>;
+  void watch (GstElement *element, ElementMessageHandler handler);
+  void unwatch (GstElement *element);
+
 private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *msg, gpointer data);
 
   GstElement *pipeline_ = nullptr;
+  std::map<GstElement *, ElementMessageHandler> watched_;
   guint bus_watch_ = 0;
   bool closing_ = false;
 };
@@ -43,7 +53,7 @@ private:
 class MediaElement : public MediaObject {
 public:
   MediaElement (Session &session, std::string type,
-      std::shared_ptr<MediaPipeline> pipeline);
+      std::shared_ptr<MediaPipeline> pipeline, std::string module = "kurento");
 
   std::vector<std::string> hierarchy () const override
   {
@@ -70,6 +80,7 @@ protected:
 
   GstElement *outputs_[N_KINDS] = {}; /* tee, raw media out */
   GstElement *inputs_[N_KINDS] = {};  /* valve, raw media in */
+  GstElement *joins_[N_KINDS] = {};   /* funnel in front of each valve */
 
 private:
   struct Link {
@@ -77,7 +88,8 @@ private:
     std::string sink_id;
     MediaKind kind;
     GstPad *tee_pad;   /* request pad of our tee */
-    GstElement *queue; /* between the tee and the sink's valve */
+    GstElement *queue; /* between the tee and the sink's funnel */
+    GstPad *join_pad;  /* request pad of the sink's funnel */
   };
 
   Reply connect (const nlohmann::json &params);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "filters.h"
 #include "pipeline.h"
 #include "player.h"
 #include "webrtc.h"
@@ -33,10 +34,13 @@ random_uuid ()
 
 /* Kurento classes gst-room does not build yet: creating one is
  * NOT_IMPLEMENTED rather than an unknown type. */
-const char *const NOT_YET[] = {"RecorderEndpoint", "PassThrough", "Composite",
-    "HubPort", "Dispatcher", "DispatcherOneToMany", "FaceOverlayFilter",
-    "ZBarFilter", "GStreamerFilter", "chroma.ChromaFilter", "RtpEndpoint",
-    "HttpPostEndpoint", "AlphaBlending", "Mixer", "ImageOverlayFilter"};
+const char *const NOT_YET[] = {"RecorderEndpoint", "Composite", "HubPort",
+    "Dispatcher", "DispatcherOneToMany", "RtpEndpoint", "HttpPostEndpoint",
+    "AlphaBlending", "Mixer", "ImageOverlayFilter"};
+
+/* The filters (filters.h), by the name a client creates them with. */
+const char *const FILTERS[] = {"PassThrough", "GStreamerFilter",
+    "FaceOverlayFilter", "ZBarFilter", "ChromaFilter"};
 
 json
 module_info (const char *name, std::vector<std::string> factories)
@@ -51,11 +55,13 @@ server_info ()
 {
   return {{"__module__", "kurento"}, {"__type__", "ServerInfo"},
       {"version", PROTOCOL_VERSION}, {"type", "KMS"},
-      {"capabilities", json::array ()},
+      {"capabilities", {"transactions"}},
       {"modules",
-          {module_info ("core", {"MediaPipeline"}),
+          {module_info ("core", {"MediaPipeline", "PassThrough"}),
               module_info ("elements", {"WebRtcEndpoint", "PlayerEndpoint"}),
-              module_info ("filters", {}), module_info ("chroma", {})}}};
+              module_info ("filters",
+                  {"FaceOverlayFilter", "ZBarFilter", "GStreamerFilter"}),
+              module_info ("chroma", {"ChromaFilter"})}}};
 }
 
 /* "getFooBar" → "fooBar" (a property getter or setter's property). */
@@ -325,8 +331,9 @@ Session::create (const json &params, Done done)
   if (!params.contains ("type") || !params["type"].is_string ())
     return done (Reply::fail (INVALID_PARAMS, "'type' is required"));
   std::string type = params["type"].get<std::string> ();
-  if (g_str_has_prefix (type.c_str (), "kurento."))
-    type = type.substr (strlen ("kurento."));
+  for (const char *module : {"kurento.", "chroma."})
+    if (g_str_has_prefix (type.c_str (), module))
+      type = type.substr (strlen (module));
   json ctor = params.value ("constructorParams", json::object ());
   if (!ctor.is_object ())
     return done (
@@ -336,7 +343,9 @@ Session::create (const json &params, Done done)
   Error error{ILLEGAL_PARAM, ""};
   if (type == "MediaPipeline") {
     object = std::make_shared<MediaPipeline> (*this);
-  } else if (type == "WebRtcEndpoint" || type == "PlayerEndpoint") {
+  } else if (type == "WebRtcEndpoint" || type == "PlayerEndpoint"
+             || std::find (std::begin (FILTERS), std::end (FILTERS), type)
+                    != std::end (FILTERS)) {
     auto pipeline = std::dynamic_pointer_cast<MediaPipeline> (
         lookup (ctor.value ("mediaPipeline", json ())));
     if (!pipeline)
@@ -345,8 +354,10 @@ Session::create (const json &params, Done done)
               + "' not found (constructor parameter mediaPipeline)"));
     if (type == "WebRtcEndpoint")
       object = WebRtcEndpoint::create (*this, pipeline, ctor, error);
-    else
+    else if (type == "PlayerEndpoint")
       object = PlayerEndpoint::create (*this, pipeline, ctor, error);
+    else
+      object = Filter::create (*this, type, pipeline, ctor, error);
   } else if (std::find (std::begin (NOT_YET), std::end (NOT_YET), type)
              != std::end (NOT_YET)) {
     return done (Reply::fail (NOT_IMPLEMENTED,

@@ -54,6 +54,151 @@ error_reply (const json &id, const Error &error)
   return {{"jsonrpc", "2.0"}, {"id", id}, {"error", error.to_json ()}};
 }
 
+/* The message answering request @id with @reply. */
+json
+reply_message (const json &id, const Reply &reply, const std::string &session)
+{
+  if (reply.error)
+    return error_reply (id, *reply.error);
+  json result = json::object ();
+  if (reply.value && reply.inline_value && reply.value->is_object ())
+    result.update (*reply.value);
+  else if (reply.value)
+    result["value"] = *reply.value;
+  if (!session.empty ())
+    result["sessionId"] = session;
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"result", result}};
+}
+
+/* The methods a session runs on its objects (all but ping, connect and
+ * transaction). */
+bool
+object_method (const std::string &method)
+{
+  static const char *const methods[] = {"create", "describe", "invoke",
+      "subscribe", "unsubscribe", "release", "closeSession", "keepAlive", "ref",
+      "unref"};
+  for (const char *m : methods)
+    if (method == m)
+      return true;
+  return false;
+}
+
+void
+run_object_method (
+    Session &session, const std::string &method, const json &params, Done done)
+{
+  if (method == "create")
+    session.create (params, std::move (done));
+  else if (method == "describe")
+    session.describe (params, std::move (done));
+  else if (method == "invoke")
+    session.invoke (params, std::move (done));
+  else if (method == "subscribe")
+    session.subscribe (params, std::move (done));
+  else if (method == "unsubscribe")
+    session.unsubscribe (params, std::move (done));
+  else if (method == "release")
+    session.release (params, std::move (done));
+  else /* closeSession, keepAlive, ref, unref: nothing to do */
+    done (Reply::ok ());
+}
+
+/* Operations one transaction may hold. */
+constexpr gsize MAX_TRANSACTION_OPERATIONS = 256;
+
+/* Why @operations is not a transaction Kurento would run, or "": an array
+ * of requests on objects whose ids are their indices. */
+std::string
+malformed_transaction (const json &operations)
+{
+  if (!operations.is_array () || operations.empty ())
+    return "'operations' must be a non-empty array";
+  if (operations.size () > MAX_TRANSACTION_OPERATIONS)
+    return "more than " + std::to_string (MAX_TRANSACTION_OPERATIONS)
+           + " operations";
+  for (gsize i = 0; i < operations.size (); i++) {
+    const json &op = operations[i];
+    std::string at = "operation " + std::to_string (i) + ": ";
+    if (!op.is_object () || !op.contains ("method")
+        || !op["method"].is_string ())
+      return at + "not a request";
+    if (!op.contains ("id") || !op["id"].is_number_integer ()
+        || op["id"].get<gint64> () != (gint64)i)
+      return at + "its id must be " + std::to_string (i);
+    if (!object_method (op["method"].get<std::string> ()))
+      return at + "'" + op["method"].get<std::string> ()
+             + "' cannot be part of a transaction";
+    if (!op.contains ("params") || !op["params"].is_object ())
+      return at + "'params' must be an object";
+  }
+  return "";
+}
+
+/* @value with every "newref:N" string replaced by the value operation N
+ * answered; false if one names an operation that has not run. */
+bool
+resolve_newrefs (json &value, const json &responses)
+{
+  if (value.is_string ()) {
+    const std::string &s = value.get_ref<const std::string &> ();
+    if (s.rfind ("newref:", 0) != 0)
+      return true;
+    gchar *end = nullptr;
+    guint64 n = g_ascii_strtoull (s.c_str () + 7, &end, 10);
+    if (end == s.c_str () + 7 || *end || n >= responses.size ())
+      return false;
+    const json &result = responses[n].value ("result", json ());
+    if (!result.is_object () || !result.contains ("value"))
+      return false;
+    value = result["value"];
+    return true;
+  }
+  if (value.is_object () || value.is_array ())
+    for (auto &item : value)
+      if (!resolve_newrefs (item, responses))
+        return false;
+  return true;
+}
+
+/* Runs a transaction's operations one after another, each after the
+ * previous one answered; stops at the first error, as Kurento does, so
+ * the answer lists the operations that ran. */
+struct Transaction : std::enable_shared_from_this<Transaction> {
+  std::shared_ptr<Session> session;
+  json operations;
+  json responses = json::array ();
+  Done done;
+
+  void next ()
+  {
+    gsize i = responses.size ();
+    if (i == operations.size ())
+      return finish ();
+    json params = operations[i]["params"];
+    if (!resolve_newrefs (params, responses)) {
+      responses.push_back (reply_message ((gint64)i,
+          Reply::fail (MALFORMED_TRANSACTION, "a newref of operation "
+                                                  + std::to_string (i)
+                                                  + " names no earlier result"),
+          ""));
+      return finish ();
+    }
+    auto self = shared_from_this ();
+    run_object_method (*session, operations[i]["method"].get<std::string> (),
+        params, [self, i] (Reply reply) {
+          self->responses.push_back (
+              reply_message ((gint64)i, reply, self->session->id ()));
+          if (reply.error)
+            self->finish ();
+          else
+            self->next ();
+        });
+  }
+
+  void finish () { done (Reply::with (std::move (responses))); }
+};
+
 std::string
 random_uuid ()
 {
@@ -340,20 +485,8 @@ Service::handle (const std::shared_ptr<Connection> &c, const std::string &text,
   auto answer = [weak, id, has_id, finished] (
                     const Reply &reply, const std::string &session_id) {
     auto conn = weak.lock ();
-    if (conn && has_id) {
-      if (reply.error) {
-        conn->send (error_reply (id, *reply.error));
-      } else {
-        json result = json::object ();
-        if (reply.value && reply.inline_value && reply.value->is_object ())
-          result.update (*reply.value);
-        else if (reply.value)
-          result["value"] = *reply.value;
-        if (!session_id.empty ())
-          result["sessionId"] = session_id;
-        conn->send ({{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
-      }
-    }
+    if (conn && has_id)
+      conn->send (reply_message (id, reply, session_id));
     finished ();
   };
   if (!params.is_null () && !params.is_object ()) {
@@ -385,13 +518,7 @@ Service::handle (const std::shared_ptr<Connection> &c, const std::string &text,
           {"result", {{"sessionId", sid}, {"serverId", server_id_}}}});
     return finished ();
   }
-  static const char *const on_objects[] = {"create", "describe", "invoke",
-      "subscribe", "unsubscribe", "release", "closeSession", "keepAlive",
-      "transaction", "ref", "unref"};
-  bool known = false;
-  for (const char *m : on_objects)
-    known = known || method == m;
-  if (!known)
+  if (!object_method (method) && method != "transaction")
     return answer (Reply::fail (METHOD_NOT_FOUND, "Method not found."), "");
   if (!params.is_object ())
     return answer (Reply::fail (INVALID_PARAMS, "'params' is required"), "");
@@ -407,23 +534,18 @@ Service::handle (const std::shared_ptr<Connection> &c, const std::string &text,
   std::shared_ptr<Session> session = session_for (c);
   std::string sid = session->id ();
   Done done = [answer, sid] (Reply reply) { answer (reply, sid); };
-  if (method == "create")
-    session->create (params, std::move (done));
-  else if (method == "describe")
-    session->describe (params, std::move (done));
-  else if (method == "invoke")
-    session->invoke (params, std::move (done));
-  else if (method == "subscribe")
-    session->subscribe (params, std::move (done));
-  else if (method == "unsubscribe")
-    session->unsubscribe (params, std::move (done));
-  else if (method == "release")
-    session->release (params, std::move (done));
-  else if (method == "transaction")
-    done (Reply::fail (NOT_IMPLEMENTED,
-        "gst-room does not implement transactions yet (see docs/kurento.md)"));
-  else /* closeSession, keepAlive, ref, unref: nothing to do */
-    done (Reply::ok ());
+  if (method != "transaction")
+    return run_object_method (*session, method, params, std::move (done));
+  json operations = params.value ("operations", json ());
+  std::string why = malformed_transaction (operations);
+  if (!why.empty ())
+    return done (
+        Reply::fail (MALFORMED_TRANSACTION, "Malformed transaction: " + why));
+  auto transaction = std::make_shared<Transaction> ();
+  transaction->session = session;
+  transaction->operations = std::move (operations);
+  transaction->done = std::move (done);
+  transaction->next ();
 }
 
 } // namespace kurento
