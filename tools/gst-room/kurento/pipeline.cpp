@@ -100,9 +100,10 @@ MediaPipeline::invoke (const std::string &op, const json &params, Done done)
 /* ---- MediaElement ---------------------------------------------------- */
 
 MediaElement::MediaElement (Session &session, std::string type,
-    std::shared_ptr<MediaPipeline> pipeline, std::string module)
-    : MediaObject (
-        session, std::move (type), pipeline->id (), std::move (module)),
+    std::shared_ptr<MediaPipeline> pipeline, std::string module,
+    const std::string &parent_id)
+    : MediaObject (session, std::move (type),
+        parent_id.empty () ? pipeline->id () : parent_id, std::move (module)),
       pipeline_ (std::move (pipeline))
 {
   properties_["encoderBitrate"] = 300000;
@@ -224,16 +225,19 @@ MediaElement::connect (const json &params)
     g_object_set (queue, "leaky", 2, "max-size-buffers", 5, "max-size-bytes", 0,
         "max-size-time", (guint64)0, nullptr);
     gst_bin_add (GST_BIN (pipeline_->pipeline ()), queue);
-    GstPad *tee_pad = gst_element_request_pad_simple (outputs_[k], "src_%u");
-    GstPad *queue_sink = gst_element_get_static_pad (queue, "sink");
-    gst_pad_link (tee_pad, queue_sink);
-    gst_object_unref (queue_sink);
+    /* Playing and linked downstream before the tee sees it: a tee pushing
+     * into a pad that is not active yet gets FLUSHING, and hands it up to
+     * the source, whose streaming thread then stops for good. */
+    gst_element_sync_state_with_parent (queue);
     GstPad *join_pad =
         gst_element_request_pad_simple (sink->joins_[k], "sink_%u");
     GstPad *queue_src = gst_element_get_static_pad (queue, "src");
     gst_pad_link (queue_src, join_pad);
     gst_object_unref (queue_src);
-    gst_element_sync_state_with_parent (queue);
+    GstPad *tee_pad = gst_element_request_pad_simple (outputs_[k], "src_%u");
+    GstPad *queue_sink = gst_element_get_static_pad (queue, "sink");
+    gst_pad_link (tee_pad, queue_sink);
+    gst_object_unref (queue_sink);
     links_.push_back ({sink, sink->id (), kind, tee_pad, queue, join_pad});
     sink->sources_[k] = self;
     GST_INFO (

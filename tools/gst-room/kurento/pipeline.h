@@ -52,8 +52,10 @@ private:
 
 class MediaElement : public MediaObject {
 public:
+  /* Its id is under @parent_id, or under the pipeline's when empty. */
   MediaElement (Session &session, std::string type,
-      std::shared_ptr<MediaPipeline> pipeline, std::string module = "kurento");
+      std::shared_ptr<MediaPipeline> pipeline, std::string module = "kurento",
+      const std::string &parent_id = "");
 
   std::vector<std::string> hierarchy () const override
   {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "filters.h"
+#include "hubs.h"
 #include "pipeline.h"
 #include "player.h"
 #include "webrtc.h"
@@ -34,9 +35,11 @@ random_uuid ()
 
 /* Kurento classes gst-room does not build yet: creating one is
  * NOT_IMPLEMENTED rather than an unknown type. */
-const char *const NOT_YET[] = {"RecorderEndpoint", "Composite", "HubPort",
-    "Dispatcher", "DispatcherOneToMany", "RtpEndpoint", "HttpPostEndpoint",
-    "AlphaBlending", "Mixer", "ImageOverlayFilter"};
+const char *const NOT_YET[] = {"RecorderEndpoint", "RtpEndpoint",
+    "HttpPostEndpoint", "AlphaBlending", "Mixer", "ImageOverlayFilter"};
+
+/* The hubs (hubs.h). */
+const char *const HUBS[] = {"Composite", "Dispatcher", "DispatcherOneToMany"};
 
 /* The filters (filters.h), by the name a client creates them with. */
 const char *const FILTERS[] = {"PassThrough", "GStreamerFilter",
@@ -57,8 +60,10 @@ server_info ()
       {"version", PROTOCOL_VERSION}, {"type", "KMS"},
       {"capabilities", {"transactions"}},
       {"modules",
-          {module_info ("core", {"MediaPipeline", "PassThrough"}),
-              module_info ("elements", {"WebRtcEndpoint", "PlayerEndpoint"}),
+          {module_info ("core", {"MediaPipeline", "PassThrough", "HubPort"}),
+              module_info (
+                  "elements", {"WebRtcEndpoint", "PlayerEndpoint", "Composite",
+                                  "Dispatcher", "DispatcherOneToMany"}),
               module_info ("filters",
                   {"FaceOverlayFilter", "ZBarFilter", "GStreamerFilter"}),
               module_info ("chroma", {"ChromaFilter"})}}};
@@ -106,7 +111,10 @@ MediaObject::MediaObject (Session &session, std::string type,
     : session_ (session), type_ (std::move (type)),
       parent_id_ (std::move (parent_id)), module_ (std::move (module))
 {
-  id_ = make_object_id (parent_id_, module_, type_);
+  /* Kurento's ids name the pipeline only: "<pipeline id>/<own>", whatever
+   * the parent (a hub's port's parent is the hub). */
+  id_ = make_object_id (
+      parent_id_.substr (0, parent_id_.find ('/')), module_, type_);
   name_ = id_;
   creation_time_ = g_get_real_time () / G_USEC_PER_SEC;
 }
@@ -285,11 +293,15 @@ Session::release_object (const std::string &id)
   auto target = find (id);
   if (!target)
     return;
+  /* Everything whose parent chain leads to @id. */
   std::vector<std::shared_ptr<MediaObject>> under;
-  for (const auto &[other, object] : objects_)
-    if (other.size () > id.size () && other.compare (0, id.size (), id) == 0
-        && other[id.size ()] == '/')
-      under.push_back (object);
+  std::vector<std::string> parents{id};
+  for (gsize i = 0; i < parents.size (); i++)
+    for (const auto &[other, object] : objects_)
+      if (object->parent_id () == parents[i]) {
+        under.push_back (object);
+        parents.push_back (other);
+      }
   /* A pipeline stops first: its elements then need not unlink one by
    * one.  An element goes after what hangs under it (a hub's ports). */
   bool pipeline_first =
@@ -343,9 +355,13 @@ Session::create (const json &params, Done done)
   Error error{ILLEGAL_PARAM, ""};
   if (type == "MediaPipeline") {
     object = std::make_shared<MediaPipeline> (*this);
+  } else if (type == "HubPort") {
+    object = HubPort::create (*this, ctor, error);
   } else if (type == "WebRtcEndpoint" || type == "PlayerEndpoint"
              || std::find (std::begin (FILTERS), std::end (FILTERS), type)
-                    != std::end (FILTERS)) {
+                    != std::end (FILTERS)
+             || std::find (std::begin (HUBS), std::end (HUBS), type)
+                    != std::end (HUBS)) {
     auto pipeline = std::dynamic_pointer_cast<MediaPipeline> (
         lookup (ctor.value ("mediaPipeline", json ())));
     if (!pipeline)
@@ -356,6 +372,9 @@ Session::create (const json &params, Done done)
       object = WebRtcEndpoint::create (*this, pipeline, ctor, error);
     else if (type == "PlayerEndpoint")
       object = PlayerEndpoint::create (*this, pipeline, ctor, error);
+    else if (std::find (std::begin (HUBS), std::end (HUBS), type)
+             != std::end (HUBS))
+      object = Hub::create (*this, type, pipeline, ctor, error);
     else
       object = Filter::create (*this, type, pipeline, ctor, error);
   } else if (std::find (std::begin (NOT_YET), std::end (NOT_YET), type)
