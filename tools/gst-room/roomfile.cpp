@@ -767,9 +767,10 @@ room_file_parse (const std::string &path, const std::string &raw,
         e.program_h264 = get (group, "program-h264");
       spec.edges.push_back (e);
     } else if (group == "kurento") {
-      if (!check_known (group,
-              {"session-timeout", "max-message-bytes", "max-pending-requests",
-                  "player-schemes", "player-folders"}))
+      if (!check_known (
+              group, {"session-timeout", "max-message-bytes",
+                         "max-pending-requests", "max-requests-per-second",
+                         "access-token", "player-schemes", "player-folders"}))
         return false;
       RoomKurentoSpec &k = spec.kurento;
       k.present = true;
@@ -786,6 +787,13 @@ room_file_parse (const std::string &path, const std::string &raw,
       if (!get_uint (group, "max-pending-requests", 100000, v))
         return false;
       k.max_pending_requests = (guint)v;
+      v = k.max_requests_per_second;
+      if (!get_uint (group, "max-requests-per-second", 1000000, v))
+        return false;
+      if (v == 0)
+        return fail (group, "max-requests-per-second", "must be at least 1");
+      k.max_requests_per_second = (guint)v;
+      k.access_token = get (group, "access-token");
       k.player_schemes = has (group, "player-schemes")
                              ? parse_list (get (group, "player-schemes"))
                              : std::vector<std::string>{"file"};

@@ -134,6 +134,12 @@ struct RoomKurentoSpec {
   guint session_timeout = 240;
   gsize max_message_bytes = 256 * 1024; /* one JSON-RPC frame */
   guint max_pending_requests = 256;     /* queued on one connection */
+  /* Requests one connection may send per second (twice that in a burst);
+   * beyond, each gets an error. */
+  guint max_requests_per_second = 200;
+  /* When set, a client must give it as ?access_token= (kurento-client's
+   * access_token option) or its socket is closed. */
+  std::string access_token;
   /* What a PlayerEndpoint may open: these schemes, and file: URIs only
    * inside these absolute folders. */
   std::vector<std::string> player_schemes;

@@ -97,6 +97,14 @@ security_check_tokens (RoomSpec &spec, std::string &error)
       return false;
     }
   }
+  if (beyond_loopback && !spec.kurento.access_token.empty ()
+      && security_token_is_placeholder (spec.kurento.access_token)) {
+    error = spec.where (spec.kurento.line)
+            + ": [kurento] access-token: a placeholder (an example or under "
+              "16 characters); set a real token before listening on "
+            + spec.host;
+    return false;
+  }
   return true;
 }
 

@@ -4,6 +4,9 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
+
+#include "../security.h"
 #include "../server.h"
 
 using nlohmann::json;
@@ -22,6 +25,10 @@ struct Service::Connection {
   bool pumping = false;             /* pump() is on the stack */
   bool closed = false;
   guint forget_idle = 0;
+  /* Rate limit: a bucket of requests, refilled at max-requests-per-second
+   * up to twice that. */
+  double allowance = -1;   /* -1: full, not started */
+  gint64 last_request = 0; /* monotonic µs */
 
   void send (const json &message)
   {
@@ -273,11 +280,62 @@ Service::close_all ()
   sessions_.clear (); /* each releases its pipelines */
 }
 
+bool
+Service::token_accepted (SoupServerMessage *msg)
+{
+  const std::string &token = spec_.kurento.access_token;
+  if (token.empty ())
+    return true;
+  const char *host = soup_server_message_get_remote_host (msg);
+  std::string address = host ? host : "";
+  guint retry_ms = 0;
+  if (!throttle_.may_try (address, retry_ms))
+    return false;
+  std::string given;
+  const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (query) {
+    GHashTable *params =
+        g_uri_parse_params (query, -1, "&", G_URI_PARAMS_WWW_FORM, nullptr);
+    if (params) {
+      auto *value = static_cast<const char *> (
+          g_hash_table_lookup (params, "access_token"));
+      given = value ? value : "";
+      g_hash_table_unref (params);
+    }
+  }
+  if (!given.empty () && security_tokens_equal (given, token)) {
+    throttle_.succeeded (address);
+    return true;
+  }
+  throttle_.failed (address);
+  return false;
+}
+
 void
-Service::on_websocket (SoupServer *, SoupServerMessage *, const char *,
+Service::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
     SoupWebsocketConnection *ws, gpointer data)
 {
   auto *self = static_cast<Service *> (data);
+  if (!self->token_accepted (msg)) {
+    const char *host = soup_server_message_get_remote_host (msg);
+    g_printerr ("gst-room: kurento: refused a client from %s: access_token "
+                "missing or wrong\n",
+        host ? host : "?");
+    /* Kept until the close handshake is over, so the reason gets out. */
+    g_signal_connect (g_object_ref (ws), "closed",
+        G_CALLBACK (+[] (SoupWebsocketConnection *closed, gpointer) {
+          g_idle_add (
+              [] (gpointer o) -> gboolean {
+                g_object_unref (o);
+                return G_SOURCE_REMOVE;
+              },
+              closed);
+        }),
+        nullptr);
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+        "access_token missing or wrong");
+    return;
+  }
   auto c = std::make_shared<Connection> ();
   c->ws = SOUP_WEBSOCKET_CONNECTION (g_object_ref (ws));
   /* Frames up to 4x the limit reach us and get an error reply; only
@@ -394,8 +452,39 @@ Service::receive (
         c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
     return;
   }
+  if (!within_rate (*c)) {
+    /* Answered at once, with the request's id when it has one. */
+    json request = json::parse (text, text + size, nullptr, false);
+    json id = request.is_object () && request.contains ("id") ? request["id"]
+                                                              : json ();
+    if (!id.is_number_integer () && !id.is_string ())
+      id = nullptr;
+    c->send (error_reply (
+        id, {NOT_ENOUGH_RESOURCES,
+                "Too many requests: more than "
+                    + std::to_string (spec_.kurento.max_requests_per_second)
+                    + " a second (max-requests-per-second)"}));
+    return;
+  }
   c->queue.emplace_back (text, size);
   pump (c);
+}
+
+bool
+Service::within_rate (Connection &c)
+{
+  double rate = spec_.kurento.max_requests_per_second;
+  gint64 now = g_get_monotonic_time ();
+  if (c.allowance < 0)
+    c.allowance = 2 * rate;
+  else
+    c.allowance =
+        std::min (2 * rate, c.allowance + rate * (now - c.last_request) / 1e6);
+  c.last_request = now;
+  if (c.allowance < 1)
+    return false;
+  c.allowance -= 1;
+  return true;
 }
 
 void

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../roomfile.h"
+#include "../security.h"
 #include "session.h"
 
 class Server;
@@ -48,6 +49,11 @@ private:
   void handle (const std::shared_ptr<Connection> &c, const std::string &text,
       std::function<void ()> finished);
   void forget (Connection *c);
+  /* Whether the handshake of @msg gives the room's access token (or the
+   * room has none); guesses are throttled per address. */
+  bool token_accepted (SoupServerMessage *msg);
+  /* Takes one request from @c's allowance; false when it has none left. */
+  bool within_rate (Connection &c);
   /* The session a request on @c works in, made on first use. */
   std::shared_ptr<Session> session_for (const std::shared_ptr<Connection> &c);
   void bind (const std::shared_ptr<Connection> &c,
@@ -58,6 +64,7 @@ private:
   guint sweep_timer_ = 0;
   std::map<Connection *, std::shared_ptr<Connection>> connections_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
+  AuthThrottle throttle_;
 };
 
 } // namespace kurento
