@@ -60,10 +60,9 @@ Hub::create (Session &session, const std::string &type,
     error = {NOT_AVAILABLE, type + " cannot be built: its element is missing"};
     return nullptr;
   }
-  auto hub = std::make_shared<Hub> (session, type, std::move (pipeline),
+  /* The hub keeps a reference of its own beside the pipeline's. */
+  return std::make_shared<Hub> (session, type, std::move (pipeline),
       GST_ELEMENT (gst_object_ref_sink (element)));
-  gst_object_unref (element);
-  return hub;
 }
 
 Hub::Hub (Session &session, std::string type,

@@ -30,14 +30,23 @@ struct Service::Connection {
   double allowance = -1;   /* -1: full, not started */
   gint64 last_request = 0; /* monotonic µs */
 
+  /* Without a socket (open_local), what is sent goes here instead. */
+  std::function<void (const std::string &)> local;
+
   void send (const json &message)
   {
     if (closed
-        || soup_websocket_connection_get_state (ws)
-               != SOUP_WEBSOCKET_STATE_OPEN)
+        || (ws
+            && soup_websocket_connection_get_state (ws)
+                   != SOUP_WEBSOCKET_STATE_OPEN))
       return;
     std::string text =
         message.dump (-1, ' ', false, json::error_handler_t::replace);
+    if (!ws) {
+      if (local)
+        local (text);
+      return;
+    }
     soup_websocket_connection_send_text (ws, text.c_str ());
   }
 
@@ -45,6 +54,8 @@ struct Service::Connection {
   {
     if (forget_idle)
       g_source_remove (forget_idle);
+    if (!ws)
+      return;
     g_signal_handlers_disconnect_by_data (ws, this);
     if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_close (
@@ -393,6 +404,30 @@ Service::on_websocket (SoupServer *, SoupServerMessage *msg, const char *,
   GST_INFO ("new connection %p", raw);
 }
 
+void *
+Service::open_local (std::function<void (const std::string &)> send)
+{
+  auto c = std::make_shared<Connection> ();
+  c->local = std::move (send);
+  connections_[c.get ()] = c;
+  return c.get ();
+}
+
+void
+Service::receive_local (void *connection, const std::string &text)
+{
+  auto it = connections_.find (static_cast<Connection *> (connection));
+  if (it != connections_.end ())
+    receive (
+        std::shared_ptr<Connection> (it->second), text.data (), text.size ());
+}
+
+void
+Service::close_local (void *connection)
+{
+  forget (static_cast<Connection *> (connection));
+}
+
 void
 Service::forget (Connection *raw)
 {
@@ -448,8 +483,11 @@ Service::receive (
     g_printerr ("gst-room: kurento: closing a connection with %zu requests "
                 "waiting (max-pending-requests)\n",
         c->queue.size ());
-    soup_websocket_connection_close (
-        c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
+    if (c->ws)
+      soup_websocket_connection_close (
+          c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
+    else
+      forget (c.get ());
     return;
   }
   if (!within_rate (*c)) {

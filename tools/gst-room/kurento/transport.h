@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,6 +34,14 @@ public:
   void attach (Server &server);
   /* Closes every connection and releases every session (at exit). */
   void close_all ();
+
+  /* A connection that is not a socket (the JSON-RPC fuzz target): @send
+   * gets each message the server sends it; receive_local hands it a frame
+   * as a socket would; close_local is the socket going away (its session
+   * then waits for session-timeout, as after a closed socket). */
+  void *open_local (std::function<void (const std::string &)> send);
+  void receive_local (void *connection, const std::string &text);
+  void close_local (void *connection);
 
 private:
   struct Connection;
