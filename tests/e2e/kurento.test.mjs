@@ -27,6 +27,17 @@ const call = (object, method, ...args) => new Promise((resolve, reject) => {
   object[method](...args, (error, result) => (error ? reject(error) : resolve(result)));
 });
 
+// hub.createHubPort() calls back with the port itself, a thenable that
+// never settles when a promise adopts it: it comes back boxed, { port }.
+const createPort = (hub) => new Promise((resolve, reject) => {
+  hub.createHubPort((error, port) => (error ? reject(error) : resolve({ port })));
+});
+const createPorts = async (hub, n) => {
+  const ports = [];
+  for (let i = 0; i < n; i++) ports.push((await createPort(hub)).port);
+  return ports;
+};
+
 async function poll(check, what, timeout = 20000) {
   const deadline = Date.now() + scaled(timeout);
   while (Date.now() < deadline) {
@@ -75,25 +86,32 @@ async function receivingPage(browser, room) {
   return page;
 }
 
-// A WebRtcEndpoint of @pipeline sending @page what @source sends it, as a
-// tutorial's server connects a browser that only watches.
-async function connectToPage(page, pipeline, source) {
-  const offer = await page.evaluate(async () => {
+// The tutorials' browser side against @endpoint: an offer (receive only, or
+// with the fake camera and microphone when @send), trickled candidates both
+// ways, until the endpoint's media is CONNECTED.
+async function negotiate(page, endpoint, { send = false } = {}) {
+  const offer = await page.evaluate(async (withMedia) => {
     const pc = new RTCPeerConnection();
     window.pc = pc;
     pc.onicecandidate = (e) => { if (e.candidate) (window.localCandidates ||= []).push(e.candidate.toJSON()); };
-    pc.ontrack = (e) => { document.querySelector('#remote').srcObject = e.streams[0] || new MediaStream([e.track]); };
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.ontrack = (e) => {
+      const v = document.querySelector('#remote');
+      if (!v.srcObject) v.srcObject = e.streams[0] || new MediaStream([e.track]);
+    };
+    if (withMedia) {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    } else {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+    }
     await pc.setLocalDescription(await pc.createOffer());
     return pc.localDescription.sdp;
-  });
-  const endpoint = await call(pipeline, 'create', 'WebRtcEndpoint');
+  }, send);
   endpoint.on('IceCandidateFound', (event) => {
     const c = event.candidate;
     page.evaluate((cand) => window.pc.addIceCandidate(cand),
       { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }).catch(() => {});
   });
-  await call(source, 'connect', endpoint);
   const answer = await call(endpoint, 'processOffer', offer);
   await page.evaluate((sdp) => window.pc.setRemoteDescription({ type: 'answer', sdp }), answer);
   for (const c of await page.evaluate(() => window.localCandidates || [])) {
@@ -101,6 +119,14 @@ async function connectToPage(page, pipeline, source) {
   }
   await call(endpoint, 'gatherCandidates');
   await poll(async () => (await call(endpoint, 'getMediaState')) === 'CONNECTED', 'the browser connected');
+}
+
+// A WebRtcEndpoint of @pipeline sending @page what @source sends it, as a
+// tutorial's server connects a browser that only watches.
+async function connectToPage(page, pipeline, source) {
+  const endpoint = await call(pipeline, 'create', 'WebRtcEndpoint');
+  await call(source, 'connect', endpoint);
+  await negotiate(page, endpoint);
   return endpoint;
 }
 
@@ -328,6 +354,7 @@ function mediaFolder(name) {
   const gst = (args) => execFileSync('gst-launch-1.0', ['-q', ...args], { env: stockEnv });
   const files = {
     red: path.join(folder, 'red.webm'),
+    blueVideo: path.join(folder, 'blue.webm'),
     qr: path.join(folder, 'qr.webm'),
     face: path.join(folder, 'face.webm'),
     screen: path.join(folder, 'green-screen.webm'),
@@ -335,8 +362,10 @@ function mediaFolder(name) {
     magenta: path.join(folder, 'magenta.png'),
   };
   const seconds = 60;
-  gst(['videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000', `num-buffers=${seconds * 5}`,
-    ...webm, `location=${files.red}`]);
+  for (const [file, argb] of [[files.red, '0xffff0000'], [files.blueVideo, '0xff0000ff']]) {
+    gst(['videotestsrc', 'pattern=solid-color', `foreground-color=${argb}`, `num-buffers=${seconds * 5}`,
+      ...webm, `location=${file}`]);
+  }
   const code = path.join(folder, 'code.png');
   execFileSync('qrencode', ['-s', '6', '-o', code, 'gst-rooms ZBarFilter']);
   gst(['filesrc', `location=${code}`, '!', 'pngdec', '!', 'imagefreeze', `num-buffers=${seconds * 5}`,
@@ -453,6 +482,75 @@ test('filters: GStreamerFilter, PassThrough, ZBarFilter, FaceOverlayFilter and C
   }
 });
 
+test('hubs: Composite, Dispatcher and DispatcherOneToMany with their HubPorts', async () => {
+  const { folder, files } = mediaFolder('kurento-hubs');
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let browser;
+  let client;
+  try {
+    client = await connectClient(wsUri);
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const red = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${files.red}` });
+    const blue = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${files.blueVideo}` });
+    await call(red, 'play');
+    await call(blue, 'play');
+    const LEFT = [0.25, 0.5];
+    const RIGHT = [0.75, 0.5];
+
+    // Composite, as Kurento 7.2 sizes it: red and blue side by side, in the
+    // order their ports came; a third port only watches.
+    const composite = await call(pipeline, 'create', 'Composite', { width: 640, height: 240, framerate: 15 });
+    const ports = await createPorts(composite, 3);
+    assert.match(ports[0].id, new RegExp(`^${pipeline.id}/[0-9a-f-]{36}_kurento\\.HubPort$`));
+    await call(red, 'connect', ports[0]);
+    await call(blue, 'connect', ports[1]);
+    browser = await launchBrowser(null);
+    const page = await receivingPage(browser, room);
+    const endpoint = await connectToPage(page, pipeline, ports[2]);
+    await waitForColours(page, [LEFT, RIGHT], ([l, r]) => near(l, 0xff0000) && near(r, 0x0000ff), 20000);
+    // The blue port goes: red alone, in the middle, black beside it.
+    await call(ports[1], 'release');
+    await waitForColours(page, [[0.1, 0.5], [0.5, 0.5], [0.9, 0.5]],
+      ([l, m, r]) => near(l, 0x000000) && near(m, 0xff0000) && near(r, 0x000000), 20000);
+
+    // Dispatcher: the watching port gets what connect(source, sink) routes.
+    const dispatcher = await call(pipeline, 'create', 'Dispatcher');
+    const [fromRed, fromBlue, viewer] = await createPorts(dispatcher, 3);
+    await call(red, 'connect', fromRed);
+    await call(blue, 'connect', fromBlue);
+    await call(viewer, 'connect', endpoint);
+    await call(dispatcher, 'connect', fromBlue, viewer);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0x0000ff), 20000);
+    await call(dispatcher, 'connect', fromRed, viewer);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
+    // A port of another hub is not this one's to route.
+    await assert.rejects(call(dispatcher, 'connect', ports[0], viewer), (e) => e.code === 40107);
+
+    // DispatcherOneToMany: one source for every port.
+    const oneToMany = await call(pipeline, 'create', 'DispatcherOneToMany');
+    const [oRed, oBlue, oViewer] = await createPorts(oneToMany, 3);
+    await call(red, 'connect', oRed);
+    await call(blue, 'connect', oBlue);
+    await call(oViewer, 'connect', endpoint);
+    await call(oneToMany, 'setSource', oBlue);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0x0000ff), 20000);
+    await call(oneToMany, 'setSource', oRed);
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, 0xff0000), 20000);
+    await call(oneToMany, 'removeSource');
+    await assert.rejects(call(oneToMany, 'setSource', endpoint), (e) => e.code === 40107);
+
+    // Releasing a hub takes its ports with it.
+    await call(dispatcher, 'release');
+    await assert.rejects(call(viewer, 'getName'), (e) => e.code === 40101);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    if (browser) await browser.close();
+    await room.stop();
+  }
+});
+
 test('filters: bad commands, windows and images are refused and change nothing', async () => {
   const { folder } = mediaFolder('kurento-bad-filters');
   const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
@@ -499,6 +597,24 @@ test('filters: bad commands, windows and images are refused and change nothing',
       operationParams: { uri: `file://${folder}/blue.png`, offsetXPercent: 0, offsetYPercent: 0,
         widthPercent: -1, heightPercent: 1 }, sessionId });
     assert.equal(overlay.error?.code, 40107);
+    // Loops within the process are refused: an element into itself, two
+    // filters into each other, a hub's port into another port of its hub.
+    const pass = (await create('PassThrough', {})).result.value;
+    const connect = (source, sink) => raw.request('invoke',
+      { object: source, operation: 'connect', operationParams: { sink }, sessionId });
+    assert.equal((await connect(pass, pass)).error?.code, 40004);
+    assert.ok((await connect(pass, filter)).result);
+    const loop = await connect(filter, pass);
+    assert.equal(loop.error?.code, 40004);
+    assert.match(loop.error.message, /loop/);
+    const composite = (await create('Composite', {})).result.value;
+    const port = async () => (await raw.request('create',
+      { type: 'HubPort', constructorParams: { hub: composite }, sessionId })).result.value;
+    const [p1, p2] = [await port(), await port()];
+    assert.equal((await connect(p1, p2)).error?.code, 40004);
+    assert.ok((await connect(p1, pass)).result, 'out of the hub is fine');
+    assert.equal((await connect(filter, p1)).error?.code, 40004, 'p1 → pass → filter → p1');
+
     // Everything that was made is still there and still answers.
     assert.equal((await raw.request('invoke', { object: face, operation: 'getName', sessionId })).result.value,
       face);
@@ -567,6 +683,105 @@ test('transaction: operations run in order, newref names an earlier result, the 
   } finally {
     if (client) client.close();
     if (raw) raw.close();
+    await room.stop();
+  }
+});
+
+test('safety: an access token when the room file sets one, and a bounded request rate', async () => {
+  const token = 'kurento-test-token-0123456789';
+  const room = await startRoom(roomText.replace('[kurento]',
+    `[kurento]\naccess-token=${token}\nmax-requests-per-second=20`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  let client;
+  let raw;
+  try {
+    // Without the token, or with a wrong one, the socket is closed.
+    for (const uri of [wsUri, `${wsUri}?access_token=wrong`, `${wsUri}?access_token=`]) {
+      const ws = new WebSocket(uri);
+      const [code, reason] = await new Promise((resolve) => ws.once('close', (c, r) => resolve([c, `${r}`])));
+      assert.equal(code, 1008, uri);
+      assert.match(reason, /access_token/);
+      // Guesses are throttled: wait out the back-off before the next one.
+      await new Promise((r) => setTimeout(r, 1200));
+    }
+    assert.match(room.output(), /refused a client from 127\.0\.0\.1: access_token missing or wrong/);
+    // The real client sends it as ?access_token=, as Kurento's does.
+    await new Promise((r) => setTimeout(r, 2500));
+    client = await new Promise((resolve, reject) => kurento(wsUri,
+      { request_timeout: scaled(20000), access_token: token },
+      (error, c) => (error ? reject(error) : resolve(c))));
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    await call(pipeline, 'release');
+
+    // A flood: beyond twice the rate at once, each request gets 40009 with
+    // its own id; a second later the connection serves again.
+    raw = await rawClient(`${wsUri}?access_token=${token}`);
+    const replies = await Promise.all(Array.from({ length: 100 }, () => raw.request('ping')));
+    const refused = replies.filter((r) => r.error);
+    assert.ok(refused.length >= 50, `${refused.length} of 100 refused`);
+    assert.ok(replies.length - refused.length >= 20, 'the burst allowance was served');
+    for (const r of refused) {
+      assert.equal(r.error.code, 40009);
+      assert.match(r.error.message, /max-requests-per-second/);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await raw.request('ping')).result.value, 'pong');
+  } finally {
+    if (raw) raw.close();
+    if (client) client.close();
+    await room.stop();
+  }
+});
+
+test('one-to-one and one-to-many: the tutorial calls between browsers', async () => {
+  const room = await startRoom(roomText);
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  const browsers = [];
+  let client;
+  try {
+    client = await connectClient(wsUri);
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const open = async (media) => {
+      const browser = await launchBrowser(media);
+      browsers.push(browser);
+      return receivingPage(browser, room);
+    };
+    // one2one-call: caller.connect(callee) and callee.connect(caller); each
+    // browser decodes the other's camera.
+    const caller = await open(fakeMedia('kurento-caller', GREEN, 600));
+    const callee = await open(fakeMedia('kurento-callee', 0x0000ff, 800));
+    const [callerEp, calleeEp] = [await call(pipeline, 'create', 'WebRtcEndpoint'),
+      await call(pipeline, 'create', 'WebRtcEndpoint')];
+    await call(callerEp, 'connect', calleeEp);
+    await call(calleeEp, 'connect', callerEp);
+    await negotiate(caller, callerEp, { send: true });
+    await negotiate(callee, calleeEp, { send: true });
+    await waitForColours(caller, [[0.5, 0.5]], ([c]) => near(c, 0x0000ff), 30000);
+    await waitForColours(callee, [[0.5, 0.5]], ([c]) => near(c, GREEN), 30000);
+
+    // one2many-call: the caller presents; each viewer is presenter.connect
+    // (viewer); one viewer leaving (release) leaves the others watching.
+    const viewers = [];
+    for (let i = 0; i < 2; i++) {
+      const page = await open(null);
+      viewers.push({ page, endpoint: await connectToPage(page, pipeline, callerEp) });
+    }
+    for (const { page } of viewers) await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, GREEN), 30000);
+    await call(viewers[0].endpoint, 'release');
+    const frames = async (page) => page.evaluate(async () => {
+      let n = 0;
+      (await window.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.framesDecoded;
+      });
+      return n;
+    });
+    const before = await frames(viewers[1].page);
+    await poll(async () => (await frames(viewers[1].page)) > before + 10, 'the other viewer goes on');
+    await waitForColours(callee, [[0.5, 0.5]], ([c]) => near(c, GREEN), 10000);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    for (const b of browsers) await b.close();
     await room.stop();
   }
 });

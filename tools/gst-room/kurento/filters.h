@@ -36,6 +36,7 @@ public:
   void invoke (const std::string &operation, const nlohmann::json &params,
       Done done) override;
   void release () override;
+  std::vector<const MediaElement *> outlets () const override { return {this}; }
 
 private:
   /* Puts @bin (owned, may be null) between the input and the output of

@@ -251,6 +251,16 @@ HubPort::port () const
   return port;
 }
 
+std::vector<const MediaElement *>
+HubPort::outlets () const
+{
+  std::vector<const MediaElement *> out;
+  for (const std::string &id : session_.children (hub_->id ()))
+    if (auto port = std::dynamic_pointer_cast<HubPort> (session_.find (id)))
+      out.push_back (port.get ());
+  return out;
+}
+
 void
 HubPort::release ()
 {

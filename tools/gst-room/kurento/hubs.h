@@ -69,6 +69,8 @@ public:
   int port () const;
   const Hub *hub () const { return hub_.get (); }
   void release () override;
+  /* Every port of the hub: what enters one may leave through any. */
+  std::vector<const MediaElement *> outlets () const override;
 
 private:
   bool attach (Error &error);

@@ -3,6 +3,8 @@
 
 #include "../room.h"
 
+#include <algorithm>
+
 using nlohmann::json;
 
 GST_DEBUG_CATEGORY_EXTERN (kurento_debug);
@@ -187,6 +189,27 @@ MediaElement::kinds_of (const json &params, bool kinds[N_KINDS])
   return kinds[KIND_AUDIO] || kinds[KIND_VIDEO] || type == "DATA";
 }
 
+bool
+MediaElement::makes_loop (const MediaElement &sink, MediaKind kind) const
+{
+  /* The inputs media entering @sink reaches, breadth first. */
+  std::vector<const MediaElement *> reached{&sink};
+  for (gsize i = 0; i < reached.size (); i++) {
+    for (const MediaElement *outlet : reached[i]->outlets ()) {
+      if (outlet == this)
+        return true;
+      for (const Link &l : outlet->links_) {
+        auto next = l.sink.lock ();
+        if (l.kind == kind && next
+            && std::find (reached.begin (), reached.end (), next.get ())
+                   == reached.end ())
+          reached.push_back (next.get ());
+      }
+    }
+  }
+  return false;
+}
+
 Reply
 MediaElement::connect (const json &params)
 {
@@ -206,6 +229,10 @@ MediaElement::connect (const json &params)
     MediaKind kind = (MediaKind)k;
     if (!kinds[k] || !outputs_[k] || !sink->joins_[k])
       continue;
+    if (makes_loop (*sink, kind))
+      return Reply::fail (CONNECT_ERROR,
+          "Connecting " + id () + " to " + sink->id () + " (" + kind_name (kind)
+              + ") would send its media round a loop back into it");
     /* One source per input: a new one replaces the old (Kurento's rule). */
     if (auto old = sink->sources_[k].lock ()) {
       if (old == self)

@@ -68,6 +68,11 @@ public:
 
   MediaPipeline &pipeline () const { return *pipeline_; }
 
+  /* The elements whose outputs carry, in this process, what enters this
+   * one: itself for a filter, every port of the hub for a hub's port, none
+   * for an endpoint (its media goes out to the network). */
+  virtual std::vector<const MediaElement *> outlets () const { return {}; }
+
 protected:
   /* Adds @element to the pipeline, to be removed on release; returns it. */
   GstElement *add (GstElement *element);
@@ -99,6 +104,10 @@ private:
   /* Kinds named by a mediaType parameter (all when absent); false if it
    * names none. */
   static bool kinds_of (const nlohmann::json &params, bool kinds[N_KINDS]);
+  /* Whether linking our output of @kind to @sink's input would send media
+   * round a loop back into our input within the process (an endless
+   * recursion of events, then of buffers). */
+  bool makes_loop (const MediaElement &sink, MediaKind kind) const;
   void unlink (Link link);
   nlohmann::json connections (bool as_source) const;
 
