@@ -785,3 +785,91 @@ test('one-to-one and one-to-many: the tutorial calls between browsers', async ()
     await room.stop();
   }
 });
+
+// ffprobe's streams of @file, and the colour of a frame @at seconds in.
+function probe(file) {
+  return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format',
+    '-of', 'json', file], { encoding: 'utf8' }));
+}
+function frameColour(file, at) {
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', file, '-vf', 'scale=1:1',
+    '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+  return [...rgb.subarray(0, 3)];
+}
+
+test('recorder: the browser camera recorded as WebM and MP4, then played back, as the recorder tutorial does', async () => {
+  const folder = path.join(tmp, 'kurento-recordings');
+  mkdirSync(folder, { recursive: true });
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m,
+    `player-folders=${folder}\nrecorder-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  const browsers = [];
+  let client;
+  try {
+    client = await connectClient(wsUri);
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    // Only file: URIs in an allowed, existing folder; only profiles we make.
+    for (const params of [{ uri: 'file:///tmp/escape.webm' }, { uri: `file://${folder}/no/such/dir.webm` },
+      { uri: 'http://127.0.0.1/x.webm' }, { uri: `file://${folder}/x.mkv`, mediaProfile: 'MKV' }]) {
+      await assert.rejects(call(pipeline, 'create', 'RecorderEndpoint', params),
+        (e) => e.code === 40107, JSON.stringify(params));
+    }
+    const camera = await launchBrowser(fakeMedia('kurento-recorded', GREEN, 500));
+    browsers.push(camera);
+    const page = await receivingPage(camera, room);
+    const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint');
+    const files = { webm: path.join(folder, 'recorder_demo.webm'), mp4: path.join(folder, 'recorder_demo.mp4') };
+    const webm = await call(pipeline, 'create', 'RecorderEndpoint', { uri: `file://${files.webm}` });
+    const mp4 = await call(pipeline, 'create', 'RecorderEndpoint',
+      { uri: `file://${files.mp4}`, mediaProfile: 'MP4' });
+    const events = [];
+    for (const [name, rec] of [['webm', webm], ['mp4', mp4]]) {
+      for (const type of ['Recording', 'Stopped']) rec.on(type, () => events.push(`${name} ${type}`));
+    }
+    // The tutorial: client.connect(webRtc, webRtc, recorder), then record().
+    await call(webRtc, 'connect', webRtc);
+    await call(webRtc, 'connect', webm);
+    await call(webRtc, 'connect', mp4);
+    await negotiate(page, webRtc, { send: true });
+    await waitForColours(page, [[0.5, 0.5]], ([c]) => near(c, GREEN), 30000);
+    await call(webm, 'stop'); // before record: nothing to finish
+    const webm2 = await call(pipeline, 'create', 'RecorderEndpoint', { uri: `file://${files.webm}` });
+    webm2.on('Recording', () => events.push('webm Recording'));
+    webm2.on('Stopped', () => events.push('webm Stopped'));
+    await call(webRtc, 'connect', webm2);
+    await call(webm2, 'record');
+    await call(mp4, 'record');
+    assert.equal(await call(webm2, 'getState'), 'START');
+    await new Promise((r) => setTimeout(r, scaled(4000)));
+    await call(webm2, 'stopAndWait');
+    await call(mp4, 'stopAndWait');
+    await poll(() => events.includes('webm Stopped') && events.includes('mp4 Stopped'), 'Stopped');
+    assert.ok(events.includes('webm Recording') && events.includes('mp4 Recording'), events.join());
+    await assert.rejects(call(webm2, 'record'), (e) => e.code === 40107, 'a stopped recorder stays stopped');
+
+    for (const [format, codecs] of [['webm', ['opus', 'vp8']], ['mp4', ['h264', 'opus']]]) {
+      const info = probe(files[format]);
+      assert.deepEqual(info.streams.map((s) => s.codec_name).sort(), codecs, format);
+      const duration = Number(info.format.duration);
+      assert.ok(duration >= 2.5 && duration < 15, `${format} lasts ${duration} s`);
+      assert.ok(near(frameColour(files[format], 1.5), GREEN), `${format} shows the green camera`);
+    }
+
+    // Played back into a second browser, to its end.
+    const viewer = await launchBrowser(null);
+    browsers.push(viewer);
+    const watch = await receivingPage(viewer, room);
+    const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${files.webm}` });
+    let ended = false;
+    player.on('EndOfStream', () => { ended = true; });
+    await connectToPage(watch, pipeline, player);
+    await call(player, 'play');
+    await waitForColours(watch, [[0.5, 0.5]], ([c]) => near(c, GREEN), 20000);
+    await poll(() => ended, 'EndOfStream', 20000);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    for (const b of browsers) await b.close();
+    await room.stop();
+  }
+});

@@ -299,6 +299,12 @@ Recorder::file_name (const std::string &folder, const std::string &source,
 }
 
 std::string
+recording_tail (const std::string &format)
+{
+  return std::string (format == "mp4" ? MP4_MUX : WEBM_MUX) + " ! " + FILE_SINK;
+}
+
+std::string
 Recorder::describe_pipeline (const Recording &rec, const std::string &format,
     bool audio, bool video) const
 {
@@ -311,7 +317,7 @@ Recorder::describe_pipeline (const Recording &rec, const std::string &format,
           "request-keyframe=true ! h264parse ! mux.video_0 "
         + "hubport name=aport hub=" + spec_.program + " aport.audio_src ! "
         + HOLD_QUEUE + " name=aq ! rtpopusdepay ! opusparse ! mux.audio_0 "
-        + MP4_MUX + " ! " + FILE_SINK;
+        + recording_tail ("mp4");
     return d;
   }
   std::string hub = rec.source == "program" ? spec_.program : RECORDING_HUB;
@@ -324,7 +330,7 @@ Recorder::describe_pipeline (const Recording &rec, const std::string &format,
     d += std::string ("port.audio_src ! ") + HOLD_QUEUE
          + " name=aq ! rtpopusdepay ! capssetter "
            "caps=\"audio/x-opus,rate=48000\" ! mux.audio_0 ";
-  d += std::string (WEBM_MUX) + " ! " + FILE_SINK;
+  d += recording_tail ("webm");
   return d;
 }
 

@@ -20,6 +20,11 @@
 #include "room.h"
 #include "roomfile.h"
 
+/* How every recording ends, the room's and the Kurento API's: a crash-safe
+ * muxer for @format ("webm" or "mp4"), named "mux", and a file sink named
+ * "file" after it (its location to be set). */
+std::string recording_tail (const std::string &format);
+
 class Recorder : public RoomListener {
 public:
   explicit Recorder (Room &room);

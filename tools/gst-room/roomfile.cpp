@@ -767,10 +767,10 @@ room_file_parse (const std::string &path, const std::string &raw,
         e.program_h264 = get (group, "program-h264");
       spec.edges.push_back (e);
     } else if (group == "kurento") {
-      if (!check_known (
-              group, {"session-timeout", "max-message-bytes",
-                         "max-pending-requests", "max-requests-per-second",
-                         "access-token", "player-schemes", "player-folders"}))
+      if (!check_known (group,
+              {"session-timeout", "max-message-bytes", "max-pending-requests",
+                  "max-requests-per-second", "access-token", "player-schemes",
+                  "player-folders", "recorder-folders"}))
         return false;
       RoomKurentoSpec &k = spec.kurento;
       k.present = true;
@@ -800,11 +800,15 @@ room_file_parse (const std::string &path, const std::string &raw,
       gchar *dir = g_path_get_dirname (path.c_str ());
       gchar *base = g_canonicalize_filename (dir, nullptr);
       g_free (dir);
-      for (const std::string &folder :
-          parse_list (get (group, "player-folders"))) {
-        gchar *absolute = g_canonicalize_filename (folder.c_str (), base);
-        k.player_folders.push_back (absolute);
-        g_free (absolute);
+      for (const char *key : {"player-folders", "recorder-folders"}) {
+        auto &folders = strcmp (key, "player-folders") == 0
+                            ? k.player_folders
+                            : k.recorder_folders;
+        for (const std::string &folder : parse_list (get (group, key))) {
+          gchar *absolute = g_canonicalize_filename (folder.c_str (), base);
+          folders.push_back (absolute);
+          g_free (absolute);
+        }
       }
       g_free (base);
     } else {

@@ -144,6 +144,8 @@ struct RoomKurentoSpec {
    * inside these absolute folders. */
   std::vector<std::string> player_schemes;
   std::vector<std::string> player_folders;
+  /* Where a RecorderEndpoint may write: file: URIs inside these folders. */
+  std::vector<std::string> recorder_folders;
   int line = 0;
 };
 

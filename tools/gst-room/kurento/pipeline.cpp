@@ -133,6 +133,17 @@ MediaElement::add (GstElement *element)
   return element;
 }
 
+void
+MediaElement::remove (GstElement *element)
+{
+  auto it = std::find (elements_.begin (), elements_.end (), element);
+  if (it == elements_.end ())
+    return;
+  elements_.erase (it);
+  gst_element_set_state (element, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (pipeline_->pipeline ()), element);
+}
+
 GstElement *
 MediaElement::add_bin (const std::string &description, std::string &error)
 {

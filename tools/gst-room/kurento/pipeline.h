@@ -76,6 +76,8 @@ public:
 protected:
   /* Adds @element to the pipeline, to be removed on release; returns it. */
   GstElement *add (GstElement *element);
+  /* Takes @element (from add()) out of the pipeline again, set to NULL. */
+  void remove (GstElement *element);
   /* Parses a gst-launch fragment into a bin with ghost pads, added like
    * add(); null with @error on failure. */
   GstElement *add_bin (const std::string &description, std::string &error);

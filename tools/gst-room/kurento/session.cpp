@@ -10,6 +10,7 @@
 #include "hubs.h"
 #include "pipeline.h"
 #include "player.h"
+#include "recorder.h"
 #include "webrtc.h"
 
 using nlohmann::json;
@@ -35,8 +36,8 @@ random_uuid ()
 
 /* Kurento classes gst-room does not build yet: creating one is
  * NOT_IMPLEMENTED rather than an unknown type. */
-const char *const NOT_YET[] = {"RecorderEndpoint", "RtpEndpoint",
-    "HttpPostEndpoint", "AlphaBlending", "Mixer", "ImageOverlayFilter"};
+const char *const NOT_YET[] = {"RtpEndpoint", "HttpPostEndpoint",
+    "AlphaBlending", "Mixer", "ImageOverlayFilter"};
 
 /* The hubs (hubs.h). */
 const char *const HUBS[] = {"Composite", "Dispatcher", "DispatcherOneToMany"};
@@ -358,6 +359,7 @@ Session::create (const json &params, Done done)
   } else if (type == "HubPort") {
     object = HubPort::create (*this, ctor, error);
   } else if (type == "WebRtcEndpoint" || type == "PlayerEndpoint"
+             || type == "RecorderEndpoint"
              || std::find (std::begin (FILTERS), std::end (FILTERS), type)
                     != std::end (FILTERS)
              || std::find (std::begin (HUBS), std::end (HUBS), type)
@@ -372,6 +374,8 @@ Session::create (const json &params, Done done)
       object = WebRtcEndpoint::create (*this, pipeline, ctor, error);
     else if (type == "PlayerEndpoint")
       object = PlayerEndpoint::create (*this, pipeline, ctor, error);
+    else if (type == "RecorderEndpoint")
+      object = RecorderEndpoint::create (*this, pipeline, ctor, error);
     else if (std::find (std::begin (HUBS), std::end (HUBS), type)
              != std::end (HUBS))
       object = Hub::create (*this, type, pipeline, ctor, error);
