@@ -95,8 +95,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     start = end + 1;
   }
   service->close_local (connection);
-  /* What the session made goes with it: its pipelines are set to NULL and
-   * freed here, not left running into the next input. */
+  /* What the session made goes with it: its pipelines are released (set
+   * to NULL on their own threads), not left running into the next input. */
   service->close_all ();
   pump_main_loop ();
   return 0;

@@ -50,7 +50,24 @@ MediaPipeline::release ()
   if (bus_watch_)
     g_source_remove (bus_watch_);
   bus_watch_ = 0;
-  gst_element_set_state (pipeline_, GST_STATE_NULL);
+  /* To NULL on a thread of its own: the main loop goes on serving every
+   * client while this pipeline's streaming threads wind down (a pipeline of
+   * players, filters and browsers can take a while, and must never hold up
+   * another session's answers). */
+  GThread *thread = g_thread_try_new (
+      "kurento-release",
+      [] (gpointer data) -> gpointer {
+        gst_element_set_state (GST_ELEMENT (data), GST_STATE_NULL);
+        gst_object_unref (data);
+        return nullptr;
+      },
+      gst_object_ref (pipeline_), nullptr);
+  if (thread) {
+    g_thread_unref (thread);
+  } else {
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+    gst_object_unref (pipeline_);
+  }
 }
 
 gboolean
