@@ -873,3 +873,77 @@ test('recorder: the browser camera recorded as WebM and MP4, then played back, a
     await room.stop();
   }
 });
+
+// A fake camera for the tutorials that film the user: a @picture (PNG), or
+// the frames of a gst-launch fragment @launch that ends in "!".
+function pictureCamera(name, picture, launch) {
+  const video = path.join(tmp, `${name}.y4m`);
+  const caps = 'video/x-raw,width=320,height=240,framerate=15/1,format=I420';
+  const args = picture
+    ? ['filesrc', `location=${picture}`, '!', 'pngdec', '!', 'imagefreeze', 'num-buffers=30', '!',
+      'videoconvert', '!', 'videoscale', '!', caps, '!', 'y4menc', '!', 'filesink', `location=${video}`]
+    : [...launch, 'videoconvert', 'name=out', '!', caps, '!', 'y4menc', '!', 'filesink', `location=${video}`];
+  execFileSync('gst-launch-1.0', ['-q', ...args], { env: stockEnv });
+  return { video, audio: fakeMedia(`${name}-mic`, 0, 440, { volume: 0 }).audio };
+}
+
+test('magic mirror, ZBar and chroma: the tutorial filters between the browser camera and itself', async () => {
+  const { folder, files } = mediaFolder('kurento-camera-filters');
+  const room = await startRoom(roomText.replace(/^player-folders=.*$/m, `player-folders=${folder}`));
+  const wsUri = `ws://127.0.0.1:${room.port}/kurento`;
+  const browsers = [];
+  let client;
+  try {
+    kurento.register('kurento-module-chroma');
+    client = await connectClient(wsUri);
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    // Each tutorial: webRtc.connect(filter), filter.connect(webRtc).
+    const mirror = async (camera, filter) => {
+      const browser = await launchBrowser(camera);
+      browsers.push(browser);
+      const page = await receivingPage(browser, room);
+      const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint');
+      await call(webRtc, 'connect', filter);
+      await call(filter, 'connect', webRtc);
+      await negotiate(page, webRtc, { send: true });
+      return page;
+    };
+    const share = (colours, test) => colours.filter(test).length / colours.length;
+
+    // magic-mirror: a picture over the face in front of the camera.
+    const face = await call(pipeline, 'create', 'FaceOverlayFilter');
+    await call(face, 'setOverlayedImage', `file://${files.blue}`, -0.1, -0.1, 1.2, 1.2);
+    const lena = await mirror(pictureCamera('kurento-face-camera',
+      '/usr/share/doc/opencv-doc/opencv4/html/faceDetection.png'), face);
+    await waitForColours(lena, GRID, (colours) => share(colours, (c) => near(c, 0x0000ff, 50)) >= 0.04
+      && share(colours, ([r, , b]) => r > b + 40) >= 0.2, 30000);
+
+    // ZBar: a QR code held up to the camera.
+    const codes = [];
+    const zbar = await call(pipeline, 'create', 'ZBarFilter');
+    zbar.on('CodeFound', (e) => codes.push(e.value));
+    await mirror(pictureCamera('kurento-qr-camera', path.join(folder, 'code.png')), zbar);
+    await poll(() => codes.length > 0, 'CodeFound', 30000);
+    assert.equal(codes[0], 'gst-rooms ZBarFilter');
+
+    // chroma: the green screen behind the user replaced by a picture.
+    const chroma = await call(pipeline, 'create', 'chroma.ChromaFilter', {
+      window: kurento.getComplexType('chroma.WindowParam')({
+        topRightCornerX: 5, topRightCornerY: 5, width: 30, height: 30 }),
+      backgroundImage: `file://${files.magenta}`,
+    });
+    const screen = await mirror(pictureCamera('kurento-green-screen-camera', null, [
+      'videotestsrc', 'pattern=solid-color', 'foreground-color=0xff00ff00', 'num-buffers=30', '!',
+      'video/x-raw,width=320,height=240,framerate=15/1', '!', 'm.',
+      'videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000', 'num-buffers=30', '!',
+      'video/x-raw,width=80,height=80,framerate=15/1', '!', 'm.',
+      'compositor', 'name=m', 'sink_1::xpos=120', 'sink_1::ypos=80', '!']), chroma);
+    await waitForColours(screen, [[0.1, 0.1], [0.5, 0.5]],
+      ([corner, middle]) => near(corner, 0xff00ff) && near(middle, 0xff0000), 30000);
+    await call(pipeline, 'release');
+  } finally {
+    if (client) client.close();
+    for (const b of browsers) await b.close();
+    await room.stop();
+  }
+});
