@@ -278,10 +278,13 @@ test('edges: RTMP to nginx decodes the presenter; nginx killed and back, the pus
     const killedAt = Date.now();
     const retrying = await waitForEdge(console_, 'nginx', 'retrying', 20000);
     assert.ok(retrying.error, `no error shown: ${JSON.stringify(retrying)}`);
+    // Four seconds of the viewer's picture while the edge is down, however
+    // long the console took to say so (under ASan that took six seconds and
+    // left no window at all): at least 5 frames a second.
     const before = await framesDecoded(viewer);
-    await sleep(Math.max(0, 6000 - (Date.now() - killedAt)));
+    await sleep(4000);
     const after = await framesDecoded(viewer);
-    assert.ok(after - before > 30, `the viewer's picture stalled while nginx was down: ${before} -> ${after}`);
+    assert.ok(after - before > 20, `the viewer's picture stalled while nginx was down: ${before} -> ${after}`);
     const colours = await sampleVideo(viewer, [[0.5, 0.5]]);
     assert.ok(colours && near(colours[0], RED), `the viewer sees ${JSON.stringify(colours)}`);
 
