@@ -20,6 +20,8 @@ kind_name (MediaKind kind)
 
 /* ---- MediaPipeline --------------------------------------------------- */
 
+bool MediaPipeline::release_in_background = true;
+
 MediaPipeline::MediaPipeline (Session &session)
     : MediaObject (session, "MediaPipeline", "")
 {
@@ -54,20 +56,22 @@ MediaPipeline::release ()
    * client while this pipeline's streaming threads wind down (a pipeline of
    * players, filters and browsers can take a while, and must never hold up
    * another session's answers). */
-  GThread *thread = g_thread_try_new (
-      "kurento-release",
-      [] (gpointer data) -> gpointer {
-        gst_element_set_state (GST_ELEMENT (data), GST_STATE_NULL);
-        gst_object_unref (data);
-        return nullptr;
-      },
-      gst_object_ref (pipeline_), nullptr);
-  if (thread) {
-    g_thread_unref (thread);
-  } else {
-    gst_element_set_state (pipeline_, GST_STATE_NULL);
-    gst_object_unref (pipeline_);
+  if (release_in_background) {
+    GThread *thread = g_thread_try_new (
+        "kurento-release",
+        [] (gpointer data) -> gpointer {
+          gst_element_set_state (GST_ELEMENT (data), GST_STATE_NULL);
+          gst_object_unref (data);
+          return nullptr;
+        },
+        gst_object_ref (pipeline_), nullptr);
+    if (thread) {
+      g_thread_unref (thread);
+      return;
+    }
+    gst_object_unref (pipeline_); /* the thread's, never started */
   }
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
 }
 
 gboolean

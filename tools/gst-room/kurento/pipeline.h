@@ -35,6 +35,11 @@ public:
   void invoke (const std::string &operation, const nlohmann::json &params,
       Done done) override;
 
+  /* Whether a released pipeline goes to NULL on a thread of its own (the
+   * server), or before release() returns (the fuzz target, which must not
+   * leave threads running between inputs). */
+  static bool release_in_background;
+
   /* Calls @handler (on the main thread) with each element message that
    * @element posts, until unwatch (@element). */
   using ElementMessageHandler = std::function<void (const GstStructure *)>;
