@@ -464,4 +464,38 @@ MediaElement::release ()
   elements_.clear ();
 }
 
+/* ---- UriEndpoint ----------------------------------------------------- */
+
+UriEndpoint::UriEndpoint (Session &session, std::string type,
+    std::shared_ptr<MediaPipeline> pipeline, std::string uri)
+    : MediaElement (session, std::move (type), std::move (pipeline)),
+      uri_ (std::move (uri))
+{}
+
+bool
+UriEndpoint::accepts_event (const std::string &event) const
+{
+  return event == "UriEndpointStateChanged"
+         || MediaElement::accepts_event (event);
+}
+
+void
+UriEndpoint::set_state (const char *state)
+{
+  if (state_ == state)
+    return;
+  state_ = state;
+  emit ("UriEndpointStateChanged", {{"state", state}});
+}
+
+void
+UriEndpoint::invoke (const std::string &op, const json &params, Done done)
+{
+  if (op == "getUri")
+    return done (Reply::with (uri_));
+  if (op == "getState")
+    return done (Reply::with (state_));
+  MediaElement::invoke (op, params, std::move (done));
+}
+
 } // namespace kurento

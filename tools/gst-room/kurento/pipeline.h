@@ -125,4 +125,27 @@ private:
   std::weak_ptr<MediaElement> sources_[N_KINDS];
 };
 
+/* kurento.UriEndpoint: what a player and a recorder share, their URI and
+ * their state (START, PAUSE, STOP), told by UriEndpointStateChanged. */
+class UriEndpoint : public MediaElement {
+public:
+  UriEndpoint (Session &session, std::string type,
+      std::shared_ptr<MediaPipeline> pipeline, std::string uri);
+
+  std::vector<std::string> hierarchy () const override
+  {
+    return {"kurento.UriEndpoint", "kurento.Endpoint", "kurento.MediaElement",
+        "kurento.MediaObject"};
+  }
+  bool accepts_event (const std::string &event) const override;
+  void invoke (const std::string &operation, const nlohmann::json &params,
+      Done done) override;
+
+protected:
+  void set_state (const char *state);
+
+  std::string uri_;
+  std::string state_ = "STOP"; /* UriEndpointState */
+};
+
 } // namespace kurento

@@ -81,8 +81,9 @@ PlayerEndpoint::create (Session &session,
 
 PlayerEndpoint::PlayerEndpoint (
     Session &session, std::shared_ptr<MediaPipeline> pipeline, std::string uri)
-    : MediaElement (session, "PlayerEndpoint", std::move (pipeline)),
-      uri_ (std::move (uri)), shared_ (std::make_shared<Shared> ())
+    : UriEndpoint (
+        session, "PlayerEndpoint", std::move (pipeline), std::move (uri)),
+      shared_ (std::make_shared<Shared> ())
 {
   shared_->pipeline =
       GST_ELEMENT (gst_object_ref (this->pipeline ().pipeline ()));
@@ -96,17 +97,7 @@ PlayerEndpoint::PlayerEndpoint (
 bool
 PlayerEndpoint::accepts_event (const std::string &event) const
 {
-  return event == "UriEndpointStateChanged" || event == "EndOfStream"
-         || MediaElement::accepts_event (event);
-}
-
-void
-PlayerEndpoint::set_state (const char *state)
-{
-  if (state_ == state)
-    return;
-  state_ = state;
-  emit ("UriEndpointStateChanged", {{"state", state}});
+  return event == "EndOfStream" || UriEndpoint::accepts_event (event);
 }
 
 void
@@ -224,11 +215,7 @@ PlayerEndpoint::invoke (const std::string &op, const json &params, Done done)
     set_state ("STOP");
     return done (Reply::ok ());
   }
-  if (op == "getUri")
-    return done (Reply::with (uri_));
-  if (op == "getState")
-    return done (Reply::with (state_));
-  MediaElement::invoke (op, params, std::move (done));
+  UriEndpoint::invoke (op, params, std::move (done));
 }
 
 } // namespace kurento

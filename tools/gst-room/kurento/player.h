@@ -14,7 +14,7 @@
 
 namespace kurento {
 
-class PlayerEndpoint : public MediaElement {
+class PlayerEndpoint : public UriEndpoint {
 public:
   static std::shared_ptr<MediaObject> create (Session &session,
       std::shared_ptr<MediaPipeline> pipeline,
@@ -22,11 +22,6 @@ public:
   PlayerEndpoint (Session &session, std::shared_ptr<MediaPipeline> pipeline,
       std::string uri);
 
-  std::vector<std::string> hierarchy () const override
-  {
-    return {"kurento.UriEndpoint", "kurento.Endpoint", "kurento.MediaElement",
-        "kurento.MediaObject"};
-  }
   bool accepts_event (const std::string &event) const override;
   void invoke (const std::string &operation, const nlohmann::json &params,
       Done done) override;
@@ -38,13 +33,10 @@ public:
 private:
   struct Shared;
   void play ();
-  void set_state (const char *state);
   void ended ();
 
   static void on_pad_added (GstElement *decodebin, GstPad *pad, gpointer data);
 
-  std::string uri_;
-  std::string state_ = "STOP"; /* UriEndpointState */
   GstElement *decodebin_ = nullptr;
   bool ended_ = false;
   std::shared_ptr<Shared> shared_;

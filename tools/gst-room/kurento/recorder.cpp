@@ -115,9 +115,10 @@ RecorderEndpoint::create (Session &session,
 RecorderEndpoint::RecorderEndpoint (Session &session,
     std::shared_ptr<MediaPipeline> pipeline, std::string uri, std::string path,
     std::string profile)
-    : MediaElement (session, "RecorderEndpoint", std::move (pipeline)),
-      uri_ (std::move (uri)), path_ (std::move (path)),
-      profile_ (std::move (profile)), shared_ (std::make_shared<Shared> ())
+    : UriEndpoint (
+        session, "RecorderEndpoint", std::move (pipeline), std::move (uri)),
+      path_ (std::move (path)), profile_ (std::move (profile)),
+      shared_ (std::make_shared<Shared> ())
 {
   const Profile *p = find_profile (profile_);
   kinds_[KIND_AUDIO] = p->audio;
@@ -133,18 +134,8 @@ RecorderEndpoint::RecorderEndpoint (Session &session,
 bool
 RecorderEndpoint::accepts_event (const std::string &event) const
 {
-  return event == "UriEndpointStateChanged" || event == "Recording"
-         || event == "Paused" || event == "Stopped"
-         || MediaElement::accepts_event (event);
-}
-
-void
-RecorderEndpoint::set_state (const char *state)
-{
-  if (state_ == state)
-    return;
-  state_ = state;
-  emit ("UriEndpointStateChanged", {{"state", state}});
+  return event == "Recording" || event == "Paused" || event == "Stopped"
+         || UriEndpoint::accepts_event (event);
 }
 
 Reply
@@ -288,11 +279,7 @@ RecorderEndpoint::invoke (const std::string &op, const json &params, Done done)
     stop ([] (Reply) {});
     return done (Reply::ok ());
   }
-  if (op == "getUri")
-    return done (Reply::with (uri_));
-  if (op == "getState")
-    return done (Reply::with (state_));
-  MediaElement::invoke (op, params, std::move (done));
+  UriEndpoint::invoke (op, params, std::move (done));
 }
 
 void

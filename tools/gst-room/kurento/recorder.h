@@ -17,7 +17,7 @@
 
 namespace kurento {
 
-class RecorderEndpoint : public MediaElement {
+class RecorderEndpoint : public UriEndpoint {
 public:
   static std::shared_ptr<MediaObject> create (Session &session,
       std::shared_ptr<MediaPipeline> pipeline,
@@ -25,11 +25,6 @@ public:
   RecorderEndpoint (Session &session, std::shared_ptr<MediaPipeline> pipeline,
       std::string uri, std::string path, std::string profile);
 
-  std::vector<std::string> hierarchy () const override
-  {
-    return {"kurento.UriEndpoint", "kurento.Endpoint", "kurento.MediaElement",
-        "kurento.MediaObject"};
-  }
   bool accepts_event (const std::string &event) const override;
   void invoke (const std::string &operation, const nlohmann::json &params,
       Done done) override;
@@ -40,14 +35,12 @@ private:
 
   Reply record ();
   void stop (Done done);
-  void set_state (const char *state);
   /* The muxer wrote its end (its EOS reached the file). */
   void finished ();
 
-  std::string uri_, path_, profile_;
-  std::string state_ = "STOP"; /* UriEndpointState */
-  bool kinds_[N_KINDS] = {};   /* what the profile records */
-  GstElement *bin_ = nullptr;  /* encoders, muxer and file, from record() */
+  std::string path_, profile_;
+  bool kinds_[N_KINDS] = {};  /* what the profile records */
+  GstElement *bin_ = nullptr; /* encoders, muxer and file, from record() */
   bool stopping_ = false, stopped_ = false;
   std::vector<Done> waiting_; /* stopAndWait callers */
   std::shared_ptr<Shared> shared_;
