@@ -243,6 +243,72 @@ test('recording: the program and each presenter, no encoder, the right colours',
   }
 });
 
+test('recording: an H.264 presenter into MP4 as it sends, then back in VP8 into a new WebM', async () => {
+  const red = fakeMedia('rec264-red', RED, 500);
+  const blue = fakeMedia('rec264-blue', BLUE, 1300);
+  const room = await startRoom(roomText('record=participants\n'), { extraArgs: [`--dot-dir=${dots}`] });
+  const browsers = [];
+  try {
+    browsers.push(await launchBrowser(red), await launchBrowser(blue), await launchBrowser(null));
+    // A browser that sends H.264 only (as one without VP8 would).
+    const red264 = await openPage(browsers[0],
+      `${room.url}?role=presenter&token=stage-secret&name=Red&codec=h264`);
+    await waitFor(red264, () => window.room.connectionState === 'connected');
+    await joinPresenter(browsers[1], room, 'Blue');
+    const console_ = await joinConsole(browsers[2], room);
+    // The rule records both from their answers; let them run 6 s.
+    await waitFor(console_, () => window.recordings.filter((r) => r.source === 'participant'
+      && r.state === 'recording' && r.duration >= 6 && r.size > 10000).length === 2, undefined, 30000);
+    const redPeer = await red264.evaluate(() => window.room.peer);
+    // WebM cannot carry H.264: asked for, it is refused and nothing changes.
+    await command(console_, { type: 'record-start', source: 'peer', peer: redPeer, format: 'webm' });
+    await waitFor(console_, () => window.room.errors.some((e) => /sends H\.264: MP4 only/.test(e.message)));
+    assert.equal((await listOf(console_)).length, 2);
+
+    // Red leaves and comes back from a browser that sends VP8: the MP4 is
+    // finished and a WebM goes on.
+    await red264.close();
+    await waitFor(console_, () => window.recordings.some((r) => r.label === 'presenter Red'
+      && r.present === false));
+    await joinPresenter(browsers[0], room, 'Red');
+    await waitFor(console_, () => {
+      const list = window.recordings.filter((r) => r.label === 'presenter Red');
+      return list.length === 2 && list[0].state === 'finished' && list[1].state === 'recording'
+        && list[1].duration >= 5 && list[1].size > 10000;
+    }, undefined, 30000);
+    const list = await listOf(console_);
+    const result = await room.stop();
+    assert.equal(result.code, 0, room.output());
+
+    const [redMp4, redWebm] = list.filter((r) => r.label === 'presenter Red');
+    const blueWebm = list.find((r) => r.label === 'presenter Blue');
+    assert.equal(redMp4.format, 'mp4', JSON.stringify(redMp4));
+    assert.match(redMp4.path, /\.mp4$/);
+    const files = [[redMp4.path, 'h264', RED], [redWebm.path, 'vp8', RED], [blueWebm.path, 'vp8', BLUE]];
+    for (const [file, codec, colour] of files) {
+      const p = probe(file);
+      assert.equal(p.video.codec_name, codec, file);
+      assert.equal(p.audio.codec_name, 'opus', file);
+      assert.ok(p.duration >= 4, `${file}: duration ${p.duration}`);
+      assert.ok(Number(p.video.nb_read_frames) >= 4 * 5, `${file}: ${p.video.nb_read_frames} frames`);
+      assert.equal(decodes(file), '', file);
+      const seen = frameColours(file, Math.min(3, p.duration - 1)).all;
+      assert.ok(near(seen, colour), `${file}: ${seen}`);
+      console.log(`# ${path.basename(file)}: ${codec}, ${p.duration} s, ${p.video.nb_read_frames} frames, `
+        + `${p.video.width}x${p.video.height}`);
+    }
+    // Depayloaded, never transcoded: no encoder in any recording's graph.
+    const graphs = readdirSync(dots).filter((f) => /^recording-\d+-started\.dot$/.test(f));
+    for (const g of graphs) assert.equal(videoEncoders(g), 0, g);
+  } catch (e) {
+    console.log(room.output().slice(-4000));
+    throw e;
+  } finally {
+    for (const b of browsers) await b.close();
+    await room.stop();
+  }
+});
+
 test('recording: kill -9 leaves WebM and fragmented MP4 files that decode to within 2 s of the kill', async () => {
   const red = fakeMedia('kill-red', RED, 500);
   const room = await startRoom(roomText('record=program\n'));

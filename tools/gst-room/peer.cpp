@@ -584,12 +584,20 @@ Peer::set_answer (const std::string &sdp_text, std::string &error)
   gst_promise_unref (promise);
   if (error.empty () && !outgoing_linked_) {
     outgoing_linked_ = true;
-    if (!link_outgoing (answered_video_codec (answer->sdp), error))
+    /* One codec each way: the answer's first, which the browser sends too. */
+    std::string codec = answered_video_codec (answer->sdp);
+    if (role_.send_video)
+      sent_video_codec_ = codec;
+    if (!link_outgoing (codec, error))
       error = "cannot send to this browser: " + error;
     else
       room_.dump_dot (pipeline_, "peer-" + std::to_string (id_) + "-linked");
   }
   gst_webrtc_session_description_free (answer);
+  if (error.empty () && outgoing_linked_ && !told_answered_) {
+    told_answered_ = true;
+    room_.peer_answered (*this);
+  }
   if (error.empty () && !connected_)
     arm_join_timer ("no WebRTC connection (ICE and DTLS)");
   return error.empty ();

@@ -72,6 +72,11 @@ public:
   /* Its port on the recordings' hub (RECORDING_HUB: the RTP packets it
    * sends, undecoded), or -1 when the room records nothing. */
   gint record_port () const;
+  /* The video codec its browser sends ("VP8", "H264"), known once it has
+   * answered; empty before, and for roles that send no video. */
+  const std::string &sent_video_codec () const { return sent_video_codec_; }
+  /* It has answered: what it sends is known. */
+  bool answered () const { return told_answered_; }
   /* The name the browser gave when joining (may be empty), cleaned. */
   const std::string &name () const { return name_; }
   /* The address it joined from. */
@@ -132,6 +137,8 @@ private:
   std::string early_rendition_;
   std::vector<std::string> early_candidates_;
   bool outgoing_linked_ = false; /* main thread */
+  std::string sent_video_codec_; /* main thread, set with the answer */
+  bool told_answered_ = false;   /* main thread */
   bool connected_ = false;       /* main thread */
   bool failed_ = false;          /* main thread: told the owner once */
   guint join_timer_ = 0;         /* main thread */

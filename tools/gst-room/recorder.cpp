@@ -86,6 +86,7 @@ struct Recorder::Recording {
   std::string key;    /* a participant's name or peer id */
   std::string label;  /* what the console shows */
   guint peer = 0;     /* the participant's current peer, 0 while away */
+  std::string codec;  /* a participant's video codec: VP8, H264, or none */
   std::string format, path;
   std::string state = "recording"; /* recording | finishing | finished |
                                       failed */
@@ -206,23 +207,41 @@ Recorder::running_for (const std::string &key) const
 }
 
 void
-Recorder::peer_joined (Peer &peer)
+Recorder::peer_joined (Peer &)
+{
+  /* Nothing yet: what a participant sends (VP8 or H.264, so WebM or MP4) is
+   * known once its browser answers. */
+}
+
+void
+Recorder::peer_answered (Peer &peer)
 {
   if (peer.record_port () < 0)
     return;
   std::string key = participant_key (peer);
   Recording *rec = running_for (key);
+  std::string error;
   if (rec && rec->state == "recording") {
-    /* Back after leaving: the same recording goes on. */
-    GST_INFO ("recording %u: %s is back as peer %u", rec->id, key.c_str (),
-        peer.id ());
-    rec->peer = peer.id ();
-    update_routes ();
-    notify ();
+    if (rec->codec == peer.sent_video_codec ()) {
+      /* Back after leaving: the same recording goes on. */
+      GST_INFO ("recording %u: %s is back as peer %u", rec->id, key.c_str (),
+          peer.id ());
+      rec->peer = peer.id ();
+      update_routes ();
+      notify ();
+      return;
+    }
+    /* Back with another codec (another browser): that file cannot take
+     * it, so it is finished and a new one goes on. */
+    g_print ("gst-room: recording %u: %s is back sending %s, not %s: "
+             "a new file\n",
+        rec->id, key.c_str (), peer.sent_video_codec ().c_str (),
+        rec->codec.c_str ());
+    stop (rec->id, error);
+  } else if (!spec_.record_participants) {
     return;
   }
-  std::string error;
-  if (spec_.record_participants && !start ("peer", peer.id (), "", "", error))
+  if (!start ("peer", peer.id (), "", "", error))
     g_printerr (
         "gst-room: cannot record %s: %s\n", key.c_str (), error.c_str ());
 }
@@ -322,15 +341,25 @@ Recorder::describe_pipeline (const Recording &rec, const std::string &format,
   }
   std::string hub = rec.source == "program" ? spec_.program : RECORDING_HUB;
   d = "hubport name=port hub=" + hub + " ";
-  if (video)
+  if (video && rec.codec == "H264")
+    /* In-band parameter sets (avc3): a browser's H.264 changes resolution
+     * as its bandwidth estimate grows, and each keyframe says its size. */
+    d += std::string ("port.src ! ") + HOLD_QUEUE
+         + " name=vq ! rtph264depay request-keyframe=true "
+           "wait-for-keyframe=true ! h264parse config-interval=-1 ! "
+           "video/x-h264,stream-format=avc3,alignment=au ! mux.video_0 ";
+  else if (video)
     d += std::string ("port.src ! ") + HOLD_QUEUE
          + " name=vq ! rtpvp8depay request-keyframe=true "
            "wait-for-keyframe=true ! mux.video_0 ";
-  if (audio)
+  if (audio && format == "mp4")
+    d += std::string ("port.audio_src ! ") + HOLD_QUEUE
+         + " name=aq ! rtpopusdepay ! opusparse ! mux.audio_0 ";
+  else if (audio)
     d += std::string ("port.audio_src ! ") + HOLD_QUEUE
          + " name=aq ! rtpopusdepay ! capssetter "
            "caps=\"audio/x-opus,rate=48000\" ! mux.audio_0 ";
-  d += recording_tail ("webm");
+  d += recording_tail (format);
   return d;
 }
 
@@ -348,6 +377,12 @@ Recorder::start (const std::string &source, guint peer_id,
     error = "a recording is webm or mp4, not '" + format + "'";
     return 0;
   }
+  if (!format_wanted.empty () && format_wanted != "webm"
+      && format_wanted != "mp4") {
+    error = "a recording is webm or mp4, not '" + format_wanted.substr (0, 40)
+            + "'";
+    return 0;
+  }
   auto rec = std::make_unique<Recording> ();
   bool audio = true, video = true;
   if (source == "program") {
@@ -361,8 +396,9 @@ Recorder::start (const std::string &source, guint peer_id,
               + (peer ? " sends nothing to record" : " is not in the room");
       return 0;
     }
-    if (format == "mp4") {
-      error = "participants are recorded as they send (VP8): WebM only";
+    if (!peer->answered ()) {
+      error = "peer " + std::to_string (peer_id)
+              + " has not answered yet: what it sends is not known";
       return 0;
     }
     rec->source = "participant";
@@ -371,6 +407,18 @@ Recorder::start (const std::string &source, guint peer_id,
     rec->peer = peer_id;
     audio = peer->role ().send_audio;
     video = peer->role ().send_video;
+    /* As the browser sends it, never transcoded: VP8 goes into WebM, H.264
+     * into MP4 (neither container takes the other codec). */
+    rec->codec = video ? peer->sent_video_codec () : "";
+    if (!rec->codec.empty ()) {
+      std::string fits = rec->codec == "H264" ? "mp4" : "webm";
+      if (!format_wanted.empty () && format_wanted != fits) {
+        error = rec->key + " sends "
+                + (rec->codec == "H264" ? "H.264: MP4" : "VP8: WebM") + " only";
+        return 0;
+      }
+      format = fits;
+    }
     room_.dump_dot (
         peer->pipeline (), "peer-" + std::to_string (peer_id) + "-recorded");
   } else {
@@ -378,7 +426,8 @@ Recorder::start (const std::string &source, guint peer_id,
             + source.substr (0, 40) + "'";
     return 0;
   }
-  if (running_for (rec->key)) {
+  Recording *running = running_for (rec->key);
+  if (running && running->state == "recording") {
     error = rec->label + " is being recorded already";
     return 0;
   }
@@ -450,10 +499,11 @@ Recorder::start (const std::string &source, guint peer_id,
   gst_object_unref (file_sink);
   gst_object_unref (file);
   /* A browser changes its camera's resolution as its bandwidth estimate
-   * grows; Matroska takes no new caps after its header, while VP8 carries
-   * the size in every keyframe: the muxer keeps the first caps. */
+   * grows; the muxers take no new size after their header, while VP8 and
+   * H.264 with in-band parameter sets carry it in every keyframe: the muxer
+   * keeps the first caps. */
   GstElement *mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
-  GstPad *mux_video = mux && format == "webm"
+  GstPad *mux_video = mux && (format == "webm" || rec->source == "participant")
                           ? gst_element_get_static_pad (mux, "video_0")
                           : nullptr;
   if (mux_video) {

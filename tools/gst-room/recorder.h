@@ -37,6 +37,7 @@ public:
 
   void room_started () override;
   void peer_joined (Peer &peer) override;
+  void peer_answered (Peer &peer) override;
   void peer_left (guint id) override;
 
   /* Starts recording @source ("program", or "peer" with @peer's id) into

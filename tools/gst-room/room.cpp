@@ -617,6 +617,13 @@ Room::find_peer (guint id) const
 }
 
 void
+Room::peer_answered (Peer &peer)
+{
+  for (RoomListener *l : std::vector<RoomListener *> (listeners_))
+    l->peer_answered (peer);
+}
+
+void
 Room::remove_peer (guint id)
 {
   auto it = std::find_if (peers_.begin (), peers_.end (),

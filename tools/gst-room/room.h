@@ -39,6 +39,8 @@ class RoomListener {
 public:
   virtual void room_started () {}
   virtual void peer_joined (Peer &peer) = 0;
+  /* The peer's browser answered: what it sends is known. */
+  virtual void peer_answered (Peer &) {}
   virtual void peer_left (guint id) = 0;
 
 protected:
@@ -73,6 +75,8 @@ public:
       const std::string &address, Peer::SendFunc send, Peer::FailFunc fail,
       std::string &error);
   Peer *find_peer (guint id) const;
+  /* Called by the peer once its browser has answered: tells listeners. */
+  void peer_answered (Peer &peer);
   /* Takes the peer out of the room, tells listeners once, frees it. */
   void remove_peer (guint id);
   int count_peers (const std::string &role) const;
