@@ -50,6 +50,13 @@
  * An output with no input (or whose input reached EOS) stays live: it sends
  * GAP events continuing its timeline, paced (every 100 ms) by the running
  * time of one other input.
+ *
+ * With `keep-running-time`, for inputs on one clock (hubports, live
+ * sources), an output's running times are its inputs' own, switches
+ * included: a participant who comes back on a new input lands where it
+ * came in time, and the time nobody was routed stays as a hole (with GAP
+ * events up to the pacing input's running time).  Only an input that would
+ * go back in time is moved later, to the output's last buffer.
  * An output that has never carried media sends nothing (its format is
  * unknown). EOS is sent on every output when every input has reached EOS.
  *
@@ -144,6 +151,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_dispatcher_debug);
 #define DEFAULT_ROUTES ""
 #define DEFAULT_KEYFRAME_RETRY 500
 #define DEFAULT_KEYFRAME_MIN_INTERVAL 1000
+#define DEFAULT_KEEP_RUNNING_TIME FALSE
 #define DEFAULT_PORT (-1)
 
 /* How often unrouted outputs get a GAP event, in running time. */
@@ -155,6 +163,7 @@ enum {
   PROP_ROUTES,
   PROP_KEYFRAME_RETRY,
   PROP_KEYFRAME_MIN_INTERVAL,
+  PROP_KEEP_RUNNING_TIME,
 };
 
 enum {
@@ -273,6 +282,8 @@ struct DispatcherPrivate {
   std::string routes_error;
   guint keyframe_retry = DEFAULT_KEYFRAME_RETRY;
   guint keyframe_min_interval = DEFAULT_KEYFRAME_MIN_INTERVAL;
+  /* Read per switch and per gap tick, without the state lock. */
+  std::atomic<bool> keep_running_time{DEFAULT_KEEP_RUNNING_TIME};
   std::vector<std::shared_ptr<Output>> outputs;
   std::vector<Input *> inputs;
   OutputListPtr all_outputs = std::make_shared<OutputList> ();
@@ -421,6 +432,13 @@ gst_dispatcher_class_init (GstDispatcherClass *klass)
           "Minimum milliseconds between downstream keyframe requests "
           "forwarded to one input (0 = forward all)",
           0, G_MAXUINT, DEFAULT_KEYFRAME_MIN_INTERVAL, live_flags));
+  g_object_class_install_property (gobject_class, PROP_KEEP_RUNNING_TIME,
+      g_param_spec_boolean ("keep-running-time", "Keep running time",
+          "Outputs keep their inputs' running times across switches (inputs "
+          "on one clock, as hubports are): the time no input was routed "
+          "stays in the timeline; a new input is moved later only where it "
+          "would go back in time",
+          DEFAULT_KEEP_RUNNING_TIME, live_flags));
 
   gst_element_class_add_static_pad_template_with_gtype (
       element_class, &sink_template, GST_TYPE_DISPATCHER_PAD);
@@ -761,6 +779,9 @@ gst_dispatcher_set_property (
       priv->keyframe_min_interval = g_value_get_uint (value);
       break;
     }
+    case PROP_KEEP_RUNNING_TIME:
+      priv->keep_running_time.store (g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -787,6 +808,9 @@ gst_dispatcher_get_property (
       break;
     case PROP_KEYFRAME_MIN_INTERVAL:
       g_value_set_uint (value, priv->keyframe_min_interval);
+      break;
+    case PROP_KEEP_RUNNING_TIME:
+      g_value_set_boolean (value, priv->keep_running_time.load ());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1092,7 +1116,7 @@ struct RetimedCache {
  * offset).  Called with out->stream held, after prepare_output(). */
 static GstBuffer *
 retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
-    GstClockTime in_dts_rt, RetimedCache &cache)
+    GstClockTime in_dts_rt, RetimedCache &cache, bool keep_running_time)
 {
   bool discont = false;
   if (out->last_serial != in->serial) {
@@ -1101,6 +1125,13 @@ retime_for_output (Output *out, Input *in, GstBuffer *buf, GstClockTime in_rt,
     Output *partner = out->audio ? out->partner : nullptr;
     if (partner && partner->shared_offset_port.load () == in->port)
       offset = partner->shared_offset.load ();
+    else if (keep_running_time)
+      /* Its own running time, unless that is before the last buffer. */
+      offset = GST_CLOCK_TIME_IS_VALID (out->last_pts)
+                       && GST_CLOCK_TIME_IS_VALID (in_rt)
+                       && in_rt < out->last_pts
+                   ? (GstClockTimeDiff)out->last_pts - (GstClockTimeDiff)in_rt
+                   : 0;
     else if (GST_CLOCK_TIME_IS_VALID (out->position)
              && GST_CLOCK_TIME_IS_VALID (in_rt))
       offset = (GstClockTimeDiff)out->position - (GstClockTimeDiff)in_rt;
@@ -1177,7 +1208,8 @@ push_to_output (GstDispatcher *self, Output *out, Input *in, GstBuffer *buf,
     return; /* switched away since the list was taken */
 
   prepare_output (self, out, in);
-  GstBuffer *outbuf = retime_for_output (out, in, buf, in_rt, in_dts_rt, cache);
+  GstBuffer *outbuf = retime_for_output (out, in, buf, in_rt, in_dts_rt, cache,
+      self->priv->keep_running_time.load ());
   /* Handed to the output's own thread: a blocked consumer of this output
    * drops its own buffers and holds up no other output, nor the input. */
   out->pusher->push_buffer (outbuf, live);
@@ -1208,8 +1240,8 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
   GstBufferList *outlist = nullptr;
   for (guint i = 0; i < n; i++) {
     GstBuffer *buf = gst_buffer_list_get (list, i);
-    GstBuffer *retimed =
-        retime_for_output (out, in, buf, times[i].pts, times[i].dts, caches[i]);
+    GstBuffer *retimed = retime_for_output (out, in, buf, times[i].pts,
+        times[i].dts, caches[i], self->priv->keep_running_time.load ());
     if (!outlist && retimed == buf) {
       gst_buffer_unref (retimed);
       continue;
@@ -1229,10 +1261,13 @@ push_list_to_output (GstDispatcher *self, Output *out, Input *in,
 
 /* Keeps outputs without a live input going with GAP events: each output's
  * position advances by @elapsed, the running time that passed on the input
- * that paces the gaps. */
+ * that paces the gaps (with keep-running-time: up to @now, that input's
+ * running time). */
 static void
-push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
+push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed,
+    GstClockTime now)
 {
+  bool keep = self->priv->keep_running_time.load ();
   for (auto &sp : outputs) {
     Output *out = sp.get ();
     if ((out->current.load () && !out->idle.load ())
@@ -1242,9 +1277,13 @@ push_gaps (GstDispatcher *self, const OutputList &outputs, GstClockTime elapsed)
     /* Never carried media: its format and timeline are unknown. */
     if (!out->caps || !GST_CLOCK_TIME_IS_VALID (out->position))
       continue;
+    GstClockTime until = keep ? now : out->position + elapsed;
+    if (until <= out->position)
+      continue;
     prepare_output (self, out, nullptr);
-    out->pusher->push_event (gst_event_new_gap (out->position, elapsed));
-    out->position += elapsed;
+    out->pusher->push_event (
+        gst_event_new_gap (out->position, until - out->position));
+    out->position = until;
   }
 }
 
@@ -1355,7 +1394,7 @@ drive_gaps (GstDispatcher *self, Input *in, GstClockTime in_rt)
       std::lock_guard<std::mutex> lk (priv->lock);
       all = priv->all_outputs;
     }
-    push_gaps (self, *all, elapsed);
+    push_gaps (self, *all, elapsed, in_rt);
   }
 }
 

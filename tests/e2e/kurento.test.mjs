@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import WebSocket from 'ws';
 import kurento from 'kurento-client';
@@ -853,6 +853,10 @@ test('recorder: the browser camera recorded as WebM and MP4, then played back, a
       const duration = Number(info.format.duration);
       assert.ok(duration >= 2.5 && duration < 15, `${format} lasts ${duration} s`);
       assert.ok(near(frameColour(files[format], 1.5), GREEN), `${format} shows the green camera`);
+      // A seek into the middle starts decoding at a keyframe: no error.
+      const seek = spawnSync('ffmpeg', ['-v', 'error', '-ss', String(duration / 2), '-i', files[format],
+        '-frames:v', '5', '-f', 'null', '-'], { encoding: 'utf8' });
+      assert.ok(seek.status === 0 && seek.stderr === '', `${format}: seek to ${duration / 2} s: ${seek.stderr}`);
     }
 
     // Played back into a second browser, to its end.

@@ -126,15 +126,17 @@ Recorder::~Recorder ()
 bool
 Recorder::build (std::string &error)
 {
-  /* The recordings' hub: every peer's incoming RTP packets.  A small live
-   * source on port 0 keeps its outputs' timeline moving while a recorded
-   * participant is away, so one who comes back lands at the right time. */
-  std::string description = std::string ("dispatcher source=-1 name=")
-                            + RECORDING_HUB
-                            + " ! fakesink sync=false async=false "
-                              "videotestsrc is-live=true pattern=black ! "
-                              "video/x-raw,width=16,height=16,framerate=5/1 ! "
-                            + RECORDING_HUB + ".sink_0";
+  /* The recordings' hub: every peer's incoming RTP packets.  Its outputs
+   * keep the room clock's time (keep-running-time), so a participant who
+   * comes back lands in the file where it came; a small live source on
+   * port 0 paces the GAP events of an output whose participant is away. */
+  std::string description =
+      std::string ("dispatcher source=-1 keep-running-time=true name=")
+      + RECORDING_HUB
+      + " ! fakesink sync=false async=false "
+        "videotestsrc is-live=true pattern=black ! "
+        "video/x-raw,width=16,height=16,framerate=5/1 ! "
+      + RECORDING_HUB + ".sink_0";
   GstElement *bin = room_parse_branch (description.c_str (), error);
   if (!bin)
     return false;
@@ -321,6 +323,34 @@ std::string
 recording_tail (const std::string &format)
 {
   return std::string (format == "mp4" ? MP4_MUX : WEBM_MUX) + " ! " + FILE_SINK;
+}
+
+void
+recording_mark_keyframes (GstElement *bin)
+{
+  GstElement *mux = gst_bin_get_by_name (GST_BIN (bin), "mux");
+  if (!mux)
+    return;
+  GstElementFactory *factory = gst_element_get_factory (mux);
+  GstPad *video = factory && g_str_equal (GST_OBJECT_NAME (factory), "webmmux")
+                      ? gst_element_get_static_pad (mux, "video_0")
+                      : nullptr;
+  if (video) {
+    gst_pad_add_probe (
+        video, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *info, gpointer) {
+          GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+          if (GST_BUFFER_DURATION_IS_VALID (buf)) {
+            buf = gst_buffer_make_writable (buf);
+            GST_BUFFER_DURATION (buf) = GST_CLOCK_TIME_NONE;
+            GST_PAD_PROBE_INFO_DATA (info) = buf;
+          }
+          return GST_PAD_PROBE_OK;
+        },
+        nullptr, nullptr);
+    gst_object_unref (video);
+  }
+  gst_object_unref (mux);
 }
 
 std::string
@@ -536,6 +566,7 @@ Recorder::start (const std::string &source, guint peer_id,
         });
     gst_object_unref (mux_video);
   }
+  recording_mark_keyframes (pipeline);
   if (mux) {
     note_first_media (mux, rec->first_media);
     gst_object_unref (mux);

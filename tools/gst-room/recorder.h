@@ -24,6 +24,14 @@
  * muxer for @format ("webm" or "mp4"), named "mux", and a file sink named
  * "file" after it (its location to be set). */
 std::string recording_tail (const std::string &format);
+/* For the muxer named "mux" in @bin (built from recording_tail): WebM
+ * video goes in without buffer durations.  Frames from RTP or a live
+ * camera have durations but no frame rate in their caps, and Matroska then
+ * writes each one as a BlockGroup with its duration, which carries no
+ * keyframe mark: players take every frame for a keyframe, and a seek lands
+ * between keyframes.  Without a duration each frame is a SimpleBlock,
+ * marked. */
+void recording_mark_keyframes (GstElement *bin);
 
 class Recorder : public RoomListener {
 public:

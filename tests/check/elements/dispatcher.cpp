@@ -231,6 +231,57 @@ GST_START_TEST (test_raw_switch)
 }
 GST_END_TEST;
 
+/* keep-running-time: a participant who leaves and comes back on another
+ * input lands at its own running time, the absence kept as a hole; by
+ * default the new input continues at the output's position. */
+static std::vector<GstClockTime>
+rejoin_pts (gboolean keep)
+{
+  GstHarness *h0 =
+      gst_harness_new_with_padnames ("dispatcher", "sink_0", "src_0");
+  GstElement *d = h0->element;
+  GstHarness *h1 = gst_harness_new_with_element (d, "sink_1", NULL);
+  g_object_set (d, "keep-running-time", keep, "routes", "0>0", NULL);
+  gst_harness_set_src_caps_str (h0, RAW_CAPS);
+  gst_harness_set_src_caps_str (h1, RAW_CAPS);
+
+  std::vector<GstClockTime> pts;
+  auto pass = [&] (GstHarness *h, guint8 value, GstClockTime t) {
+    gst_harness_push (h, gray_frame (value, t));
+    GstBuffer *out = gst_harness_pull (h0);
+    fail_unless_equals_int (first_byte (out), value);
+    pts.push_back (GST_BUFFER_PTS (out));
+    gst_buffer_unref (out);
+  };
+  for (int i = 0; i < 3; i++)
+    pass (h0, 10, i * FRAME);
+  /* Gone for 2 s, back on input 1 at 2.3 s of its running time. */
+  g_object_set (d, "routes", "1>0", NULL);
+  for (int i = 0; i < 2; i++)
+    pass (h1, 20, 2300 * GST_MSECOND + i * FRAME);
+  /* A switch back to an input behind the output never goes back. */
+  g_object_set (d, "routes", "0>0", NULL);
+  pass (h0, 30, 3 * FRAME);
+  gst_harness_teardown (h1);
+  gst_harness_teardown (h0);
+  return pts;
+}
+
+GST_START_TEST (test_keep_running_time)
+{
+  std::vector<GstClockTime> kept = rejoin_pts (TRUE);
+  std::vector<GstClockTime> want = {0, FRAME, 2 * FRAME, 2300 * GST_MSECOND,
+      2400 * GST_MSECOND, 2400 * GST_MSECOND};
+  for (size_t i = 0; i < want.size (); i++)
+    fail_unless_equals_uint64 (kept[i], want[i]);
+
+  std::vector<GstClockTime> closed = rejoin_pts (FALSE);
+  want = {0, FRAME, 2 * FRAME, 3 * FRAME, 4 * FRAME, 5 * FRAME};
+  for (size_t i = 0; i < want.size (); i++)
+    fail_unless_equals_uint64 (closed[i], want[i]);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_routes)
 {
   GstElement *d = gst_element_factory_make ("dispatcher", NULL);
@@ -1269,6 +1320,7 @@ dispatcher_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_routes);
+  tcase_add_test (tc, test_keep_running_time);
   tcase_add_test (tc, test_invalid_routes_from_launch_line);
   tcase_add_test (tc, test_raw_switch);
   tcase_add_test (tc, test_routes_override_source);

@@ -164,6 +164,7 @@ RecorderEndpoint::record ()
       g_clear_error (&err);
       return Reply::fail (UNEXPECTED, "Cannot record: " + error);
     }
+    recording_mark_keyframes (bin);
     GstElement *file = gst_bin_get_by_name (GST_BIN (bin), "file");
     g_object_set (file, "location", path_.c_str (), nullptr);
     /* The end of the file: the muxer's EOS reaching it. */
