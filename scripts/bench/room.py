@@ -123,6 +123,12 @@ class Participant:
         m = json.loads(data.get_data().decode())
         if m['type'] == 'welcome':
             self.peer = m['peer']
+            if m.get('browserOffers'):
+                self.offer_to_watch()
+        elif m['type'] == 'answer':
+            _, sdp = GstSdp.SDPMessage.new_from_text(m['sdp'])
+            answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
+            self.webrtc.emit('set-remote-description', answer, None)
         elif m['type'] == 'ping':
             self.send({'type': 'pong'})
         elif m['type'] == 'offer':
@@ -137,6 +143,27 @@ class Participant:
             print(f'participant {self.index}: {m}', file=sys.stderr)
         if self.on_other:
             self.on_other(m)
+
+    def offer_to_watch(self):
+        # A role the room serves by its fan-out (the viewers, the console):
+        # we offer to receive, as the page does, and the room answers.
+        recv = GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY
+        for caps in ('application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=111,'
+                     'encoding-params=(string)2',
+                     'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96'):
+            self.webrtc.emit('add-transceiver', recv, Gst.Caps.from_string(caps))
+        promise = Gst.Promise.new_with_change_func(self.on_offer, None)
+        self.webrtc.emit('create-offer', None, promise)
+
+    def on_offer(self, promise, _):
+        reply = promise.get_reply()
+        offer = reply.get_value('offer') if reply and reply.has_field('offer') else None
+        if offer is None:
+            print(f'participant {self.index}: no offer: {reply}', file=sys.stderr)
+            return
+        self.webrtc.emit('set-local-description', offer, None)
+        text = offer.sdp.as_text()
+        GLib.idle_add(lambda: self.send({'type': 'offer', 'sdp': text}) and False)
 
     def on_answer(self, promise, _):
         reply = promise.get_reply()

@@ -52,7 +52,7 @@ def main():
     with open(room_file, 'w') as f:
         f.write(text)
     env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(bench_room.BUILD, 'plugins'),
-               GST_TRACERS='', GST_DEBUG='*:1')
+               GST_TRACERS='', GST_DEBUG=os.environ.get('ROOMS_BENCH_GST_DEBUG', '*:1'))
     room = subprocess.Popen([os.path.join(bench_room.BUILD, 'tools/gst-room/gst-room'), room_file],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = {'alone': [], 'recording': [], 'files': 0}
