@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, mkdirSync, statSync, chmodSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, scaled, near } from './lib.mjs';
+import kurento from 'kurento-client';
+import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, scaled, near, stockEnv } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -423,6 +424,59 @@ test('recording: a camera off for 3 s, a presenter who leaves and comes back', a
     if (process.env.ROOMS_E2E_KEEP_OUTPUT) (await import('node:fs')).writeFileSync(process.env.ROOMS_E2E_KEEP_OUTPUT, room.output());
     throw e;
   } finally {
+    for (const b of browsers) await b.close();
+    await room.stop();
+  }
+});
+
+test('recording: an API recording (Kurento RecorderEndpoint) is listed on the console with the room\'s', async () => {
+  const videos = path.join(tmp, 'api-videos');
+  mkdirSync(videos, { recursive: true });
+  const source = path.join(videos, 'red.webm');
+  execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'pattern=solid-color', 'foreground-color=0xffff0000',
+    'num-buffers=300', '!', 'video/x-raw,width=320,height=240,framerate=15/1', '!', 'vp8enc', '!',
+    'webmmux', '!', 'filesink', `location=${source}`], { env: stockEnv });
+  const room = await startRoom(roomText()
+    + `\n[kurento]\nrecorder-folders=${recordings}\nplayer-schemes=file\nplayer-folders=${videos}\n`);
+  const browsers = [await launchBrowser(null)];
+  let client = null;
+  const call = (object, method, ...args) => new Promise((resolve, reject) => {
+    object[method](...args, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+  try {
+    const console_ = await joinConsole(browsers[0], room);
+    client = await new Promise((resolve, reject) => kurento(`${room.url.replace(/^http/, 'ws')}kurento`,
+      { request_timeout: scaled(20000) }, (e, c) => (e ? reject(e) : resolve(c))));
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${source}` });
+    const file = path.join(recordings, 'api-red.webm');
+    const recorder = await call(pipeline, 'create', 'RecorderEndpoint',
+      { uri: `file://${file}`, mediaProfile: 'WEBM_VIDEO_ONLY' });
+    await call(player, 'connect', recorder);
+    await call(recorder, 'record');
+    await call(player, 'play');
+    // Listed with the room's recordings: its path, a running clock, a growing file.
+    await waitFor(console_, (f) => window.recordings.some((r) => r.path === f && r.source === 'api'
+      && r.state === 'recording' && r.duration >= 3 && r.size > 5000), file, 20000);
+    const listed = (await listOf(console_)).find((r) => r.path === file);
+    assert.equal(listed.label, 'API api-red.webm');
+    // Stopped where it was started, not from the console.
+    await command(console_, { type: 'record-stop', recording: listed.id });
+    await waitFor(console_, () => window.room.errors.some((e) => /started through the control API/.test(e.message)));
+    assert.equal((await listOf(console_)).find((r) => r.id === listed.id).state, 'recording');
+    await call(recorder, 'stopAndWait');
+    await waitFor(console_, (id) => window.recordings.find((r) => r.id === id).state === 'finished', listed.id);
+    const p = probe(file);
+    assert.equal(p.video.codec_name, 'vp8');
+    assert.ok(p.duration >= 2, `${file}: ${p.duration} s`);
+    assert.equal(decodes(file), '');
+    assert.ok(near(frameColours(file, 1).all, RED));
+    await call(pipeline, 'release');
+  } catch (e) {
+    console.log(room.output().slice(-3000));
+    throw e;
+  } finally {
+    if (client) client.close();
     for (const b of browsers) await b.close();
     await room.stop();
   }

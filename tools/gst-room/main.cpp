@@ -230,6 +230,7 @@ serve (const char *room_file, const char *dot_dir, const char *web_dir,
     }
   if (run.spec.kurento.present) {
     run.kurento = std::make_unique<kurento::Service> (run.spec);
+    run.kurento->set_recorder (run.recorder.get ());
     run.kurento->attach (server);
   }
   if (!room.start (error)) {

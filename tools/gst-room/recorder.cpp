@@ -82,7 +82,7 @@ note_first_media (
 
 struct Recorder::Recording {
   guint id = 0;
-  std::string source; /* program | participant */
+  std::string source; /* program | participant | api */
   std::string key;    /* a participant's name or peer id */
   std::string label;  /* what the console shows */
   guint peer = 0;     /* the participant's current peer, 0 while away */
@@ -674,12 +674,47 @@ Recorder::update_routes ()
     g_object_set (hub_element_, "routes", routes.c_str (), nullptr);
 }
 
+guint
+Recorder::track_external (const std::string &label, const std::string &path,
+    const std::string &format)
+{
+  auto rec = std::make_unique<Recording> ();
+  rec->id = next_id_++;
+  rec->source = "api";
+  rec->key = "api " + std::to_string (rec->id);
+  rec->label = label;
+  rec->path = path;
+  rec->format = format;
+  rec->started = g_get_monotonic_time ();
+  guint id = rec->id;
+  recordings_.push_back (std::move (rec));
+  notify ();
+  return id;
+}
+
+void
+Recorder::external_ended (guint id, const std::string &error)
+{
+  Recording *rec = find (id);
+  if (!rec || rec->pipeline || rec->state != "recording")
+    return;
+  rec->ended = g_get_monotonic_time ();
+  rec->state = error.empty () ? "finished" : "failed";
+  rec->error = error;
+  notify ();
+}
+
 bool
 Recorder::stop (guint id, std::string &error)
 {
   Recording *rec = find (id);
   if (!rec) {
     error = "no recording " + std::to_string (id);
+    return false;
+  }
+  if (!rec->pipeline && rec->state == "recording") {
+    error = "recording " + std::to_string (id)
+            + " was started through the control API: stop it there";
     return false;
   }
   if (rec->state != "recording") {
@@ -718,7 +753,7 @@ Recorder::finish_all (std::function<void ()> done)
 {
   std::vector<guint> running;
   for (const auto &rec : recordings_)
-    if (rec->state == "recording")
+    if (rec->state == "recording" && rec->pipeline)
       running.push_back (rec->id);
   if (tick_) {
     g_source_remove (tick_);
@@ -739,7 +774,8 @@ void
 Recorder::stop_pipelines ()
 {
   for (const auto &rec : recordings_)
-    rec->pipeline->stop ();
+    if (rec->pipeline)
+      rec->pipeline->stop ();
   if (hub_)
     hub_->stop ();
 }

@@ -58,6 +58,15 @@ public:
   /* Finishes every running recording (Ctrl-C); @done once all are. */
   void finish_all (std::function<void ()> done);
 
+  /* A recording made elsewhere (the Kurento API's RecorderEndpoint, into
+   * [kurento] recorder-folders, on the same crash-safe muxing): listed with
+   * the room's on the console, stopped only where it was started.  Returns
+   * its id. */
+  guint track_external (const std::string &label, const std::string &path,
+      const std::string &format);
+  /* It ended: finished, or failed with @error. */
+  void external_ended (guint id, const std::string &error);
+
   /* Every pipeline to NULL (at exit, before the peers go). */
   void stop_pipelines ();
 

@@ -215,6 +215,13 @@ RecorderEndpoint::record ()
   }
   for (int k = 0; k < N_KINDS; k++)
     open_input ((MediaKind)k);
+  if (session_.room_recorder && !listed_) {
+    gchar *name = g_path_get_basename (path_.c_str ());
+    listed_ =
+        session_.room_recorder->track_external (std::string ("API ") + name,
+            path_, profile_.rfind ("MP4", 0) == 0 ? "mp4" : "webm");
+    g_free (name);
+  }
   set_state ("START");
   emit ("Recording", json::object ());
   return Reply::ok ();
@@ -251,11 +258,20 @@ RecorderEndpoint::finished ()
   stopped_ = true;
   stopping_ = false;
   GST_INFO ("%s: %s written", id ().c_str (), path_.c_str ());
+  unlist ("");
   set_state ("STOP");
   emit ("Stopped", json::object ());
   std::vector<Done> waiting = std::move (waiting_);
   for (Done &done : waiting)
     done (Reply::ok ());
+}
+
+void
+RecorderEndpoint::unlist (const std::string &error)
+{
+  if (listed_ && session_.room_recorder)
+    session_.room_recorder->external_ended (listed_, error);
+  listed_ = 0;
 }
 
 void
@@ -291,6 +307,9 @@ RecorderEndpoint::release ()
   std::vector<Done> waiting = std::move (waiting_);
   for (Done &done : waiting)
     done (Reply::fail (OBJECT_NOT_FOUND, "The recorder was released"));
+  if (!stopped_)
+    unlist ("released while recording: no index, the file decodes to "
+            "within a second of the release");
   MediaElement::release ();
   if (bin_)
     gst_object_unref (bin_);

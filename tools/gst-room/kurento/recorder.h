@@ -37,12 +37,15 @@ private:
   void stop (Done done);
   /* The muxer wrote its end (its EOS reached the file). */
   void finished ();
+  /* Tells the room's list of recordings that this one ended. */
+  void unlist (const std::string &error);
 
   std::string path_, profile_;
   bool kinds_[N_KINDS] = {};  /* what the profile records */
   GstElement *bin_ = nullptr; /* encoders, muxer and file, from record() */
   bool stopping_ = false, stopped_ = false;
   std::vector<Done> waiting_; /* stopAndWait callers */
+  guint listed_ = 0;          /* its id in the room's list, 0: none */
   std::shared_ptr<Shared> shared_;
 };
 

@@ -17,6 +17,8 @@
 #include "../roomfile.h"
 #include "errors.h"
 
+class Recorder;
+
 namespace kurento {
 
 class Session;
@@ -128,6 +130,9 @@ public:
   std::function<void (const nlohmann::json &)> send;
   /* When the socket went away (monotonic µs), 0 while one is attached. */
   gint64 detached_since = 0;
+  /* The room's recordings (null without [recording]): API recordings are
+   * listed there, next to the room's, on the console. */
+  Recorder *room_recorder = nullptr;
 
 private:
   const RoomSpec &spec_;

@@ -573,6 +573,7 @@ Service::session_for (const std::shared_ptr<Connection> &c)
   if (!c->session) {
     std::string id = random_uuid ();
     auto session = std::make_shared<Session> (spec_, id);
+    session->room_recorder = recorder_;
     sessions_[id] = session;
     bind (c, session);
     GST_INFO ("session %s: new", id.c_str ());

@@ -32,6 +32,9 @@ public:
 
   /* Serves ws://HOST:PORT/kurento on @server (after it listens). */
   void attach (Server &server);
+  /* The room's recordings, where API recordings are listed too (it
+   * outlives the service). */
+  void set_recorder (Recorder *recorder) { recorder_ = recorder; }
   /* Closes every connection and releases every session (at exit). */
   void close_all ();
 
@@ -74,6 +77,7 @@ private:
   std::map<Connection *, std::shared_ptr<Connection>> connections_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
   AuthThrottle throttle_;
+  Recorder *recorder_ = nullptr;
 };
 
 } // namespace kurento
