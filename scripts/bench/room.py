@@ -135,7 +135,7 @@ class Participant:
             _, sdp = GstSdp.SDPMessage.new_from_text(m['sdp'])
             offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
             self.webrtc.emit('set-remote-description', offer, None)
-            promise = Gst.Promise.new_with_change_func(self.on_answer, None)
+            promise = Gst.Promise.new_with_change_func(self.send_description, 'answer')
             self.webrtc.emit('create-answer', None, promise)
         elif m['type'] == 'candidate':
             self.webrtc.emit('add-ice-candidate', m['sdpMLineIndex'], m['candidate'])
@@ -152,28 +152,19 @@ class Participant:
                      'encoding-params=(string)2',
                      'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96'):
             self.webrtc.emit('add-transceiver', recv, Gst.Caps.from_string(caps))
-        promise = Gst.Promise.new_with_change_func(self.on_offer, None)
+        promise = Gst.Promise.new_with_change_func(self.send_description, 'offer')
         self.webrtc.emit('create-offer', None, promise)
 
-    def on_offer(self, promise, _):
+    def send_description(self, promise, kind):
+        # Our offer or answer, made by webrtcbin: set it, and send it.
         reply = promise.get_reply()
-        offer = reply.get_value('offer') if reply and reply.has_field('offer') else None
-        if offer is None:
-            print(f'participant {self.index}: no offer: {reply}', file=sys.stderr)
+        description = reply.get_value(kind) if reply and reply.has_field(kind) else None
+        if description is None:
+            print(f'participant {self.index}: no {kind}: {reply}', file=sys.stderr)
             return
-        self.webrtc.emit('set-local-description', offer, None)
-        text = offer.sdp.as_text()
-        GLib.idle_add(lambda: self.send({'type': 'offer', 'sdp': text}) and False)
-
-    def on_answer(self, promise, _):
-        reply = promise.get_reply()
-        answer = reply.get_value('answer') if reply and reply.has_field('answer') else None
-        if answer is None:
-            print(f'participant {self.index}: no answer: {reply}', file=sys.stderr)
-            return
-        self.webrtc.emit('set-local-description', answer, None)
-        text = answer.sdp.as_text()
-        GLib.idle_add(lambda: self.send({'type': 'answer', 'sdp': text}) and False)
+        self.webrtc.emit('set-local-description', description, None)
+        text = description.sdp.as_text()
+        GLib.idle_add(lambda: self.send({'type': kind, 'sdp': text}) and False)
 
     def on_ice_candidate(self, _, mline, candidate):
         GLib.idle_add(lambda: self.send({'type': 'candidate', 'sdpMLineIndex': mline,

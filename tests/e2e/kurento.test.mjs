@@ -10,22 +10,11 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import kurento from 'kurento-client';
 import { fakeMedia, startRoom, launchBrowser, waitFor, waitForColours, near,
-  scaled, tmp, stockEnv } from './lib.mjs';
+  scaled, tmp, stockEnv, connectKurento as connectClient, kurentoCall as call } from './lib.mjs';
 
 const roomText = readFileSync(path.join(process.env.ROOMS_SOURCE_ROOT, 'docs/rooms/kurento.ini'),
   'utf8').replace(/^listen=.*$/m, '');
 const GREEN = 0x00ff00;
-
-// kurento-client, callback style as the tutorials use it.
-function connectClient(wsUri) {
-  return new Promise((resolve, reject) => {
-    kurento(wsUri, { request_timeout: scaled(20000) }, (error, client) =>
-      (error ? reject(error) : resolve(client)));
-  });
-}
-const call = (object, method, ...args) => new Promise((resolve, reject) => {
-  object[method](...args, (error, result) => (error ? reject(error) : resolve(result)));
-});
 
 // hub.createHubPort() calls back with the port itself, a thenable that
 // never settles when a promise adopts it: it comes back boxed, { port }.

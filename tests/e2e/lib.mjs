@@ -449,3 +449,19 @@ export function signalBrowser(browser, sig) {
   }
   try { process.kill(-pid, sig); } catch { process.kill(pid, sig); }
 }
+
+// ---- The Kurento control API, through the real kurento-client ----------
+import kurento from 'kurento-client';
+
+// A client on @wsUri, callback style as Kurento's tutorials use it.
+export function connectKurento(wsUri) {
+  return new Promise((resolve, reject) => {
+    kurento(wsUri, { request_timeout: scaled(20000) }, (error, client) =>
+      (error ? reject(error) : resolve(client)));
+  });
+}
+
+// @object.@method(...args, callback) as a promise.
+export const kurentoCall = (object, method, ...args) => new Promise((resolve, reject) => {
+  object[method](...args, (error, result) => (error ? reject(error) : resolve(result)));
+});

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, mkdirSync, statSync, chmodSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import kurento from 'kurento-client';
-import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, scaled, near, stockEnv } from './lib.mjs';
+import { tmp, fakeMedia, startRoom, launchBrowser, openPage, waitFor, scaled, near, stockEnv,
+  connectKurento, kurentoCall as call } from './lib.mjs';
 
 const RED = 0xff0000;
 const BLUE = 0x0000ff;
@@ -440,13 +440,9 @@ test('recording: an API recording (Kurento RecorderEndpoint) is listed on the co
     + `\n[kurento]\nrecorder-folders=${recordings}\nplayer-schemes=file\nplayer-folders=${videos}\n`);
   const browsers = [await launchBrowser(null)];
   let client = null;
-  const call = (object, method, ...args) => new Promise((resolve, reject) => {
-    object[method](...args, (error, result) => (error ? reject(error) : resolve(result)));
-  });
   try {
     const console_ = await joinConsole(browsers[0], room);
-    client = await new Promise((resolve, reject) => kurento(`${room.url.replace(/^http/, 'ws')}kurento`,
-      { request_timeout: scaled(20000) }, (e, c) => (e ? reject(e) : resolve(c))));
+    client = await connectKurento(`ws://127.0.0.1:${room.port}/kurento`);
     const pipeline = await call(client, 'create', 'MediaPipeline');
     const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: `file://${source}` });
     const file = path.join(recordings, 'api-red.webm');

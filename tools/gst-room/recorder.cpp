@@ -407,12 +407,6 @@ Recorder::start (const std::string &source, guint peer_id,
     error = "a recording is webm or mp4, not '" + format + "'";
     return 0;
   }
-  if (!format_wanted.empty () && format_wanted != "webm"
-      && format_wanted != "mp4") {
-    error = "a recording is webm or mp4, not '" + format_wanted.substr (0, 40)
-            + "'";
-    return 0;
-  }
   auto rec = std::make_unique<Recording> ();
   bool audio = true, video = true;
   if (source == "program") {

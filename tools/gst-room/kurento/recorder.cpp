@@ -217,9 +217,8 @@ RecorderEndpoint::record ()
     open_input ((MediaKind)k);
   if (session_.room_recorder && !listed_) {
     gchar *name = g_path_get_basename (path_.c_str ());
-    listed_ =
-        session_.room_recorder->track_external (std::string ("API ") + name,
-            path_, profile_.rfind ("MP4", 0) == 0 ? "mp4" : "webm");
+    listed_ = session_.room_recorder->track_external (
+        std::string ("API ") + name, path_, find_profile (profile_)->format);
     g_free (name);
   }
   set_state ("START");
